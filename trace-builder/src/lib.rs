@@ -1,0 +1,9 @@
+//! Everything pure of the native rollup: the block executor (L1 rules on revm), the
+//! Merkle-Patricia trie, state changes and accesses, the trace format and the stateless EXECUTE
+//! verifier. It depends on nothing of the daemon, so that an L1 node can embed it.
+#![warn(missing_docs)]
+
+pub mod state;
+pub mod trie;
+
+pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
