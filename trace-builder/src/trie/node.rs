@@ -450,6 +450,7 @@ fn decode_child(item: &Item<'_>) -> Result<NodeRef, &'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
