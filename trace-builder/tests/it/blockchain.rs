@@ -1,0 +1,162 @@
+//! ethereum/tests BlockchainTests through the executor, the state trie and header sealing.
+
+use alloy_primitives::U256;
+use trace_builder::{
+    blockchain_test::{self, BlockchainTestFile},
+    error::BlockchainTestError,
+};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/fixtures/ethereum-tests/"
+);
+
+fn load(file: &str) -> BlockchainTestFile {
+    let path = format!("{FIXTURES}{file}");
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    blockchain_test::parse(&json).unwrap()
+}
+
+fn run_file(file: &str) {
+    let tests = load(file);
+    assert!(!tests.is_empty(), "{file} holds no test");
+    for (name, test) in &tests {
+        if let Err(error) = blockchain_test::run(test) {
+            panic!("{file} / {name}: {error}");
+        }
+    }
+}
+
+#[test]
+fn simple_tx() {
+    run_file("SimpleTx.json");
+}
+
+#[test]
+fn create_contract_sstore_during_init() {
+    run_file("CREATE_ContractSSTOREDuringInit.json");
+}
+
+#[test]
+fn basefee_example() {
+    run_file("basefeeExample.json");
+}
+
+#[test]
+fn simple_suicide() {
+    run_file("simpleSuicide.json");
+}
+
+#[test]
+fn block_with_all_transaction_types() {
+    run_file("blockWithAllTransactionTypes.json");
+}
+
+#[test]
+fn tampered_post_state_balance_fails() {
+    let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
+    let post = test.post_state.as_mut().unwrap();
+    let (address, account) = post.iter_mut().next().unwrap();
+    let address = *address;
+    account.balance += U256::from(1);
+    match blockchain_test::run(&test) {
+        Err(BlockchainTestError::PostState {
+            address: reported,
+            field,
+            ..
+        }) => {
+            assert_eq!(reported, address, "{name}");
+            assert_eq!(field, "balance", "{name}");
+        }
+        other => panic!("{name}: tampered balance gave {other:?}"),
+    }
+}
+
+#[test]
+fn tampered_post_state_storage_fails() {
+    let (name, mut test) = load("CREATE_ContractSSTOREDuringInit.json")
+        .into_iter()
+        .next()
+        .unwrap();
+    let post = test.post_state.as_mut().unwrap();
+    let (_, account) = post
+        .iter_mut()
+        .find(|(_, account)| !account.storage.is_empty())
+        .unwrap();
+    for value in account.storage.values_mut() {
+        *value += U256::from(1);
+    }
+    assert!(
+        matches!(
+            blockchain_test::run(&test),
+            Err(BlockchainTestError::PostState { ref field, .. }) if field.starts_with("storage")
+        ),
+        "{name}: tampered storage passed"
+    );
+}
+
+#[test]
+fn missing_post_state_account_fails() {
+    let (name, mut test) = load("simpleSuicide.json").into_iter().next().unwrap();
+    let post = test.post_state.as_mut().unwrap();
+    let first = *post.keys().next().unwrap();
+    post.remove(&first);
+    assert!(
+        matches!(
+            blockchain_test::run(&test),
+            Err(BlockchainTestError::PostState { ref field, .. }) if field == "existence"
+        ),
+        "{name}: an unlisted account passed"
+    );
+}
+
+#[test]
+fn tampered_last_block_hash_fails() {
+    let (name, mut test) = load("basefeeExample.json").into_iter().next().unwrap();
+    test.lastblockhash.0[0] ^= 1;
+    assert!(
+        matches!(
+            blockchain_test::run(&test),
+            Err(BlockchainTestError::LastBlockHash { .. })
+        ),
+        "{name}: a wrong head passed"
+    );
+}
+
+#[test]
+fn block_marked_invalid_must_fail() {
+    let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
+    test.blocks[0].expect_exception = Some("TEST_ONLY".into());
+    assert!(
+        matches!(
+            blockchain_test::run(&test),
+            Err(BlockchainTestError::ExpectedFailure { index: 0, .. })
+        ),
+        "{name}: a valid block marked invalid passed"
+    );
+}
+
+#[test]
+fn tampered_block_state_root_fails() {
+    // One flipped bit in the header's state root: execution is unchanged, the state root
+    // check must catch it.
+    let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
+    let rlp = test.blocks[0].rlp.to_vec();
+    let block: alloy_consensus::Block<alloy_consensus::TxEnvelope> =
+        alloy_rlp::decode_exact(&rlp).unwrap();
+    let at = rlp
+        .windows(32)
+        .position(|w| w == block.header.state_root.as_slice())
+        .unwrap();
+    let mut tampered = rlp;
+    tampered[at] ^= 1;
+    test.blocks[0].rlp = tampered.into();
+    match blockchain_test::run(&test) {
+        Err(BlockchainTestError::Block {
+            index: 0, reason, ..
+        }) => {
+            assert!(reason.contains("state root"), "{name}: {reason}");
+        }
+        other => panic!("{name}: tampered state root gave {other:?}"),
+    }
+}
