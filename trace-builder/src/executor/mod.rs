@@ -425,3 +425,6 @@ fn check_inputs(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
