@@ -12,7 +12,7 @@ mod proof;
 mod recording;
 mod store;
 
-pub use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{B256, Bytes};
 pub use recording::RecordingStore;
 pub use store::{NodeStore, StoreError};
 
