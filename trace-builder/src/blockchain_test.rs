@@ -6,7 +6,10 @@
 //! withdrawals), checks the derived header fields against the parent, recovers the senders,
 //! executes the block with [`BlockExecutor`], checks gas, receipts root, logs bloom, requests
 //! hash, transactions and withdrawals roots and the state root, seals our own header with
-//! [`seal_header`] and requires it to equal the fixture's (so the block hashes agree). A block
+//! [`seal_header`] and requires it to equal the fixture's (so the block hashes agree). It then
+//! re-executes the block over a state that answers only the reads the first run recorded
+//! ([`ExecutedBlock::access`]), as a stateless verifier would over a witness, and requires the
+//! same result. A block
 //! the fixture marks with `expectException` must fail one of those steps. At the end every
 //! account of `postState` must match ours, no other account may exist, and our head must be
 //! `lastblockhash`.
@@ -17,14 +20,16 @@ use crate::{
     chain::ChainConfig,
     error::{BlockchainTestError, MemoryStateError},
     executor::{BlockExecutor, BlockInputs, ExecutedBlock, seal_header},
-    state::{AccountState, StateChanges},
+    state::{AccountState, StateAccess, StateChanges},
     state_trie::{StateTrie, state_root_of},
     trie::ordered_trie_root,
 };
-use alloy_consensus::{Block, Header, TxEnvelope, transaction::SignerRecoverable};
+use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256, map::B256Map};
-use revm::{Database, bytecode::Bytecode, primitives::hardfork::SpecId, state::AccountInfo};
+use revm::{
+    Database, DatabaseRef, bytecode::Bytecode, primitives::hardfork::SpecId, state::AccountInfo,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -194,10 +199,10 @@ impl MemoryState {
     }
 }
 
-impl Database for MemoryState {
+impl DatabaseRef for MemoryState {
     type Error = MemoryStateError;
 
-    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
         Ok(self.accounts.get(&address).map(|account| AccountInfo {
             balance: account.balance,
             nonce: account.nonce,
@@ -207,7 +212,7 @@ impl Database for MemoryState {
         }))
     }
 
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
         let code = self
             .code(&code_hash)
             .ok_or(MemoryStateError::UnknownCode(code_hash))?;
@@ -217,7 +222,7 @@ impl Database for MemoryState {
         })
     }
 
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
         Ok(self
             .storage
             .get(&address)
@@ -226,11 +231,82 @@ impl Database for MemoryState {
             .unwrap_or_default())
     }
 
-    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
         self.block_hashes
             .get(&number)
             .copied()
             .ok_or(MemoryStateError::UnknownBlockHash(number))
+    }
+}
+
+impl Database for MemoryState {
+    type Error = MemoryStateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.basic_ref(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.storage_ref(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.block_hash_ref(number)
+    }
+}
+
+/// A view of a [`MemoryState`] that answers only the reads in `access` and fails every other:
+/// what a stateless verifier holding a witness of exactly those reads could answer.
+#[derive(Debug)]
+pub struct RecordedState<'a> {
+    /// The full state.
+    pub state: &'a MemoryState,
+    /// The reads it may answer.
+    pub access: &'a StateAccess,
+}
+
+impl Database for RecordedState<'_> {
+    type Error = MemoryStateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        if !self.access.accounts.contains(&address) {
+            return Err(MemoryStateError::NotRecorded(format!("account {address}")));
+        }
+        self.state.basic_ref(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if !self.access.codes.contains(&code_hash) {
+            return Err(MemoryStateError::NotRecorded(format!("code {code_hash}")));
+        }
+        self.state.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        if !self
+            .access
+            .storage
+            .get(&address)
+            .is_some_and(|slots| slots.contains(&index))
+        {
+            return Err(MemoryStateError::NotRecorded(format!(
+                "slot {index:#x} of {address}"
+            )));
+        }
+        self.state.storage_ref(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        if !self.access.block_hashes.contains(&number) {
+            return Err(MemoryStateError::NotRecorded(format!(
+                "hash of block {number}"
+            )));
+        }
+        self.state.block_hash_ref(number)
     }
 }
 
@@ -388,8 +464,8 @@ fn run_block(
         return Err(fail("ommers after the merge".into()));
     }
 
-    let withdrawals = match block.body.withdrawals {
-        Some(withdrawals) => withdrawals.into_inner(),
+    let withdrawals = match &block.body.withdrawals {
+        Some(withdrawals) => withdrawals.to_vec(),
         None if chain.spec.is_enabled_in(SpecId::SHANGHAI) => {
             return Err(fail("no withdrawals list from Shanghai on".into()));
         }
@@ -417,6 +493,8 @@ fn run_block(
             .map_err(|error| fail(format!("transaction {position}: {error}")))?;
     }
     let executed = executor.finish().map_err(|error| fail(error.to_string()))?;
+    check_recorded_access(chain, state, parent, &inputs, &block.body, &executed)
+        .map_err(|reason| fail(format!("re-execution from the recorded reads: {reason}")))?;
 
     // Execution results, against the header.
     expect("gas used", executed.gas_used, header.gas_used).map_err(&fail)?;
@@ -492,6 +570,44 @@ fn run_block(
         executed,
         nodes: new_nodes,
     })
+}
+
+/// Executes the block again over only the reads the first execution recorded, and requires the
+/// same outcome: the recorded accesses are all a stateless verifier needs.
+fn check_recorded_access(
+    chain: &ChainConfig,
+    state: &MemoryState,
+    parent: &Header,
+    inputs: &BlockInputs,
+    body: &BlockBody<TxEnvelope>,
+    executed: &ExecutedBlock,
+) -> Result<(), String> {
+    let recorded = RecordedState {
+        state,
+        access: &executed.access,
+    };
+    let mut executor = BlockExecutor::with_withdrawals(
+        recorded,
+        chain,
+        parent,
+        inputs,
+        executed.withdrawals.clone(),
+    )
+    .map_err(|error| error.to_string())?;
+    for tx in &body.transactions {
+        let tx = tx
+            .clone()
+            .try_into_recovered()
+            .map_err(|error| error.to_string())?;
+        executor
+            .execute_transaction(&tx)
+            .map_err(|error| error.to_string())?;
+    }
+    let again = executor.finish().map_err(|error| error.to_string())?;
+    if again != *executed {
+        return Err("a different block".into());
+    }
+    Ok(())
 }
 
 fn expect<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, fixture: T) -> Result<(), String> {

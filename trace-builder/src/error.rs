@@ -255,6 +255,10 @@ pub enum MemoryStateError {
     /// An account names a code the state does not have.
     #[error("unknown code {0}")]
     UnknownCode(B256),
+    /// A read outside the recorded accesses, when the state serves only those (the runner's
+    /// witness check).
+    #[error("read outside the recorded accesses: {0}")]
+    NotRecorded(String),
     /// A code in the state is not valid bytecode (a malformed EIP-7702 designation).
     #[error("malformed code {hash}: {reason}")]
     MalformedCode {

@@ -4,8 +4,13 @@
 //!
 //! revm runs each transaction in a fresh journal and asks this layer for everything it does not
 //! hold, so the layer serves the block's own writes to later transactions and only goes to the
-//! inner database for pre-state. What reaches the inner database is exactly what a stateless
-//! verifier has to find in the witness.
+//! inner database for pre-state.
+//!
+//! The recorded access is what the block's included transactions and system calls needed of
+//! the pre-state, and nothing else: reads are held as pending while a transaction runs, kept
+//! when it commits and dropped when it is rejected (its values stay cached, and are recorded
+//! if a later transaction needs them). A stateless verifier that re-executes the block over a
+//! witness of exactly these reads finds everything it asks for.
 
 use crate::state::{AccountChange, AccountState, StateAccess, StateChanges};
 use alloy_primitives::{
@@ -30,7 +35,10 @@ pub(crate) struct BlockState<DB> {
     /// Codes the block put on accounts that did not come from the inner database.
     new_codes: BTreeMap<B256, Bytecode>,
     block_hashes: HashMap<u64, B256>,
+    /// Pre-state reads of committed transactions and system calls.
     access: StateAccess,
+    /// Pre-state reads of the transaction running now.
+    pending: StateAccess,
 }
 
 /// One account as this block sees it.
@@ -76,15 +84,23 @@ impl<DB: Database> BlockState<DB> {
             new_codes: BTreeMap::new(),
             block_hashes: HashMap::default(),
             access: StateAccess::default(),
+            pending: StateAccess::default(),
         }
+    }
+
+    /// Forgets the reads of a transaction that was rejected. What they loaded stays cached.
+    pub(crate) fn discard_pending(&mut self) {
+        self.pending = StateAccess::default();
     }
 
     /// The cached account at `address`, read from the inner database on first use.
     fn load(&mut self, address: Address) -> Result<&mut CachedAccount, DB::Error> {
+        // Whether the account exists before the block is pre-state, even for an account the
+        // block creates.
+        self.pending.accounts.insert(address);
         match self.accounts.entry(address) {
             Entry::Occupied(entry) => Ok(entry.into_mut()),
             Entry::Vacant(entry) => {
-                self.access.accounts.insert(address);
                 let info = self.db.basic(address)?;
                 let state = info.map(|info| {
                     // Keep a code the database handed out with the account, so that a later
@@ -115,7 +131,9 @@ impl<DB: Database> BlockState<DB> {
     /// The block's net change and everything it read from the inner database. Accounts whose
     /// net change is nothing (touched but unchanged, or created and destroyed within the
     /// block) are left out, as are slots written back to their original value.
-    pub(crate) fn into_outcome(self) -> (StateChanges, StateAccess) {
+    pub(crate) fn into_outcome(mut self) -> (StateChanges, StateAccess) {
+        let pending = std::mem::take(&mut self.pending);
+        self.access.extend(pending);
         let mut changes = StateChanges::default();
         for (address, account) in self.accounts {
             if let Some(change) = account.net_change() {
@@ -247,7 +265,7 @@ impl<DB: Database> Database for BlockState<DB> {
         if let Some(code) = self.new_codes.get(&code_hash) {
             return Ok(code.clone());
         }
-        self.access.codes.insert(code_hash);
+        self.pending.codes.insert(code_hash);
         if let Some(code) = self.loaded_codes.get(&code_hash) {
             return Ok(code.clone());
         }
@@ -258,26 +276,35 @@ impl<DB: Database> Database for BlockState<DB> {
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
         let account = self.load(address)?;
+        // Wiped storage (and an absent account's) is all zeros whatever the pre-state holds.
+        let from_pre_state = !account.storage_wiped && account.current.is_some();
         if let Some(slot) = account.storage.get(&index) {
-            return Ok(slot.current);
+            let value = slot.current;
+            if slot.original.is_some() {
+                self.pending
+                    .storage
+                    .entry(address)
+                    .or_default()
+                    .insert(index);
+            }
+            return Ok(value);
         }
-        let value = if account.storage_wiped || account.current.is_none() {
-            U256::ZERO
-        } else {
-            self.access
+        let value = if from_pre_state {
+            self.pending
                 .storage
                 .entry(address)
                 .or_default()
                 .insert(index);
             self.db.storage(address, index)?
+        } else {
+            U256::ZERO
         };
         // `load` above inserted the account, so it is still there.
         if let Some(account) = self.accounts.get_mut(&address) {
-            let original = (!account.storage_wiped && account.current.is_some()).then_some(value);
             account.storage.insert(
                 index,
                 Slot {
-                    original,
+                    original: from_pre_state.then_some(value),
                     current: value,
                     written: false,
                 },
@@ -287,10 +314,10 @@ impl<DB: Database> Database for BlockState<DB> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.pending.block_hashes.insert(number);
         if let Some(hash) = self.block_hashes.get(&number) {
             return Ok(*hash);
         }
-        self.access.block_hashes.insert(number);
         let hash = self.db.block_hash(number)?;
         self.block_hashes.insert(number, hash);
         Ok(hash)
@@ -304,6 +331,8 @@ impl<DB: Database> DatabaseCommit for BlockState<DB> {
     /// touched empty one is removed (EIP-161); any other touched one takes its new info and
     /// changed slots.
     fn commit(&mut self, changes: AddressMap<Account>) {
+        let pending = std::mem::take(&mut self.pending);
+        self.access.extend(pending);
         for (address, account) in changes {
             if !account.is_touched() {
                 continue;

@@ -292,10 +292,10 @@ impl<DB: Database> BlockExecutor<DB> {
             }
         }
 
-        let result = self
-            .evm
-            .transact_commit(tx_env(tx))
-            .map_err(|error| match error {
+        let result = self.evm.transact_commit(tx_env(tx)).map_err(|error| {
+            // The rejected transaction's reads are not the block's.
+            self.evm.ctx.journaled_state.database.discard_pending();
+            match error {
                 EVMError::Transaction(reason) => TransactionError::Invalid { hash, reason },
                 EVMError::Database(error) => TransactionError::Database {
                     hash,
@@ -305,7 +305,8 @@ impl<DB: Database> BlockExecutor<DB> {
                     hash,
                     reason: other.to_string(),
                 },
-            })?;
+            }
+        })?;
 
         let gas_used = result.tx_gas_used();
         // Cannot overflow: gas used is at most the transaction's limit, checked above.

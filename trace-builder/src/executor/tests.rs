@@ -226,6 +226,8 @@ fn invalid_transaction_leaves_state_untouched() {
     // Only the system calls wrote.
     let changed: Vec<_> = executed.changes.accounts.keys().copied().collect();
     assert_eq!(changed, [HISTORY_STORAGE_ADDRESS, BEACON_ROOTS_ADDRESS]);
+    // What the rejected transactions read is not the block's to prove.
+    assert!(!executed.access.accounts.contains(&sender));
 }
 
 #[test]
@@ -246,6 +248,9 @@ fn rejected_transaction_does_not_disturb_the_next_one() {
     let executed = executor.finish().unwrap();
     assert_eq!(executed.receipts.len(), 1);
     assert_eq!(info(&executed, key(1).address()).nonce, 1);
+    // The sender was first read by the rejected transaction, then served from the cache: the
+    // included one still records it.
+    assert!(executed.access.accounts.contains(&key(1).address()));
 }
 
 #[test]
@@ -634,4 +639,150 @@ fn sealed_l2_header_carries_every_fork_field() {
     // Round trip through RLP: what other libraries hash is what we hash.
     let decoded: Header = alloy_rlp::decode_exact(alloy_rlp::encode(&header)).unwrap();
     assert_eq!(decoded.hash_slow(), header.hash_slow());
+}
+
+mod random_blocks {
+    //! Random blocks of transfers, storage writes and deletions, creations and self-destructs
+    //! (some transactions invalid): the block's changes must take the state trie to the root
+    //! of the state rebuilt from scratch, and re-executing over only the recorded reads must
+    //! give the same block.
+
+    use super::*;
+    use crate::{blockchain_test::RecordedState, state_trie::StateTrie};
+    use proptest::prelude::*;
+
+    const COUNTER: Address = address!("0x0000000000000000000000000000000000000c01");
+    const CLEARER: Address = address!("0x0000000000000000000000000000000000000c02");
+    const EMPTY: Address = address!("0x0000000000000000000000000000000000000e00");
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Transfer { from: u8, to: u8, value: u64 },
+        Count { from: u8 },
+        Clear { from: u8 },
+        CreateAndDestroy { from: u8 },
+        CreateWithStorage { from: u8 },
+        BadNonce { from: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1..5u8, 0..8u8, 0..1_000u64).prop_map(|(from, to, value)| Op::Transfer {
+                from,
+                to,
+                value
+            }),
+            (1..5u8).prop_map(|from| Op::Count { from }),
+            (1..5u8).prop_map(|from| Op::Clear { from }),
+            (1..5u8).prop_map(|from| Op::CreateAndDestroy { from }),
+            (1..5u8).prop_map(|from| Op::CreateWithStorage { from }),
+            (1..5u8).prop_map(|from| Op::BadNonce { from }),
+        ]
+    }
+
+    fn recipient(to: u8) -> Address {
+        match to {
+            1..5 => key(to).address(),
+            5 => EMPTY,
+            6 => COUNTER,
+            _ => Address::with_last_byte(0x80 | to),
+        }
+    }
+
+    fn genesis() -> MemoryState {
+        let mut state = state();
+        for n in 2..5 {
+            state.insert_account(
+                key(n).address(),
+                0,
+                U256::from(10 * ETHER),
+                Bytes::new(),
+                BTreeMap::new(),
+            );
+        }
+        // PUSH1 0 SLOAD PUSH1 1 ADD PUSH1 0 SSTORE STOP
+        deploy(&mut state, COUNTER, bytes!("0x60005460010160005500"));
+        // PUSH1 0 PUSH1 0 SSTORE STOP, over a set slot.
+        state.insert_account(
+            CLEARER,
+            1,
+            U256::ZERO,
+            bytes!("0x600060005500"),
+            BTreeMap::from([(U256::ZERO, U256::from(5)), (U256::from(1), U256::from(6))]),
+        );
+        state.insert_account(EMPTY, 0, U256::ZERO, Bytes::new(), BTreeMap::new());
+        state
+    }
+
+    fn transaction(op: &Op, nonces: &[u64; 5]) -> Recovered<TxEnvelope> {
+        let from = match op {
+            Op::Transfer { from, .. }
+            | Op::Count { from }
+            | Op::Clear { from }
+            | Op::CreateAndDestroy { from }
+            | Op::CreateWithStorage { from }
+            | Op::BadNonce { from } => *from,
+        };
+        let nonce = nonces[usize::from(from)];
+        let mut tx = call(nonce, Address::ZERO, 200_000);
+        match op {
+            Op::Transfer { to, value, .. } => {
+                tx.to = TxKind::Call(recipient(*to));
+                tx.value = U256::from(*value);
+            }
+            Op::Count { .. } => tx.to = TxKind::Call(COUNTER),
+            Op::Clear { .. } => tx.to = TxKind::Call(CLEARER),
+            Op::CreateAndDestroy { .. } => {
+                let mut init = vec![0x73];
+                init.extend_from_slice(HEIR.as_slice());
+                init.push(0xff);
+                tx.to = TxKind::Create;
+                tx.input = init.into();
+                tx.value = U256::from(3);
+            }
+            Op::CreateWithStorage { .. } => {
+                // SSTORE(1, 7), then return the one-byte code 0x00.
+                tx.to = TxKind::Create;
+                tx.input = bytes!("0x600760015560006000536001600060f3");
+            }
+            Op::BadNonce { .. } => tx.nonce = nonce + 1,
+        }
+        sign(&key(from), tx)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn changes_and_access_are_consistent(ops in proptest::collection::vec(op(), 0..14)) {
+            let mut state = genesis();
+            let (root, nodes) = state.trie();
+            let mut nonces = [0u64; 5];
+            let mut transactions = Vec::new();
+            let mut executor = executor(&mut state);
+            for op in &ops {
+                let tx = transaction(op, &nonces);
+                if executor.execute_transaction(&tx).is_ok() {
+                    let from = (1..5u8).find(|n| key(*n).address() == tx.signer()).unwrap();
+                    nonces[usize::from(from)] += 1;
+                    transactions.push(tx);
+                }
+            }
+            let executed = executor.finish().unwrap();
+
+            // The recorded reads are enough to execute the block again.
+            let recorded = RecordedState { state: &state, access: &executed.access };
+            let mut again = BlockExecutor::new(recorded, &chain(), &parent(), &inputs()).unwrap();
+            for tx in &transactions {
+                again.execute_transaction(tx).unwrap();
+            }
+            prop_assert_eq!(&again.finish().unwrap(), &executed);
+
+            // The changes take the trie where a rebuild of the changed state is.
+            let mut trie = StateTrie::new(&nodes, root);
+            let incremental = trie.apply(&executed.changes).unwrap();
+            state.apply(&executed.changes);
+            prop_assert_eq!(incremental, state.trie().0);
+        }
+    }
 }

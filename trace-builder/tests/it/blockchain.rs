@@ -160,3 +160,63 @@ fn tampered_block_state_root_fails() {
         other => panic!("{name}: tampered state root gave {other:?}"),
     }
 }
+
+#[test]
+fn recorded_state_answers_only_recorded_reads() {
+    use alloy_primitives::{Address, B256, Bytes};
+    use revm::Database;
+    use trace_builder::{
+        StateAccess,
+        blockchain_test::{MemoryState, RecordedState},
+        error::MemoryStateError,
+    };
+
+    let mut state = MemoryState::default();
+    let address = Address::repeat_byte(1);
+    let slot = U256::from(3);
+    state.insert_account(
+        address,
+        1,
+        U256::from(5),
+        Bytes::from_static(&[0x00]),
+        [(slot, U256::from(9))].into(),
+    );
+    state.insert_block_hash(0, B256::repeat_byte(2));
+    let code_hash = state.account(&address).unwrap().code_hash;
+
+    let nothing = StateAccess::default();
+    let mut blind = RecordedState {
+        state: &state,
+        access: &nothing,
+    };
+    assert!(matches!(
+        blind.basic(address),
+        Err(MemoryStateError::NotRecorded(_))
+    ));
+    assert!(matches!(
+        blind.storage(address, slot),
+        Err(MemoryStateError::NotRecorded(_))
+    ));
+    assert!(matches!(
+        blind.code_by_hash(code_hash),
+        Err(MemoryStateError::NotRecorded(_))
+    ));
+    assert!(matches!(
+        blind.block_hash(0),
+        Err(MemoryStateError::NotRecorded(_))
+    ));
+
+    let mut all = StateAccess::default();
+    all.accounts.insert(address);
+    all.storage.entry(address).or_default().insert(slot);
+    all.codes.insert(code_hash);
+    all.block_hashes.insert(0);
+    let mut seeing = RecordedState {
+        state: &state,
+        access: &all,
+    };
+    assert_eq!(seeing.basic(address).unwrap().unwrap().nonce, 1);
+    assert_eq!(seeing.storage(address, slot).unwrap(), U256::from(9));
+    assert_eq!(seeing.code_by_hash(code_hash).unwrap().len(), 1);
+    assert_eq!(seeing.block_hash(0).unwrap(), B256::repeat_byte(2));
+}
