@@ -479,10 +479,10 @@ fn run_block(
         prev_randao: header.mix_hash,
         extra_data: header.extra_data.clone(),
         parent_beacon_block_root: header.parent_beacon_block_root.unwrap_or_default(),
+        withdrawals,
     };
-    let mut executor =
-        BlockExecutor::with_withdrawals(&mut *state, chain, parent, &inputs, withdrawals)
-            .map_err(|error| fail(error.to_string()))?;
+    let mut executor = BlockExecutor::new(&mut *state, chain, parent, &inputs)
+        .map_err(|error| fail(error.to_string()))?;
     for (position, tx) in block.body.transactions.iter().enumerate() {
         let tx = tx
             .clone()
@@ -558,9 +558,7 @@ fn run_block(
     )
     .map_err(&fail)?;
     if sealed != header {
-        return Err(fail(format!(
-            "sealed header differs:\n ours    {sealed:?}\n fixture {header:?}"
-        )));
+        return Err(fail(header_difference(&sealed, &header)));
     }
     let hash = sealed.hash_slow();
     expect("block hash", hash, header.hash_slow()).map_err(&fail)?;
@@ -586,14 +584,8 @@ fn check_recorded_access(
         state,
         access: &executed.access,
     };
-    let mut executor = BlockExecutor::with_withdrawals(
-        recorded,
-        chain,
-        parent,
-        inputs,
-        executed.withdrawals.clone(),
-    )
-    .map_err(|error| error.to_string())?;
+    let mut executor =
+        BlockExecutor::new(recorded, chain, parent, inputs).map_err(|error| error.to_string())?;
     for tx in &body.transactions {
         let tx = tx
             .clone()
@@ -608,6 +600,49 @@ fn check_recorded_access(
         return Err("a different block".into());
     }
     Ok(())
+}
+
+/// The fields in which our sealed header differs from the fixture's.
+fn header_difference(ours: &Header, fixture: &Header) -> String {
+    let mut fields = Vec::new();
+    macro_rules! compare {
+        ($($field:ident),* $(,)?) => {$(
+            if ours.$field != fixture.$field {
+                fields.push(format!(
+                    "{} is {:?}, the block says {:?}",
+                    stringify!($field),
+                    ours.$field,
+                    fixture.$field
+                ));
+            }
+        )*};
+    }
+    compare!(
+        parent_hash,
+        ommers_hash,
+        beneficiary,
+        state_root,
+        transactions_root,
+        receipts_root,
+        logs_bloom,
+        difficulty,
+        number,
+        gas_limit,
+        gas_used,
+        timestamp,
+        extra_data,
+        mix_hash,
+        nonce,
+        base_fee_per_gas,
+        withdrawals_root,
+        blob_gas_used,
+        excess_blob_gas,
+        parent_beacon_block_root,
+        requests_hash,
+        block_access_list_hash,
+        slot_number,
+    );
+    format!("sealed header differs: {}", fields.join("; "))
 }
 
 fn expect<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, fixture: T) -> Result<(), String> {

@@ -14,7 +14,8 @@ use revm::primitives::hardfork::SpecId;
 /// trie of the included transactions' EIP-2718 encodings, see
 /// [`ordered_trie_root`](crate::trie::ordered_trie_root)) and `state_root` (the state trie after
 /// applying `executed.changes`). Everything else comes from the parent, the inputs and the
-/// execution: receipts root and logs bloom from the receipts, withdrawals root (Shanghai on),
+/// execution: receipts root and logs bloom from the receipts, withdrawals root of the inputs'
+/// withdrawals (Shanghai on),
 /// blob gas used and excess blob gas (Cancun on), parent beacon block root (Cancun on),
 /// requests hash (Prague on); post-merge constants for difficulty, nonce and ommers.
 /// The block hash is `header.hash_slow()`.
@@ -42,8 +43,7 @@ pub fn seal_header(
     let cancun = chain.spec.is_enabled_in(SpecId::CANCUN);
     let prague = chain.spec.is_enabled_in(SpecId::PRAGUE);
     let withdrawals_root = shanghai.then(|| {
-        let withdrawals: Vec<Vec<u8>> =
-            executed.withdrawals.iter().map(alloy_rlp::encode).collect();
+        let withdrawals: Vec<Vec<u8>> = inputs.withdrawals.iter().map(alloy_rlp::encode).collect();
         ordered_trie_root(&withdrawals)
     });
     Header {

@@ -67,6 +67,9 @@ pub struct BlockInputs {
     pub extra_data: Bytes,
     /// EIP-4788 parent beacon block root; on the L2, the root of the L1 anchor block.
     pub parent_beacon_block_root: B256,
+    /// EIP-4895 withdrawals (Shanghai on), credited after the transactions. L1 blocks carry
+    /// them; the L2 passes an empty list.
+    pub withdrawals: Vec<Withdrawal>,
 }
 
 /// What one included transaction did.
@@ -110,8 +113,6 @@ pub struct ExecutedBlock {
     /// The EIP-7685 requests of the block (their hash is the header's `requests_hash`), empty
     /// before Prague.
     pub requests: Requests,
-    /// The EIP-4895 withdrawals credited (their root is the header's `withdrawals_root`).
-    pub withdrawals: Vec<Withdrawal>,
     /// The block's net change to the state, system calls and withdrawals included.
     pub changes: StateChanges,
     /// Every piece of pre-state the block read.
@@ -153,34 +154,22 @@ impl<DB: Database> std::fmt::Debug for BlockExecutor<DB> {
 }
 
 impl<DB: Database> BlockExecutor<DB> {
-    /// Starts a block without withdrawals (the L2's case): see
-    /// [`BlockExecutor::with_withdrawals`].
+    /// Starts a block on top of `parent` whose state `db` serves: checks `inputs` against
+    /// the parent (L1 header rules), derives the base fee and excess blob gas from the parent,
+    /// and runs the pre-block system calls (EIP-2935 with the parent's hash from Prague,
+    /// EIP-4788 with the parent beacon block root from Cancun). The inputs' withdrawals are
+    /// credited by [`BlockExecutor::finish`], after the transactions.
     pub fn new(
         db: DB,
         chain: &ChainConfig,
         parent: &Header,
         inputs: &BlockInputs,
     ) -> Result<Self, ExecutionError> {
-        Self::with_withdrawals(db, chain, parent, inputs, Vec::new())
-    }
-
-    /// Starts a block on top of `parent` whose state `db` serves: checks `inputs` against
-    /// the parent (L1 header rules), derives the base fee and excess blob gas from the parent,
-    /// and runs the pre-block system calls (EIP-2935 with the parent's hash from Prague,
-    /// EIP-4788 with the parent beacon block root from Cancun). `withdrawals` (EIP-4895, from
-    /// Shanghai) are credited by [`BlockExecutor::finish`], after the transactions.
-    pub fn with_withdrawals(
-        db: DB,
-        chain: &ChainConfig,
-        parent: &Header,
-        inputs: &BlockInputs,
-        withdrawals: Vec<Withdrawal>,
-    ) -> Result<Self, ExecutionError> {
         let number = inputs.number;
         chain
             .check_supported()
             .map_err(|spec| ExecutionError::UnsupportedSpec { number, spec })?;
-        check_inputs(chain, parent, inputs, &withdrawals)
+        check_inputs(chain, parent, inputs)
             .map_err(|reason| ExecutionError::InvalidInputs { number, reason })?;
 
         let base_fee = chain.next_base_fee(parent);
@@ -236,7 +225,7 @@ impl<DB: Database> BlockExecutor<DB> {
             base_fee,
             excess_blob_gas,
             blob_gas_price,
-            withdrawals,
+            withdrawals: inputs.withdrawals.clone(),
             gas_used: 0,
             blob_gas_used: 0,
             transactions_size: 0,
@@ -366,7 +355,7 @@ impl<DB: Database> BlockExecutor<DB> {
         let number = self.number;
         if !self.withdrawals.is_empty() {
             let journal = &mut self.evm.ctx.journaled_state;
-            for withdrawal in &self.withdrawals {
+            for withdrawal in std::mem::take(&mut self.withdrawals) {
                 journal
                     .balance_incr(withdrawal.address, withdrawal.amount_wei())
                     .map_err(|error| ExecutionError::Database {
@@ -385,7 +374,6 @@ impl<DB: Database> BlockExecutor<DB> {
             base_fee: self.base_fee,
             excess_blob_gas: self.excess_blob_gas,
             requests,
-            withdrawals: self.withdrawals,
             changes,
             access,
         })
@@ -397,7 +385,6 @@ fn check_inputs(
     chain: &ChainConfig,
     parent: &Header,
     inputs: &BlockInputs,
-    withdrawals: &[Withdrawal],
 ) -> Result<(), InputError> {
     if parent.number.checked_add(1) != Some(inputs.number) {
         return Err(InputError::Number {
@@ -421,7 +408,7 @@ fn check_inputs(
     if inputs.extra_data.len() > MAX_EXTRA_DATA {
         return Err(InputError::ExtraData(inputs.extra_data.len()));
     }
-    if !withdrawals.is_empty() && !chain.spec.is_enabled_in(SpecId::SHANGHAI) {
+    if !inputs.withdrawals.is_empty() && !chain.spec.is_enabled_in(SpecId::SHANGHAI) {
         return Err(InputError::WithdrawalsBeforeShanghai);
     }
     Ok(())

@@ -1,5 +1,4 @@
 //! Behaviour of the executor a user would notice, on small hand-made blocks.
-#![allow(clippy::unwrap_used, clippy::panic)]
 
 use super::*;
 use crate::{
@@ -89,6 +88,7 @@ fn inputs() -> BlockInputs {
         prev_randao: B256::repeat_byte(7),
         extra_data: bytes!("0x42"),
         parent_beacon_block_root: B256::repeat_byte(0xbe),
+        withdrawals: Vec::new(),
     }
 }
 
@@ -487,18 +487,15 @@ fn withdrawals_are_credited_after_the_transactions() {
         address: recipient,
         amount: 5,
     };
-    let executed = BlockExecutor::with_withdrawals(
-        &mut state,
-        &chain(),
-        &parent(),
-        &inputs(),
-        vec![withdrawal],
-    )
-    .unwrap()
-    .finish()
-    .unwrap();
+    let inputs = BlockInputs {
+        withdrawals: vec![withdrawal],
+        ..inputs()
+    };
+    let executed = BlockExecutor::new(&mut state, &chain(), &parent(), &inputs)
+        .unwrap()
+        .finish()
+        .unwrap();
     assert_eq!(info(&executed, recipient).balance, U256::from(5 * GWEI));
-    assert_eq!(executed.withdrawals, [withdrawal]);
 }
 
 #[test]
