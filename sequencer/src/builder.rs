@@ -9,7 +9,7 @@ use crate::{
     metrics::BlockMetrics,
     store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
 };
-use alloy_consensus::{Header, Transaction as _};
+use alloy_consensus::Header;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes};
 use std::{

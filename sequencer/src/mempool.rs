@@ -170,3 +170,81 @@ impl Mempool {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Signature, TxKind, U256};
+
+    /// A transaction from `sender` (signature not checked: the pool trusts admission's recovery).
+    fn tx(sender: u8, nonce: u64, max_fee: u128, tip: u128) -> Recovered<TxEnvelope> {
+        let tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(Address::ZERO),
+            value: U256::from(sender),
+            ..Default::default()
+        };
+        let signed = tx.into_signed(Signature::test_signature());
+        Recovered::new_unchecked(TxEnvelope::from(signed), Address::repeat_byte(sender))
+    }
+
+    #[test]
+    fn best_orders_by_tip_and_keeps_each_senders_nonces_in_order() {
+        let pool = Mempool::default();
+        pool.add(tx(1, 0, 100, 1), 0).unwrap();
+        pool.add(tx(1, 1, 100, 50), 0).unwrap();
+        pool.add(tx(2, 0, 100, 10), 0).unwrap();
+        pool.add(tx(3, 5, 100, 90), 0).unwrap(); // nonce gap: waits
+        let best = pool.best(10, |_| 0);
+        let order: Vec<(u8, u64)> = best.iter().map(|t| (t.signer().0[0], t.inner().nonce())).collect();
+        assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn transactions_below_the_base_fee_wait() {
+        let pool = Mempool::default();
+        pool.add(tx(1, 0, 5, 1), 0).unwrap();
+        assert!(pool.best(10, |_| 0).is_empty());
+        assert_eq!(pool.best(5, |_| 0).len(), 1);
+    }
+
+    #[test]
+    fn replacement_needs_a_ten_percent_bump_of_both_fees() {
+        let pool = Mempool::default();
+        let first = pool.add(tx(1, 0, 100, 10), 0).unwrap();
+        assert_eq!(pool.add(tx(1, 0, 109, 20), 0), Err(PoolError::ReplacementUnderpriced));
+        assert_eq!(pool.add(tx(1, 0, 200, 10), 0), Err(PoolError::ReplacementUnderpriced));
+        let second = pool.add(tx(1, 0, 110, 11), 0).unwrap();
+        assert!(pool.get(&first).is_none());
+        assert!(pool.get(&second).is_some());
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.add(tx(1, 0, 110, 11), 0), Err(PoolError::AlreadyKnown));
+    }
+
+    #[test]
+    fn nonce_below_the_account_is_refused_and_pending_nonce_counts_the_run() {
+        let pool = Mempool::default();
+        assert_eq!(pool.add(tx(1, 2, 100, 1), 3), Err(PoolError::NonceTooLow { expected: 3, got: 2 }));
+        pool.add(tx(1, 3, 100, 1), 3).unwrap();
+        pool.add(tx(1, 4, 100, 1), 3).unwrap();
+        pool.add(tx(1, 6, 100, 1), 3).unwrap();
+        assert_eq!(pool.pending_nonce(Address::repeat_byte(1), 3), 5);
+    }
+
+    #[test]
+    fn prune_drops_what_the_chain_passed() {
+        let pool = Mempool::default();
+        pool.add(tx(1, 0, 100, 1), 0).unwrap();
+        pool.add(tx(1, 1, 100, 1), 0).unwrap();
+        pool.prune(|_| 1);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.best(1, |_| 1).len(), 1);
+        pool.prune(|_| 2);
+        assert!(pool.is_empty());
+    }
+}
