@@ -4,6 +4,11 @@
 #![warn(missing_docs)]
 
 pub mod state;
+pub mod state_trie;
 pub mod trie;
 
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
+pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
+pub use trie::{
+    EMPTY_ROOT_HASH, NodeStore, RecordingStore, StoreError, Trie, TrieError, ordered_trie_root,
+};

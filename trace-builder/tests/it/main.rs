@@ -1,0 +1,10 @@
+//! Integration tests of trace-builder: one binary, one module per component.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod trie;
