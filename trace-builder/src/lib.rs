@@ -3,10 +3,18 @@
 //! verifier. It depends on nothing of the daemon, so that an L1 node can embed it.
 #![warn(missing_docs)]
 
+pub mod blockchain_test;
+pub mod chain;
+pub mod error;
+pub mod executor;
 pub mod state;
 pub mod state_trie;
 pub mod trie;
+pub mod trie_database;
 
+pub use chain::ChainConfig;
+pub use error::{ExecutionError, TransactionError};
+pub use executor::{BlockExecutor, BlockInputs, ExecutedBlock, TxOutcome, seal_header};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
 pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
 pub use trie::{
