@@ -236,6 +236,7 @@ impl BlockProducer {
             extra_data: self.config.extra_data.clone(),
             // The L1 anchor: zero until the L1 watcher exists.
             parent_beacon_block_root: B256::ZERO,
+            withdrawals: Vec::new(),
         }
     }
 }
@@ -259,8 +260,9 @@ mod tests {
     #[test]
     fn gas_limit_moves_within_the_l1_bound() {
         assert_eq!(next_gas_limit(30_000_000, None), 30_000_000);
-        assert_eq!(next_gas_limit(30_000_000, Some(60_000_000)), 30_000_000 + 29_295 - 1);
+        // 30M / 1024 = 29,296: the change must stay strictly below it.
+        assert_eq!(next_gas_limit(30_000_000, Some(60_000_000)), 30_029_295);
         assert_eq!(next_gas_limit(30_000_000, Some(30_000_100)), 30_000_100);
-        assert_eq!(next_gas_limit(30_000_000, Some(1_000_000)), 30_000_000 - 29_295 + 1);
+        assert_eq!(next_gas_limit(30_000_000, Some(1_000_000)), 29_970_705);
     }
 }

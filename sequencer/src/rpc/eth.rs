@@ -106,7 +106,6 @@ fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
 /// A block the request named, resolved against the store.
 struct ResolvedBlock {
     header: Header,
-    hash: B256,
     is_head: bool,
 }
 
@@ -151,10 +150,7 @@ impl EthRpc {
             BlockId::Hash(hash) => self.store.header_by_hash(hash.block_hash).await,
         }
         .map_err(internal)?;
-        Ok(header.map(|header| {
-            let hash = header.hash_slow();
-            ResolvedBlock { is_head: header.number >= head_number, hash, header }
-        }))
+        Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head_number, header }))
     }
 
     async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {

@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL server for tests, started with the machine's initdb and pg_ctl.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -90,16 +90,12 @@ impl PgServer {
         let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
         use sqlx::{Connection, Executor};
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 
