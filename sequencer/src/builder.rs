@@ -161,7 +161,8 @@ impl BlockProducer {
                 }
             }
         }
-        let executed = executor.finish().map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
+        let executed =
+            executor.finish().map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
         let build_seconds = build_started.elapsed();
 
         let root_started = Instant::now();
@@ -171,7 +172,8 @@ impl BlockProducer {
 
         let raw: Vec<Vec<u8>> = included.iter().map(|(tx, _)| tx.inner().encoded_2718()).collect();
         let transactions_root = ordered_trie_root(&raw);
-        let header = seal_header(&self.config.chain, &parent, &inputs, &executed, transactions_root, state_root);
+        let header =
+            seal_header(&self.config.chain, &parent, &inputs, &executed, transactions_root, state_root);
         let hash = header.hash_slow();
         let transactions = included
             .into_iter()

@@ -243,7 +243,8 @@ impl Config {
             });
         }
         let url = self.database.resolved_url();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid {
                 key: "database.url",
                 reason: format!("`{url}` is neither sqlite:// nor postgres://"),

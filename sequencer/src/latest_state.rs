@@ -49,10 +49,8 @@ impl LatestState {
         if let Some(account) = self.accounts.get(&address) {
             return Ok(account.clone());
         }
-        let account = self
-            .runtime
-            .block_on(self.store.account(address))
-            .map_err(|e| StateReadError(e.to_string()))?;
+        let account =
+            self.runtime.block_on(self.store.account(address)).map_err(|e| StateReadError(e.to_string()))?;
         self.accounts.insert(address, account.clone());
         Ok(account)
     }

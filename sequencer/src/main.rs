@@ -43,11 +43,16 @@ fn main() -> eyre::Result<()> {
 fn print_dev_accounts() -> eyre::Result<()> {
     println!("\nFunded accounts (10000 ETH each), mnemonic \"{DEV_MNEMONIC}\":");
     for index in 0..10u32 {
-        let signer = alloy_signer_local::MnemonicBuilder::<alloy_signer_local::coins_bip39::English>::default()
-            .phrase(DEV_MNEMONIC)
-            .index(index)?
-            .build()?;
-        println!("({index}) {} 0x{}", signer.address(), alloy_primitives::hex::encode(signer.credential().to_bytes()));
+        let signer =
+            alloy_signer_local::MnemonicBuilder::<alloy_signer_local::coins_bip39::English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(index)?
+                .build()?;
+        println!(
+            "({index}) {} 0x{}",
+            signer.address(),
+            alloy_primitives::hex::encode(signer.credential().to_bytes())
+        );
     }
     println!();
     Ok(())

@@ -77,7 +77,11 @@ impl Mempool {
     /// Transactions to try in the next block: for each sender, the run of consecutive nonces
     /// starting at its account nonce (`nonce_of`); across senders, by effective tip under
     /// `base_fee`, highest first. Transactions that cannot pay `base_fee` wait.
-    pub fn best(&self, base_fee: u64, mut nonce_of: impl FnMut(Address) -> u64) -> Vec<Recovered<TxEnvelope>> {
+    pub fn best(
+        &self,
+        base_fee: u64,
+        mut nonce_of: impl FnMut(Address) -> u64,
+    ) -> Vec<Recovered<TxEnvelope>> {
         let pool = self.inner.lock();
         let mut lanes: Vec<Vec<&Recovered<TxEnvelope>>> = Vec::new();
         for (sender, queue) in &pool.by_sender {
@@ -97,11 +101,8 @@ impl Mempool {
         // Merge the lanes: repeatedly take the head with the highest tip. A sender's later
         // nonce never overtakes its earlier one.
         let tip = |tx: &Recovered<TxEnvelope>| tx.inner().effective_tip_per_gas(base_fee).unwrap_or_default();
-        let mut heads: std::collections::BinaryHeap<(u128, std::cmp::Reverse<usize>, usize)> = lanes
-            .iter()
-            .enumerate()
-            .map(|(lane, txs)| (tip(txs[0]), std::cmp::Reverse(lane), 0))
-            .collect();
+        let mut heads: std::collections::BinaryHeap<(u128, std::cmp::Reverse<usize>, usize)> =
+            lanes.iter().enumerate().map(|(lane, txs)| (tip(txs[0]), std::cmp::Reverse(lane), 0)).collect();
         let mut best = Vec::new();
         while let Some((_, std::cmp::Reverse(lane), position)) = heads.pop() {
             best.push(lanes[lane][position].clone());

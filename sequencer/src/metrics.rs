@@ -1,7 +1,10 @@
 //! Prometheus metrics: the recorder, the `/metrics` endpoint on its own port, and one scoped
 //! struct per component. Base units (seconds, gas); no unbounded label values.
 
-use metrics::{Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::{net::SocketAddr, sync::OnceLock};
 
@@ -32,16 +35,31 @@ fn describe() {
     describe_counter!("sequencer_gas_used_total", metrics::Unit::Count, "Gas used by sealed blocks");
     describe_counter!("sequencer_transactions_total", "Transactions included in sealed blocks");
     describe_histogram!("sequencer_block_transactions", "Transactions per sealed block");
-    describe_histogram!("sequencer_block_build_seconds", metrics::Unit::Seconds, "Executing a block's transactions");
-    describe_histogram!("sequencer_block_state_root_seconds", metrics::Unit::Seconds, "Updating the trie and computing the state root");
-    describe_histogram!("sequencer_block_commit_seconds", metrics::Unit::Seconds, "Writing a sealed block to the database");
+    describe_histogram!(
+        "sequencer_block_build_seconds",
+        metrics::Unit::Seconds,
+        "Executing a block's transactions"
+    );
+    describe_histogram!(
+        "sequencer_block_state_root_seconds",
+        metrics::Unit::Seconds,
+        "Updating the trie and computing the state root"
+    );
+    describe_histogram!(
+        "sequencer_block_commit_seconds",
+        metrics::Unit::Seconds,
+        "Writing a sealed block to the database"
+    );
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
     describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");
 }
 
 /// Serves `GET /metrics` until the process ends. Returns the bound address.
-pub async fn serve(addr: SocketAddr, handle: PrometheusHandle) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {

@@ -58,7 +58,8 @@ impl Node {
             store.commit_block(&genesis.block_record(), genesis.chain_id).await?;
             tracing::info!(target: "node", hash = %genesis.hash, "wrote genesis block");
         }
-        let (number, hash) = store.head().await?.ok_or_else(|| StoreError::Corrupt("no head block".into()))?;
+        let (number, hash) =
+            store.head().await?.ok_or_else(|| StoreError::Corrupt("no head block".into()))?;
         let header = store
             .header_by_number(number)
             .await?
@@ -67,7 +68,8 @@ impl Node {
         tracing::info!(target: "node", number, %hash, "resuming from head");
 
         let runtime = tokio::runtime::Handle::current();
-        let cache_bytes = usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let cache_bytes =
+            usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
         let mempool = Arc::new(Mempool::default());
         let (heads, head_rx) = watch::channel(head.clone());
@@ -95,9 +97,11 @@ impl Node {
         let module = EthRpc::new(genesis.chain_id, store.clone(), nodes, mempool, head_rx.clone())
             .into_module()
             .map_err(|e| NodeError::Task(e.to_string()))?;
-        let (rpc_addr, rpc) = rpc::serve(&config.rpc, module)
-            .await
-            .map_err(|source| NodeError::Bind { what: "JSON-RPC", addr: config.rpc.http_addr, source })?;
+        let (rpc_addr, rpc) = rpc::serve(&config.rpc, module).await.map_err(|source| NodeError::Bind {
+            what: "JSON-RPC",
+            addr: config.rpc.http_addr,
+            source,
+        })?;
         Ok(Self {
             rpc_addr,
             metrics_addr,

@@ -96,13 +96,19 @@ pub fn run(test: &BlockchainTest) -> Result<(), String> {
             AccountChange {
                 info: Some(AccountState { nonce: account.nonce.to(), balance: account.balance, code_hash }),
                 storage_wiped: false,
-                storage: account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect(),
+                storage: account
+                    .storage
+                    .iter()
+                    .filter(|(_, v)| !v.is_zero())
+                    .map(|(k, v)| (*k, *v))
+                    .collect(),
             },
         );
     }
     let mut trie = StateTrie::new(B256Map::<Bytes>::default(), EMPTY_ROOT_HASH);
     trie.apply(&pre).map_err(|e| e.to_string())?;
-    let genesis = Block::<TxEnvelope>::decode(&mut test.genesis_rlp.as_ref()).map_err(|e| format!("genesis RLP: {e}"))?;
+    let genesis = Block::<TxEnvelope>::decode(&mut test.genesis_rlp.as_ref())
+        .map_err(|e| format!("genesis RLP: {e}"))?;
     let root = trie.root_hash();
     if root != genesis.header.state_root {
         return Err(format!("genesis state root {root}, expected {}", genesis.header.state_root));
@@ -118,7 +124,9 @@ pub fn run(test: &BlockchainTest) -> Result<(), String> {
                 db.block_hashes.insert(header.number, header.hash_slow());
                 parent = header;
             }
-            Ok(_) => return Err(format!("block {index} was accepted, expected {:?}", block.expect_exception)),
+            Ok(_) => {
+                return Err(format!("block {index} was accepted, expected {:?}", block.expect_exception));
+            }
             Err(_) if block.expect_exception.is_some() => {}
             Err(reason) => return Err(format!("block {index}: {reason}")),
         }
@@ -130,7 +138,10 @@ pub fn run(test: &BlockchainTest) -> Result<(), String> {
     for (address, expected) in test.post_state.iter().flatten() {
         let account = db.trie.account(*address).map_err(|e| e.to_string())?.unwrap_or_default();
         let code_hash = if expected.code.is_empty() { KECCAK_EMPTY } else { keccak256(&expected.code) };
-        if account.balance != expected.balance || U256::from(account.nonce) != expected.nonce || account.code_hash != code_hash {
+        if account.balance != expected.balance
+            || U256::from(account.nonce) != expected.nonce
+            || account.code_hash != code_hash
+        {
             return Err(format!("post state of {address}: got {account:?}, expected {expected:?}"));
         }
         for (slot, value) in &expected.storage {
@@ -191,8 +202,20 @@ fn header_difference(ours: &Header, expected: &Header) -> String {
         )*};
     }
     compare!(
-        parent_hash, state_root, transactions_root, receipts_root, logs_bloom, gas_used, gas_limit,
-        base_fee_per_gas, withdrawals_root, blob_gas_used, excess_blob_gas, requests_hash, extra_data, mix_hash
+        parent_hash,
+        state_root,
+        transactions_root,
+        receipts_root,
+        logs_bloom,
+        gas_used,
+        gas_limit,
+        base_fee_per_gas,
+        withdrawals_root,
+        blob_gas_used,
+        excess_blob_gas,
+        requests_hash,
+        extra_data,
+        mix_hash
     );
     format!("sealed header differs: {}", fields.join("; "))
 }

@@ -9,7 +9,9 @@ use crate::{
 use alloy_consensus::{Header, Transaction as _, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use alloy_rpc_types_eth::{Block, EIP1186AccountProofResponse, EIP1186StorageProof, Transaction, TransactionReceipt};
+use alloy_rpc_types_eth::{
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, Transaction, TransactionReceipt,
+};
 use jsonrpsee::{
     core::{RpcResult, async_trait},
     proc_macros::rpc,
@@ -57,8 +59,12 @@ pub trait EthApi {
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
     /// EIP-1186 account and storage proofs at a block.
     #[method(name = "getProof")]
-    async fn proof(&self, address: Address, slots: Vec<B256>, block: Option<BlockId>)
-    -> RpcResult<EIP1186AccountProofResponse>;
+    async fn proof(
+        &self,
+        address: Address,
+        slots: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
 }
 
 /// `net_` methods.
@@ -248,13 +254,20 @@ impl EthApiServer for EthRpc {
 
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
         let mut slice = raw.as_ref();
-        let tx = TxEnvelope::decode_2718(&mut slice)
-            .map_err(|e| ErrorObject::owned(INVALID_PARAMS, format!("invalid transaction: {e}"), None::<()>))?;
+        let tx = TxEnvelope::decode_2718(&mut slice).map_err(|e| {
+            ErrorObject::owned(INVALID_PARAMS, format!("invalid transaction: {e}"), None::<()>)
+        })?;
         if !slice.is_empty() {
-            return Err(ErrorObject::owned(INVALID_PARAMS, "invalid transaction: trailing bytes", None::<()>));
+            return Err(ErrorObject::owned(
+                INVALID_PARAMS,
+                "invalid transaction: trailing bytes",
+                None::<()>,
+            ));
         }
         if tx.is_eip4844() {
-            return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
+            return Err(server_error(
+                "transaction type not supported: blob transactions are not accepted on L2",
+            ));
         }
         if let Some(chain_id) = tx.chain_id()
             && chain_id != self.chain_id
@@ -314,7 +327,11 @@ impl EthApiServer for EthRpc {
         Ok(EIP1186AccountProofResponse {
             address,
             balance: account.balance,
-            code_hash: if proof.account.is_some() { account.code_hash } else { alloy_consensus::constants::KECCAK_EMPTY },
+            code_hash: if proof.account.is_some() {
+                account.code_hash
+            } else {
+                alloy_consensus::constants::KECCAK_EMPTY
+            },
             nonce: account.nonce,
             storage_hash: if proof.account.is_some() {
                 account.storage_root

@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Starts the server; it runs until the returned handle is stopped.
-pub async fn serve(config: &RpcSection, module: RpcModule<()>) -> std::io::Result<(SocketAddr, ServerHandle)> {
+pub async fn serve(
+    config: &RpcSection,
+    module: RpcModule<()>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let cors = if config.cors_origins.iter().any(|origin| origin == "*") {
         CorsLayer::new().allow_origin(Any)
     } else {

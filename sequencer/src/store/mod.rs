@@ -61,9 +61,8 @@ impl Store {
             Backend::Sqlite => prepare_sqlite(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30));
+        let options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30));
         let options = match backend {
             // WAL lets readers go on while the builder writes; NORMAL sync in WAL mode keeps
             // every committed transaction across a process crash (kill -9).
@@ -113,12 +112,18 @@ impl Store {
                     chain.as_slice().try_into().map_err(|_| StoreError::Corrupt("chain_id".into()))?,
                 );
                 if stored_chain_id != chain_id {
-                    return Err(StoreError::ChainIdMismatch { stored: stored_chain_id, configured: chain_id });
+                    return Err(StoreError::ChainIdMismatch {
+                        stored: stored_chain_id,
+                        configured: chain_id,
+                    });
                 }
                 let stored_hash = B256::try_from(hash.as_slice())
                     .map_err(|_| StoreError::Corrupt("genesis_hash".into()))?;
                 if stored_hash != genesis_hash {
-                    return Err(StoreError::GenesisMismatch { stored: stored_hash, configured: genesis_hash });
+                    return Err(StoreError::GenesisMismatch {
+                        stored: stored_hash,
+                        configured: genesis_hash,
+                    });
                 }
                 Ok(GenesisStatus::Existing)
             }
@@ -140,10 +145,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let number = block.header.number;
         if number == 0 {
-            for (key, value) in [
-                (META_GENESIS_HASH, block.hash.to_vec()),
-                (META_CHAIN_ID, chain_id.to_be_bytes().to_vec()),
-            ] {
+            for (key, value) in
+                [(META_GENESIS_HASH, block.hash.to_vec()), (META_CHAIN_ID, chain_id.to_be_bytes().to_vec())]
+            {
                 sqlx::query("INSERT INTO chain_meta (key, value) VALUES ($1, $2)")
                     .bind(key)
                     .bind(value)
@@ -256,10 +260,11 @@ impl Store {
 
     /// The transactions of block `number`, in block order, with their receipts.
     pub async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 ORDER BY tx_index")))
-            .bind(number as i64)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 ORDER BY tx_index")))
+                .bind(number as i64)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(StoredTransaction::from_row).collect()
     }
 
@@ -393,11 +398,17 @@ async fn write_state_changes(
     for (address, AccountChange { info, storage_wiped, storage }) in &changes.accounts {
         let key = address.to_vec();
         if *storage_wiped || info.is_none() {
-            sqlx::query("DELETE FROM storage WHERE address = $1").bind(key.clone()).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM storage WHERE address = $1")
+                .bind(key.clone())
+                .execute(&mut **tx)
+                .await?;
         }
         match info {
             None => {
-                sqlx::query("DELETE FROM accounts WHERE address = $1").bind(key.clone()).execute(&mut **tx).await?;
+                sqlx::query("DELETE FROM accounts WHERE address = $1")
+                    .bind(key.clone())
+                    .execute(&mut **tx)
+                    .await?;
                 continue;
             }
             Some(account) => upserts.push(vec![
@@ -439,9 +450,13 @@ async fn write_state_changes(
         slot_upserts,
     )
     .await?;
-    let code_rows =
-        changes.codes.iter().map(|(hash, code)| vec![Value::Blob(hash.to_vec()), Value::Blob(code.to_vec())]).collect();
-    insert_rows(tx, "INSERT INTO codes (hash, code) VALUES ", " ON CONFLICT (hash) DO NOTHING", code_rows).await
+    let code_rows = changes
+        .codes
+        .iter()
+        .map(|(hash, code)| vec![Value::Blob(hash.to_vec()), Value::Blob(code.to_vec())])
+        .collect();
+    insert_rows(tx, "INSERT INTO codes (hash, code) VALUES ", " ON CONFLICT (hash) DO NOTHING", code_rows)
+        .await
 }
 
 /// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
@@ -452,7 +467,8 @@ fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { dir: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::CreateDir { dir: dir.to_owned(), source })?;
     }
     Ok(if url.contains('?') { format!("{url}&mode=rwc") } else { format!("{url}?mode=rwc") })
 }
@@ -475,7 +491,8 @@ fn decode_header(row: &AnyRow) -> Result<Header, StoreError> {
 
 pub(crate) fn b256(row: &AnyRow, index: usize) -> Result<B256, StoreError> {
     let raw: Vec<u8> = row.try_get(index)?;
-    B256::try_from(raw.as_slice()).map_err(|_| StoreError::Corrupt(format!("expected 32 bytes, got {}", raw.len())))
+    B256::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("expected 32 bytes, got {}", raw.len())))
 }
 
 pub(crate) fn u256(row: &AnyRow, index: usize) -> Result<U256, StoreError> {
@@ -485,5 +502,6 @@ pub(crate) fn u256(row: &AnyRow, index: usize) -> Result<U256, StoreError> {
 
 pub(crate) fn address(row: &AnyRow, index: usize) -> Result<Address, StoreError> {
     let raw: Vec<u8> = row.try_get(index)?;
-    Address::try_from(raw.as_slice()).map_err(|_| StoreError::Corrupt(format!("address of {} bytes", raw.len())))
+    Address::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("address of {} bytes", raw.len())))
 }

@@ -76,10 +76,8 @@ impl NodeStore for DbNodeStore {
         if let Some(node) = self.cache.lock().get(hash) {
             return Ok(Some(node));
         }
-        let node = self
-            .runtime
-            .block_on(self.store.trie_node(*hash))
-            .map_err(|e| TrieStoreError(e.to_string()))?;
+        let node =
+            self.runtime.block_on(self.store.trie_node(*hash)).map_err(|e| TrieStoreError(e.to_string()))?;
         if let Some(node) = &node {
             self.cache.lock().insert(*hash, node.clone());
         }

@@ -4,7 +4,8 @@
 
 use crate::{postgres::PgServer, support::*};
 use alloy_consensus::{
-    Header, ReceiptEnvelope, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy, constants::KECCAK_EMPTY,
+    Header, ReceiptEnvelope, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
+    constants::KECCAK_EMPTY,
     proofs::{calculate_receipt_root, calculate_transaction_root},
 };
 use alloy_eips::{BlockNumberOrTag, eip2930::AccessList, eip7702::Authorization};
@@ -154,16 +155,21 @@ async fn exercise_chain(node: &Node) {
     let head = provider.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap();
     let state_root = head.header.inner.state_root;
     for address in [recipient, delegator.address(), BEACON_ROOTS, Address::repeat_byte(0x99)] {
-        let slots = if address == BEACON_ROOTS { vec![B256::from(U256::from(head.header.timestamp % 8191))] } else { vec![] };
+        let slots = if address == BEACON_ROOTS {
+            vec![B256::from(U256::from(head.header.timestamp % 8191))]
+        } else {
+            vec![]
+        };
         let proof = provider.get_proof(address, slots).block_id(head.header.number.into()).await.unwrap();
-        let expected = (proof.nonce != 0 || !proof.balance.is_zero() || proof.code_hash != KECCAK_EMPTY).then(|| {
-            alloy_rlp::encode(TrieAccount {
-                nonce: proof.nonce,
-                balance: proof.balance,
-                storage_root: proof.storage_hash,
-                code_hash: proof.code_hash,
-            })
-        });
+        let expected = (proof.nonce != 0 || !proof.balance.is_zero() || proof.code_hash != KECCAK_EMPTY)
+            .then(|| {
+                alloy_rlp::encode(TrieAccount {
+                    nonce: proof.nonce,
+                    balance: proof.balance,
+                    storage_root: proof.storage_hash,
+                    code_hash: proof.code_hash,
+                })
+            });
         verify_proof(state_root, Nibbles::unpack(keccak256(address)), expected, &proof.account_proof)
             .unwrap_or_else(|e| panic!("account proof of {address} does not verify: {e:?}"));
         for storage in &proof.storage_proof {
@@ -217,7 +223,8 @@ async fn refused_transactions(node: &Node) {
     };
     let mut blob_tx = blob;
     let signature = signer.sign_transaction_sync(&mut blob_tx).unwrap();
-    let raw = alloy_eips::eip2718::Encodable2718::encoded_2718(&TxEnvelope::from(blob_tx.into_signed(signature)));
+    let raw =
+        alloy_eips::eip2718::Encodable2718::encoded_2718(&TxEnvelope::from(blob_tx.into_signed(signature)));
     let message = error(raw.into()).await;
     assert!(message.contains("blob transactions are not accepted"), "{message}");
 
@@ -229,8 +236,8 @@ async fn refused_transactions(node: &Node) {
     assert!(message.contains("nonce too low"), "{message}");
 }
 
-use alloy_network::TxSignerSync;
 use alloy_consensus::SignableTransaction;
+use alloy_network::TxSignerSync;
 
 /// The dev genesis state root, computed from the JSON with alloy-trie alone.
 fn independent_genesis_root() -> B256 {
@@ -243,7 +250,12 @@ fn independent_genesis_root() -> B256 {
         let code_hash = account.code.as_ref().filter(|c| !c.is_empty()).map_or(KECCAK_EMPTY, keccak256);
         (
             *address,
-            TrieAccount { nonce: account.nonce.unwrap_or_default(), balance: account.balance, storage_root, code_hash },
+            TrieAccount {
+                nonce: account.nonce.unwrap_or_default(),
+                balance: account.balance,
+                storage_root,
+                code_hash,
+            },
         )
     });
     alloy_trie::root::state_root_unhashed(accounts)

@@ -49,7 +49,8 @@ impl PgServer {
         let dir = tempfile::Builder::new().prefix("pg-test").tempdir_in("/tmp").unwrap();
         let as_postgres_user = effective_uid() == 0;
         if as_postgres_user {
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+            let status =
+                Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
             assert!(status.success(), "chown failed");
         }
         let data = dir.path().join("data");
@@ -62,7 +63,16 @@ impl PgServer {
         );
         server.run(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-o", &options, "-l", server.dir.path().join("log").to_str().unwrap(), "-w", "start"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                server.dir.path().join("log").to_str().unwrap(),
+                "-w",
+                "start",
+            ],
         );
         server
     }

@@ -81,7 +81,8 @@ async fn database_of_another_chain_is_refused() {
     let error = Node::launch(&config(dir.path(), None, 200), genesis).await.unwrap_err().to_string();
     assert!(error.contains("chain id 1337") && error.contains("4242"), "{error}");
 
-    let other_alloc = sequencer::genesis::DEV_GENESIS_JSON.replace("\"gasLimit\": \"0x1c9c380\"", "\"gasLimit\": \"0x1c9c381\"");
+    let other_alloc = sequencer::genesis::DEV_GENESIS_JSON
+        .replace("\"gasLimit\": \"0x1c9c380\"", "\"gasLimit\": \"0x1c9c381\"");
     let genesis = ChainGenesis::from_json(&other_alloc).unwrap();
     let error = Node::launch(&config(dir.path(), None, 200), genesis).await.unwrap_err().to_string();
     assert!(error.contains("genesis"), "{error}");

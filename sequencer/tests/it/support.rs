@@ -48,7 +48,10 @@ pub fn dev_signer(index: u32) -> PrivateKeySigner {
 }
 
 /// Signs `tx` with `signer` and returns its EIP-2718 bytes.
-pub fn sign<T: SignableTransaction<alloy_primitives::Signature>>(signer: &PrivateKeySigner, mut tx: T) -> Bytes
+pub fn sign<T: SignableTransaction<alloy_primitives::Signature>>(
+    signer: &PrivateKeySigner,
+    mut tx: T,
+) -> Bytes
 where
     TxEnvelope: From<alloy_consensus::Signed<T>>,
 {

@@ -108,7 +108,13 @@ impl<DB: Database> BlockState<DB> {
 
 impl CachedAccount {
     fn loaded(info: Option<AccountInfo>) -> Self {
-        Self { info, storage: HashMap::default(), storage_wiped: false, changed: false, written: Default::default() }
+        Self {
+            info,
+            storage: HashMap::default(),
+            storage_wiped: false,
+            changed: false,
+            written: Default::default(),
+        }
     }
 }
 

@@ -21,11 +21,8 @@ use alloy_consensus::{
     transaction::Recovered,
 };
 use alloy_eips::{
-    eip2935::HISTORY_STORAGE_ADDRESS,
-    eip4788::BEACON_ROOTS_ADDRESS,
-    eip4895::Withdrawal,
-    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-    eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+    eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS, eip4895::Withdrawal,
+    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
     eip7685::Requests,
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -130,14 +127,26 @@ impl<DB: Database> std::fmt::Debug for BlockExecutor<DB> {
 impl<DB: Database> BlockExecutor<DB> {
     /// Checks the inputs against the parent (L1 header rules) and runs the pre-block system
     /// calls: EIP-2935 (parent hash) and EIP-4788 (parent beacon block root).
-    pub fn new(db: DB, chain: &ChainConfig, parent: &Header, inputs: &BlockInputs) -> Result<Self, ExecutionError> {
+    pub fn new(
+        db: DB,
+        chain: &ChainConfig,
+        parent: &Header,
+        inputs: &BlockInputs,
+    ) -> Result<Self, ExecutionError> {
         let number = inputs.number;
         let invalid = |reason: String| ExecutionError::InvalidHeader { number, reason };
         if Some(number) != parent.number.checked_add(1) {
-            return Err(invalid(format!("number after parent {} must be {}", parent.number, parent.number + 1)));
+            return Err(invalid(format!(
+                "number after parent {} must be {}",
+                parent.number,
+                parent.number + 1
+            )));
         }
         if inputs.timestamp <= parent.timestamp {
-            return Err(invalid(format!("timestamp {} not after parent's {}", inputs.timestamp, parent.timestamp)));
+            return Err(invalid(format!(
+                "timestamp {} not after parent's {}",
+                inputs.timestamp, parent.timestamp
+            )));
         }
         let max_delta = parent.gas_limit / 1024;
         if inputs.gas_limit.abs_diff(parent.gas_limit) >= max_delta || inputs.gas_limit < 5_000 {
@@ -168,12 +177,14 @@ impl<DB: Database> BlockExecutor<DB> {
         let mut cfg = CfgEnv::default();
         cfg.set_spec_and_mainnet_gas_params(chain.spec);
         cfg.chain_id = chain.chain_id;
-        let mut evm = Context::mainnet().with_block(block).with_cfg(cfg).with_db(BlockState::new(db)).build_mainnet();
-        let system_call = |evm: &mut MainnetEvm<MainnetContext<BlockState<DB>>>, contract: Address, data: B256| {
-            evm.system_call_commit(contract, data.0.into())
-                .map(|_| ())
-                .map_err(|e| ExecutionError::SystemCall { number, contract, reason: e.to_string() })
-        };
+        let mut evm =
+            Context::mainnet().with_block(block).with_cfg(cfg).with_db(BlockState::new(db)).build_mainnet();
+        let system_call =
+            |evm: &mut MainnetEvm<MainnetContext<BlockState<DB>>>, contract: Address, data: B256| {
+                evm.system_call_commit(contract, data.0.into())
+                    .map(|_| ())
+                    .map_err(|e| ExecutionError::SystemCall { number, contract, reason: e.to_string() })
+            };
         if chain.spec.is_enabled_in(SpecId::PRAGUE) {
             system_call(&mut evm, HISTORY_STORAGE_ADDRESS, parent.hash_slow())?;
         }
@@ -201,7 +212,11 @@ impl<DB: Database> BlockExecutor<DB> {
         let hash = *tx.inner().tx_hash();
         let available = self.gas_limit - self.gas_used;
         if tx.inner().gas_limit() > available {
-            return Err(TransactionError::BlockGasExhausted { hash, gas_limit: tx.inner().gas_limit(), available });
+            return Err(TransactionError::BlockGasExhausted {
+                hash,
+                gas_limit: tx.inner().gas_limit(),
+                available,
+            });
         }
         let blob_gas = tx.inner().blob_gas_used().unwrap_or_default();
         let blob_available = self.max_blob_gas - self.blob_gas_used;
@@ -209,7 +224,9 @@ impl<DB: Database> BlockExecutor<DB> {
             return Err(TransactionError::BlobGasExhausted { hash, blob_gas, available: blob_available });
         }
         let outcome = self.evm.transact(tx_env(tx)).map_err(|error| match error {
-            revm::context::result::EVMError::Database(e) => TransactionError::Database { hash, reason: e.to_string() },
+            revm::context::result::EVMError::Database(e) => {
+                TransactionError::Database { hash, reason: e.to_string() }
+            }
             other => TransactionError::Invalid { hash, reason: other.to_string() },
         })?;
         self.evm.commit(outcome.state);
@@ -262,15 +279,20 @@ impl<DB: Database> BlockExecutor<DB> {
         }
         let mut requests = Requests::default();
         if self.spec.is_enabled_in(SpecId::PRAGUE) {
-            for (request_type, contract) in
-                [(0x01u8, WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS), (0x02, CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS)]
-            {
+            for (request_type, contract) in [
+                (0x01u8, WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS),
+                (0x02, CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS),
+            ] {
                 let result = self
                     .evm
                     .system_call_commit(contract, Bytes::new())
                     .map_err(|e| ExecutionError::SystemCall { number, contract, reason: e.to_string() })?;
                 let ExecutionResult::Success { output, .. } = result else {
-                    return Err(ExecutionError::SystemCall { number, contract, reason: format!("{result:?}") });
+                    return Err(ExecutionError::SystemCall {
+                        number,
+                        contract,
+                        reason: format!("{result:?}"),
+                    });
                 };
                 let data = output.into_data();
                 if !data.is_empty() {
