@@ -85,15 +85,14 @@ impl Mempool {
         let pool = self.inner.lock();
         let mut lanes: Vec<Vec<&Recovered<TxEnvelope>>> = Vec::new();
         for (sender, queue) in &pool.by_sender {
-            let mut expected = nonce_of(*sender);
-            let mut lane = Vec::new();
-            for (nonce, tx) in queue.range(expected..) {
-                if *nonce != expected || tx.inner().effective_tip_per_gas(base_fee).is_none() {
-                    break;
-                }
-                lane.push(tx);
-                expected += 1;
-            }
+            let first = nonce_of(*sender);
+            let lane: Vec<_> = (first..)
+                .zip(queue.range(first..))
+                .take_while(|(expected, (nonce, tx))| {
+                    *nonce == expected && tx.inner().effective_tip_per_gas(base_fee).is_some()
+                })
+                .map(|(_, (_, tx))| tx)
+                .collect();
             if !lane.is_empty() {
                 lanes.push(lane);
             }

@@ -99,10 +99,18 @@ impl<S: NodeStore + Clone> StateTrie<S> {
     /// `info: None` is deleted with its storage; `storage_wiped` starts its storage from empty.
     /// On error the state may be partly applied: discard it.
     pub fn apply(&mut self, changes: &StateChanges) -> Result<B256, TrieError> {
+        self.update(changes)?;
+        Ok(self.accounts.root_hash())
+    }
+
+    /// [`StateTrie::apply`] without hashing the account trie (storage tries are hashed, as
+    /// their roots are part of the accounts): for applying several blocks' changes before one
+    /// [`StateTrie::root_hash`]. The same trie operations in the same order as `apply`.
+    pub fn update(&mut self, changes: &StateChanges) -> Result<(), TrieError> {
         for (address, change) in &changes.accounts {
             self.apply_account(*address, change)?;
         }
-        Ok(self.accounts.root_hash())
+        Ok(())
     }
 
     fn apply_account(&mut self, address: Address, change: &AccountChange) -> Result<(), TrieError> {
@@ -150,11 +158,7 @@ impl<S: NodeStore + Clone> StateTrie<S> {
     pub fn commit(&mut self) -> (B256, Vec<(B256, Bytes)>) {
         let mut nodes = Vec::new();
         for trie in self.storage.values_mut() {
-            let (root, mut storage_nodes) = trie.commit();
-            // An empty storage trie has no node to store, and its root is known to all.
-            if root != EMPTY_ROOT_HASH {
-                nodes.append(&mut storage_nodes);
-            }
+            nodes.append(&mut trie.commit().1);
         }
         let (root, mut account_nodes) = self.accounts.commit();
         nodes.append(&mut account_nodes);
@@ -225,4 +229,47 @@ fn decode_value<T: alloy_rlp::Decodable>(key: B256, rlp: &[u8]) -> Result<T, Tri
         key: Bytes::copy_from_slice(key.as_slice()),
         reason: error.to_string(),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_lifecycle() {
+        let address = Address::with_last_byte(9);
+        let info = AccountState { nonce: 1, balance: U256::from(5), code_hash: KECCAK256_EMPTY };
+        let slot = U256::from(3);
+        let mut state = StateTrie::new(B256Map::<Bytes>::default(), EMPTY_ROOT_HASH);
+        assert_eq!(state.account(address).unwrap(), None);
+
+        let mut change = AccountChange { info: Some(info), ..AccountChange::default() };
+        change.storage.insert(slot, U256::from(42));
+        let changes = StateChanges { accounts: [(address, change)].into(), codes: BTreeMap::new() };
+        let root = state.apply(&changes).unwrap();
+        assert_ne!(root, EMPTY_ROOT_HASH);
+        let account = state.account(address).unwrap().unwrap();
+        assert_eq!((account.nonce, account.balance), (1, U256::from(5)));
+        assert_ne!(account.storage_root, EMPTY_ROOT_HASH);
+        assert_eq!(state.storage(address, slot).unwrap(), U256::from(42));
+
+        // Reopened from its nodes, the state reads the same.
+        let (committed, nodes) = state.commit();
+        assert_eq!(committed, root);
+        let store: B256Map<Bytes> = nodes.into_iter().collect();
+        let mut reopened = StateTrie::new(&store, root);
+        assert_eq!(reopened.storage(address, slot).unwrap(), U256::from(42));
+
+        // Zeroing the only slot empties the storage; deleting the account empties the state.
+        let mut change = AccountChange { info: Some(AccountState::default()), ..Default::default() };
+        change.storage.insert(slot, U256::ZERO);
+        let changes = StateChanges { accounts: [(address, change)].into(), codes: BTreeMap::new() };
+        reopened.apply(&changes).unwrap();
+        assert_eq!(reopened.account(address).unwrap().unwrap().storage_root, EMPTY_ROOT_HASH);
+        let delete = AccountChange::default();
+        let changes = StateChanges { accounts: [(address, delete)].into(), codes: BTreeMap::new() };
+        assert_eq!(reopened.apply(&changes).unwrap(), EMPTY_ROOT_HASH);
+        assert_eq!(reopened.storage(address, slot).unwrap(), U256::ZERO);
+    }
 }

@@ -12,7 +12,7 @@ mod proof;
 mod recording;
 mod store;
 
-pub use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{B256, Bytes};
 pub use recording::RecordingStore;
 pub use store::{NodeStore, StoreError};
 
@@ -369,4 +369,52 @@ fn load_last_child<S: NodeStore>(
         last.resolve(store)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_and_change_tracking() {
+        let mut trie = Trie::empty(B256Map::<Bytes>::default());
+        trie.insert(b"dog", b"puppy".to_vec()).unwrap();
+        trie.insert(b"do", b"verb".to_vec()).unwrap();
+        trie.insert(b"doge", vec![0x42; 40]).unwrap();
+        assert_eq!(trie.get(b"do").unwrap(), Some(b"verb".to_vec()));
+        assert_eq!(trie.get(b"d").unwrap(), None);
+        assert_eq!(trie.get(b"dogs").unwrap(), None);
+
+        let (root, nodes) = trie.commit();
+        assert!(!nodes.is_empty());
+        // Writing what is already there changes nothing: same root, nothing new to store.
+        trie.insert(b"dog", b"puppy".to_vec()).unwrap();
+        trie.remove(b"cat").unwrap();
+        assert_eq!(trie.commit(), (root, Vec::new()));
+
+        trie.remove(b"doge").unwrap();
+        trie.remove(b"dog").unwrap();
+        trie.remove(b"do").unwrap();
+        assert_eq!(trie.root_hash(), EMPTY_ROOT_HASH);
+    }
+
+    #[test]
+    fn recording_store_records_what_was_read() {
+        let mut trie = Trie::empty(B256Map::<Bytes>::default());
+        // Sixteen keys with distinct first nibbles: a root branch over sixteen leaves.
+        for i in 0u8..16 {
+            trie.insert(&[i << 4; 32], vec![i; 40]).unwrap();
+        }
+        let (root, nodes) = trie.commit();
+        let store: B256Map<Bytes> = nodes.into_iter().collect();
+        let recording = RecordingStore::new(&store);
+        let mut reader = Trie::new(&recording, root);
+        assert!(recording.recorded().is_empty(), "opening reads nothing");
+        assert_eq!(reader.get(&[3 << 4; 32]).unwrap(), Some(vec![3; 40]));
+        // The root branch and the leaf of the key.
+        assert_eq!(recording.take().len(), 2);
+        assert_eq!(reader.get(&[3 << 4; 32]).unwrap(), Some(vec![3; 40]));
+        assert!(recording.recorded().is_empty(), "a loaded node is not read again");
+    }
 }

@@ -390,6 +390,7 @@ fn decode_child(item: &Item<'_>) -> Result<NodeRef, &'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 

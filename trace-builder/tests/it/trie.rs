@@ -504,13 +504,11 @@ proptest! {
     }
 }
 
+/// The final root of a replay and every value it read.
+type Replay = (B256, Vec<Option<Vec<u8>>>);
+
 /// Applies `batch` to the trie at `root` over `store`: the final root and every read.
-fn replay<S: NodeStore>(
-    store: S,
-    root: B256,
-    keys: &[Vec<u8>],
-    batch: &[Op],
-) -> Result<(B256, Vec<Option<Vec<u8>>>), TrieError> {
+fn replay<S: NodeStore>(store: S, root: B256, keys: &[Vec<u8>], batch: &[Op]) -> Result<Replay, TrieError> {
     let mut trie = Trie::new(store, root);
     let mut reads = Vec::new();
     for op in batch {
@@ -566,7 +564,7 @@ fn alloy_state_root(accounts: &Accounts) -> B256 {
 
 fn address() -> impl Strategy<Value = Address> {
     // A small pool, so that changes hit existing accounts.
-    (0..40u8).prop_map(|n| Address::with_last_byte(n))
+    (0..40u8).prop_map(Address::with_last_byte)
 }
 
 fn slot() -> impl Strategy<Value = U256> {
@@ -586,7 +584,7 @@ fn account_state() -> impl Strategy<Value = AccountState> {
         AccountState {
             nonce,
             balance: U256::from(balance),
-            code_hash: code.map_or(KECCAK256_EMPTY, |code| keccak256(code)),
+            code_hash: code.map_or(KECCAK256_EMPTY, keccak256),
         }
     })
 }
