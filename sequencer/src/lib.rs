@@ -1,1 +1,15 @@
-//! placeholder
+//! The native rollup daemon: configuration, genesis, chain store, mempool, block producer,
+//! JSON-RPC and metrics. The `sequencer` binary is a thin `main` over [`node::Node`].
+#![warn(missing_docs)]
+
+pub mod builder;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod genesis;
+pub mod latest_state;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod rpc;
+pub mod store;

@@ -1,1 +1,82 @@
-fn main() {}
+//! `sequencer`: parse the configuration, start the node, run it until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use sequencer::{
+    cli::{Cli, Command},
+    config::LogFormat,
+    genesis::{ChainGenesis, DEV_MNEMONIC},
+    node::Node,
+};
+use tracing_subscriber::{EnvFilter, fmt};
+
+fn main() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    let dev = matches!(cli.command, Command::Dev(_));
+    let (config, _) = cli.command.into_config()?;
+    let filter = EnvFilter::try_new(&config.log.filter)
+        .map_err(|e| eyre::eyre!("invalid config key `log.filter`: {e}"))?;
+    match config.log.format {
+        LogFormat::Human => fmt().with_env_filter(filter).init(),
+        LogFormat::Json => fmt().json().with_env_filter(filter).init(),
+    }
+    let genesis = match &config.chain.genesis {
+        Some(path) => ChainGenesis::load(path)?,
+        None => ChainGenesis::dev()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let node = Node::launch(&config, genesis).await?;
+        println!("JSON-RPC (HTTP and WebSocket): http://{}", node.rpc_addr);
+        println!("Metrics: http://{}/metrics", node.metrics_addr);
+        println!("Chain id: {}", node.chain_id);
+        println!("Genesis: {}", node.genesis_hash);
+        if dev {
+            print_dev_accounts()?;
+        }
+        node.run_until(shutdown_signal()).await?;
+        println!("stopped");
+        Ok(())
+    })
+}
+
+/// The funded accounts of the dev chain with their keys, as other dev nodes print them.
+fn print_dev_accounts() -> eyre::Result<()> {
+    println!("\nFunded accounts (10000 ETH each), mnemonic \"{DEV_MNEMONIC}\":");
+    for index in 0..10u32 {
+        let signer =
+            alloy_signer_local::MnemonicBuilder::<alloy_signer_local::coins_bip39::English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(index)?
+                .build()?;
+        println!(
+            "({index}) {} 0x{}",
+            signer.address(),
+            alloy_primitives::hex::encode(signer.credential().to_bytes())
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!(target: "node", "shutting down");
+}

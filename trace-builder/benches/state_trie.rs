@@ -9,9 +9,7 @@ use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
-use trace_builder::{
-    AccountChange, AccountState, EMPTY_ROOT_HASH, RecordingStore, StateChanges, StateTrie,
-};
+use trace_builder::{AccountChange, AccountState, EMPTY_ROOT_HASH, RecordingStore, StateChanges, StateTrie};
 
 const ACCOUNTS: u64 = 1_000_000;
 const TRANSFERS: u64 = 1_000;
@@ -37,11 +35,7 @@ fn address(index: u64) -> Address {
 }
 
 fn account(nonce: u64, balance: u64) -> AccountState {
-    AccountState {
-        nonce,
-        balance: U256::from(balance),
-        code_hash: KECCAK256_EMPTY,
-    }
+    AccountState { nonce, balance: U256::from(balance), code_hash: KECCAK256_EMPTY }
 }
 
 /// A block of transfers from existing accounts, half of them to new accounts.
@@ -55,20 +49,11 @@ fn block(rng: &mut Rng, next_new: &mut u64) -> StateChanges {
         } else {
             rng.next() % ACCOUNTS
         };
-        let change = |info| AccountChange {
-            info: Some(info),
-            ..AccountChange::default()
-        };
-        accounts.insert(
-            address(from),
-            change(account(rng.next() % 1000, rng.next())),
-        );
+        let change = |info| AccountChange { info: Some(info), ..AccountChange::default() };
+        accounts.insert(address(from), change(account(rng.next() % 1000, rng.next())));
         accounts.insert(address(to), change(account(0, rng.next())));
     }
-    StateChanges {
-        accounts,
-        codes: BTreeMap::new(),
-    }
+    StateChanges { accounts, codes: BTreeMap::new() }
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -82,13 +67,7 @@ fn main() {
         accounts: (0..ACCOUNTS)
             .map(|index| {
                 let info = account(rng.next() % 1000, rng.next());
-                (
-                    address(index),
-                    AccountChange {
-                        info: Some(info),
-                        ..AccountChange::default()
-                    },
-                )
+                (address(index), AccountChange { info: Some(info), ..AccountChange::default() })
             })
             .collect(),
         codes: BTreeMap::new(),

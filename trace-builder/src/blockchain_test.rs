@@ -27,9 +27,7 @@ use crate::{
 use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256, map::B256Map};
-use revm::{
-    Database, DatabaseRef, bytecode::Bytecode, primitives::hardfork::SpecId, state::AccountInfo,
-};
+use revm::{Database, DatabaseRef, bytecode::Bytecode, primitives::hardfork::SpecId, state::AccountInfo};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -115,16 +113,8 @@ impl MemoryState {
             self.codes.insert(hash, code);
             hash
         };
-        self.accounts.insert(
-            address,
-            AccountState {
-                nonce,
-                balance,
-                code_hash,
-            },
-        );
-        let storage: BTreeMap<U256, U256> =
-            storage.into_iter().filter(|(_, v)| !v.is_zero()).collect();
+        self.accounts.insert(address, AccountState { nonce, balance, code_hash });
+        let storage: BTreeMap<U256, U256> = storage.into_iter().filter(|(_, v)| !v.is_zero()).collect();
         if storage.is_empty() {
             self.storage.remove(&address);
         } else {
@@ -213,29 +203,17 @@ impl DatabaseRef for MemoryState {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        let code = self
-            .code(&code_hash)
-            .ok_or(MemoryStateError::UnknownCode(code_hash))?;
-        Bytecode::new_raw_checked(code).map_err(|error| MemoryStateError::MalformedCode {
-            hash: code_hash,
-            reason: error.to_string(),
-        })
+        let code = self.code(&code_hash).ok_or(MemoryStateError::UnknownCode(code_hash))?;
+        Bytecode::new_raw_checked(code)
+            .map_err(|error| MemoryStateError::MalformedCode { hash: code_hash, reason: error.to_string() })
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self
-            .storage
-            .get(&address)
-            .and_then(|storage| storage.get(&index))
-            .copied()
-            .unwrap_or_default())
+        Ok(self.storage.get(&address).and_then(|storage| storage.get(&index)).copied().unwrap_or_default())
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        self.block_hashes
-            .get(&number)
-            .copied()
-            .ok_or(MemoryStateError::UnknownBlockHash(number))
+        self.block_hashes.get(&number).copied().ok_or(MemoryStateError::UnknownBlockHash(number))
     }
 }
 
@@ -287,24 +265,15 @@ impl Database for RecordedState<'_> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        if !self
-            .access
-            .storage
-            .get(&address)
-            .is_some_and(|slots| slots.contains(&index))
-        {
-            return Err(MemoryStateError::NotRecorded(format!(
-                "slot {index:#x} of {address}"
-            )));
+        if !self.access.storage.get(&address).is_some_and(|slots| slots.contains(&index)) {
+            return Err(MemoryStateError::NotRecorded(format!("slot {index:#x} of {address}")));
         }
         self.state.storage_ref(address, index)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
         if !self.access.block_hashes.contains(&number) {
-            return Err(MemoryStateError::NotRecorded(format!(
-                "hash of block {number}"
-            )));
+            return Err(MemoryStateError::NotRecorded(format!("hash of block {number}")));
         }
         self.state.block_hash_ref(number)
     }
@@ -376,10 +345,7 @@ pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
                 parent = valid.header;
             }
             (Ok(_), Some(expected)) => {
-                return Err(BlockchainTestError::ExpectedFailure {
-                    index,
-                    expected: expected.clone(),
-                });
+                return Err(BlockchainTestError::ExpectedFailure { index, expected: expected.clone() });
             }
             // An invalid block, rejected: the chain stays where it was.
             (Err(_), Some(_)) => {}
@@ -397,10 +363,7 @@ pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
         check_post_state(&state, post)?;
     }
     if parent_hash != test.lastblockhash {
-        return Err(BlockchainTestError::LastBlockHash {
-            expected: test.lastblockhash,
-            actual: parent_hash,
-        });
+        return Err(BlockchainTestError::LastBlockHash { expected: test.lastblockhash, actual: parent_hash });
     }
     Ok(())
 }
@@ -437,28 +400,16 @@ fn run_block(
     if let Some(max) = chain.max_rlp_block_size()
         && rlp.len() > max
     {
-        return Err(fail(format!(
-            "{} bytes exceed the {max}-byte limit",
-            rlp.len()
-        )));
+        return Err(fail(format!("{} bytes exceed the {max}-byte limit", rlp.len())));
     }
 
     // Derived fields, against the parent.
     let parent_hash = parent.hash_slow();
     expect("parent hash", header.parent_hash, parent_hash).map_err(&fail)?;
-    expect(
-        "base fee",
-        header.base_fee_per_gas,
-        Some(chain.next_base_fee(parent)),
-    )
-    .map_err(&fail)?;
+    expect("base fee", header.base_fee_per_gas, Some(chain.next_base_fee(parent))).map_err(&fail)?;
     if chain.spec.is_enabled_in(SpecId::CANCUN) {
-        expect(
-            "excess blob gas",
-            header.excess_blob_gas,
-            Some(chain.next_excess_blob_gas(parent)),
-        )
-        .map_err(&fail)?;
+        expect("excess blob gas", header.excess_blob_gas, Some(chain.next_excess_blob_gas(parent)))
+            .map_err(&fail)?;
     }
     if !block.body.ommers.is_empty() {
         return Err(fail("ommers after the merge".into()));
@@ -481,8 +432,8 @@ fn run_block(
         parent_beacon_block_root: header.parent_beacon_block_root.unwrap_or_default(),
         withdrawals,
     };
-    let mut executor = BlockExecutor::new(&mut *state, chain, parent, &inputs)
-        .map_err(|error| fail(error.to_string()))?;
+    let mut executor =
+        BlockExecutor::new(&mut *state, chain, parent, &inputs).map_err(|error| fail(error.to_string()))?;
     for (position, tx) in block.body.transactions.iter().enumerate() {
         let tx = tx
             .clone()
@@ -499,75 +450,34 @@ fn run_block(
     // Execution results, against the header.
     expect("gas used", executed.gas_used, header.gas_used).map_err(&fail)?;
     if chain.spec.is_enabled_in(SpecId::CANCUN) {
-        expect(
-            "blob gas used",
-            Some(executed.blob_gas_used),
-            header.blob_gas_used,
-        )
-        .map_err(&fail)?;
+        expect("blob gas used", Some(executed.blob_gas_used), header.blob_gas_used).map_err(&fail)?;
     }
-    let receipts: Vec<Vec<u8>> = executed
-        .receipts
-        .iter()
-        .map(Encodable2718::encoded_2718)
-        .collect();
-    expect(
-        "receipts root",
-        ordered_trie_root(&receipts),
-        header.receipts_root,
-    )
-    .map_err(&fail)?;
-    let transactions: Vec<Vec<u8>> = block
-        .body
-        .transactions
-        .iter()
-        .map(Encodable2718::encoded_2718)
-        .collect();
+    let receipts: Vec<Vec<u8>> = executed.receipts.iter().map(Encodable2718::encoded_2718).collect();
+    expect("receipts root", ordered_trie_root(&receipts), header.receipts_root).map_err(&fail)?;
+    let transactions: Vec<Vec<u8>> =
+        block.body.transactions.iter().map(Encodable2718::encoded_2718).collect();
     let transactions_root = ordered_trie_root(&transactions);
-    expect(
-        "transactions root",
-        transactions_root,
-        header.transactions_root,
-    )
-    .map_err(&fail)?;
+    expect("transactions root", transactions_root, header.transactions_root).map_err(&fail)?;
     if let Some(expected) = header.requests_hash {
         expect("requests hash", executed.requests.requests_hash(), expected).map_err(&fail)?;
     }
 
     let mut trie = StateTrie::new(nodes, root);
-    trie.apply(&executed.changes)
-        .map_err(|error| fail(format!("state trie: {error}")))?;
+    trie.apply(&executed.changes).map_err(|error| fail(format!("state trie: {error}")))?;
     let (state_root, new_nodes) = trie.commit();
     expect("state root", state_root, header.state_root).map_err(&fail)?;
 
     // Everything else (logs bloom, withdrawals root, fork fields, constants) by sealing our
     // own header: it must be the fixture's, hence hash to the fixture's block hash.
-    let sealed = seal_header(
-        chain,
-        parent,
-        &inputs,
-        &executed,
-        transactions_root,
-        state_root,
-    );
+    let sealed = seal_header(chain, parent, &inputs, &executed, transactions_root, state_root);
     expect("logs bloom", sealed.logs_bloom, header.logs_bloom).map_err(&fail)?;
-    expect(
-        "withdrawals root",
-        sealed.withdrawals_root,
-        header.withdrawals_root,
-    )
-    .map_err(&fail)?;
+    expect("withdrawals root", sealed.withdrawals_root, header.withdrawals_root).map_err(&fail)?;
     if sealed != header {
         return Err(fail(header_difference(&sealed, &header)));
     }
     let hash = sealed.hash_slow();
     expect("block hash", hash, header.hash_slow()).map_err(&fail)?;
-    Ok(ValidBlock {
-        header,
-        hash,
-        executed,
-        nodes: new_nodes,
-    })
+    Ok(ValidBlock { header, hash, executed, nodes: new_nodes })
 }
 
 /// Executes the block again over only the reads the first execution recorded, and requires the
@@ -580,20 +490,12 @@ fn check_recorded_access(
     body: &BlockBody<TxEnvelope>,
     executed: &ExecutedBlock,
 ) -> Result<(), String> {
-    let recorded = RecordedState {
-        state,
-        access: &executed.access,
-    };
+    let recorded = RecordedState { state, access: &executed.access };
     let mut executor =
         BlockExecutor::new(recorded, chain, parent, inputs).map_err(|error| error.to_string())?;
     for tx in &body.transactions {
-        let tx = tx
-            .clone()
-            .try_into_recovered()
-            .map_err(|error| error.to_string())?;
-        executor
-            .execute_transaction(&tx)
-            .map_err(|error| error.to_string())?;
+        let tx = tx.clone().try_into_recovered().map_err(|error| error.to_string())?;
+        executor.execute_transaction(&tx).map_err(|error| error.to_string())?;
     }
     let again = executor.finish().map_err(|error| error.to_string())?;
     if again != *executed {
@@ -646,11 +548,7 @@ fn header_difference(ours: &Header, fixture: &Header) -> String {
 }
 
 fn expect<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, fixture: T) -> Result<(), String> {
-    if ours == fixture {
-        Ok(())
-    } else {
-        Err(format!("{what} is {ours:?}, the block says {fixture:?}"))
-    }
+    if ours == fixture { Ok(()) } else { Err(format!("{what} is {ours:?}, the block says {fixture:?}")) }
 }
 
 /// Every account of `post` as in `state`, and no other account in `state`.
@@ -659,21 +557,11 @@ fn check_post_state(
     post: &BTreeMap<Address, FixtureAccount>,
 ) -> Result<(), BlockchainTestError> {
     let mismatch = |address: Address, field: &str, expected: String, actual: String| {
-        BlockchainTestError::PostState {
-            address,
-            field: field.to_string(),
-            expected,
-            actual,
-        }
+        BlockchainTestError::PostState { address, field: field.to_string(), expected, actual }
     };
     for (address, expected) in post {
         let Some(account) = state.account(address) else {
-            return Err(mismatch(
-                *address,
-                "existence",
-                "exists".into(),
-                "absent".into(),
-            ));
+            return Err(mismatch(*address, "existence", "exists".into(), "absent".into()));
         };
         if account.balance != expected.balance {
             return Err(mismatch(
@@ -684,21 +572,11 @@ fn check_post_state(
             ));
         }
         if account.nonce != expected.nonce.to::<u64>() {
-            return Err(mismatch(
-                *address,
-                "nonce",
-                expected.nonce.to_string(),
-                account.nonce.to_string(),
-            ));
+            return Err(mismatch(*address, "nonce", expected.nonce.to_string(), account.nonce.to_string()));
         }
         let code = state.code(&account.code_hash).unwrap_or_default();
         if code != expected.code {
-            return Err(mismatch(
-                *address,
-                "code",
-                expected.code.to_string(),
-                code.to_string(),
-            ));
+            return Err(mismatch(*address, "code", expected.code.to_string(), code.to_string()));
         }
         let ours = state.account_storage(address);
         let theirs: BTreeMap<U256, U256> = expected
@@ -719,16 +597,8 @@ fn check_post_state(
             }
         }
     }
-    if let Some(extra) = state
-        .addresses()
-        .find(|address| !post.contains_key(*address))
-    {
-        return Err(mismatch(
-            *extra,
-            "existence",
-            "absent".into(),
-            "exists".into(),
-        ));
+    if let Some(extra) = state.addresses().find(|address| !post.contains_key(*address)) {
+        return Err(mismatch(*extra, "existence", "absent".into(), "exists".into()));
     }
     Ok(())
 }

@@ -45,12 +45,7 @@ impl ChainConfig {
         } else {
             BlobParams::cancun()
         };
-        Self {
-            chain_id,
-            spec,
-            base_fee_params: BaseFeeParams::ethereum(),
-            blob_params,
-        }
+        Self { chain_id, spec, base_fee_params: BaseFeeParams::ethereum(), blob_params }
     }
 
     /// Whether the executor implements `spec`: Paris (the Merge) to Osaka. Earlier forks need
@@ -75,9 +70,7 @@ impl ChainConfig {
         };
         let elasticity = self.base_fee_params.elasticity_multiplier;
         let denominator = self.base_fee_params.max_change_denominator;
-        let target = u128::from(parent.gas_limit)
-            .checked_div(elasticity)
-            .unwrap_or_default();
+        let target = u128::from(parent.gas_limit).checked_div(elasticity).unwrap_or_default();
         let used = u128::from(parent.gas_used);
         let base_fee = u128::from(parent_base_fee);
         let divisor = target.saturating_mul(denominator);
@@ -110,9 +103,8 @@ impl ChainConfig {
         let blob_base_fee = self.blob_base_fee(parent.excess_blob_gas.unwrap_or_default());
         // EIP-7918: while execution gas prices the blob above its blob fee, the excess only
         // grows (by the share of blob gas above target), so the blob fee catches up.
-        let reserve_binds = u128::from(self.blob_params.blob_base_cost)
-            .checked_mul(base_fee)
-            .is_none_or(|reserve| {
+        let reserve_binds =
+            u128::from(self.blob_params.blob_base_cost).checked_mul(base_fee).is_none_or(|reserve| {
                 u128::from(DATA_GAS_PER_BLOB)
                     .checked_mul(blob_base_fee)
                     .is_some_and(|blob_price| reserve > blob_price)
@@ -120,11 +112,7 @@ impl ChainConfig {
         let next = if reserve_binds {
             let max = u128::from(self.blob_params.max_blob_count);
             let above_target = max.saturating_sub(u128::from(self.blob_params.target_blob_count));
-            excess
-                + used
-                    .saturating_mul(above_target)
-                    .checked_div(max)
-                    .unwrap_or_default()
+            excess + used.saturating_mul(above_target).checked_div(max).unwrap_or_default()
         } else {
             excess + used - target
         };
@@ -149,9 +137,7 @@ impl ChainConfig {
     /// The largest RLP-encoded block the fork allows: [`MAX_RLP_BLOCK_SIZE`] from Osaka
     /// (EIP-7934), `None` before.
     pub fn max_rlp_block_size(&self) -> Option<usize> {
-        self.spec
-            .is_enabled_in(SpecId::OSAKA)
-            .then_some(MAX_RLP_BLOCK_SIZE)
+        self.spec.is_enabled_in(SpecId::OSAKA).then_some(MAX_RLP_BLOCK_SIZE)
     }
 }
 
@@ -161,31 +147,20 @@ mod tests {
     use alloy_eips::eip1559::calc_next_block_base_fee;
 
     fn parent(gas_limit: u64, gas_used: u64, base_fee: u64) -> Header {
-        Header {
-            gas_limit,
-            gas_used,
-            base_fee_per_gas: Some(base_fee),
-            ..Header::default()
-        }
+        Header { gas_limit, gas_used, base_fee_per_gas: Some(base_fee), ..Header::default() }
     }
 
     #[test]
     fn base_fee_stays_at_target() {
         let chain = ChainConfig::l2(1);
-        assert_eq!(
-            chain.next_base_fee(&parent(30_000_000, 15_000_000, 1_000_000_000)),
-            1_000_000_000
-        );
+        assert_eq!(chain.next_base_fee(&parent(30_000_000, 15_000_000, 1_000_000_000)), 1_000_000_000);
     }
 
     #[test]
     fn base_fee_rises_above_target() {
         let chain = ChainConfig::l2(1);
         // A full block raises the base fee by 1/8.
-        assert_eq!(
-            chain.next_base_fee(&parent(30_000_000, 30_000_000, 1_000_000_000)),
-            1_125_000_000
-        );
+        assert_eq!(chain.next_base_fee(&parent(30_000_000, 30_000_000, 1_000_000_000)), 1_125_000_000);
         // Just above target, the increase is at least 1 wei.
         assert_eq!(chain.next_base_fee(&parent(30_000_000, 15_000_001, 7)), 8);
     }
@@ -194,10 +169,7 @@ mod tests {
     fn base_fee_falls_below_target() {
         let chain = ChainConfig::l2(1);
         // An empty block lowers the base fee by 1/8.
-        assert_eq!(
-            chain.next_base_fee(&parent(30_000_000, 0, 1_000_000_000)),
-            875_000_000
-        );
+        assert_eq!(chain.next_base_fee(&parent(30_000_000, 0, 1_000_000_000)), 875_000_000);
         // Small base fees can stop falling: 7 * 1/8 rounds to zero.
         assert_eq!(chain.next_base_fee(&parent(30_000_000, 0, 7)), 7);
     }
@@ -223,24 +195,16 @@ mod tests {
     #[test]
     fn base_fee_never_panics() {
         let chain = ChainConfig::l2(1);
-        assert_eq!(
-            chain.next_base_fee(&parent(u64::MAX, u64::MAX, u64::MAX)),
-            u64::MAX
-        );
-        assert_eq!(
-            chain.next_base_fee(&parent(0, u64::MAX, u64::MAX)),
-            u64::MAX
-        );
+        assert_eq!(chain.next_base_fee(&parent(u64::MAX, u64::MAX, u64::MAX)), u64::MAX);
+        assert_eq!(chain.next_base_fee(&parent(0, u64::MAX, u64::MAX)), u64::MAX);
         assert_eq!(chain.next_base_fee(&Header::default()), INITIAL_BASE_FEE);
     }
 
     #[test]
     fn excess_blob_gas_agrees_with_alloy() {
-        for chain in [
-            ChainConfig::l1(1, SpecId::CANCUN),
-            ChainConfig::l1(1, SpecId::PRAGUE),
-            ChainConfig::l2(1),
-        ] {
+        for chain in
+            [ChainConfig::l1(1, SpecId::CANCUN), ChainConfig::l1(1, SpecId::PRAGUE), ChainConfig::l2(1)]
+        {
             for (excess, used, base_fee) in [
                 (0, 0, 7),
                 (0, 6 * DATA_GAS_PER_BLOB, 7),
@@ -256,9 +220,7 @@ mod tests {
                 };
                 assert_eq!(
                     chain.next_excess_blob_gas(&header),
-                    chain
-                        .blob_params
-                        .next_block_excess_blob_gas_osaka(excess, used, base_fee),
+                    chain.blob_params.next_block_excess_blob_gas_osaka(excess, used, base_fee),
                     "{:?} excess {excess} used {used} base fee {base_fee}",
                     chain.spec
                 );
@@ -284,15 +246,7 @@ mod tests {
     fn supported_forks() {
         assert!(ChainConfig::l2(1).check_supported().is_ok());
         assert!(ChainConfig::l1(1, SpecId::MERGE).check_supported().is_ok());
-        assert!(
-            ChainConfig::l1(1, SpecId::LONDON)
-                .check_supported()
-                .is_err()
-        );
-        assert!(
-            ChainConfig::l1(1, SpecId::AMSTERDAM)
-                .check_supported()
-                .is_err()
-        );
+        assert!(ChainConfig::l1(1, SpecId::LONDON).check_supported().is_err());
+        assert!(ChainConfig::l1(1, SpecId::AMSTERDAM).check_supported().is_err());
     }
 }

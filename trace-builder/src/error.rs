@@ -78,9 +78,7 @@ pub enum InputError {
         timestamp: u64,
     },
     /// The gas limit moved by parent / 1024 or more, or is below 5000.
-    #[error(
-        "gas limit {gas_limit} is not within the parent's {parent} ± parent / 1024, or below 5000"
-    )]
+    #[error("gas limit {gas_limit} is not within the parent's {parent} ± parent / 1024, or below 5000")]
     GasLimit {
         /// The parent's gas limit.
         parent: u64,
@@ -100,9 +98,7 @@ pub enum InputError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransactionError {
     /// The transaction's gas limit exceeds the gas the block has left.
-    #[error(
-        "transaction {hash}: gas limit {gas_limit} exceeds the {available} gas left in the block"
-    )]
+    #[error("transaction {hash}: gas limit {gas_limit} exceeds the {available} gas left in the block")]
     BlockGasExhausted {
         /// Transaction hash.
         hash: B256,
@@ -112,9 +108,7 @@ pub enum TransactionError {
         available: u64,
     },
     /// The transaction's blobs exceed the blob gas the block has left.
-    #[error(
-        "transaction {hash}: blob gas {blob_gas} exceeds the {available} blob gas left in the block"
-    )]
+    #[error("transaction {hash}: blob gas {blob_gas} exceeds the {available} blob gas left in the block")]
     BlobGasExhausted {
         /// Transaction hash.
         hash: B256,
@@ -125,9 +119,7 @@ pub enum TransactionError {
     },
     /// With this transaction the block's transactions alone would exceed the EIP-7934 block
     /// size limit.
-    #[error(
-        "transaction {hash}: {size} bytes exceed the {available} bytes left in the block (EIP-7934)"
-    )]
+    #[error("transaction {hash}: {size} bytes exceed the {available} bytes left in the block (EIP-7934)")]
     BlockSizeExceeded {
         /// Transaction hash.
         hash: B256,
@@ -170,9 +162,7 @@ impl TransactionError {
     pub fn is_block_full(&self) -> bool {
         matches!(
             self,
-            Self::BlockGasExhausted { .. }
-                | Self::BlobGasExhausted { .. }
-                | Self::BlockSizeExceeded { .. }
+            Self::BlockGasExhausted { .. } | Self::BlobGasExhausted { .. } | Self::BlockSizeExceeded { .. }
         )
     }
 

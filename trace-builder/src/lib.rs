@@ -10,12 +10,11 @@ pub mod executor;
 pub mod state;
 pub mod state_trie;
 pub mod trie;
+pub mod trie_database;
 
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
 pub use executor::{BlockExecutor, BlockInputs, ExecutedBlock, TxOutcome, seal_header};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
 pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
-pub use trie::{
-    EMPTY_ROOT_HASH, NodeStore, RecordingStore, StoreError, Trie, TrieError, ordered_trie_root,
-};
+pub use trie::{EMPTY_ROOT_HASH, NodeStore, RecordingStore, StoreError, Trie, TrieError, ordered_trie_root};

@@ -28,12 +28,7 @@ pub struct TrieAccount {
 
 impl Default for TrieAccount {
     fn default() -> Self {
-        Self {
-            nonce: 0,
-            balance: U256::ZERO,
-            storage_root: EMPTY_ROOT_HASH,
-            code_hash: KECCAK256_EMPTY,
-        }
+        Self { nonce: 0, balance: U256::ZERO, storage_root: EMPTY_ROOT_HASH, code_hash: KECCAK256_EMPTY }
     }
 }
 
@@ -79,20 +74,13 @@ impl<S: NodeStore + Clone> StateTrie<S> {
     /// The state with root `root` ([`EMPTY_ROOT_HASH`] for an empty state), whose nodes are in
     /// `store`. Reads nothing until an operation needs it.
     pub fn new(store: S, root: B256) -> Self {
-        Self {
-            accounts: Trie::new(store.clone(), root),
-            store,
-            storage: BTreeMap::new(),
-        }
+        Self { accounts: Trie::new(store.clone(), root), store, storage: BTreeMap::new() }
     }
 
     /// The account at `address`, `None` when it does not exist.
     pub fn account(&mut self, address: Address) -> Result<Option<TrieAccount>, TrieError> {
         let key = keccak256(address);
-        self.accounts
-            .get(key.as_slice())?
-            .map(|rlp| decode_value(key, &rlp))
-            .transpose()
+        self.accounts.get(key.as_slice())?.map(|rlp| decode_value(key, &rlp)).transpose()
     }
 
     /// The value of `slot` in the storage of `address` (zero when absent or when the account
@@ -103,11 +91,7 @@ impl<S: NodeStore + Clone> StateTrie<S> {
         };
         let key = slot_key(slot);
         let trie = self.storage_trie(address, account.storage_root);
-        Ok(trie
-            .get(key.as_slice())?
-            .map(|rlp| decode_value(key, &rlp))
-            .transpose()?
-            .unwrap_or_default())
+        Ok(trie.get(key.as_slice())?.map(|rlp| decode_value(key, &rlp)).transpose()?.unwrap_or_default())
     }
 
     /// Applies `changes` account by account in address order (storage slots in slot order,
@@ -141,9 +125,7 @@ impl<S: NodeStore + Clone> StateTrie<S> {
             EMPTY_ROOT_HASH
         } else {
             let current = self.accounts.get(key.as_slice())?;
-            let current = current
-                .map(|rlp| decode_value::<TrieAccount>(key, &rlp))
-                .transpose()?;
+            let current = current.map(|rlp| decode_value::<TrieAccount>(key, &rlp)).transpose()?;
             current.map_or(EMPTY_ROOT_HASH, |account| account.storage_root)
         };
         let storage_root = if change.storage.is_empty() {
@@ -160,14 +142,9 @@ impl<S: NodeStore + Clone> StateTrie<S> {
             }
             trie.root_hash()
         };
-        let account = TrieAccount {
-            nonce: info.nonce,
-            balance: info.balance,
-            storage_root,
-            code_hash: info.code_hash,
-        };
-        self.accounts
-            .insert(key.as_slice(), alloy_rlp::encode(account))
+        let account =
+            TrieAccount { nonce: info.nonce, balance: info.balance, storage_root, code_hash: info.code_hash };
+        self.accounts.insert(key.as_slice(), alloy_rlp::encode(account))
     }
 
     /// The current state root.
@@ -206,25 +183,14 @@ impl<S: NodeStore + Clone> StateTrie<S> {
                 }
                 None => (U256::ZERO, Vec::new()),
             };
-            storage.push(StorageProof {
-                key: slot,
-                value,
-                proof,
-            });
+            storage.push(StorageProof { key: slot, value, proof });
         }
-        Ok(AccountProof {
-            address,
-            account,
-            account_proof,
-            storage,
-        })
+        Ok(AccountProof { address, account, account_proof, storage })
     }
 
     /// The storage trie of `address`, opened at `root` unless already open.
     fn storage_trie(&mut self, address: Address, root: B256) -> &mut Trie<S> {
-        self.storage
-            .entry(address)
-            .or_insert_with(|| Trie::new(self.store.clone(), root))
+        self.storage.entry(address).or_insert_with(|| Trie::new(self.store.clone(), root))
     }
 }
 
@@ -238,14 +204,7 @@ pub fn state_root_of(
         accounts: accounts
             .into_iter()
             .map(|(address, info, storage)| {
-                (
-                    address,
-                    AccountChange {
-                        info: Some(info),
-                        storage_wiped: true,
-                        storage,
-                    },
-                )
+                (address, AccountChange { info: Some(info), storage_wiped: true, storage })
             })
             .collect(),
         codes: BTreeMap::new(),
@@ -254,9 +213,7 @@ pub fn state_root_of(
     // A state built from empty in memory never references a node by hash, so it never reads
     // its store and applying cannot fail.
     #[allow(clippy::expect_used)]
-    state
-        .apply(&changes)
-        .expect("an in-memory trie reads no node");
+    state.apply(&changes).expect("an in-memory trie reads no node");
     let (root, nodes) = state.commit();
     (root, nodes.into_iter().collect())
 }
@@ -282,24 +239,14 @@ mod tests {
     #[test]
     fn account_lifecycle() {
         let address = Address::with_last_byte(9);
-        let info = AccountState {
-            nonce: 1,
-            balance: U256::from(5),
-            code_hash: KECCAK256_EMPTY,
-        };
+        let info = AccountState { nonce: 1, balance: U256::from(5), code_hash: KECCAK256_EMPTY };
         let slot = U256::from(3);
         let mut state = StateTrie::new(B256Map::<Bytes>::default(), EMPTY_ROOT_HASH);
         assert_eq!(state.account(address).unwrap(), None);
 
-        let mut change = AccountChange {
-            info: Some(info),
-            ..AccountChange::default()
-        };
+        let mut change = AccountChange { info: Some(info), ..AccountChange::default() };
         change.storage.insert(slot, U256::from(42));
-        let changes = StateChanges {
-            accounts: [(address, change)].into(),
-            codes: BTreeMap::new(),
-        };
+        let changes = StateChanges { accounts: [(address, change)].into(), codes: BTreeMap::new() };
         let root = state.apply(&changes).unwrap();
         assert_ne!(root, EMPTY_ROOT_HASH);
         let account = state.account(address).unwrap().unwrap();
@@ -315,25 +262,13 @@ mod tests {
         assert_eq!(reopened.storage(address, slot).unwrap(), U256::from(42));
 
         // Zeroing the only slot empties the storage; deleting the account empties the state.
-        let mut change = AccountChange {
-            info: Some(AccountState::default()),
-            ..Default::default()
-        };
+        let mut change = AccountChange { info: Some(AccountState::default()), ..Default::default() };
         change.storage.insert(slot, U256::ZERO);
-        let changes = StateChanges {
-            accounts: [(address, change)].into(),
-            codes: BTreeMap::new(),
-        };
+        let changes = StateChanges { accounts: [(address, change)].into(), codes: BTreeMap::new() };
         reopened.apply(&changes).unwrap();
-        assert_eq!(
-            reopened.account(address).unwrap().unwrap().storage_root,
-            EMPTY_ROOT_HASH
-        );
+        assert_eq!(reopened.account(address).unwrap().unwrap().storage_root, EMPTY_ROOT_HASH);
         let delete = AccountChange::default();
-        let changes = StateChanges {
-            accounts: [(address, delete)].into(),
-            codes: BTreeMap::new(),
-        };
+        let changes = StateChanges { accounts: [(address, delete)].into(), codes: BTreeMap::new() };
         assert_eq!(reopened.apply(&changes).unwrap(), EMPTY_ROOT_HASH);
         assert_eq!(reopened.storage(address, slot).unwrap(), U256::ZERO);
     }

@@ -111,11 +111,7 @@ impl<DB: Database> BlockState<DB> {
                     {
                         self.loaded_codes.entry(info.code_hash).or_insert(code);
                     }
-                    AccountState {
-                        nonce: info.nonce,
-                        balance: info.balance,
-                        code_hash: info.code_hash,
-                    }
+                    AccountState { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
                 });
                 Ok(entry.insert(CachedAccount {
                     original: Original::Known(state.clone()),
@@ -179,11 +175,7 @@ impl CachedAccount {
             // Deleted. If it did not exist before either, nothing changed.
             return match &self.original {
                 Original::Known(None) => None,
-                _ => Some(AccountChange {
-                    info: None,
-                    storage_wiped: true,
-                    storage: BTreeMap::new(),
-                }),
+                _ => Some(AccountChange { info: None, storage_wiped: true, storage: BTreeMap::new() }),
             };
         };
         let storage: BTreeMap<U256, U256> = self
@@ -200,17 +192,12 @@ impl CachedAccount {
             })
             .map(|(key, slot)| (*key, slot.current))
             .collect();
-        let unchanged = !self.storage_wiped
-            && storage.is_empty()
-            && self.original == Original::Known(Some(info.clone()));
+        let unchanged =
+            !self.storage_wiped && storage.is_empty() && self.original == Original::Known(Some(info.clone()));
         if unchanged {
             return None;
         }
-        Some(AccountChange {
-            info: Some(info.clone()),
-            storage_wiped: self.storage_wiped,
-            storage,
-        })
+        Some(AccountChange { info: Some(info.clone()), storage_wiped: self.storage_wiped, storage })
     }
 
     /// Deletes the account with its storage.
@@ -231,11 +218,7 @@ impl CachedAccount {
                 slot.current = value;
                 slot.written = true;
             })
-            .or_insert(Slot {
-                original: None,
-                current: value,
-                written: true,
-            });
+            .or_insert(Slot { original: None, current: value, written: true });
     }
 }
 
@@ -245,17 +228,13 @@ impl<DB: Database> Database for BlockState<DB> {
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
         // Without code, so that revm asks `code_by_hash` whenever it needs the code: that is
         // where code reads are recorded, whatever the inner database does.
-        Ok(self
-            .load(address)?
-            .current
-            .as_ref()
-            .map(|state| AccountInfo {
-                balance: state.balance,
-                nonce: state.nonce,
-                code_hash: state.code_hash,
-                account_id: None,
-                code: (state.code_hash == KECCAK_EMPTY).then(Bytecode::default),
-            }))
+        Ok(self.load(address)?.current.as_ref().map(|state| AccountInfo {
+            balance: state.balance,
+            nonce: state.nonce,
+            code_hash: state.code_hash,
+            account_id: None,
+            code: (state.code_hash == KECCAK_EMPTY).then(Bytecode::default),
+        }))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
@@ -281,20 +260,12 @@ impl<DB: Database> Database for BlockState<DB> {
         if let Some(slot) = account.storage.get(&index) {
             let value = slot.current;
             if slot.original.is_some() {
-                self.pending
-                    .storage
-                    .entry(address)
-                    .or_default()
-                    .insert(index);
+                self.pending.storage.entry(address).or_default().insert(index);
             }
             return Ok(value);
         }
         let value = if from_pre_state {
-            self.pending
-                .storage
-                .entry(address)
-                .or_default()
-                .insert(index);
+            self.pending.storage.entry(address).or_default().insert(index);
             self.db.storage(address, index)?
         } else {
             U256::ZERO
@@ -303,11 +274,7 @@ impl<DB: Database> Database for BlockState<DB> {
         if let Some(account) = self.accounts.get_mut(&address) {
             account.storage.insert(
                 index,
-                Slot {
-                    original: from_pre_state.then_some(value),
-                    current: value,
-                    written: false,
-                },
+                Slot { original: from_pre_state.then_some(value), current: value, written: false },
             );
         }
         Ok(value)
@@ -340,16 +307,13 @@ impl<DB: Database> DatabaseCommit for BlockState<DB> {
             if !account.is_selfdestructed() {
                 self.record_code(&account.info);
             }
-            let entry = self
-                .accounts
-                .entry(address)
-                .or_insert_with(|| CachedAccount {
-                    original: Original::Unknown,
-                    current: None,
-                    storage_wiped: false,
-                    storage: HashMap::default(),
-                    touched: false,
-                });
+            let entry = self.accounts.entry(address).or_insert_with(|| CachedAccount {
+                original: Original::Unknown,
+                current: None,
+                storage_wiped: false,
+                storage: HashMap::default(),
+                touched: false,
+            });
             entry.touched = true;
             if account.is_selfdestructed() {
                 entry.destroy();

@@ -27,18 +27,11 @@ pub fn seal_header(
     transactions_root: B256,
     state_root: B256,
 ) -> Header {
-    let receipts: Vec<Vec<u8>> = executed
-        .receipts
-        .iter()
-        .map(Encodable2718::encoded_2718)
-        .collect();
-    let logs_bloom = executed
-        .receipts
-        .iter()
-        .fold(Bloom::ZERO, |mut bloom, receipt| {
-            bloom.accrue_bloom(receipt.logs_bloom());
-            bloom
-        });
+    let receipts: Vec<Vec<u8>> = executed.receipts.iter().map(Encodable2718::encoded_2718).collect();
+    let logs_bloom = executed.receipts.iter().fold(Bloom::ZERO, |mut bloom, receipt| {
+        bloom.accrue_bloom(receipt.logs_bloom());
+        bloom
+    });
     let shanghai = chain.spec.is_enabled_in(SpecId::SHANGHAI);
     let cancun = chain.spec.is_enabled_in(SpecId::CANCUN);
     let prague = chain.spec.is_enabled_in(SpecId::PRAGUE);

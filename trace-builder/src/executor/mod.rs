@@ -166,19 +166,13 @@ impl<DB: Database> BlockExecutor<DB> {
         inputs: &BlockInputs,
     ) -> Result<Self, ExecutionError> {
         let number = inputs.number;
-        chain
-            .check_supported()
-            .map_err(|spec| ExecutionError::UnsupportedSpec { number, spec })?;
+        chain.check_supported().map_err(|spec| ExecutionError::UnsupportedSpec { number, spec })?;
         check_inputs(chain, parent, inputs)
             .map_err(|reason| ExecutionError::InvalidInputs { number, reason })?;
 
         let base_fee = chain.next_base_fee(parent);
         let cancun = chain.spec.is_enabled_in(SpecId::CANCUN);
-        let excess_blob_gas = if cancun {
-            chain.next_excess_blob_gas(parent)
-        } else {
-            0
-        };
+        let excess_blob_gas = if cancun { chain.next_excess_blob_gas(parent) } else { 0 };
         let blob_gas_price = cancun.then(|| chain.blob_base_fee(excess_blob_gas));
         let block = BlockEnv {
             number: U256::from(number),
@@ -190,10 +184,8 @@ impl<DB: Database> BlockExecutor<DB> {
             prevrandao: Some(inputs.prev_randao),
             // Built field by field: revm's constructor computes the blob price with arithmetic
             // that overflows on a large excess.
-            blob_excess_gas_and_price: blob_gas_price.map(|blob_gasprice| BlobExcessGasAndPrice {
-                excess_blob_gas,
-                blob_gasprice,
-            }),
+            blob_excess_gas_and_price: blob_gas_price
+                .map(|blob_gasprice| BlobExcessGasAndPrice { excess_blob_gas, blob_gasprice }),
             slot_num: 0,
         };
         let mut cfg = CfgEnv::new_with_spec(chain.spec);
@@ -202,14 +194,10 @@ impl<DB: Database> BlockExecutor<DB> {
         if cancun {
             // revm checks the per-transaction blob count only when told the maximum.
             cfg.max_blobs_per_tx = Some(chain.blob_params.max_blobs_per_tx);
-            cfg.blob_base_fee_update_fraction =
-                u64::try_from(chain.blob_params.update_fraction).ok();
+            cfg.blob_base_fee_update_fraction = u64::try_from(chain.blob_params.update_fraction).ok();
         }
-        let mut evm = Context::mainnet()
-            .with_block(block)
-            .with_cfg(cfg)
-            .with_db(BlockState::new(db))
-            .build_mainnet();
+        let mut evm =
+            Context::mainnet().with_block(block).with_cfg(cfg).with_db(BlockState::new(db)).build_mainnet();
         system_calls::pre_block(
             &mut evm,
             chain.spec,
@@ -241,10 +229,7 @@ impl<DB: Database> BlockExecutor<DB> {
     /// revm finds it invalid (nonce, balance, intrinsic gas, fee below the base fee, chain id,
     /// blob count or fee, type not active in the fork, EIP-7825 gas cap...). A builder skips
     /// it; a verifier rejects the block. The sender is taken from `tx` as recovered.
-    pub fn execute_transaction(
-        &mut self,
-        tx: &Recovered<TxEnvelope>,
-    ) -> Result<TxOutcome, TransactionError> {
+    pub fn execute_transaction(&mut self, tx: &Recovered<TxEnvelope>) -> Result<TxOutcome, TransactionError> {
         let envelope = tx.inner();
         let hash = *envelope.tx_hash();
         let available = self.gas_limit.saturating_sub(self.gas_used);
@@ -256,16 +241,9 @@ impl<DB: Database> BlockExecutor<DB> {
             });
         }
         let blob_gas = envelope.blob_gas_used().unwrap_or_default();
-        let blob_available = self
-            .chain
-            .max_blob_gas_per_block()
-            .saturating_sub(self.blob_gas_used);
+        let blob_available = self.chain.max_blob_gas_per_block().saturating_sub(self.blob_gas_used);
         if blob_gas > blob_available {
-            return Err(TransactionError::BlobGasExhausted {
-                hash,
-                blob_gas,
-                available: blob_available,
-            });
+            return Err(TransactionError::BlobGasExhausted { hash, blob_gas, available: blob_available });
         }
         // The transactions alone must fit the block size limit; the header and the rest of the
         // body are checked by whoever holds the whole block.
@@ -273,11 +251,7 @@ impl<DB: Database> BlockExecutor<DB> {
         if let Some(max) = self.chain.max_rlp_block_size() {
             let available = max.saturating_sub(self.transactions_size);
             if size > available {
-                return Err(TransactionError::BlockSizeExceeded {
-                    hash,
-                    size,
-                    available,
-                });
+                return Err(TransactionError::BlockSizeExceeded { hash, size, available });
             }
         }
 
@@ -286,14 +260,8 @@ impl<DB: Database> BlockExecutor<DB> {
             self.evm.ctx.journaled_state.database.discard_pending();
             match error {
                 EVMError::Transaction(reason) => TransactionError::Invalid { hash, reason },
-                EVMError::Database(error) => TransactionError::Database {
-                    hash,
-                    reason: error.to_string(),
-                },
-                other => TransactionError::Evm {
-                    hash,
-                    reason: other.to_string(),
-                },
+                EVMError::Database(error) => TransactionError::Database { hash, reason: error.to_string() },
+                other => TransactionError::Evm { hash, reason: other.to_string() },
             }
         })?;
 
@@ -304,11 +272,8 @@ impl<DB: Database> BlockExecutor<DB> {
         self.transactions_size = self.transactions_size.saturating_add(size);
         let success = result.is_success();
         let output = result.output().cloned().unwrap_or_default();
-        let receipt = Receipt {
-            status: success.into(),
-            cumulative_gas_used: self.gas_used,
-            logs: result.into_logs(),
-        };
+        let receipt =
+            Receipt { status: success.into(), cumulative_gas_used: self.gas_used, logs: result.into_logs() };
         let receipt = ReceiptEnvelope::from_typed(envelope.tx_type(), receipt.with_bloom());
         self.receipts.push(receipt.clone());
         Ok(TxOutcome {
@@ -319,9 +284,7 @@ impl<DB: Database> BlockExecutor<DB> {
             blob_gas_used: blob_gas,
             effective_gas_price: envelope.effective_gas_price(Some(self.base_fee)),
             blob_gas_price: self.blob_gas_price.filter(|_| blob_gas > 0),
-            contract_address: envelope
-                .is_create()
-                .then(|| tx.signer().create(envelope.nonce())),
+            contract_address: envelope.is_create().then(|| tx.signer().create(envelope.nonce())),
             output,
         })
     }
@@ -358,10 +321,7 @@ impl<DB: Database> BlockExecutor<DB> {
             for withdrawal in std::mem::take(&mut self.withdrawals) {
                 journal
                     .balance_incr(withdrawal.address, withdrawal.amount_wei())
-                    .map_err(|error| ExecutionError::Database {
-                        number,
-                        reason: error.to_string(),
-                    })?;
+                    .map_err(|error| ExecutionError::Database { number, reason: error.to_string() })?;
             }
             self.evm.commit_inner();
         }
@@ -381,29 +341,16 @@ impl<DB: Database> BlockExecutor<DB> {
 }
 
 /// The L1 header rules on the free inputs, relative to the parent.
-fn check_inputs(
-    chain: &ChainConfig,
-    parent: &Header,
-    inputs: &BlockInputs,
-) -> Result<(), InputError> {
+fn check_inputs(chain: &ChainConfig, parent: &Header, inputs: &BlockInputs) -> Result<(), InputError> {
     if parent.number.checked_add(1) != Some(inputs.number) {
-        return Err(InputError::Number {
-            parent: parent.number,
-            number: inputs.number,
-        });
+        return Err(InputError::Number { parent: parent.number, number: inputs.number });
     }
     if inputs.timestamp <= parent.timestamp {
-        return Err(InputError::Timestamp {
-            parent: parent.timestamp,
-            timestamp: inputs.timestamp,
-        });
+        return Err(InputError::Timestamp { parent: parent.timestamp, timestamp: inputs.timestamp });
     }
     let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
     if inputs.gas_limit.abs_diff(parent.gas_limit) >= bound || inputs.gas_limit < MIN_GAS_LIMIT {
-        return Err(InputError::GasLimit {
-            parent: parent.gas_limit,
-            gas_limit: inputs.gas_limit,
-        });
+        return Err(InputError::GasLimit { parent: parent.gas_limit, gas_limit: inputs.gas_limit });
     }
     if inputs.extra_data.len() > MAX_EXTRA_DATA {
         return Err(InputError::ExtraData(inputs.extra_data.len()));

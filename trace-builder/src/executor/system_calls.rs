@@ -8,8 +8,7 @@ use crate::error::ExecutionError;
 use alloy_eips::{
     eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,
     eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7002::WITHDRAWAL_REQUEST_TYPE,
-    eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7251::CONSOLIDATION_REQUEST_TYPE,
-    eip7685::Requests,
+    eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7251::CONSOLIDATION_REQUEST_TYPE, eip7685::Requests,
 };
 use alloy_primitives::{Address, B256, Bytes};
 use revm::{
@@ -55,14 +54,8 @@ pub(super) fn post_block<DB: Database>(
     let mut requests = Requests::default();
     if spec.is_enabled_in(SpecId::PRAGUE) {
         for (request_type, address) in [
-            (
-                WITHDRAWAL_REQUEST_TYPE,
-                WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-            ),
-            (
-                CONSOLIDATION_REQUEST_TYPE,
-                CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
-            ),
+            (WITHDRAWAL_REQUEST_TYPE, WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS),
+            (CONSOLIDATION_REQUEST_TYPE, CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS),
         ] {
             let output = checked_call(evm, number, address)?;
             if !output.is_empty() {
@@ -92,38 +85,20 @@ fn checked_call<DB: Database>(
     let state: &mut BlockState<DB> = &mut evm.ctx.journaled_state.database;
     let info = state
         .basic(address)
-        .map_err(|error| ExecutionError::Database {
-            number,
-            reason: error.to_string(),
-        })?;
+        .map_err(|error| ExecutionError::Database { number, reason: error.to_string() })?;
     if info.is_none_or(|info| info.code_hash == KECCAK_EMPTY) {
         return Err(ExecutionError::MissingSystemContract { number, address });
     }
     match evm.system_call_commit(address, Bytes::new()) {
         Ok(ExecutionResult::Success { output, .. }) => Ok(output.into_data()),
-        Ok(failed) => Err(ExecutionError::SystemCallFailed {
-            number,
-            address,
-            reason: failed.to_string(),
-        }),
+        Ok(failed) => Err(ExecutionError::SystemCallFailed { number, address, reason: failed.to_string() }),
         Err(error) => Err(evm_error(number, address, error)),
     }
 }
 
-fn evm_error<E: std::fmt::Display>(
-    number: u64,
-    address: Address,
-    error: EVMError<E>,
-) -> ExecutionError {
+fn evm_error<E: std::fmt::Display>(number: u64, address: Address, error: EVMError<E>) -> ExecutionError {
     match error {
-        EVMError::Database(error) => ExecutionError::Database {
-            number,
-            reason: error.to_string(),
-        },
-        other => ExecutionError::SystemCallFailed {
-            number,
-            address,
-            reason: other.to_string(),
-        },
+        EVMError::Database(error) => ExecutionError::Database { number, reason: error.to_string() },
+        other => ExecutionError::SystemCallFailed { number, address, reason: other.to_string() },
     }
 }

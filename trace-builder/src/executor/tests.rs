@@ -7,8 +7,7 @@ use crate::{
     state::{AccountChange, AccountState},
 };
 use alloy_consensus::{
-    EMPTY_ROOT_HASH, SignableTransaction, TxEip1559, TxEip4844, TxEip7702,
-    transaction::SignerRecoverable,
+    EMPTY_ROOT_HASH, SignableTransaction, TxEip1559, TxEip4844, TxEip7702, transaction::SignerRecoverable,
 };
 use alloy_eips::{
     eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
@@ -41,24 +40,12 @@ fn state() -> MemoryState {
     for (address, code) in [
         (BEACON_ROOTS_ADDRESS, &BEACON_ROOTS_CODE),
         (HISTORY_STORAGE_ADDRESS, &HISTORY_STORAGE_CODE),
-        (
-            WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-            &WITHDRAWAL_REQUEST_PREDEPLOY_CODE,
-        ),
-        (
-            CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
-            &CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
-        ),
+        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
+        (CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
     ] {
         state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
     }
-    state.insert_account(
-        key(1).address(),
-        0,
-        U256::from(10 * ETHER),
-        Bytes::new(),
-        BTreeMap::new(),
-    );
+    state.insert_account(key(1).address(), 0, U256::from(10 * ETHER), Bytes::new(), BTreeMap::new());
     state
 }
 
@@ -106,9 +93,7 @@ where
     TxEnvelope: From<alloy_consensus::Signed<T>>,
 {
     let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
-    TxEnvelope::from(tx.into_signed(signature))
-        .try_into_recovered()
-        .unwrap()
+    TxEnvelope::from(tx.into_signed(signature)).try_into_recovered().unwrap()
 }
 
 fn call(nonce: u64, to: Address, gas_limit: u64) -> TxEip1559 {
@@ -140,9 +125,7 @@ fn reverted_transaction_keeps_nonce_and_fee() {
     let sender = key(1).address();
 
     let mut executor = executor(&mut state);
-    let outcome = executor
-        .execute_transaction(&sign(&key(1), call(0, reverter, 100_000)))
-        .unwrap();
+    let outcome = executor.execute_transaction(&sign(&key(1), call(0, reverter, 100_000))).unwrap();
     assert!(!outcome.success);
     assert!(!outcome.receipt.status());
     assert_eq!(outcome.gas_used, 21_006);
@@ -153,11 +136,7 @@ fn reverted_transaction_keeps_nonce_and_fee() {
     let paid = U256::from(21_006 * 2 * GWEI);
     assert_eq!(
         info(&executed, sender),
-        AccountState {
-            nonce: 1,
-            balance: U256::from(10 * ETHER) - paid,
-            code_hash: KECCAK256_EMPTY,
-        }
+        AccountState { nonce: 1, balance: U256::from(10 * ETHER) - paid, code_hash: KECCAK256_EMPTY }
     );
     // The priority fee goes to the beneficiary; the base fee is burnt.
     assert_eq!(info(&executed, COINBASE).balance, U256::from(21_006 * GWEI));
@@ -186,28 +165,19 @@ fn invalid_transaction_leaves_state_untouched() {
     cheap.max_priority_fee_per_gas = 0;
     assert!(matches!(
         executor.execute_transaction(&sign(&key(1), cheap)),
-        Err(TransactionError::Invalid {
-            reason: InvalidTransaction::GasPriceLessThanBasefee,
-            ..
-        })
+        Err(TransactionError::Invalid { reason: InvalidTransaction::GasPriceLessThanBasefee, .. })
     ));
     let mut wrong_chain = call(0, to, 21_000);
     wrong_chain.chain_id = CHAIN_ID + 1;
     assert!(matches!(
         executor.execute_transaction(&sign(&key(1), wrong_chain)),
-        Err(TransactionError::Invalid {
-            reason: InvalidTransaction::InvalidChainId,
-            ..
-        })
+        Err(TransactionError::Invalid { reason: InvalidTransaction::InvalidChainId, .. })
     ));
     let mut rich = call(0, to, 21_000);
     rich.value = U256::from(100 * ETHER);
     assert!(matches!(
         executor.execute_transaction(&sign(&key(1), rich)),
-        Err(TransactionError::Invalid {
-            reason: InvalidTransaction::LackOfFundForMaxFee { .. },
-            ..
-        })
+        Err(TransactionError::Invalid { reason: InvalidTransaction::LackOfFundForMaxFee { .. }, .. })
     ));
     let greedy = sign(&key(1), call(0, to, 30_000_001));
     let error = executor.execute_transaction(&greedy).unwrap_err();
@@ -218,10 +188,7 @@ fn invalid_transaction_leaves_state_untouched() {
     assert!(executed.receipts.is_empty());
     assert_eq!(executed.gas_used, 0);
     for untouched in [sender, to, COINBASE] {
-        assert!(
-            !executed.changes.accounts.contains_key(&untouched),
-            "{untouched} changed"
-        );
+        assert!(!executed.changes.accounts.contains_key(&untouched), "{untouched} changed");
     }
     // Only the system calls wrote.
     let changed: Vec<_> = executed.changes.accounts.keys().copied().collect();
@@ -235,14 +202,8 @@ fn rejected_transaction_does_not_disturb_the_next_one() {
     let mut state = state();
     let to = address!("0x00000000000000000000000000000000000000bb");
     let mut executor = executor(&mut state);
-    assert!(
-        executor
-            .execute_transaction(&sign(&key(1), call(1, to, 21_000)))
-            .is_err()
-    );
-    let outcome = executor
-        .execute_transaction(&sign(&key(1), call(0, to, 21_000)))
-        .unwrap();
+    assert!(executor.execute_transaction(&sign(&key(1), call(1, to, 21_000))).is_err());
+    let outcome = executor.execute_transaction(&sign(&key(1), call(0, to, 21_000))).unwrap();
     assert!(outcome.success);
     assert_eq!(outcome.receipt.cumulative_gas_used(), 21_000);
     let executed = executor.finish().unwrap();
@@ -264,27 +225,17 @@ fn selfdestruct_in_the_creating_transaction_deletes_the_account() {
     let mut init = vec![0x73];
     init.extend_from_slice(HEIR.as_slice());
     init.push(0xff);
-    let create = TxEip1559 {
-        to: TxKind::Create,
-        input: init.into(),
-        ..call(0, Address::ZERO, 200_000)
-    };
+    let create = TxEip1559 { to: TxKind::Create, input: init.into(), ..call(0, Address::ZERO, 200_000) };
 
     let mut executor = executor(&mut state);
-    let outcome = executor
-        .execute_transaction(&sign(&key(1), create))
-        .unwrap();
+    let outcome = executor.execute_transaction(&sign(&key(1), create)).unwrap();
     assert!(outcome.success);
     assert_eq!(outcome.contract_address, Some(created));
     let executed = executor.finish().unwrap();
 
     assert_eq!(
         executed.changes.accounts[&created],
-        AccountChange {
-            info: None,
-            storage_wiped: true,
-            storage: BTreeMap::new(),
-        }
+        AccountChange { info: None, storage_wiped: true, storage: BTreeMap::new() }
     );
     assert_eq!(info(&executed, HEIR).balance, U256::from(ETHER));
 }
@@ -305,22 +256,13 @@ fn selfdestruct_of_an_older_contract_only_moves_its_balance() {
         BTreeMap::from([(U256::from(1), U256::from(1))]),
     );
     let mut executor = executor(&mut state);
-    assert!(
-        executor
-            .execute_transaction(&sign(&key(1), call(0, contract, 100_000)))
-            .unwrap()
-            .success
-    );
+    assert!(executor.execute_transaction(&sign(&key(1), call(0, contract, 100_000))).unwrap().success);
     let executed = executor.finish().unwrap();
     // EIP-6780: code, nonce and storage stay.
     assert_eq!(
         executed.changes.accounts[&contract],
         AccountChange {
-            info: Some(AccountState {
-                nonce: 1,
-                balance: U256::ZERO,
-                code_hash: keccak256(&code),
-            }),
+            info: Some(AccountState { nonce: 1, balance: U256::ZERO, code_hash: keccak256(&code) }),
             storage_wiped: false,
             storage: BTreeMap::new(),
         }
@@ -333,14 +275,8 @@ fn eip7702_delegation_is_recorded_in_the_code() {
     let mut state = state();
     let authority = key(2);
     let delegate = address!("0x00000000000000000000000000000000000000dd");
-    let authorization = Authorization {
-        chain_id: U256::from(CHAIN_ID),
-        address: delegate,
-        nonce: 0,
-    };
-    let signature = authority
-        .sign_hash_sync(&authorization.signature_hash())
-        .unwrap();
+    let authorization = Authorization { chain_id: U256::from(CHAIN_ID), address: delegate, nonce: 0 };
+    let signature = authority.sign_hash_sync(&authorization.signature_hash()).unwrap();
     let tx = TxEip7702 {
         chain_id: CHAIN_ID,
         nonce: 0,
@@ -353,25 +289,14 @@ fn eip7702_delegation_is_recorded_in_the_code() {
     };
 
     let mut executor = executor(&mut state);
-    assert!(
-        executor
-            .execute_transaction(&sign(&key(1), tx))
-            .unwrap()
-            .success
-    );
+    assert!(executor.execute_transaction(&sign(&key(1), tx)).unwrap().success);
     let executed = executor.finish().unwrap();
 
-    let designation: Bytes = [&[0xef, 0x01, 0x00][..], delegate.as_slice()]
-        .concat()
-        .into();
+    let designation: Bytes = [&[0xef, 0x01, 0x00][..], delegate.as_slice()].concat().into();
     let code_hash = keccak256(&designation);
     assert_eq!(
         info(&executed, authority.address()),
-        AccountState {
-            nonce: 1,
-            balance: U256::ZERO,
-            code_hash,
-        }
+        AccountState { nonce: 1, balance: U256::ZERO, code_hash }
     );
     assert_eq!(executed.changes.codes.get(&code_hash), Some(&designation));
 }
@@ -396,12 +321,7 @@ fn access_records_a_slot_only_read_and_an_account_only_balance_checked() {
     state.insert_account(probed, 0, U256::from(7), Bytes::new(), BTreeMap::new());
 
     let mut executor = executor(&mut state);
-    assert!(
-        executor
-            .execute_transaction(&sign(&key(1), call(0, reader, 100_000)))
-            .unwrap()
-            .success
-    );
+    assert!(executor.execute_transaction(&sign(&key(1), call(0, reader, 100_000))).unwrap().success);
     let executed = executor.finish().unwrap();
 
     assert!(executed.access.accounts.contains(&probed));
@@ -420,23 +340,12 @@ fn later_transactions_see_earlier_writes() {
     deploy(&mut state, counter, bytes!("0x60005460010160005500"));
     let mut executor = executor(&mut state);
     for nonce in 0..3 {
-        assert!(
-            executor
-                .execute_transaction(&sign(&key(1), call(nonce, counter, 100_000)))
-                .unwrap()
-                .success
-        );
+        assert!(executor.execute_transaction(&sign(&key(1), call(nonce, counter, 100_000))).unwrap().success);
     }
     let executed = executor.finish().unwrap();
-    assert_eq!(
-        executed.changes.accounts[&counter].storage,
-        BTreeMap::from([(U256::ZERO, U256::from(3))])
-    );
+    assert_eq!(executed.changes.accounts[&counter].storage, BTreeMap::from([(U256::ZERO, U256::from(3))]));
     assert_eq!(info(&executed, key(1).address()).nonce, 3);
-    assert_eq!(
-        executed.access.storage[&counter],
-        [U256::ZERO].into_iter().collect()
-    );
+    assert_eq!(executed.access.storage[&counter], [U256::ZERO].into_iter().collect());
 }
 
 #[test]
@@ -446,22 +355,14 @@ fn system_calls_store_the_parent_hash_and_the_beacon_root() {
     let inputs = inputs();
     let ring = 8191;
     let beacon = &executed.changes.accounts[&BEACON_ROOTS_ADDRESS].storage;
-    assert_eq!(
-        beacon.get(&U256::from(inputs.timestamp % ring)),
-        Some(&U256::from(inputs.timestamp))
-    );
+    assert_eq!(beacon.get(&U256::from(inputs.timestamp % ring)), Some(&U256::from(inputs.timestamp)));
     assert_eq!(
         beacon.get(&U256::from(inputs.timestamp % ring + ring)),
         Some(&U256::from_be_bytes(inputs.parent_beacon_block_root.0))
     );
     let history = &executed.changes.accounts[&HISTORY_STORAGE_ADDRESS].storage;
-    assert_eq!(
-        history.get(&U256::ZERO),
-        Some(&U256::from_be_bytes(parent().hash_slow().0))
-    );
-    assert!(
-        executed.requests.is_empty() || executed.requests.requests_hash() == EMPTY_REQUESTS_HASH
-    );
+    assert_eq!(history.get(&U256::ZERO), Some(&U256::from_be_bytes(parent().hash_slow().0)));
+    assert!(executed.requests.is_empty() || executed.requests.requests_hash() == EMPTY_REQUESTS_HASH);
 }
 
 #[test]
@@ -470,10 +371,7 @@ fn missing_request_contract_invalidates_the_block() {
     let error = executor(&mut state).finish().unwrap_err();
     assert_eq!(
         error,
-        ExecutionError::MissingSystemContract {
-            number: 1,
-            address: WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-        }
+        ExecutionError::MissingSystemContract { number: 1, address: WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS }
     );
 }
 
@@ -481,61 +379,31 @@ fn missing_request_contract_invalidates_the_block() {
 fn withdrawals_are_credited_after_the_transactions() {
     let mut state = state();
     let recipient = address!("0x0000000000000000000000000000000000000a11");
-    let withdrawal = Withdrawal {
-        index: 0,
-        validator_index: 9,
-        address: recipient,
-        amount: 5,
-    };
-    let inputs = BlockInputs {
-        withdrawals: vec![withdrawal],
-        ..inputs()
-    };
-    let executed = BlockExecutor::new(&mut state, &chain(), &parent(), &inputs)
-        .unwrap()
-        .finish()
-        .unwrap();
+    let withdrawal = Withdrawal { index: 0, validator_index: 9, address: recipient, amount: 5 };
+    let inputs = BlockInputs { withdrawals: vec![withdrawal], ..inputs() };
+    let executed = BlockExecutor::new(&mut state, &chain(), &parent(), &inputs).unwrap().finish().unwrap();
     assert_eq!(info(&executed, recipient).balance, U256::from(5 * GWEI));
 }
 
 #[test]
 fn header_inputs_follow_the_l1_rules() {
     let mut state = state();
-    let mut check =
-        |inputs: BlockInputs| match BlockExecutor::new(&mut state, &chain(), &parent(), &inputs) {
-            Err(ExecutionError::InvalidInputs { reason, .. }) => reason,
-            other => panic!("{inputs:?} gave {other:?}"),
-        };
+    let mut check = |inputs: BlockInputs| match BlockExecutor::new(&mut state, &chain(), &parent(), &inputs) {
+        Err(ExecutionError::InvalidInputs { reason, .. }) => reason,
+        other => panic!("{inputs:?} gave {other:?}"),
+    };
     assert!(matches!(
-        check(BlockInputs {
-            number: 2,
-            ..inputs()
-        }),
-        InputError::Number {
-            parent: 0,
-            number: 2
-        }
+        check(BlockInputs { number: 2, ..inputs() }),
+        InputError::Number { parent: 0, number: 2 }
     ));
-    assert!(matches!(
-        check(BlockInputs {
-            timestamp: 1_000,
-            ..inputs()
-        }),
-        InputError::Timestamp { .. }
-    ));
+    assert!(matches!(check(BlockInputs { timestamp: 1_000, ..inputs() }), InputError::Timestamp { .. }));
     let bound = 30_000_000 / 1024;
     assert!(matches!(
-        check(BlockInputs {
-            gas_limit: 30_000_000 + bound,
-            ..inputs()
-        }),
+        check(BlockInputs { gas_limit: 30_000_000 + bound, ..inputs() }),
         InputError::GasLimit { .. }
     ));
     assert!(matches!(
-        check(BlockInputs {
-            extra_data: Bytes::from(vec![0; 33]),
-            ..inputs()
-        }),
+        check(BlockInputs { extra_data: Bytes::from(vec![0; 33]), ..inputs() }),
         InputError::ExtraData(33)
     ));
     assert!(
@@ -543,20 +411,12 @@ fn header_inputs_follow_the_l1_rules() {
             &mut state,
             &chain(),
             &parent(),
-            &BlockInputs {
-                gas_limit: 30_000_000 + bound - 1,
-                ..inputs()
-            },
+            &BlockInputs { gas_limit: 30_000_000 + bound - 1, ..inputs() },
         )
         .is_ok()
     );
     assert!(matches!(
-        BlockExecutor::new(
-            &mut state,
-            &ChainConfig::l1(1, SpecId::AMSTERDAM),
-            &parent(),
-            &inputs()
-        ),
+        BlockExecutor::new(&mut state, &ChainConfig::l1(1, SpecId::AMSTERDAM), &parent(), &inputs()),
         Err(ExecutionError::UnsupportedSpec { .. })
     ));
 }
@@ -587,23 +447,13 @@ fn blob_limits_per_transaction_and_per_block() {
     // Osaka: at most 6 blobs per transaction (EIP-7594), 9 per block.
     assert!(matches!(
         executor.execute_transaction(&sign(&key(1), blob_tx(0, 7))),
-        Err(TransactionError::Invalid {
-            reason: InvalidTransaction::TooManyBlobs { .. },
-            ..
-        })
+        Err(TransactionError::Invalid { reason: InvalidTransaction::TooManyBlobs { .. }, .. })
     ));
-    let outcome = executor
-        .execute_transaction(&sign(&key(1), blob_tx(0, 6)))
-        .unwrap();
+    let outcome = executor.execute_transaction(&sign(&key(1), blob_tx(0, 6))).unwrap();
     assert_eq!(outcome.blob_gas_used, 6 * 131_072);
     assert_eq!(outcome.blob_gas_price, Some(1));
-    let error = executor
-        .execute_transaction(&sign(&key(1), blob_tx(1, 4)))
-        .unwrap_err();
-    assert!(
-        matches!(error, TransactionError::BlobGasExhausted { .. }),
-        "{error}"
-    );
+    let error = executor.execute_transaction(&sign(&key(1), blob_tx(1, 4))).unwrap_err();
+    assert!(matches!(error, TransactionError::BlobGasExhausted { .. }), "{error}");
     assert!(error.is_block_full());
     let executed = executor.finish().unwrap();
     assert_eq!(executed.blob_gas_used, 6 * 131_072);
@@ -613,24 +463,15 @@ fn blob_limits_per_transaction_and_per_block() {
 fn sealed_l2_header_carries_every_fork_field() {
     let mut state = state();
     let executed = executor(&mut state).finish().unwrap();
-    let header = seal_header(
-        &chain(),
-        &parent(),
-        &inputs(),
-        &executed,
-        EMPTY_ROOT_HASH,
-        B256::repeat_byte(1),
-    );
+    let header =
+        seal_header(&chain(), &parent(), &inputs(), &executed, EMPTY_ROOT_HASH, B256::repeat_byte(1));
     assert_eq!(header.parent_hash, parent().hash_slow());
     assert_eq!(header.base_fee_per_gas, Some(BASE_FEE));
     assert_eq!(header.withdrawals_root, Some(EMPTY_ROOT_HASH));
     assert_eq!(header.receipts_root, EMPTY_ROOT_HASH);
     assert_eq!(header.blob_gas_used, Some(0));
     assert_eq!(header.excess_blob_gas, Some(0));
-    assert_eq!(
-        header.parent_beacon_block_root,
-        Some(inputs().parent_beacon_block_root)
-    );
+    assert_eq!(header.parent_beacon_block_root, Some(inputs().parent_beacon_block_root));
     assert_eq!(header.requests_hash, Some(EMPTY_REQUESTS_HASH));
     assert_eq!(header.mix_hash, inputs().prev_randao);
     // Round trip through RLP: what other libraries hash is what we hash.
@@ -664,11 +505,7 @@ mod random_blocks {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (1..5u8, 0..8u8, 0..1_000u64).prop_map(|(from, to, value)| Op::Transfer {
-                from,
-                to,
-                value
-            }),
+            (1..5u8, 0..8u8, 0..1_000u64).prop_map(|(from, to, value)| Op::Transfer { from, to, value }),
             (1..5u8).prop_map(|from| Op::Count { from }),
             (1..5u8).prop_map(|from| Op::Clear { from }),
             (1..5u8).prop_map(|from| Op::CreateAndDestroy { from }),
@@ -689,13 +526,7 @@ mod random_blocks {
     fn genesis() -> MemoryState {
         let mut state = state();
         for n in 2..5 {
-            state.insert_account(
-                key(n).address(),
-                0,
-                U256::from(10 * ETHER),
-                Bytes::new(),
-                BTreeMap::new(),
-            );
+            state.insert_account(key(n).address(), 0, U256::from(10 * ETHER), Bytes::new(), BTreeMap::new());
         }
         // PUSH1 0 SLOAD PUSH1 1 ADD PUSH1 0 SSTORE STOP
         deploy(&mut state, COUNTER, bytes!("0x60005460010160005500"));

@@ -107,12 +107,7 @@ pub fn tx_env(tx: &Recovered<TxEnvelope>) -> TxEnv {
                 gas_priority_fee: Some(t.max_priority_fee_per_gas),
                 blob_hashes: Vec::new(),
                 max_fee_per_blob_gas: 0,
-                authorization_list: t
-                    .authorization_list
-                    .iter()
-                    .cloned()
-                    .map(Either::Left)
-                    .collect(),
+                authorization_list: t.authorization_list.iter().cloned().map(Either::Left).collect(),
             }
         }
     }

@@ -21,8 +21,7 @@ use nibbles::{common_prefix_len, concat};
 use node::{Node, NodeData, NodeRef};
 
 /// Root hash of the empty trie: keccak256 of the RLP of the empty string.
-pub const EMPTY_ROOT_HASH: B256 =
-    b256!("0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+pub const EMPTY_ROOT_HASH: B256 = b256!("0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
 
 /// Errors of trie operations.
 ///
@@ -74,16 +73,8 @@ impl<S: NodeStore> Trie<S> {
     /// The trie with root hash `root` ([`EMPTY_ROOT_HASH`] for an empty trie), whose nodes are
     /// in `store`. Reads nothing until an operation needs it.
     pub fn new(store: S, root: B256) -> Self {
-        let root = if root == EMPTY_ROOT_HASH {
-            NodeRef::Empty
-        } else {
-            NodeRef::Hash(root)
-        };
-        Self {
-            store,
-            root,
-            scratch: Vec::new(),
-        }
+        let root = if root == EMPTY_ROOT_HASH { NodeRef::Empty } else { NodeRef::Hash(root) };
+        Self { store, root, scratch: Vec::new() }
     }
 
     /// An empty trie over `store`.
@@ -107,13 +98,7 @@ impl<S: NodeStore> Trie<S> {
         if value.is_empty() {
             return self.remove(key);
         }
-        insert_at(
-            &self.store,
-            &mut self.root,
-            &nibbles::from_key(key),
-            value.into_boxed_slice(),
-        )
-        .map(drop)
+        insert_at(&self.store, &mut self.root, &nibbles::from_key(key), value.into_boxed_slice()).map(drop)
     }
 
     /// Removes `key` (nothing happens when absent). When a branch is left with a single child
@@ -124,9 +109,7 @@ impl<S: NodeStore> Trie<S> {
 
     /// The root hash, hashing only the nodes changed since the last hash (each once).
     pub fn root_hash(&mut self) -> B256 {
-        self.root
-            .reference(&mut self.scratch, None, true)
-            .map_or(EMPTY_ROOT_HASH, |root| root.hash())
+        self.root.reference(&mut self.scratch, None, true).map_or(EMPTY_ROOT_HASH, |root| root.hash())
     }
 
     /// The root hash and the nodes to store so that a trie reopened at that root over a store
@@ -159,20 +142,13 @@ pub fn ordered_trie_root<T: AsRef<[u8]>>(items: &[T]) -> B256 {
     trie.root_hash()
 }
 
-fn get_at<S: NodeStore>(
-    store: &S,
-    slot: &mut NodeRef,
-    path: &[u8],
-) -> Result<Option<Vec<u8>>, TrieError> {
+fn get_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
     let Some(data) = slot.resolve(store)? else {
         return Ok(None);
     };
     match &mut data.node {
         Node::Leaf { path: leaf, value } => Ok((**leaf == *path).then(|| value.to_vec())),
-        Node::Extension {
-            path: shared,
-            child,
-        } => match path.strip_prefix(&**shared) {
+        Node::Extension { path: shared, child } => match path.strip_prefix(&**shared) {
             Some(rest) => get_at(store, child, rest),
             None => Ok(None),
         },
@@ -185,19 +161,11 @@ fn get_at<S: NodeStore>(
 
 /// Puts `value` at `path` in a branch being built: as the branch's value when `path` is empty,
 /// else as a leaf in the slot of its first nibble.
-fn place(
-    children: &mut [NodeRef; 16],
-    branch_value: &mut Option<Box<[u8]>>,
-    path: &[u8],
-    value: Box<[u8]>,
-) {
+fn place(children: &mut [NodeRef; 16], branch_value: &mut Option<Box<[u8]>>, path: &[u8], value: Box<[u8]>) {
     match path.split_first() {
         None => *branch_value = Some(value),
         Some((&nibble, rest)) => {
-            children[usize::from(nibble)] = NodeRef::new(Node::Leaf {
-                path: rest.into(),
-                value,
-            });
+            children[usize::from(nibble)] = NodeRef::new(Node::Leaf { path: rest.into(), value });
         }
     }
 }
@@ -208,10 +176,7 @@ fn under_prefix(prefix: &[u8], branch: Node) -> NodeRef {
     if prefix.is_empty() {
         branch
     } else {
-        NodeRef::new(Node::Extension {
-            path: prefix.into(),
-            child: branch,
-        })
+        NodeRef::new(Node::Extension { path: prefix.into(), child: branch })
     }
 }
 
@@ -223,17 +188,11 @@ fn insert_at<S: NodeStore>(
     value: Box<[u8]>,
 ) -> Result<bool, TrieError> {
     let Some(data) = slot.resolve(store)? else {
-        *slot = NodeRef::new(Node::Leaf {
-            path: path.into(),
-            value,
-        });
+        *slot = NodeRef::new(Node::Leaf { path: path.into(), value });
         return Ok(true);
     };
     let replacement = match &mut data.node {
-        Node::Leaf {
-            path: leaf,
-            value: old,
-        } => {
+        Node::Leaf { path: leaf, value: old } => {
             if **leaf == *path {
                 if *old == value {
                     return Ok(false);
@@ -245,25 +204,11 @@ fn insert_at<S: NodeStore>(
             let common = common_prefix_len(leaf, path);
             let mut children: Box<[NodeRef; 16]> = Box::default();
             let mut branch_value = None;
-            place(
-                &mut children,
-                &mut branch_value,
-                &leaf[common..],
-                std::mem::take(old),
-            );
+            place(&mut children, &mut branch_value, &leaf[common..], std::mem::take(old));
             place(&mut children, &mut branch_value, &path[common..], value);
-            under_prefix(
-                &path[..common],
-                Node::Branch {
-                    children,
-                    value: branch_value,
-                },
-            )
+            under_prefix(&path[..common], Node::Branch { children, value: branch_value })
         }
-        Node::Extension {
-            path: shared,
-            child,
-        } => {
+        Node::Extension { path: shared, child } => {
             let common = common_prefix_len(shared, path);
             if common == shared.len() {
                 let changed = insert_at(store, child, &path[common..], value)?;
@@ -280,33 +225,19 @@ fn insert_at<S: NodeStore>(
             children[usize::from(shared[common])] = if rest.is_empty() {
                 below
             } else {
-                NodeRef::new(Node::Extension {
-                    path: rest.into(),
-                    child: below,
-                })
+                NodeRef::new(Node::Extension { path: rest.into(), child: below })
             };
             place(&mut children, &mut branch_value, &path[common..], value);
-            under_prefix(
-                &path[..common],
-                Node::Branch {
-                    children,
-                    value: branch_value,
-                },
-            )
+            under_prefix(&path[..common], Node::Branch { children, value: branch_value })
         }
-        Node::Branch {
-            children,
-            value: branch_value,
-        } => {
+        Node::Branch { children, value: branch_value } => {
             let changed = match path.split_first() {
                 None if branch_value.as_ref() == Some(&value) => false,
                 None => {
                     *branch_value = Some(value);
                     true
                 }
-                Some((&nibble, rest)) => {
-                    insert_at(store, &mut children[usize::from(nibble)], rest, value)?
-                }
+                Some((&nibble, rest)) => insert_at(store, &mut children[usize::from(nibble)], rest, value)?,
             };
             if changed {
                 data.touch();
@@ -333,10 +264,7 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
             *slot = NodeRef::Empty;
             Ok(true)
         }
-        Node::Extension {
-            path: shared,
-            child,
-        } => {
+        Node::Extension { path: shared, child } => {
             let Some(rest) = path.strip_prefix(&**shared) else {
                 return Ok(false);
             };
@@ -372,9 +300,9 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
                     // Only a leaf at exactly `rest` vanishes; if that leaves a single child,
                     // load it now, before anything changes.
                     if value.is_none() {
-                        let vanishes = children[index].resolve(store)?.is_some_and(|child| {
-                            matches!(&child.node, Node::Leaf { path, .. } if **path == *rest)
-                        });
+                        let vanishes = children[index].resolve(store)?.is_some_and(
+                            |child| matches!(&child.node, Node::Leaf { path, .. } if **path == *rest),
+                        );
                         if vanishes {
                             load_last_child(store, children, Some(index))?;
                         }
@@ -384,16 +312,10 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
                     }
                 }
             }
-            let mut remaining = children
-                .iter()
-                .enumerate()
-                .filter(|(_, child)| !child.is_empty());
+            let mut remaining = children.iter().enumerate().filter(|(_, child)| !child.is_empty());
             let (first, second) = (remaining.next().map(|(index, _)| index), remaining.next());
             let replacement = match (first, second, value.take()) {
-                (None, _, Some(value)) => NodeRef::new(Node::Leaf {
-                    path: Box::default(),
-                    value,
-                }),
+                (None, _, Some(value)) => NodeRef::new(Node::Leaf { path: Box::default(), value }),
                 (None, _, None) => NodeRef::Empty,
                 (Some(index), None, None) => {
                     let child = &mut children[index];
@@ -420,27 +342,13 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
 /// `below` with `prefix` in front of its path: a leaf or an extension absorbs it, a branch goes
 /// under a new extension.
 fn prefixed(prefix: &[u8], below: NodeData) -> NodeRef {
-    let NodeData {
-        node,
-        reference,
-        persisted,
-    } = below;
+    let NodeData { node, reference, persisted } = below;
     NodeRef::new(match node {
-        Node::Leaf { path, value } => Node::Leaf {
-            path: concat(prefix, &path),
-            value,
-        },
-        Node::Extension { path, child } => Node::Extension {
-            path: concat(prefix, &path),
-            child,
-        },
+        Node::Leaf { path, value } => Node::Leaf { path: concat(prefix, &path), value },
+        Node::Extension { path, child } => Node::Extension { path: concat(prefix, &path), child },
         node @ Node::Branch { .. } => Node::Extension {
             path: prefix.into(),
-            child: NodeRef::Node(Box::new(NodeData {
-                node,
-                reference,
-                persisted,
-            })),
+            child: NodeRef::Node(Box::new(NodeData { node, reference, persisted })),
         },
     })
 }
@@ -507,9 +415,6 @@ mod tests {
         // The root branch and the leaf of the key.
         assert_eq!(recording.take().len(), 2);
         assert_eq!(reader.get(&[3 << 4; 32]).unwrap(), Some(vec![3; 40]));
-        assert!(
-            recording.recorded().is_empty(),
-            "a loaded node is not read again"
-        );
+        assert!(recording.recorded().is_empty(), "a loaded node is not read again");
     }
 }

@@ -89,11 +89,7 @@ mod tests {
             assert_eq!(out, encoded, "encode {path:?}");
             assert_eq!(out.len(), hex_prefix_len(path.len()));
             let (decoded, decoded_leaf) = hex_prefix_decode(encoded).unwrap_or_default();
-            assert_eq!(
-                (&*decoded, decoded_leaf),
-                (path, leaf),
-                "decode {encoded:?}"
-            );
+            assert_eq!((&*decoded, decoded_leaf), (path, leaf), "decode {encoded:?}");
         }
     }
 

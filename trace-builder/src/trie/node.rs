@@ -122,18 +122,11 @@ pub(crate) enum Node {
 impl NodeRef {
     /// A new node, not hashed and not in the store yet.
     pub(crate) fn new(node: Node) -> Self {
-        Self::Node(Box::new(NodeData {
-            node,
-            reference: None,
-            persisted: false,
-        }))
+        Self::Node(Box::new(NodeData { node, reference: None, persisted: false }))
     }
 
     /// Loads the node if it is only referenced by hash, and returns it (`None` when empty).
-    pub(crate) fn resolve<S: NodeStore>(
-        &mut self,
-        store: &S,
-    ) -> Result<Option<&mut NodeData>, TrieError> {
+    pub(crate) fn resolve<S: NodeStore>(&mut self, store: &S) -> Result<Option<&mut NodeData>, TrieError> {
         if let Self::Hash(hash) = *self {
             *self = Self::Node(Box::new(load(store, hash)?));
         }
@@ -201,11 +194,7 @@ impl NodeData {
 
     /// Writes the node's RLP into `scratch` (replacing its contents), computing the references
     /// of its children first (and committing them with `commit`).
-    pub(crate) fn encode(
-        &mut self,
-        scratch: &mut Vec<u8>,
-        mut commit: Option<&mut Vec<(B256, Bytes)>>,
-    ) {
+    pub(crate) fn encode(&mut self, scratch: &mut Vec<u8>, mut commit: Option<&mut Vec<(B256, Bytes)>>) {
         match &mut self.node {
             Node::Leaf { path, value } => {
                 scratch.clear();
@@ -248,31 +237,17 @@ impl NodeData {
 fn load<S: NodeStore>(store: &S, hash: B256) -> Result<NodeData, TrieError> {
     let rlp = store.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
     if keccak256(&rlp) != hash {
-        return Err(TrieError::MalformedNode {
-            hash,
-            reason: "does not hash to its key".into(),
-        });
+        return Err(TrieError::MalformedNode { hash, reason: "does not hash to its key".into() });
     }
-    let node = decode(&rlp).map_err(|reason| TrieError::MalformedNode {
-        hash,
-        reason: reason.into(),
-    })?;
-    Ok(NodeData {
-        node,
-        reference: Some(Reference::of(&rlp)),
-        persisted: true,
-    })
+    let node = decode(&rlp).map_err(|reason| TrieError::MalformedNode { hash, reason: reason.into() })?;
+    Ok(NodeData { node, reference: Some(Reference::of(&rlp)), persisted: true })
 }
 
 /// Length of the RLP string encoding of `bytes`.
 fn string_len(bytes: &[u8]) -> usize {
     match bytes {
         [byte] if *byte < EMPTY_STRING_CODE => 1,
-        _ => Header {
-            list: false,
-            payload_length: bytes.len(),
-        }
-        .length_with_payload(),
+        _ => Header { list: false, payload_length: bytes.len() }.length_with_payload(),
     }
 }
 
@@ -281,47 +256,27 @@ fn encode_string(bytes: &[u8], out: &mut Vec<u8>) {
     match bytes {
         [byte] if *byte < EMPTY_STRING_CODE => out.push(*byte),
         _ => {
-            Header {
-                list: false,
-                payload_length: bytes.len(),
-            }
-            .encode(out);
+            Header { list: false, payload_length: bytes.len() }.encode(out);
             out.extend_from_slice(bytes);
         }
     }
 }
 
 fn list_header(payload_length: usize, out: &mut Vec<u8>) {
-    Header {
-        list: true,
-        payload_length,
-    }
-    .encode(out);
+    Header { list: true, payload_length }.encode(out);
 }
 
 /// Length of the RLP string holding the hex-prefix encoding of `path`.
 fn path_len(path: &[u8]) -> usize {
     let len = hex_prefix_len(path.len());
     // A one-byte hex prefix is below 0x40, so it is its own RLP encoding.
-    if len == 1 {
-        1
-    } else {
-        Header {
-            list: false,
-            payload_length: len,
-        }
-        .length_with_payload()
-    }
+    if len == 1 { 1 } else { Header { list: false, payload_length: len }.length_with_payload() }
 }
 
 fn encode_path(path: &[u8], leaf: bool, out: &mut Vec<u8>) {
     let len = hex_prefix_len(path.len());
     if len > 1 {
-        Header {
-            list: false,
-            payload_length: len,
-        }
-        .encode(out);
+        Header { list: false, payload_length: len }.encode(out);
     }
     hex_prefix_encode(path, leaf, out);
 }
@@ -362,19 +317,11 @@ pub(crate) fn decode(rlp: &[u8]) -> Result<Node, &'static str> {
     while !buf.is_empty() {
         let start = buf;
         let header = Header::decode(&mut buf).map_err(|_| "invalid RLP item")?;
-        let (payload, rest) = buf
-            .split_at_checked(header.payload_length)
-            .ok_or("truncated RLP item")?;
+        let (payload, rest) = buf.split_at_checked(header.payload_length).ok_or("truncated RLP item")?;
         buf = rest;
-        let raw = start
-            .get(..start.len() - buf.len())
-            .ok_or("invalid RLP item")?;
+        let raw = start.get(..start.len() - buf.len()).ok_or("invalid RLP item")?;
         let item = items.get_mut(count).ok_or("more than 17 items")?;
-        *item = Item {
-            list: header.list,
-            payload,
-            raw,
-        };
+        *item = Item { list: header.list, payload, raw };
         count += 1;
     }
     match &items[..count] {
@@ -387,10 +334,7 @@ pub(crate) fn decode(rlp: &[u8]) -> Result<Node, &'static str> {
                 if second.list || second.payload.is_empty() {
                     return Err("leaf value is not a non-empty string");
                 }
-                Ok(Node::Leaf {
-                    path,
-                    value: second.payload.into(),
-                })
+                Ok(Node::Leaf { path, value: second.payload.into() })
             } else {
                 if path.is_empty() {
                     return Err("extension with an empty path");
@@ -415,15 +359,11 @@ pub(crate) fn decode(rlp: &[u8]) -> Result<Node, &'static str> {
                 *slot = decode_child(child)?;
             }
             let value = (!value.payload.is_empty()).then(|| Box::<[u8]>::from(value.payload));
-            let entries =
-                slots.iter().filter(|slot| !slot.is_empty()).count() + usize::from(value.is_some());
+            let entries = slots.iter().filter(|slot| !slot.is_empty()).count() + usize::from(value.is_some());
             if entries < 2 {
                 return Err("branch with fewer than two entries");
             }
-            Ok(Node::Branch {
-                children: slots,
-                value,
-            })
+            Ok(Node::Branch { children: slots, value })
         }
         _ => Err("neither 2 nor 17 items"),
     }
@@ -455,11 +395,7 @@ mod tests {
     use super::*;
 
     fn encode(node: Node) -> Vec<u8> {
-        let mut data = NodeData {
-            node,
-            reference: None,
-            persisted: false,
-        };
+        let mut data = NodeData { node, reference: None, persisted: false };
         let mut scratch = Vec::new();
         data.encode(&mut scratch, None);
         scratch
@@ -467,10 +403,7 @@ mod tests {
 
     #[test]
     fn leaf_round_trip() {
-        let rlp = encode(Node::Leaf {
-            path: vec![1, 2, 3].into(),
-            value: b"dog".to_vec().into(),
-        });
+        let rlp = encode(Node::Leaf { path: vec![1, 2, 3].into(), value: b"dog".to_vec().into() });
         // [0x3123, "dog"]
         assert_eq!(rlp, [0xc7, 0x82, 0x31, 0x23, 0x83, b'd', b'o', b'g']);
         assert!(
@@ -481,15 +414,9 @@ mod tests {
     #[test]
     fn branch_round_trip_with_embedded_child() {
         let mut children: Box<[NodeRef; 16]> = Box::default();
-        children[3] = NodeRef::new(Node::Leaf {
-            path: vec![].into(),
-            value: vec![0x01].into(),
-        });
+        children[3] = NodeRef::new(Node::Leaf { path: vec![].into(), value: vec![0x01].into() });
         children[7] = NodeRef::Hash(B256::repeat_byte(0xab));
-        let rlp = encode(Node::Branch {
-            children,
-            value: Some(vec![0x7f].into()),
-        });
+        let rlp = encode(Node::Branch { children, value: Some(vec![0x7f].into()) });
         let Ok(Node::Branch { children, value }) = decode(&rlp) else {
             panic!("branch does not decode");
         };
@@ -498,11 +425,8 @@ mod tests {
         assert!(
             matches!(&children[3], NodeRef::Node(data) if matches!(&data.node, Node::Leaf { value, .. } if **value == [0x01]))
         );
-        let mut again = NodeData {
-            node: Node::Branch { children, value },
-            reference: None,
-            persisted: false,
-        };
+        let mut again =
+            NodeData { node: Node::Branch { children, value }, reference: None, persisted: false };
         let mut scratch = Vec::new();
         again.encode(&mut scratch, None);
         assert_eq!(scratch, rlp);

@@ -13,14 +13,7 @@ impl<S: NodeStore> Trie<S> {
     /// `key`, or its absence. Empty for an empty trie. Reads the nodes on the path.
     pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
         let mut proof = Vec::new();
-        proof_at(
-            &self.store,
-            &mut self.root,
-            &nibbles::from_key(key),
-            &mut self.scratch,
-            &mut proof,
-            true,
-        )?;
+        proof_at(&self.store, &mut self.root, &nibbles::from_key(key), &mut self.scratch, &mut proof, true)?;
         Ok(proof)
     }
 }
@@ -42,23 +35,15 @@ fn proof_at<S: NodeStore>(
     }
     match &mut data.node {
         Node::Leaf { .. } => Ok(()),
-        Node::Extension {
-            path: shared,
-            child,
-        } => match path.strip_prefix(&**shared) {
+        Node::Extension { path: shared, child } => match path.strip_prefix(&**shared) {
             Some(rest) => proof_at(store, child, rest, scratch, proof, false),
             None => Ok(()),
         },
         Node::Branch { children, .. } => match path.split_first() {
             None => Ok(()),
-            Some((&nibble, rest)) => proof_at(
-                store,
-                &mut children[usize::from(nibble)],
-                rest,
-                scratch,
-                proof,
-                false,
-            ),
+            Some((&nibble, rest)) => {
+                proof_at(store, &mut children[usize::from(nibble)], rest, scratch, proof, false)
+            }
         },
     }
 }

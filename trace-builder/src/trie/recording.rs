@@ -21,10 +21,7 @@ pub struct RecordingStore<S> {
 impl<S> RecordingStore<S> {
     /// Wraps `inner`, with nothing recorded yet.
     pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            recorded: Mutex::default(),
-        }
+        Self { inner, recorded: Mutex::default() }
     }
 
     /// A copy of the nodes handed out so far.

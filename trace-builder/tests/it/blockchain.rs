@@ -6,10 +6,7 @@ use trace_builder::{
     error::BlockchainTestError,
 };
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/ethereum-tests/"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ethereum-tests/");
 
 fn load(file: &str) -> BlockchainTestFile {
     let path = format!("{FIXTURES}{file}");
@@ -52,6 +49,22 @@ fn block_with_all_transaction_types() {
     run_file("blockWithAllTransactionTypes.json");
 }
 
+/// Every BlockchainTests file of the fixtures directory (all JSON files but the trie vectors),
+/// so that a fixture added there runs without a new test.
+#[test]
+fn every_fixture_file_passes() {
+    let mut files: Vec<String> = std::fs::read_dir(FIXTURES)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json") && name != "trietest.json")
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "expected the five BlockchainTests files, found {files:?}");
+    for file in &files {
+        run_file(file);
+    }
+}
+
 #[test]
 fn tampered_post_state_balance_fails() {
     let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
@@ -60,11 +73,7 @@ fn tampered_post_state_balance_fails() {
     let address = *address;
     account.balance += U256::from(1);
     match blockchain_test::run(&test) {
-        Err(BlockchainTestError::PostState {
-            address: reported,
-            field,
-            ..
-        }) => {
+        Err(BlockchainTestError::PostState { address: reported, field, .. }) => {
             assert_eq!(reported, address, "{name}");
             assert_eq!(field, "balance", "{name}");
         }
@@ -74,15 +83,9 @@ fn tampered_post_state_balance_fails() {
 
 #[test]
 fn tampered_post_state_storage_fails() {
-    let (name, mut test) = load("CREATE_ContractSSTOREDuringInit.json")
-        .into_iter()
-        .next()
-        .unwrap();
+    let (name, mut test) = load("CREATE_ContractSSTOREDuringInit.json").into_iter().next().unwrap();
     let post = test.post_state.as_mut().unwrap();
-    let (_, account) = post
-        .iter_mut()
-        .find(|(_, account)| !account.storage.is_empty())
-        .unwrap();
+    let (_, account) = post.iter_mut().find(|(_, account)| !account.storage.is_empty()).unwrap();
     for value in account.storage.values_mut() {
         *value += U256::from(1);
     }
@@ -115,10 +118,7 @@ fn tampered_last_block_hash_fails() {
     let (name, mut test) = load("basefeeExample.json").into_iter().next().unwrap();
     test.lastblockhash.0[0] ^= 1;
     assert!(
-        matches!(
-            blockchain_test::run(&test),
-            Err(BlockchainTestError::LastBlockHash { .. })
-        ),
+        matches!(blockchain_test::run(&test), Err(BlockchainTestError::LastBlockHash { .. })),
         "{name}: a wrong head passed"
     );
 }
@@ -128,10 +128,7 @@ fn block_marked_invalid_must_fail() {
     let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
     test.blocks[0].expect_exception = Some("TEST_ONLY".into());
     assert!(
-        matches!(
-            blockchain_test::run(&test),
-            Err(BlockchainTestError::ExpectedFailure { index: 0, .. })
-        ),
+        matches!(blockchain_test::run(&test), Err(BlockchainTestError::ExpectedFailure { index: 0, .. })),
         "{name}: a valid block marked invalid passed"
     );
 }
@@ -142,19 +139,13 @@ fn tampered_block_state_root_fails() {
     // check must catch it.
     let (name, mut test) = load("SimpleTx.json").into_iter().next().unwrap();
     let rlp = test.blocks[0].rlp.to_vec();
-    let block: alloy_consensus::Block<alloy_consensus::TxEnvelope> =
-        alloy_rlp::decode_exact(&rlp).unwrap();
-    let at = rlp
-        .windows(32)
-        .position(|w| w == block.header.state_root.as_slice())
-        .unwrap();
+    let block: alloy_consensus::Block<alloy_consensus::TxEnvelope> = alloy_rlp::decode_exact(&rlp).unwrap();
+    let at = rlp.windows(32).position(|w| w == block.header.state_root.as_slice()).unwrap();
     let mut tampered = rlp;
     tampered[at] ^= 1;
     test.blocks[0].rlp = tampered.into();
     match blockchain_test::run(&test) {
-        Err(BlockchainTestError::Block {
-            index: 0, reason, ..
-        }) => {
+        Err(BlockchainTestError::Block { index: 0, reason, .. }) => {
             assert!(reason.contains("state root"), "{name}: {reason}");
         }
         other => panic!("{name}: tampered state root gave {other:?}"),
@@ -185,36 +176,18 @@ fn recorded_state_answers_only_recorded_reads() {
     let code_hash = state.account(&address).unwrap().code_hash;
 
     let nothing = StateAccess::default();
-    let mut blind = RecordedState {
-        state: &state,
-        access: &nothing,
-    };
-    assert!(matches!(
-        blind.basic(address),
-        Err(MemoryStateError::NotRecorded(_))
-    ));
-    assert!(matches!(
-        blind.storage(address, slot),
-        Err(MemoryStateError::NotRecorded(_))
-    ));
-    assert!(matches!(
-        blind.code_by_hash(code_hash),
-        Err(MemoryStateError::NotRecorded(_))
-    ));
-    assert!(matches!(
-        blind.block_hash(0),
-        Err(MemoryStateError::NotRecorded(_))
-    ));
+    let mut blind = RecordedState { state: &state, access: &nothing };
+    assert!(matches!(blind.basic(address), Err(MemoryStateError::NotRecorded(_))));
+    assert!(matches!(blind.storage(address, slot), Err(MemoryStateError::NotRecorded(_))));
+    assert!(matches!(blind.code_by_hash(code_hash), Err(MemoryStateError::NotRecorded(_))));
+    assert!(matches!(blind.block_hash(0), Err(MemoryStateError::NotRecorded(_))));
 
     let mut all = StateAccess::default();
     all.accounts.insert(address);
     all.storage.entry(address).or_default().insert(slot);
     all.codes.insert(code_hash);
     all.block_hashes.insert(0);
-    let mut seeing = RecordedState {
-        state: &state,
-        access: &all,
-    };
+    let mut seeing = RecordedState { state: &state, access: &all };
     assert_eq!(seeing.basic(address).unwrap().unwrap().nonce, 1);
     assert_eq!(seeing.storage(address, slot).unwrap(), U256::from(9));
     assert_eq!(seeing.code_by_hash(code_hash).unwrap().len(), 1);

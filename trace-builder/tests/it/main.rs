@@ -1,11 +1,5 @@
 //! Integration tests of trace-builder: one binary, one module per component.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    missing_docs,
-    unreachable_pub
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
 
 mod blockchain;
 mod trie;

@@ -8,8 +8,8 @@ use alloy_trie::{HashBuilder, Nibbles, proof::verify_proof};
 use proptest::prelude::*;
 use std::{collections::BTreeMap, sync::Arc};
 use trace_builder::{
-    AccountChange, AccountState, EMPTY_ROOT_HASH, NodeStore, RecordingStore, StateChanges,
-    StateTrie, Trie, TrieAccount, TrieError, ordered_trie_root, state_root_of,
+    AccountChange, AccountState, EMPTY_ROOT_HASH, NodeStore, RecordingStore, StateChanges, StateTrie, Trie,
+    TrieAccount, TrieError, ordered_trie_root, state_root_of,
 };
 
 type Store = B256Map<Bytes>;
@@ -34,12 +34,7 @@ fn yellow_paper_root(map: &BTreeMap<Vec<u8>, Vec<u8>>) -> B256 {
     }
     let items: Vec<(Vec<u8>, &[u8])> = map
         .iter()
-        .map(|(key, value)| {
-            (
-                key.iter().flat_map(|b| [b >> 4, b & 0xf]).collect(),
-                &value[..],
-            )
-        })
+        .map(|(key, value)| (key.iter().flat_map(|b| [b >> 4, b & 0xf]).collect(), &value[..]))
         .collect();
     keccak256(yp_c(&items, 0))
 }
@@ -53,11 +48,7 @@ fn yp_string(bytes: &[u8]) -> Vec<u8> {
 fn yp_list(items: &[Vec<u8>]) -> Vec<u8> {
     let payload: Vec<u8> = items.concat();
     let mut out = Vec::new();
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
+    Header { list: true, payload_length: payload.len() }.encode(&mut out);
     out.extend(payload);
     out
 }
@@ -82,20 +73,13 @@ fn yp_n(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
         return vec![EMPTY_STRING_CODE];
     }
     let c = yp_c(items, depth);
-    if c.len() < 32 {
-        c
-    } else {
-        yp_string(keccak256(&c).as_slice())
-    }
+    if c.len() < 32 { c } else { yp_string(keccak256(&c).as_slice()) }
 }
 
 /// `c(I, i)`: the RLP of the node holding `items` (sorted, distinct) at depth `i`.
 fn yp_c(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
     if let [(key, value)] = items {
-        return yp_list(&[
-            yp_string(&yp_hex_prefix(&key[depth..], true)),
-            yp_string(value),
-        ]);
+        return yp_list(&[yp_string(&yp_hex_prefix(&key[depth..], true)), yp_string(value)]);
     }
     let shared = (depth..)
         .take_while(|&at| {
@@ -105,25 +89,16 @@ fn yp_c(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
         .count();
     if shared > 0 {
         let path = &items[0].0[depth..depth + shared];
-        return yp_list(&[
-            yp_string(&yp_hex_prefix(path, false)),
-            yp_n(items, depth + shared),
-        ]);
+        return yp_list(&[yp_string(&yp_hex_prefix(path, false)), yp_n(items, depth + shared)]);
     }
     let mut node: Vec<Vec<u8>> = (0..16u8)
         .map(|nibble| {
-            let below: Vec<_> = items
-                .iter()
-                .filter(|(key, _)| key.get(depth) == Some(&nibble))
-                .cloned()
-                .collect();
+            let below: Vec<_> =
+                items.iter().filter(|(key, _)| key.get(depth) == Some(&nibble)).cloned().collect();
             yp_n(&below, depth + 1)
         })
         .collect();
-    let value = items
-        .iter()
-        .find(|(key, _)| key.len() == depth)
-        .map_or(&[][..], |(_, v)| v);
+    let value = items.iter().find(|(key, _)| key.len() == depth).map_or(&[][..], |(_, v)| v);
     node.push(yp_string(value));
     yp_list(&node)
 }
@@ -153,10 +128,7 @@ fn verify(root: B256, key: &[u8], value: Option<&Vec<u8>>, proof: &[Bytes]) {
 
 #[test]
 fn ethereum_trie_tests() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/ethereum-tests/trietest.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ethereum-tests/trietest.json");
     let fixture: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read trietest.json"))
             .expect("parse trietest.json");
@@ -183,25 +155,13 @@ fn ethereum_trie_tests() {
                 model.insert(key, value);
             }
         }
-        let expected: B256 = case["root"]
-            .as_str()
-            .expect("root")
-            .parse()
-            .expect("root hash");
+        let expected: B256 = case["root"].as_str().expect("root").parse().expect("root hash");
         assert_eq!(trie.root_hash(), expected, "{name}");
-        assert_eq!(
-            yellow_paper_root(&model),
-            expected,
-            "{name}: reference implementation"
-        );
+        assert_eq!(yellow_paper_root(&model), expected, "{name}: reference implementation");
         let mut reopened = reopen(&mut trie);
         assert_eq!(reopened.root_hash(), expected, "{name}: reopened");
         for (key, value) in &model {
-            assert_eq!(
-                reopened.get(key).unwrap().as_ref(),
-                Some(value),
-                "{name}: {key:02x?}"
-            );
+            assert_eq!(reopened.get(key).unwrap().as_ref(), Some(value), "{name}: {key:02x?}");
         }
     }
 }
@@ -248,11 +208,8 @@ fn collapse_fixture() -> (B256, Store, [Vec<u8>; 3], B256) {
     let (root, nodes) = trie.commit();
     let store = store_of(nodes);
     // The leaf of keys[2] below the root branch: path of 63 nibbles.
-    let leaf_hash = store
-        .iter()
-        .find(|(_, rlp)| rlp.windows(40).any(|w| w == [3; 40]))
-        .map(|(hash, _)| *hash)
-        .unwrap();
+    let leaf_hash =
+        store.iter().find(|(_, rlp)| rlp.windows(40).any(|w| w == [3; 40])).map(|(hash, _)| *hash).unwrap();
     (root, store, keys, leaf_hash)
 }
 
@@ -266,15 +223,8 @@ fn delete_after_reopen_collapses_branch_and_records_sibling() {
     let mut expected = BTreeMap::new();
     expected.insert(keys[2].clone(), vec![3; 40]);
     assert_eq!(trie.root_hash(), alloy_root(&expected));
-    assert!(
-        recording.recorded().contains_key(&sibling),
-        "the merged sibling is in the witness"
-    );
-    assert_eq!(
-        recording.recorded().len(),
-        4,
-        "root branch and its three leaves"
-    );
+    assert!(recording.recorded().contains_key(&sibling), "the merged sibling is in the witness");
+    assert_eq!(recording.recorded().len(), 4, "root branch and its three leaves");
 }
 
 #[test]
@@ -285,10 +235,7 @@ fn failed_delete_changes_nothing() {
     trie.remove(&keys[0]).unwrap();
     let before = trie.root_hash();
     let error = trie.remove(&keys[1]).unwrap_err();
-    assert!(
-        matches!(error, TrieError::MissingNode(hash) if hash == sibling),
-        "{error}"
-    );
+    assert!(matches!(error, TrieError::MissingNode(hash) if hash == sibling), "{error}");
     assert_eq!(trie.root_hash(), before);
     assert_eq!(trie.get(&keys[1]).unwrap(), Some(vec![2; 40]));
 }
@@ -300,18 +247,14 @@ fn wrong_node_under_a_hash_is_rejected() {
     let other = store[&sibling].clone();
     lying.insert(root, other);
     let error = Trie::new(&lying, root).get(&keys[0]).unwrap_err();
-    assert!(
-        matches!(error, TrieError::MalformedNode { hash, .. } if hash == root),
-        "{error}"
-    );
+    assert!(matches!(error, TrieError::MalformedNode { hash, .. } if hash == root), "{error}");
 }
 
 #[test]
 fn ordered_root_matches_alloy() {
     for len in [0, 1, 2, 15, 16, 17, 127, 128, 129, 300] {
-        let items: Vec<Vec<u8>> = (0..len)
-            .map(|i| (0..(i % 70) + 1).map(|j| (i * 31 + j) as u8).collect())
-            .collect();
+        let items: Vec<Vec<u8>> =
+            (0..len).map(|i| (0..(i % 70) + 1).map(|j| (i * 31 + j) as u8).collect()).collect();
         assert_eq!(
             ordered_trie_root(&items),
             alloy_trie::root::ordered_trie_root_encoded(&items),
@@ -565,12 +508,7 @@ proptest! {
 type Replay = (B256, Vec<Option<Vec<u8>>>);
 
 /// Applies `batch` to the trie at `root` over `store`: the final root and every read.
-fn replay<S: NodeStore>(
-    store: S,
-    root: B256,
-    keys: &[Vec<u8>],
-    batch: &[Op],
-) -> Result<Replay, TrieError> {
+fn replay<S: NodeStore>(store: S, root: B256, keys: &[Vec<u8>], batch: &[Op]) -> Result<Replay, TrieError> {
     let mut trie = Trie::new(store, root);
     let mut reads = Vec::new();
     for op in batch {
@@ -614,19 +552,10 @@ fn alloy_state_root(accounts: &Accounts) -> B256 {
             let slots: BTreeMap<Vec<u8>, Vec<u8>> = storage
                 .iter()
                 .filter(|(_, value)| !value.is_zero())
-                .map(|(slot, value)| {
-                    (
-                        keccak256(B256::from(*slot)).to_vec(),
-                        alloy_rlp::encode(value),
-                    )
-                })
+                .map(|(slot, value)| (keccak256(B256::from(*slot)).to_vec(), alloy_rlp::encode(value)))
                 .collect();
-            let account = alloy_trie::TrieAccount::new(
-                info.nonce,
-                info.balance,
-                alloy_root(&slots),
-                info.code_hash,
-            );
+            let account =
+                alloy_trie::TrieAccount::new(info.nonce, info.balance, alloy_root(&slots), info.code_hash);
             (keccak256(address).to_vec(), alloy_rlp::encode(account))
         })
         .collect();
@@ -639,10 +568,7 @@ fn address() -> impl Strategy<Value = Address> {
 }
 
 fn slot() -> impl Strategy<Value = U256> {
-    prop_oneof![
-        (0..12u64).prop_map(U256::from),
-        any::<[u8; 32]>().prop_map(U256::from_be_bytes)
-    ]
+    prop_oneof![(0..12u64).prop_map(U256::from), any::<[u8; 32]>().prop_map(U256::from_be_bytes)]
 }
 
 fn slot_value() -> impl Strategy<Value = U256> {
@@ -654,25 +580,19 @@ fn slot_value() -> impl Strategy<Value = U256> {
 }
 
 fn account_state() -> impl Strategy<Value = AccountState> {
-    (
-        any::<u64>(),
-        any::<u128>(),
-        prop::option::of(any::<[u8; 32]>()),
-    )
-        .prop_map(|(nonce, balance, code)| AccountState {
+    (any::<u64>(), any::<u128>(), prop::option::of(any::<[u8; 32]>())).prop_map(|(nonce, balance, code)| {
+        AccountState {
             nonce,
             balance: U256::from(balance),
             code_hash: code.map_or(KECCAK256_EMPTY, keccak256),
-        })
+        }
+    })
 }
 
 fn accounts() -> impl Strategy<Value = Accounts> {
     prop::collection::btree_map(
         address(),
-        (
-            account_state(),
-            prop::collection::btree_map(slot(), slot_value(), 0..8),
-        ),
+        (account_state(), prop::collection::btree_map(slot(), slot_value(), 0..8)),
         0..20,
     )
 }
@@ -692,18 +612,11 @@ fn changes() -> impl Strategy<Value = StateChanges> {
             }),
         0..15,
     )
-    .prop_map(|accounts| StateChanges {
-        accounts,
-        codes: BTreeMap::new(),
-    })
+    .prop_map(|accounts| StateChanges { accounts, codes: BTreeMap::new() })
 }
 
 fn genesis(accounts: &Accounts) -> (B256, Store) {
-    state_root_of(
-        accounts
-            .iter()
-            .map(|(address, (info, storage))| (*address, info.clone(), storage.clone())),
-    )
+    state_root_of(accounts.iter().map(|(address, (info, storage))| (*address, info.clone(), storage.clone())))
 }
 
 /// `changes` applied to the model, by their documented meaning.
@@ -725,15 +638,8 @@ fn apply_to_model(accounts: &mut Accounts, changes: &StateChanges) {
 
 fn verify_account_proof(root: B256, proof: &trace_builder::AccountProof) {
     let expected = proof.account.map(alloy_rlp::encode);
-    verify(
-        root,
-        keccak256(proof.address).as_slice(),
-        expected.as_ref(),
-        &proof.account_proof,
-    );
-    let storage_root = proof
-        .account
-        .map_or(EMPTY_ROOT_HASH, |account| account.storage_root);
+    verify(root, keccak256(proof.address).as_slice(), expected.as_ref(), &proof.account_proof);
+    let storage_root = proof.account.map_or(EMPTY_ROOT_HASH, |account| account.storage_root);
     for slot in &proof.storage {
         let expected = (!slot.value.is_zero()).then(|| alloy_rlp::encode(slot.value));
         let key = keccak256(B256::from(slot.key));
@@ -828,18 +734,14 @@ fn trie_account_rlp_matches_alloy() {
         B256::repeat_byte(2),
     );
     assert_eq!(alloy_rlp::encode(ours), alloy_rlp::encode(theirs));
-    assert_eq!(
-        alloy_rlp::decode_exact::<TrieAccount>(alloy_rlp::encode(theirs)).unwrap(),
-        ours
-    );
+    assert_eq!(alloy_rlp::decode_exact::<TrieAccount>(alloy_rlp::encode(theirs)).unwrap(), ours);
 }
 
 #[test]
 fn malformed_account_value_is_an_error() {
     let address = Address::with_last_byte(1);
     let mut trie = Trie::empty(Store::default());
-    trie.insert(keccak256(address).as_slice(), vec![0xc1, 0x80, 0x80])
-        .unwrap();
+    trie.insert(keccak256(address).as_slice(), vec![0xc1, 0x80, 0x80]).unwrap();
     let (root, nodes) = trie.commit();
     let store = store_of(nodes);
     let error = StateTrie::new(&store, root).account(address).unwrap_err();

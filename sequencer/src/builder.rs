@@ -1,0 +1,270 @@
+//! The block producer: every block interval it takes the best pooled transactions, runs them
+//! through the one block executor, updates the state trie, seals the header and commits the
+//! block in one database transaction.
+
+use crate::{
+    error::BuildError,
+    latest_state::LatestState,
+    mempool::Mempool,
+    metrics::BlockMetrics,
+    store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
+};
+use alloy_consensus::Header;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::watch;
+use trace_builder::{
+    chain::ChainConfig,
+    executor::{BlockExecutor, BlockInputs, seal_header},
+    state_trie::StateTrie,
+    trie::ordered_trie_root,
+};
+
+/// The newest sealed block, as the builder publishes it to the RPC.
+#[derive(Clone, Debug)]
+pub struct ChainHead {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// The sealed header.
+    pub header: Header,
+}
+
+/// Parameters of block production that do not change while the node runs.
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    /// Chain rules.
+    pub chain: ChainConfig,
+    /// Interval between blocks.
+    pub block_time: Duration,
+    /// Gas limit to steer towards; `None` keeps the parent's.
+    pub target_gas_limit: Option<u64>,
+    /// Coinbase of produced blocks.
+    pub fee_recipient: Address,
+    /// Header extra data.
+    pub extra_data: Bytes,
+}
+
+/// Builds, seals and commits blocks. Lives on its own blocking thread.
+#[derive(Debug)]
+pub struct BlockProducer {
+    config: ProducerConfig,
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    state: LatestState,
+    nodes: DbNodeStore,
+    trie: StateTrie<DbNodeStore>,
+    mempool: Arc<Mempool>,
+    head: ChainHead,
+    heads: watch::Sender<ChainHead>,
+    metrics: BlockMetrics,
+}
+
+impl BlockProducer {
+    /// A producer that continues the chain from `head`.
+    pub fn new(
+        config: ProducerConfig,
+        store: Store,
+        nodes: DbNodeStore,
+        mempool: Arc<Mempool>,
+        head: ChainHead,
+        heads: watch::Sender<ChainHead>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let trie = StateTrie::new(nodes.clone(), head.header.state_root);
+        Self {
+            state: LatestState::new(store.clone(), runtime.clone()),
+            config,
+            store,
+            runtime,
+            nodes,
+            trie,
+            mempool,
+            head,
+            heads,
+            metrics: BlockMetrics::default(),
+        }
+    }
+
+    /// Produces a block every interval until `shutdown` is set; a failure stops production and
+    /// is returned, so that the node goes down instead of running without a builder.
+    pub fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<(), BuildError> {
+        let mut next = Instant::now() + self.config.block_time;
+        while !shutdown.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now < next {
+                std::thread::sleep((next - now).min(Duration::from_millis(50)));
+                continue;
+            }
+            next += self.config.block_time;
+            if next < now {
+                // We fell behind (a slow block): keep the cadence instead of bursting.
+                next = now + self.config.block_time;
+            }
+            self.produce_block()?;
+        }
+        Ok(())
+    }
+
+    /// The newest sealed block.
+    pub fn head(&self) -> &ChainHead {
+        &self.head
+    }
+
+    /// Builds, seals and commits one block on top of the head, with whatever the pool holds.
+    pub fn produce_block(&mut self) -> Result<BlockRecord, BuildError> {
+        let parent = self.head.header.clone();
+        let inputs = self.next_inputs(&parent);
+        let number = inputs.number;
+
+        let build_started = Instant::now();
+        let base_fee = self.config.chain.next_base_fee(&parent);
+        let candidates = {
+            let state = &mut self.state;
+            let mut nonce_errors = None;
+            let best = self.mempool.best(base_fee, |sender| {
+                state.nonce(sender).unwrap_or_else(|e| {
+                    nonce_errors = Some(e);
+                    u64::MAX
+                })
+            });
+            if let Some(error) = nonce_errors {
+                return Err(BuildError::State(error.to_string()));
+            }
+            best
+        };
+        let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
+            .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
+        let mut included = Vec::with_capacity(candidates.len());
+        let mut skipped_senders = std::collections::HashSet::new();
+        for tx in candidates {
+            if skipped_senders.contains(&tx.signer()) {
+                continue;
+            }
+            match executor.execute_transaction(&tx) {
+                Ok(outcome) => included.push((tx, outcome)),
+                Err(error) => {
+                    tracing::debug!(target: "builder", tx = %tx.inner().tx_hash(), %error, "skipped transaction");
+                    // The sender's later nonces cannot run this block either.
+                    skipped_senders.insert(tx.signer());
+                    if !error.is_block_full() {
+                        self.mempool.remove(tx.inner().tx_hash());
+                    }
+                }
+            }
+        }
+        let executed =
+            executor.finish().map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
+        let build_seconds = build_started.elapsed();
+
+        let root_started = Instant::now();
+        self.trie.apply(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
+        let (state_root, trie_nodes) = self.trie.commit();
+        let state_root_seconds = root_started.elapsed();
+
+        let raw: Vec<Vec<u8>> = included.iter().map(|(tx, _)| tx.inner().encoded_2718()).collect();
+        let transactions_root = ordered_trie_root(&raw);
+        let header =
+            seal_header(&self.config.chain, &parent, &inputs, &executed, transactions_root, state_root);
+        let hash = header.hash_slow();
+        let transactions = included
+            .into_iter()
+            .zip(raw)
+            .zip(&executed.receipts)
+            .map(|(((tx, outcome), raw), receipt)| TransactionRecord {
+                hash: *tx.inner().tx_hash(),
+                sender: tx.signer(),
+                raw: raw.into(),
+                receipt: receipt.clone(),
+                gas_used: outcome.gas_used,
+                contract_address: outcome.contract_address,
+            })
+            .collect::<Vec<_>>();
+        let record = BlockRecord { header, hash, transactions, changes: executed.changes, trie_nodes };
+
+        let commit_started = Instant::now();
+        self.runtime.block_on(self.store.commit_block(&record, self.config.chain.chain_id))?;
+        let commit_seconds = commit_started.elapsed();
+
+        self.nodes.cache_nodes(&record.trie_nodes);
+        self.state.apply(&record.changes, number, hash);
+        let state = &mut self.state;
+        self.mempool.prune(|sender| state.nonce(sender).unwrap_or(0));
+        self.head = ChainHead { number, hash, header: record.header.clone() };
+        self.heads.send_replace(self.head.clone());
+
+        self.metrics.blocks.increment(1);
+        self.metrics.gas_used.increment(record.header.gas_used);
+        self.metrics.transactions.increment(record.transactions.len() as u64);
+        self.metrics.block_transactions.record(record.transactions.len() as f64);
+        self.metrics.build_seconds.record(build_seconds);
+        self.metrics.state_root_seconds.record(state_root_seconds);
+        self.metrics.commit_seconds.record(commit_seconds);
+        self.metrics.head_number.set(number as f64);
+        self.metrics.head_gas_used.set(record.header.gas_used as f64);
+        self.metrics.mempool_transactions.set(self.mempool.len() as f64);
+        tracing::info!(
+            target: "builder",
+            number,
+            hash = %hash,
+            txs = record.transactions.len(),
+            gas_used = record.header.gas_used,
+            build_ms = build_seconds.as_secs_f64() * 1e3,
+            state_root_ms = state_root_seconds.as_secs_f64() * 1e3,
+            commit_ms = commit_seconds.as_secs_f64() * 1e3,
+            "sealed block"
+        );
+        Ok(record)
+    }
+
+    /// Header inputs of the next block.
+    fn next_inputs(&self, parent: &Header) -> BlockInputs {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        BlockInputs {
+            number: parent.number + 1,
+            // L1 rules need strictly increasing timestamps; with sub-second blocks they run ahead.
+            timestamp: now.max(parent.timestamp + 1),
+            beneficiary: self.config.fee_recipient,
+            gas_limit: next_gas_limit(parent.gas_limit, self.config.target_gas_limit),
+            prev_randao: B256::ZERO,
+            extra_data: self.config.extra_data.clone(),
+            // The L1 anchor: zero until the L1 watcher exists.
+            parent_beacon_block_root: B256::ZERO,
+            withdrawals: Vec::new(),
+        }
+    }
+}
+
+/// The gas limit after `parent`, moved towards `target` by the most L1 rules allow
+/// (strictly less than parent / 1024).
+pub fn next_gas_limit(parent: u64, target: Option<u64>) -> u64 {
+    let Some(target) = target else { return parent };
+    let max_delta = (parent / 1024).saturating_sub(1);
+    if target > parent {
+        parent + (target - parent).min(max_delta)
+    } else {
+        parent - (parent - target).min(max_delta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gas_limit_moves_within_the_l1_bound() {
+        assert_eq!(next_gas_limit(30_000_000, None), 30_000_000);
+        // 30M / 1024 = 29,296: the change must stay strictly below it.
+        assert_eq!(next_gas_limit(30_000_000, Some(60_000_000)), 30_029_295);
+        assert_eq!(next_gas_limit(30_000_000, Some(30_000_100)), 30_000_100);
+        assert_eq!(next_gas_limit(30_000_000, Some(1_000_000)), 29_970_705);
+    }
+}

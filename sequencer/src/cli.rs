@@ -1,0 +1,189 @@
+//! Command line: `sequencer dev` and `sequencer run --config FILE`. Every configuration key has
+//! a flag and an environment variable that override the file.
+
+use crate::config::{Config, ConfigError, LogFormat};
+use alloy_primitives::Address;
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf};
+
+/// The native rollup sequencer.
+#[derive(Debug, Parser)]
+#[command(name = "sequencer", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a dev chain: built-in genesis with the test mnemonic's accounts 0..9 funded,
+    /// SQLite in ./data, nothing to install or configure.
+    Dev(NodeArgs),
+    /// Runs a node from a TOML configuration file.
+    Run {
+        /// The configuration file (see config/sequencer.example.toml).
+        #[arg(long, env = "SEQUENCER_CONFIG")]
+        config: PathBuf,
+        /// Overrides of the file's keys.
+        #[command(flatten)]
+        args: NodeArgs,
+    },
+}
+
+/// Flags that override configuration keys; each also reads an environment variable.
+#[derive(Debug, Default, Args)]
+pub struct NodeArgs {
+    /// `chain.genesis`: geth genesis JSON file.
+    #[arg(long, env = "SEQUENCER_GENESIS")]
+    pub genesis: Option<PathBuf>,
+    /// `chain.block_time_ms`: interval between blocks.
+    #[arg(long, env = "SEQUENCER_BLOCK_TIME_MS")]
+    pub block_time_ms: Option<u64>,
+    /// `chain.gas_limit`: block gas limit to steer towards.
+    #[arg(long, env = "SEQUENCER_GAS_LIMIT")]
+    pub gas_limit: Option<u64>,
+    /// `chain.fee_recipient`: coinbase of produced blocks.
+    #[arg(long, env = "SEQUENCER_FEE_RECIPIENT")]
+    pub fee_recipient: Option<Address>,
+    /// `chain.extra_data`: header extra data.
+    #[arg(long, env = "SEQUENCER_EXTRA_DATA")]
+    pub extra_data: Option<String>,
+    /// `database.datadir`: data directory (SQLite lives here by default).
+    #[arg(long, env = "SEQUENCER_DATADIR")]
+    pub datadir: Option<PathBuf>,
+    /// `database.url`: `sqlite://PATH` or `postgres://...`.
+    #[arg(long, env = "SEQUENCER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `database.max_connections`: pool size.
+    #[arg(long, env = "SEQUENCER_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// `database.node_cache_mib`: trie-node cache size.
+    #[arg(long, env = "SEQUENCER_NODE_CACHE_MIB")]
+    pub node_cache_mib: Option<u64>,
+    /// `rpc.http_addr`: JSON-RPC (HTTP and WebSocket) listen address.
+    #[arg(long, env = "SEQUENCER_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// `rpc.max_request_body_bytes`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_REQUEST_BODY_BYTES")]
+    pub rpc_max_request_body_bytes: Option<u32>,
+    /// `rpc.max_response_body_bytes`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_RESPONSE_BODY_BYTES")]
+    pub rpc_max_response_body_bytes: Option<u32>,
+    /// `rpc.max_connections`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_CONNECTIONS")]
+    pub rpc_max_connections: Option<u32>,
+    /// `rpc.max_batch_len`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_BATCH_LEN")]
+    pub rpc_max_batch_len: Option<u32>,
+    /// `rpc.max_subscriptions_per_connection`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_SUBSCRIPTIONS")]
+    pub rpc_max_subscriptions: Option<u32>,
+    /// `rpc.cors_origins`: comma-separated origins, or `*`.
+    #[arg(long, env = "SEQUENCER_RPC_CORS", value_delimiter = ',')]
+    pub rpc_cors: Option<Vec<String>>,
+    /// `metrics.addr`: Prometheus listen address.
+    #[arg(long, env = "SEQUENCER_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// `log.filter`: tracing filter directives.
+    #[arg(long, env = "SEQUENCER_LOG")]
+    pub log_filter: Option<String>,
+    /// `log.format`: human or json.
+    #[arg(long, env = "SEQUENCER_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl NodeArgs {
+    /// Writes every flag that was given over `config`.
+    pub fn apply(self, config: &mut Config) {
+        fn set<T>(slot: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+        if self.genesis.is_some() {
+            config.chain.genesis = self.genesis;
+        }
+        set(&mut config.chain.block_time_ms, self.block_time_ms);
+        if self.gas_limit.is_some() {
+            config.chain.gas_limit = self.gas_limit;
+        }
+        set(&mut config.chain.fee_recipient, self.fee_recipient);
+        set(&mut config.chain.extra_data, self.extra_data);
+        set(&mut config.database.datadir, self.datadir);
+        if self.database_url.is_some() {
+            config.database.url = self.database_url;
+        }
+        set(&mut config.database.max_connections, self.database_max_connections);
+        set(&mut config.database.node_cache_mib, self.node_cache_mib);
+        set(&mut config.rpc.http_addr, self.http_addr);
+        set(&mut config.rpc.max_request_body_bytes, self.rpc_max_request_body_bytes);
+        set(&mut config.rpc.max_response_body_bytes, self.rpc_max_response_body_bytes);
+        set(&mut config.rpc.max_connections, self.rpc_max_connections);
+        set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
+        set(&mut config.rpc.max_subscriptions_per_connection, self.rpc_max_subscriptions);
+        set(&mut config.rpc.cors_origins, self.rpc_cors);
+        set(&mut config.metrics.addr, self.metrics_addr);
+        set(&mut config.log.filter, self.log_filter);
+        set(&mut config.log.format, self.log_format);
+    }
+}
+
+impl Command {
+    /// The validated configuration this command runs with, and whether it is the dev chain.
+    pub fn into_config(self) -> Result<(Config, bool), ConfigError> {
+        let (mut config, args, dev) = match self {
+            Self::Dev(args) => {
+                let config = Config::parse(DEV_CONFIG).map_err(|message| ConfigError::Parse {
+                    path: PathBuf::from("config/dev.toml"),
+                    message,
+                })?;
+                (config, args, true)
+            }
+            Self::Run { config, args } => (Config::load(&config)?, args, false),
+        };
+        args.apply(&mut config);
+        config.validate(dev)?;
+        Ok((config, dev))
+    }
+}
+
+/// The dev configuration, built into the binary so that `sequencer dev` works from anywhere.
+pub const DEV_CONFIG: &str = include_str!("../../config/dev.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let cli = Cli::try_parse_from([
+            "sequencer",
+            "dev",
+            "--block-time-ms",
+            "250",
+            "--http-addr",
+            "127.0.0.1:18545",
+            "--datadir",
+            "/tmp/x",
+        ])
+        .expect("parses");
+        let (config, dev) = cli.command.into_config().expect("valid");
+        assert!(dev);
+        assert_eq!(config.chain.block_time_ms, 250);
+        assert_eq!(config.rpc.http_addr.port(), 18545);
+        assert_eq!(config.database.resolved_url(), "sqlite:///tmp/x/chain.sqlite");
+    }
+
+    #[test]
+    fn run_without_genesis_names_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[chain]\nblock_time_ms = 500\n").expect("write");
+        let cli = Cli::try_parse_from(["sequencer", "run", "--config", path.to_str().expect("utf8")])
+            .expect("parses");
+        let err = cli.command.into_config().unwrap_err().to_string();
+        assert!(err.contains("chain.genesis"), "{err}");
+    }
+}

@@ -1,0 +1,329 @@
+//! The node's configuration: one serde tree, loaded from TOML, every key overridable by a flag
+//! and an environment variable (see [`crate::cli`]). Every default lives in the `Default` impls
+//! below and nowhere else; [`Config::validate`] runs once at start and names the bad key.
+
+use alloy_primitives::Address;
+use serde::{Deserialize, Serialize};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// The whole configuration of a sequencer node.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Chain parameters: genesis, block production.
+    pub chain: ChainSection,
+    /// Where the chain is stored.
+    pub database: DatabaseSection,
+    /// The JSON-RPC endpoint.
+    pub rpc: RpcSection,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[chain]`: what chain this node produces.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainSection {
+    /// Path of the genesis file (geth genesis JSON). `None` means the built-in dev genesis,
+    /// which only `sequencer dev` accepts.
+    pub genesis: Option<PathBuf>,
+    /// Interval between blocks, in milliseconds.
+    pub block_time_ms: u64,
+    /// Gas limit the sequencer steers blocks towards (by at most 1/1024 of the parent's per
+    /// block, as L1 rules allow). `None` keeps the genesis gas limit.
+    pub gas_limit: Option<u64>,
+    /// Recipient of priority fees (block `coinbase`).
+    pub fee_recipient: Address,
+    /// Extra data written into every block header (at most 32 bytes).
+    pub extra_data: String,
+}
+
+impl Default for ChainSection {
+    fn default() -> Self {
+        Self {
+            genesis: None,
+            block_time_ms: 1_000,
+            gas_limit: None,
+            fee_recipient: Address::ZERO,
+            extra_data: String::new(),
+        }
+    }
+}
+
+impl ChainSection {
+    /// The block interval.
+    pub fn block_time(&self) -> Duration {
+        Duration::from_millis(self.block_time_ms)
+    }
+}
+
+/// `[database]`: the store.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// Data directory; the embedded SQLite database lives in it unless `url` says otherwise.
+    pub datadir: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://...`. `None` means SQLite in `datadir`.
+    pub url: Option<String>,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// Memory the trie-node cache may use, in MiB.
+    pub node_cache_mib: u64,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self { datadir: PathBuf::from("data"), url: None, max_connections: 8, node_cache_mib: 1024 }
+    }
+}
+
+impl DatabaseSection {
+    /// The URL to connect to: `url`, or the SQLite file in `datadir`.
+    pub fn resolved_url(&self) -> String {
+        match &self.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.datadir.join("chain.sqlite").display()),
+        }
+    }
+}
+
+/// `[rpc]`: JSON-RPC over HTTP and WebSocket on one port.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSection {
+    /// Address to listen on.
+    pub http_addr: SocketAddr,
+    /// Largest request body, in bytes.
+    pub max_request_body_bytes: u32,
+    /// Largest response body, in bytes.
+    pub max_response_body_bytes: u32,
+    /// Largest number of simultaneous connections.
+    pub max_connections: u32,
+    /// Largest number of requests in one JSON-RPC batch.
+    pub max_batch_len: u32,
+    /// Largest number of subscriptions per WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+    /// Origins allowed by CORS; `["*"]` allows any.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for RpcSection {
+    fn default() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            max_request_body_bytes: 10 * 1024 * 1024,
+            max_response_body_bytes: 100 * 1024 * 1024,
+            max_connections: 500,
+            max_batch_len: 1_000,
+            max_subscriptions_per_connection: 1_024,
+            cors_origins: vec!["*".to_owned()],
+        }
+    }
+}
+
+/// `[metrics]`: Prometheus exposition.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address serving `/metrics`.
+    pub addr: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 9100)) }
+    }
+}
+
+/// `[log]`: logging.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// `tracing` filter directives, e.g. `info,sequencer=debug`.
+    pub filter: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self { filter: "info".to_owned(), format: LogFormat::Human }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration that cannot be used, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown key, wrong type...).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A key has a value the node cannot run with.
+    #[error("invalid config key `{key}`: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `chain.block_time_ms`.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key the node cannot run without is absent.
+    #[error("missing config key `{key}`: {reason}")]
+    Missing {
+        /// Dotted key.
+        key: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads a TOML file. Keys it does not set keep their defaults; unknown keys are errors.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path: path.to_owned(), message })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks every key once, at start. `dev` allows the built-in dev genesis.
+    pub fn validate(&self, dev: bool) -> Result<(), ConfigError> {
+        if self.chain.genesis.is_none() && !dev {
+            return Err(ConfigError::Missing {
+                key: "chain.genesis",
+                reason: "a production node needs its genesis file (geth genesis JSON)",
+            });
+        }
+        if self.chain.block_time_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "chain.block_time_ms",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(gas_limit) = self.chain.gas_limit
+            && gas_limit < MIN_GAS_LIMIT
+        {
+            return Err(ConfigError::Invalid {
+                key: "chain.gas_limit",
+                reason: format!("must be at least {MIN_GAS_LIMIT} (the L1 minimum)"),
+            });
+        }
+        if self.chain.extra_data.len() > 32 {
+            return Err(ConfigError::Invalid {
+                key: "chain.extra_data",
+                reason: format!("{} bytes, at most 32 allowed", self.chain.extra_data.len()),
+            });
+        }
+        let url = self.database.resolved_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                reason: format!("`{url}` is neither sqlite:// nor postgres://"),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.rpc.max_request_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "rpc.max_request_body_bytes",
+                reason: "must be at least 1024".to_owned(),
+            });
+        }
+        if self.rpc.max_batch_len == 0 {
+            return Err(ConfigError::Invalid {
+                key: "rpc.max_batch_len",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.rpc.http_addr == self.metrics.addr && self.rpc.http_addr.port() != 0 {
+            return Err(ConfigError::Invalid {
+                key: "metrics.addr",
+                reason: format!("same address as rpc.http_addr ({})", self.rpc.http_addr),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The smallest block gas limit L1 rules allow.
+pub const MIN_GAS_LIMIT: u64 = 5_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let text = include_str!("../../config/sequencer.example.toml");
+        let config = Config::parse(text).expect("example parses");
+        config.validate(false).expect("example validates");
+    }
+
+    #[test]
+    fn dev_config_parses() {
+        let config = Config::parse(include_str!("../../config/dev.toml")).expect("dev parses");
+        config.validate(true).expect("dev validates");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[chain]\nblock_time = 5\n").unwrap_err();
+        assert!(err.contains("block_time"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::parse("[rpc]\nhttp_addr = 5\n").unwrap_err();
+        assert!(err.contains("http_addr"), "{err}");
+    }
+
+    #[test]
+    fn missing_genesis_fails_outside_dev() {
+        let err = Config::default().validate(false).unwrap_err();
+        assert!(err.to_string().contains("chain.genesis"), "{err}");
+        Config::default().validate(true).expect("dev allows the built-in genesis");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut config = Config::default();
+        config.chain.block_time_ms = 0;
+        assert!(config.validate(true).unwrap_err().to_string().contains("chain.block_time_ms"));
+        let mut config = Config::default();
+        config.database.url = Some("mysql://x".into());
+        assert!(config.validate(true).unwrap_err().to_string().contains("database.url"));
+    }
+}

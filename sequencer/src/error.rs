@@ -1,0 +1,130 @@
+//! Errors of the sequencer's components.
+
+use alloy_primitives::B256;
+use std::path::PathBuf;
+
+/// Errors of the chain database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported engine.
+    #[error("unsupported database url `{0}`: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// The SQLite file's directory could not be created.
+    #[error("cannot create data directory {dir}: {source}")]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be reached.
+    #[error("cannot connect to database {url}: {source}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// Applying the schema migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// The data directory belongs to another chain.
+    #[error(
+        "the database belongs to chain id {stored}, but the configured genesis has chain id {configured}; \
+         use another data directory or database"
+    )]
+    ChainIdMismatch {
+        /// Chain id recorded in the database.
+        stored: u64,
+        /// Chain id of the configured genesis.
+        configured: u64,
+    },
+    /// The data directory was made for another genesis.
+    #[error(
+        "the database was made for genesis block {stored}, but the configured genesis hashes to {configured}; \
+         use another data directory or database"
+    )]
+    GenesisMismatch {
+        /// Genesis hash recorded in the database.
+        stored: B256,
+        /// Hash of the configured genesis block.
+        configured: B256,
+    },
+    /// Data in the database does not decode.
+    #[error("database holds corrupt data: {0}")]
+    Corrupt(String),
+}
+
+/// Errors of loading a genesis file.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read genesis file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not geth genesis JSON.
+    #[error("invalid genesis JSON: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// The genesis asks for something this node does not run.
+    #[error("unsupported genesis: {0}")]
+    Unsupported(String),
+    /// Building the genesis state failed.
+    #[error("genesis state: {0}")]
+    State(#[from] trace_builder::trie::TrieError),
+}
+
+/// Errors that stop block production.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The executor failed on the block as a whole (not on one transaction).
+    #[error("executing block {number}: {message}")]
+    Execution {
+        /// Block number.
+        number: u64,
+        /// What failed.
+        message: String,
+    },
+    /// Reading the state or updating the trie failed.
+    #[error("state: {0}")]
+    State(String),
+    /// Committing the block failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Errors that stop the node from starting or keep it from running.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The genesis could not be loaded.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The database could not be opened or does not match the chain.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} for {what}: {source}")]
+    Bind {
+        /// Which endpoint.
+        what: &'static str,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics recorder could not be installed.
+    #[error("metrics: {0}")]
+    Metrics(String),
+    /// Block production stopped.
+    #[error("block production stopped: {0}")]
+    Build(#[from] BuildError),
+    /// A task of the node died.
+    #[error("node task failed: {0}")]
+    Task(String),
+}

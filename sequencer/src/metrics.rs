@@ -1,0 +1,116 @@
+//! Prometheus metrics: the recorder, the `/metrics` endpoint on its own port, and one scoped
+//! struct per component. Base units (seconds, gas); no unbounded label values.
+
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::{net::SocketAddr, sync::OnceLock};
+
+/// Installs the process-wide recorder once and returns its handle (later calls reuse it, so
+/// several nodes in one test process share one registry).
+pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".to_owned()),
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("sequencer_block_transactions".to_owned()),
+            &[0.0, 1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0],
+        )?
+        .install_recorder()?;
+    let _ = HANDLE.set(handle.clone());
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    describe_counter!("sequencer_blocks_total", "Blocks sealed and committed");
+    describe_counter!("sequencer_gas_used_total", metrics::Unit::Count, "Gas used by sealed blocks");
+    describe_counter!("sequencer_transactions_total", "Transactions included in sealed blocks");
+    describe_histogram!("sequencer_block_transactions", "Transactions per sealed block");
+    describe_histogram!(
+        "sequencer_block_build_seconds",
+        metrics::Unit::Seconds,
+        "Executing a block's transactions"
+    );
+    describe_histogram!(
+        "sequencer_block_state_root_seconds",
+        metrics::Unit::Seconds,
+        "Updating the trie and computing the state root"
+    );
+    describe_histogram!(
+        "sequencer_block_commit_seconds",
+        metrics::Unit::Seconds,
+        "Writing a sealed block to the database"
+    );
+    describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
+    describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
+    describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");
+}
+
+/// Serves `GET /metrics` until the process ends. Returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((bound, task))
+}
+
+/// Metrics of the block producer.
+#[derive(Clone, Debug)]
+pub struct BlockMetrics {
+    /// Blocks sealed.
+    pub blocks: Counter,
+    /// Gas used, summed.
+    pub gas_used: Counter,
+    /// Transactions included, summed.
+    pub transactions: Counter,
+    /// Transactions per block.
+    pub block_transactions: Histogram,
+    /// Execution time per block.
+    pub build_seconds: Histogram,
+    /// Trie update and state root time per block.
+    pub state_root_seconds: Histogram,
+    /// Database commit time per block.
+    pub commit_seconds: Histogram,
+    /// Head number.
+    pub head_number: Gauge,
+    /// Gas used by the head block.
+    pub head_gas_used: Gauge,
+    /// Pool size after the block.
+    pub mempool_transactions: Gauge,
+}
+
+impl Default for BlockMetrics {
+    fn default() -> Self {
+        Self {
+            blocks: counter!("sequencer_blocks_total"),
+            gas_used: counter!("sequencer_gas_used_total"),
+            transactions: counter!("sequencer_transactions_total"),
+            block_transactions: histogram!("sequencer_block_transactions"),
+            build_seconds: histogram!("sequencer_block_build_seconds"),
+            state_root_seconds: histogram!("sequencer_block_state_root_seconds"),
+            commit_seconds: histogram!("sequencer_block_commit_seconds"),
+            head_number: gauge!("sequencer_head_number"),
+            head_gas_used: gauge!("sequencer_head_gas_used"),
+            mempool_transactions: gauge!("sequencer_mempool_transactions"),
+        }
+    }
+}

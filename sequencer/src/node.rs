@@ -1,0 +1,148 @@
+//! Assembles the node from its components and runs it: store, genesis, block producer,
+//! JSON-RPC and metrics. `main` and the end-to-end tests start nodes the same way.
+
+use crate::{
+    builder::{BlockProducer, ChainHead, ProducerConfig},
+    config::Config,
+    error::{NodeError, StoreError},
+    genesis::ChainGenesis,
+    mempool::Mempool,
+    metrics,
+    rpc::{self, EthRpc},
+    store::{DbNodeStore, GenesisStatus, Store, redact},
+};
+use alloy_primitives::{B256, Bytes};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+use tokio::sync::watch;
+use trace_builder::chain::ChainConfig;
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    /// Where JSON-RPC (HTTP and WebSocket) listens.
+    pub rpc_addr: SocketAddr,
+    /// Where `/metrics` listens.
+    pub metrics_addr: SocketAddr,
+    /// The chain id.
+    pub chain_id: u64,
+    /// Hash of the genesis block.
+    pub genesis_hash: B256,
+    /// The newest sealed block, as published by the producer.
+    pub head: watch::Receiver<ChainHead>,
+    store: Store,
+    rpc: jsonrpsee::server::ServerHandle,
+    metrics_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    producer: tokio::task::JoinHandle<Result<(), crate::error::BuildError>>,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Node {
+    /// Opens the store (writing the genesis block into a fresh one, refusing one made for
+    /// another chain), starts block production, JSON-RPC and metrics.
+    pub async fn launch(config: &Config, genesis: ChainGenesis) -> Result<Self, NodeError> {
+        let prometheus = metrics::install_recorder().map_err(|e| NodeError::Metrics(e.to_string()))?;
+        let (metrics_addr, metrics_task) = metrics::serve(config.metrics.addr, prometheus)
+            .await
+            .map_err(|source| NodeError::Bind { what: "metrics", addr: config.metrics.addr, source })?;
+
+        let url = config.database.resolved_url();
+        let store = Store::open(&url, config.database.max_connections).await?;
+        tracing::info!(target: "node", database = %redact(&url), "opened database");
+        if store.init_or_check_genesis(genesis.chain_id, genesis.hash).await? == GenesisStatus::Fresh {
+            store.commit_block(&genesis.block_record(), genesis.chain_id).await?;
+            tracing::info!(target: "node", hash = %genesis.hash, "wrote genesis block");
+        }
+        let (number, hash) =
+            store.head().await?.ok_or_else(|| StoreError::Corrupt("no head block".into()))?;
+        let header = store
+            .header_by_number(number)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("head block {number} has no header")))?;
+        let head = ChainHead { number, hash, header };
+        tracing::info!(target: "node", number, %hash, "resuming from head");
+
+        let runtime = tokio::runtime::Handle::current();
+        let cache_bytes =
+            usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
+        let mempool = Arc::new(Mempool::default());
+        let (heads, head_rx) = watch::channel(head.clone());
+        let producer = BlockProducer::new(
+            ProducerConfig {
+                chain: ChainConfig::l2(genesis.chain_id),
+                block_time: config.chain.block_time(),
+                target_gas_limit: config.chain.gas_limit,
+                fee_recipient: config.chain.fee_recipient,
+                extra_data: Bytes::copy_from_slice(config.chain.extra_data.as_bytes()),
+            },
+            store.clone(),
+            nodes.clone(),
+            mempool.clone(),
+            head,
+            heads,
+            runtime,
+        );
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let producer = {
+            let shutdown = shutdown.clone();
+            tokio::task::spawn_blocking(move || producer.run(shutdown))
+        };
+
+        let module = EthRpc::new(genesis.chain_id, store.clone(), nodes, mempool, head_rx.clone())
+            .into_module()
+            .map_err(|e| NodeError::Task(e.to_string()))?;
+        let (rpc_addr, rpc) = rpc::serve(&config.rpc, module).await.map_err(|source| NodeError::Bind {
+            what: "JSON-RPC",
+            addr: config.rpc.http_addr,
+            source,
+        })?;
+        Ok(Self {
+            rpc_addr,
+            metrics_addr,
+            chain_id: genesis.chain_id,
+            genesis_hash: genesis.hash,
+            head: head_rx,
+            store,
+            rpc,
+            metrics_task,
+            producer,
+            shutdown,
+        })
+    }
+
+    /// Runs until `signal` completes or a critical task dies, then stops cleanly.
+    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
+        let outcome = tokio::select! {
+            () = signal => Ok(()),
+            result = &mut self.producer => Err(match result {
+                Ok(Ok(())) => NodeError::Task("block producer exited".into()),
+                Ok(Err(error)) => NodeError::Build(error),
+                Err(error) => NodeError::Task(format!("block producer panicked: {error}")),
+            }),
+        };
+        self.stop_tasks().await;
+        outcome
+    }
+
+    /// Stops production and serving, and closes the database.
+    pub async fn stop(mut self) {
+        self.stop_tasks().await;
+    }
+
+    async fn stop_tasks(&mut self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        let _ = self.rpc.stop();
+        self.rpc.clone().stopped().await;
+        if !self.producer.is_finished() {
+            let _ = (&mut self.producer).await;
+        }
+        self.metrics_task.abort();
+        self.store.close().await;
+    }
+}

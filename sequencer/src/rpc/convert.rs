@@ -1,0 +1,113 @@
+//! Stored blocks, transactions and receipts in the shapes of the execution-apis.
+
+use crate::store::StoredTransaction;
+use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_eips::eip4844::calc_blob_gasprice;
+use alloy_rpc_types_eth::{Block, BlockTransactions, Log, Transaction, TransactionReceipt};
+
+/// A block with transaction hashes, or full transactions when `full`.
+pub(super) fn block(header: Header, transactions: &[StoredTransaction], full: bool) -> Block {
+    let hash = header.hash_slow();
+    let size = alloy_rlp::Encodable::length(&header)
+        + transactions.iter().map(|tx| tx.record.raw.len()).sum::<usize>();
+    let transactions = if full {
+        BlockTransactions::Full(transactions.iter().map(|tx| mined_transaction(tx, &header)).collect())
+    } else {
+        BlockTransactions::Hashes(transactions.iter().map(|tx| tx.record.hash).collect())
+    };
+    Block {
+        header: alloy_rpc_types_eth::Header {
+            hash,
+            inner: header,
+            total_difficulty: Some(Default::default()),
+            size: Some(alloy_primitives::U256::from(size)),
+        },
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: Some(Default::default()),
+    }
+}
+
+/// A mined transaction with its position.
+pub(super) fn mined_transaction(stored: &StoredTransaction, header: &Header) -> Transaction {
+    Transaction {
+        inner: Recovered::new_unchecked(stored.transaction.clone(), stored.record.sender),
+        block_hash: Some(header.hash_slow()),
+        block_number: Some(header.number),
+        transaction_index: Some(stored.index),
+        effective_gas_price: Some(stored.transaction.effective_gas_price(header.base_fee_per_gas)),
+        block_timestamp: Some(header.timestamp),
+    }
+}
+
+/// A transaction still in the pool.
+pub(super) fn pending_transaction(tx: Recovered<TxEnvelope>) -> Transaction {
+    Transaction {
+        inner: tx,
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
+    }
+}
+
+/// The receipt of `block_transactions[index]`; log indices count from the block's first log.
+pub(super) fn receipt(
+    header: &Header,
+    block_transactions: &[StoredTransaction],
+    index: usize,
+) -> Option<TransactionReceipt> {
+    let stored = block_transactions.get(index)?;
+    let block_hash = header.hash_slow();
+    let first_log_index: usize =
+        block_transactions[..index].iter().map(|tx| tx.record.receipt.logs().len()).sum();
+    let tx_hash = stored.record.hash;
+    let rpc_log = |(offset, log): (usize, &alloy_primitives::Log)| Log {
+        inner: log.clone(),
+        block_hash: Some(block_hash),
+        block_number: Some(header.number),
+        block_timestamp: Some(header.timestamp),
+        transaction_hash: Some(tx_hash),
+        transaction_index: Some(stored.index),
+        log_index: Some((first_log_index + offset) as u64),
+        removed: false,
+    };
+    let inner = map_logs(&stored.record.receipt, |logs| logs.iter().enumerate().map(rpc_log).collect());
+    let blob_gas_used = stored.transaction.blob_gas_used();
+    Some(TransactionReceipt {
+        inner,
+        transaction_hash: tx_hash,
+        transaction_index: Some(stored.index),
+        block_hash: Some(block_hash),
+        block_number: Some(header.number),
+        gas_used: stored.record.gas_used,
+        effective_gas_price: stored.transaction.effective_gas_price(header.base_fee_per_gas),
+        blob_gas_used,
+        blob_gas_price: blob_gas_used.and(header.excess_blob_gas.map(calc_blob_gasprice)),
+        from: stored.record.sender,
+        to: stored.transaction.to(),
+        contract_address: stored.record.contract_address,
+    })
+}
+
+fn map_logs(
+    receipt: &ReceiptEnvelope,
+    f: impl FnOnce(&[alloy_primitives::Log]) -> Vec<Log>,
+) -> ReceiptEnvelope<Log> {
+    let with_logs = |r: &alloy_consensus::ReceiptWithBloom| alloy_consensus::ReceiptWithBloom {
+        receipt: alloy_consensus::Receipt {
+            status: r.receipt.status,
+            cumulative_gas_used: r.receipt.cumulative_gas_used,
+            logs: f(&r.receipt.logs),
+        },
+        logs_bloom: r.logs_bloom,
+    };
+    match receipt {
+        ReceiptEnvelope::Legacy(r) => ReceiptEnvelope::Legacy(with_logs(r)),
+        ReceiptEnvelope::Eip2930(r) => ReceiptEnvelope::Eip2930(with_logs(r)),
+        ReceiptEnvelope::Eip1559(r) => ReceiptEnvelope::Eip1559(with_logs(r)),
+        ReceiptEnvelope::Eip4844(r) => ReceiptEnvelope::Eip4844(with_logs(r)),
+        ReceiptEnvelope::Eip7702(r) => ReceiptEnvelope::Eip7702(with_logs(r)),
+    }
+}

@@ -1,0 +1,368 @@
+//! The `eth_`, `net_` and `web3_` namespaces.
+
+use super::convert;
+use crate::{
+    builder::ChainHead,
+    mempool::{Mempool, PoolError},
+    store::{DbNodeStore, Store},
+};
+use alloy_consensus::{Header, Transaction as _, TxEnvelope, transaction::SignerRecoverable};
+use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, Transaction, TransactionReceipt,
+};
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::{ErrorObject, ErrorObjectOwned},
+};
+use std::sync::Arc;
+use tokio::sync::watch;
+use trace_builder::state_trie::StateTrie;
+
+/// `eth_` methods.
+#[rpc(server, namespace = "eth")]
+pub trait EthApi {
+    /// EIP-155 chain id.
+    #[method(name = "chainId")]
+    async fn chain_id(&self) -> RpcResult<U64>;
+    /// Number of the newest block.
+    #[method(name = "blockNumber")]
+    async fn block_number(&self) -> RpcResult<U64>;
+    /// A block by number or tag.
+    #[method(name = "getBlockByNumber")]
+    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    /// A block by hash.
+    #[method(name = "getBlockByHash")]
+    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+    /// Balance of an account at a block.
+    #[method(name = "getBalance")]
+    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Nonce of an account at a block (`pending` counts pooled transactions).
+    #[method(name = "getTransactionCount")]
+    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Code of an account at a block.
+    #[method(name = "getCode")]
+    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// A storage slot at a block.
+    #[method(name = "getStorageAt")]
+    async fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Submits a signed transaction; returns its hash.
+    #[method(name = "sendRawTransaction")]
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    /// A transaction by hash (pooled or mined).
+    #[method(name = "getTransactionByHash")]
+    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    /// The receipt of a mined transaction.
+    #[method(name = "getTransactionReceipt")]
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    /// EIP-1186 account and storage proofs at a block.
+    #[method(name = "getProof")]
+    async fn proof(
+        &self,
+        address: Address,
+        slots: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
+}
+
+/// `net_` methods.
+#[rpc(server, namespace = "net")]
+pub trait NetApi {
+    /// The network id (the chain id, in decimal).
+    #[method(name = "version")]
+    async fn version(&self) -> RpcResult<String>;
+}
+
+/// `web3_` methods.
+#[rpc(server, namespace = "web3")]
+pub trait Web3Api {
+    /// Name and version of this node.
+    #[method(name = "clientVersion")]
+    async fn client_version(&self) -> RpcResult<String>;
+}
+
+/// The RPC's view of the node: store, pool and the head the builder publishes.
+#[derive(Clone, Debug)]
+pub struct EthRpc {
+    chain_id: u64,
+    store: Store,
+    nodes: DbNodeStore,
+    mempool: Arc<Mempool>,
+    head: watch::Receiver<ChainHead>,
+}
+
+/// JSON-RPC error code geth uses for rejected transactions and failed calls.
+const SERVER_ERROR: i32 = -32000;
+/// JSON-RPC "invalid params".
+const INVALID_PARAMS: i32 = -32602;
+/// JSON-RPC "internal error".
+const INTERNAL_ERROR: i32 = -32603;
+
+fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(SERVER_ERROR, message.into(), None::<()>)
+}
+
+fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
+    tracing::warn!(target: "rpc", %error, "internal error");
+    ErrorObject::owned(INTERNAL_ERROR, format!("internal error: {error}"), None::<()>)
+}
+
+/// A block the request named, resolved against the store.
+struct ResolvedBlock {
+    header: Header,
+    is_head: bool,
+}
+
+impl EthRpc {
+    /// The RPC over these components.
+    pub fn new(
+        chain_id: u64,
+        store: Store,
+        nodes: DbNodeStore,
+        mempool: Arc<Mempool>,
+        head: watch::Receiver<ChainHead>,
+    ) -> Self {
+        Self { chain_id, store, nodes, mempool, head }
+    }
+
+    /// All namespaces in one module.
+    pub fn into_module(self) -> Result<jsonrpsee::RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+        let mut module = jsonrpsee::RpcModule::new(());
+        module.merge(EthApiServer::into_rpc(self.clone()))?;
+        module.merge(NetApiServer::into_rpc(self.clone()))?;
+        module.merge(Web3ApiServer::into_rpc(self))?;
+        Ok(module)
+    }
+
+    /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean. Until
+    /// batches settle on L1 they are all the newest sealed block.
+    fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
+        match tag {
+            BlockNumberOrTag::Earliest => 0,
+            BlockNumberOrTag::Number(number) => number,
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => self.head.borrow().number,
+        }
+    }
+
+    async fn resolve(&self, block: Option<BlockId>) -> RpcResult<Option<ResolvedBlock>> {
+        let head_number = self.head.borrow().number;
+        let header = match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+            BlockId::Number(tag) => self.store.header_by_number(self.tag_number(tag)).await,
+            BlockId::Hash(hash) => self.store.header_by_hash(hash.block_hash).await,
+        }
+        .map_err(internal)?;
+        Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head_number, header }))
+    }
+
+    async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {
+        self.resolve(block).await?.ok_or_else(|| server_error("header not found"))
+    }
+
+    /// An account at a block: the flat tables for the head, the trie below it.
+    async fn account_at(
+        &self,
+        address: Address,
+        block: &ResolvedBlock,
+    ) -> RpcResult<Option<trace_builder::AccountState>> {
+        if block.is_head {
+            return self.store.account(address).await.map_err(internal);
+        }
+        let nodes = self.nodes.clone();
+        let root = block.header.state_root;
+        tokio::task::spawn_blocking(move || {
+            StateTrie::new(nodes, root).account(address).map(|account| {
+                account.map(|a| trace_builder::AccountState {
+                    nonce: a.nonce,
+                    balance: a.balance,
+                    code_hash: a.code_hash,
+                })
+            })
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+
+    async fn block(&self, header: Option<Header>, full: bool) -> RpcResult<Option<Block>> {
+        let Some(header) = header else { return Ok(None) };
+        let transactions = self.store.block_transactions(header.number).await.map_err(internal)?;
+        Ok(Some(convert::block(header, &transactions, full)))
+    }
+}
+
+#[async_trait]
+impl EthApiServer for EthRpc {
+    async fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain_id))
+    }
+
+    async fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.head.borrow().number))
+    }
+
+    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        let header = self.store.header_by_number(self.tag_number(number)).await.map_err(internal)?;
+        self.block(header, full).await
+    }
+
+    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        let header = self.store.header_by_hash(hash).await.map_err(internal)?;
+        self.block(header, full).await
+    }
+
+    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let block = self.resolve_required(block).await?;
+        Ok(self.account_at(address, &block).await?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        let block = self.resolve_required(block).await?;
+        let nonce = self.account_at(address, &block).await?.map(|a| a.nonce).unwrap_or_default();
+        let nonce = if pending { self.mempool.pending_nonce(address, nonce) } else { nonce };
+        Ok(U256::from(nonce))
+    }
+
+    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let block = self.resolve_required(block).await?;
+        let Some(account) = self.account_at(address, &block).await? else { return Ok(Bytes::new()) };
+        if account.code_hash == alloy_consensus::constants::KECCAK_EMPTY {
+            return Ok(Bytes::new());
+        }
+        Ok(self.store.code(account.code_hash).await.map_err(internal)?.unwrap_or_default())
+    }
+
+    async fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let block = self.resolve_required(block).await?;
+        let value = if block.is_head {
+            self.store.storage(address, slot).await.map_err(internal)?
+        } else {
+            let nodes = self.nodes.clone();
+            let root = block.header.state_root;
+            tokio::task::spawn_blocking(move || StateTrie::new(nodes, root).storage(address, slot))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?
+        };
+        Ok(B256::from(value))
+    }
+
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        let mut slice = raw.as_ref();
+        let tx = TxEnvelope::decode_2718(&mut slice).map_err(|e| {
+            ErrorObject::owned(INVALID_PARAMS, format!("invalid transaction: {e}"), None::<()>)
+        })?;
+        if !slice.is_empty() {
+            return Err(ErrorObject::owned(
+                INVALID_PARAMS,
+                "invalid transaction: trailing bytes",
+                None::<()>,
+            ));
+        }
+        if tx.is_eip4844() {
+            return Err(server_error(
+                "transaction type not supported: blob transactions are not accepted on L2",
+            ));
+        }
+        if let Some(chain_id) = tx.chain_id()
+            && chain_id != self.chain_id
+        {
+            return Err(server_error("invalid chain id"));
+        }
+        let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
+        let sender = tx.signer();
+        let account = self.store.account(sender).await.map_err(internal)?.unwrap_or_default();
+        let head_gas_limit = self.head.borrow().header.gas_limit;
+        let inner = tx.inner();
+        if inner.gas_limit() > head_gas_limit {
+            return Err(server_error("exceeds block gas limit"));
+        }
+        let cost = U256::from(inner.gas_limit()) * U256::from(inner.max_fee_per_gas()) + inner.value();
+        if account.balance < cost {
+            return Err(server_error("insufficient funds for gas * price + value"));
+        }
+        self.mempool.add(tx, account.nonce).map_err(|e| match e {
+            PoolError::NonceTooLow { .. } => server_error("nonce too low"),
+            other => server_error(other.to_string()),
+        })
+    }
+
+    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        if let Some(stored) = self.store.transaction(hash).await.map_err(internal)? {
+            let header = self.store.header_by_number(stored.block_number).await.map_err(internal)?;
+            return Ok(header.map(|header| convert::mined_transaction(&stored, &header)));
+        }
+        Ok(self.mempool.get(&hash).map(convert::pending_transaction))
+    }
+
+    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let Some(stored) = self.store.transaction(hash).await.map_err(internal)? else { return Ok(None) };
+        let Some(header) = self.store.header_by_number(stored.block_number).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        let siblings = self.store.block_transactions(stored.block_number).await.map_err(internal)?;
+        Ok(convert::receipt(&header, &siblings, stored.index as usize))
+    }
+
+    async fn proof(
+        &self,
+        address: Address,
+        slots: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        let block = self.resolve_required(block).await?;
+        let nodes = self.nodes.clone();
+        let root = block.header.state_root;
+        let keys: Vec<U256> = slots.iter().map(|slot| U256::from_be_bytes(slot.0)).collect();
+        let proof = tokio::task::spawn_blocking(move || StateTrie::new(nodes, root).proof(address, &keys))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        let account = proof.account.unwrap_or_default();
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: if proof.account.is_some() {
+                account.code_hash
+            } else {
+                alloy_consensus::constants::KECCAK_EMPTY
+            },
+            nonce: account.nonce,
+            storage_hash: if proof.account.is_some() {
+                account.storage_root
+            } else {
+                alloy_consensus::constants::EMPTY_ROOT_HASH
+            },
+            account_proof: proof.account_proof,
+            storage_proof: proof
+                .storage
+                .into_iter()
+                .zip(slots)
+                .map(|(storage, slot)| EIP1186StorageProof {
+                    key: alloy_serde::JsonStorageKey::Hash(slot),
+                    value: storage.value,
+                    proof: storage.proof,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl NetApiServer for EthRpc {
+    async fn version(&self) -> RpcResult<String> {
+        Ok(self.chain_id.to_string())
+    }
+}
+
+#[async_trait]
+impl Web3ApiServer for EthRpc {
+    async fn client_version(&self) -> RpcResult<String> {
+        Ok(format!("native-rollup-sequencer/v{}", env!("CARGO_PKG_VERSION")))
+    }
+}

@@ -1,0 +1,44 @@
+//! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
+//! endpoint: body size, batch length, connections, subscriptions, CORS.
+
+mod convert;
+mod eth;
+
+pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
+
+use crate::config::RpcSection;
+use jsonrpsee::{
+    RpcModule,
+    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+};
+use std::net::SocketAddr;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+/// Starts the server; it runs until the returned handle is stopped.
+pub async fn serve(
+    config: &RpcSection,
+    module: RpcModule<()>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let cors = if config.cors_origins.iter().any(|origin| origin == "*") {
+        CorsLayer::new().allow_origin(Any)
+    } else {
+        let origins = config.cors_origins.iter().filter_map(|origin| origin.parse().ok()).collect::<Vec<_>>();
+        CorsLayer::new().allow_origin(AllowOrigin::list(origins))
+    }
+    .allow_methods([http::Method::POST, http::Method::GET, http::Method::OPTIONS])
+    .allow_headers(Any);
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_body_bytes)
+        .max_response_body_size(config.max_response_body_bytes)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .build(config.http_addr)
+        .await?;
+    let addr = server.local_addr()?;
+    Ok((addr, server.start(module)))
+}

@@ -1,0 +1,507 @@
+//! The chain's database: SQLite (embedded default) or PostgreSQL (production), through sqlx.
+//!
+//! One database transaction per sealed block writes the header, transactions, receipts, logs,
+//! the flat latest state and the new trie nodes together, or nothing. Queries are written once
+//! with `$N` placeholders, which both backends accept.
+
+mod node_store;
+mod records;
+
+pub use node_store::DbNodeStore;
+pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
+
+use crate::error::StoreError;
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::Decodable;
+use sqlx::{
+    AnyPool, AssertSqlSafe, Row,
+    any::{AnyPoolOptions, AnyRow},
+};
+use std::{str::FromStr, time::Duration};
+use trace_builder::{AccountChange, AccountState, StateChanges};
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Handle to the chain database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Key of the genesis hash in `chain_meta`.
+const META_GENESIS_HASH: &str = "genesis_hash";
+/// Key of the chain id in `chain_meta`.
+const META_CHAIN_ID: &str = "chain_id";
+
+/// Bound parameters per statement in multi-row inserts (both engines allow far more).
+const MAX_PARAMS_PER_STATEMENT: usize = 30_000;
+
+impl Store {
+    /// Connects (creating the SQLite file and its directory if needed) and applies pending
+    /// migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30));
+        let options = match backend {
+            // WAL lets readers go on while the builder writes; NORMAL sync in WAL mode keeps
+            // every committed transaction across a process crash (kill -9).
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA cache_size = -262144;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Connect { url: redact(&url), source })?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Records the genesis of a new database, or checks that an existing one was made for the
+    /// same genesis and chain id.
+    pub async fn init_or_check_genesis(
+        &self,
+        chain_id: u64,
+        genesis_hash: B256,
+    ) -> Result<GenesisStatus, StoreError> {
+        let stored_hash = self.meta(META_GENESIS_HASH).await?;
+        let stored_chain = self.meta(META_CHAIN_ID).await?;
+        match (stored_hash, stored_chain) {
+            (None, None) => Ok(GenesisStatus::Fresh),
+            (Some(hash), Some(chain)) => {
+                let stored_chain_id = u64::from_be_bytes(
+                    chain.as_slice().try_into().map_err(|_| StoreError::Corrupt("chain_id".into()))?,
+                );
+                if stored_chain_id != chain_id {
+                    return Err(StoreError::ChainIdMismatch {
+                        stored: stored_chain_id,
+                        configured: chain_id,
+                    });
+                }
+                let stored_hash = B256::try_from(hash.as_slice())
+                    .map_err(|_| StoreError::Corrupt("genesis_hash".into()))?;
+                if stored_hash != genesis_hash {
+                    return Err(StoreError::GenesisMismatch {
+                        stored: stored_hash,
+                        configured: genesis_hash,
+                    });
+                }
+                Ok(GenesisStatus::Existing)
+            }
+            _ => Err(StoreError::Corrupt("chain_meta holds only part of the genesis record".into())),
+        }
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT value FROM chain_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get::<Vec<u8>, _>(0)).transpose()?)
+    }
+
+    /// Writes a sealed block and everything it changed in one database transaction. The genesis
+    /// block (number 0) also records the chain's identity.
+    pub async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let number = block.header.number;
+        if number == 0 {
+            for (key, value) in
+                [(META_GENESIS_HASH, block.hash.to_vec()), (META_CHAIN_ID, chain_id.to_be_bytes().to_vec())]
+            {
+                sqlx::query("INSERT INTO chain_meta (key, value) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query("INSERT INTO blocks (number, hash, header) VALUES ($1, $2, $3)")
+            .bind(number as i64)
+            .bind(block.hash.to_vec())
+            .bind(alloy_rlp::encode(&block.header))
+            .execute(&mut *tx)
+            .await?;
+
+        let mut tx_rows = Vec::with_capacity(block.transactions.len());
+        let mut log_rows = Vec::new();
+        let mut log_index = 0i64;
+        for (index, transaction) in block.transactions.iter().enumerate() {
+            tx_rows.push(vec![
+                Value::Blob(transaction.hash.to_vec()),
+                Value::Int(number as i64),
+                Value::Int(index as i64),
+                Value::Blob(transaction.sender.to_vec()),
+                Value::Blob(transaction.raw.to_vec()),
+                Value::Blob(transaction.encoded_receipt()),
+                Value::Int(transaction.gas_used as i64),
+                Value::OptBlob(transaction.contract_address.map(|a| a.to_vec())),
+            ]);
+            for log in transaction.receipt.logs() {
+                let topic = |i: usize| Value::OptBlob(log.topics().get(i).map(|t| t.to_vec()));
+                log_rows.push(vec![
+                    Value::Int(number as i64),
+                    Value::Int(log_index),
+                    Value::Int(index as i64),
+                    Value::Blob(log.address.to_vec()),
+                    topic(0),
+                    topic(1),
+                    topic(2),
+                    topic(3),
+                    Value::Blob(log.data.data.to_vec()),
+                ]);
+                log_index += 1;
+            }
+        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO transactions (hash, block_number, tx_index, sender, raw, receipt, gas_used, contract_address) VALUES ",
+            "",
+            tx_rows,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO logs (block_number, log_index, tx_index, address, topic0, topic1, topic2, topic3, data) VALUES ",
+            "",
+            log_rows,
+        )
+        .await?;
+        write_state_changes(&mut tx, &block.changes).await?;
+        let node_rows = block
+            .trie_nodes
+            .iter()
+            .map(|(hash, node)| vec![Value::Blob(hash.to_vec()), Value::Blob(node.to_vec())])
+            .collect();
+        insert_rows(
+            &mut tx,
+            "INSERT INTO trie_nodes (hash, node) VALUES ",
+            " ON CONFLICT (hash) DO NOTHING",
+            node_rows,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Number and hash of the newest block, or `None` for an empty database.
+    pub async fn head(&self) -> Result<Option<(u64, B256)>, StoreError> {
+        let row = sqlx::query("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((row.try_get::<i64, _>(0)? as u64, b256(&row, 1)?))).transpose()
+    }
+
+    /// The header of block `number`.
+    pub async fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        let row = sqlx::query("SELECT header FROM blocks WHERE number = $1")
+            .bind(number as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_header(&row)).transpose()
+    }
+
+    /// The header of the block with hash `hash`.
+    pub async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, StoreError> {
+        let row = sqlx::query("SELECT header FROM blocks WHERE hash = $1")
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_header(&row)).transpose()
+    }
+
+    /// The hash of block `number`.
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        let row = sqlx::query("SELECT hash FROM blocks WHERE number = $1")
+            .bind(number as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| b256(&row, 0)).transpose()
+    }
+
+    /// The transactions of block `number`, in block order, with their receipts.
+    pub async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, StoreError> {
+        let rows =
+            sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 ORDER BY tx_index")))
+                .bind(number as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(StoredTransaction::from_row).collect()
+    }
+
+    /// A mined transaction by hash.
+    pub async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE hash = $1")))
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(StoredTransaction::from_row).transpose()
+    }
+
+    /// An account of the latest state.
+    pub async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
+        let row = sqlx::query("SELECT nonce, balance, code_hash FROM accounts WHERE address = $1")
+            .bind(address.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(AccountState {
+                nonce: row.try_get::<i64, _>(0)? as u64,
+                balance: u256(&row, 1)?,
+                code_hash: b256(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A storage slot of the latest state (zero when unset).
+    pub async fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        let row = sqlx::query("SELECT value FROM storage WHERE address = $1 AND slot = $2")
+            .bind(address.to_vec())
+            .bind(slot.to_be_bytes_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| u256(&row, 0)).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// Contract code by hash.
+    pub async fn code(&self, hash: B256) -> Result<Option<Bytes>, StoreError> {
+        let row = sqlx::query("SELECT code FROM codes WHERE hash = $1")
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
+    }
+
+    /// A trie node by hash.
+    pub async fn trie_node(&self, hash: B256) -> Result<Option<Bytes>, StoreError> {
+        let row = sqlx::query("SELECT node FROM trie_nodes WHERE hash = $1")
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// What [`Store::init_or_check_genesis`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenesisStatus {
+    /// An empty database: the genesis block must be written.
+    Fresh,
+    /// A database of this very chain.
+    Existing,
+}
+
+const TX_COLUMNS: &str =
+    "SELECT hash, block_number, tx_index, sender, raw, receipt, gas_used, contract_address FROM transactions";
+
+/// One bound value of a multi-row insert.
+enum Value {
+    Int(i64),
+    Blob(Vec<u8>),
+    OptBlob(Option<Vec<u8>>),
+}
+
+/// Inserts `rows` with as few statements as the parameter limit allows.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+    let rows_per_statement = (MAX_PARAMS_PER_STATEMENT / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
+        let mut sql = String::with_capacity(head.len() + chunk.len() * width * 6 + tail.len());
+        sql.push_str(head);
+        let mut param = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ",(" });
+            for column in 0..width {
+                param += 1;
+                if column > 0 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&param.to_string());
+            }
+            sql.push(')');
+        }
+        sql.push_str(tail);
+        // Only the fixed `head`/`tail` texts and generated `$N` placeholders: no input reaches the SQL.
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in chunk.into_iter().flatten() {
+            query = match value {
+                Value::Int(v) => query.bind(v),
+                Value::Blob(v) => query.bind(v),
+                Value::OptBlob(v) => query.bind(v),
+            };
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Applies a block's changes to the flat latest-state tables.
+async fn write_state_changes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    changes: &StateChanges,
+) -> Result<(), StoreError> {
+    let mut upserts = Vec::new();
+    let mut slot_upserts = Vec::new();
+    for (address, AccountChange { info, storage_wiped, storage }) in &changes.accounts {
+        let key = address.to_vec();
+        if *storage_wiped || info.is_none() {
+            sqlx::query("DELETE FROM storage WHERE address = $1")
+                .bind(key.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+        match info {
+            None => {
+                sqlx::query("DELETE FROM accounts WHERE address = $1")
+                    .bind(key.clone())
+                    .execute(&mut **tx)
+                    .await?;
+                continue;
+            }
+            Some(account) => upserts.push(vec![
+                Value::Blob(key.clone()),
+                Value::Int(account.nonce as i64),
+                Value::Blob(account.balance.to_be_bytes_vec()),
+                Value::Blob(account.code_hash.to_vec()),
+            ]),
+        }
+        for (slot, value) in storage {
+            if value.is_zero() {
+                if !*storage_wiped {
+                    sqlx::query("DELETE FROM storage WHERE address = $1 AND slot = $2")
+                        .bind(key.clone())
+                        .bind(slot.to_be_bytes_vec())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            } else {
+                slot_upserts.push(vec![
+                    Value::Blob(key.clone()),
+                    Value::Blob(slot.to_be_bytes_vec()),
+                    Value::Blob(value.to_be_bytes_vec()),
+                ]);
+            }
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO accounts (address, nonce, balance, code_hash) VALUES ",
+        " ON CONFLICT (address) DO UPDATE SET nonce = excluded.nonce, balance = excluded.balance, code_hash = excluded.code_hash",
+        upserts,
+    )
+    .await?;
+    insert_rows(
+        tx,
+        "INSERT INTO storage (address, slot, value) VALUES ",
+        " ON CONFLICT (address, slot) DO UPDATE SET value = excluded.value",
+        slot_upserts,
+    )
+    .await?;
+    let code_rows = changes
+        .codes
+        .iter()
+        .map(|(hash, code)| vec![Value::Blob(hash.to_vec()), Value::Blob(code.to_vec())])
+        .collect();
+    insert_rows(tx, "INSERT INTO codes (hash, code) VALUES ", " ON CONFLICT (hash) DO NOTHING", code_rows)
+        .await
+}
+
+/// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
+fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path != ":memory:"
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::CreateDir { dir: dir.to_owned(), source })?;
+    }
+    Ok(if url.contains('?') { format!("{url}&mode=rwc") } else { format!("{url}?mode=rwc") })
+}
+
+/// A URL fit for logs: the password, if any, is replaced.
+pub fn redact(url: &str) -> String {
+    match url::Url::from_str(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn decode_header(row: &AnyRow) -> Result<Header, StoreError> {
+    let raw: Vec<u8> = row.try_get(0)?;
+    Header::decode(&mut raw.as_slice()).map_err(|e| StoreError::Corrupt(format!("header: {e}")))
+}
+
+pub(crate) fn b256(row: &AnyRow, index: usize) -> Result<B256, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    B256::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("expected 32 bytes, got {}", raw.len())))
+}
+
+pub(crate) fn u256(row: &AnyRow, index: usize) -> Result<U256, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    U256::try_from_be_slice(&raw).ok_or_else(|| StoreError::Corrupt(format!("word of {} bytes", raw.len())))
+}
+
+pub(crate) fn address(row: &AnyRow, index: usize) -> Result<Address, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    Address::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("address of {} bytes", raw.len())))
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the sequencer: real node, real HTTP and WebSocket, real SQLite and
+//! PostgreSQL (a throwaway server started by the tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
+
+mod chain;
+mod postgres;
+mod restart;
+mod support;

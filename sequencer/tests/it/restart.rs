@@ -1,0 +1,155 @@
+//! Durability: a node stopped (cleanly or with kill -9) and started again on the same data
+//! continues the same chain; a database of another chain is refused.
+
+use crate::{postgres::PgServer, support::*};
+use alloy_consensus::TxEip1559;
+use alloy_eips::{BlockNumberOrTag, eip2930::AccessList};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_provider::{Provider, ProviderBuilder, RootProvider};
+use sequencer::{genesis::ChainGenesis, node::Node};
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn transfer(nonce: u64, to: Address) -> TxEip1559 {
+    TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(12_345u64),
+        access_list: AccessList::default(),
+        input: Bytes::new(),
+    }
+}
+
+async fn restart_continues_chain(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), database_url.clone()).await;
+    let provider = provider(&node);
+    let hash = *provider
+        .send_raw_transaction(&sign(&dev_signer(0), transfer(0, Address::repeat_byte(0x11))))
+        .await
+        .unwrap()
+        .tx_hash();
+    let receipt = wait_receipt(&provider, hash).await;
+    let head = provider.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap();
+    node.stop().await;
+
+    let node = launch(dir.path(), database_url).await;
+    let provider = crate::support::provider(&node);
+    let mined = receipt.block_number.unwrap();
+    let again = provider.get_block_by_number(mined.into()).await.unwrap().unwrap();
+    assert_eq!(again.header.hash, receipt.block_hash.unwrap());
+    let old_head = provider.get_block_by_number(head.header.number.into()).await.unwrap().unwrap();
+    assert_eq!(old_head.header.hash, head.header.hash);
+    assert_eq!(provider.get_balance(Address::repeat_byte(0x11)).await.unwrap(), U256::from(12_345u64));
+    // The chain goes on from where it stopped, and takes the sender's next nonce.
+    wait_block(&provider, head.header.number + 2).await;
+    let next = provider.get_block_by_number((head.header.number + 1).into()).await.unwrap().unwrap();
+    assert_eq!(next.header.parent_hash, head.header.hash);
+    let hash = *provider
+        .send_raw_transaction(&sign(&dev_signer(0), transfer(1, Address::repeat_byte(0x11))))
+        .await
+        .unwrap()
+        .tx_hash();
+    wait_receipt(&provider, hash).await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_sqlite_continues_the_chain() {
+    restart_continues_chain(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_postgres_continues_the_chain() {
+    let server = PgServer::start();
+    restart_continues_chain(Some(server.fresh_database().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_of_another_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    launch(dir.path(), None).await.stop().await;
+
+    let other_chain = sequencer::genesis::DEV_GENESIS_JSON.replace("\"chainId\": 1337", "\"chainId\": 4242");
+    let genesis = ChainGenesis::from_json(&other_chain).unwrap();
+    let error = Node::launch(&config(dir.path(), None, 200), genesis).await.unwrap_err().to_string();
+    assert!(error.contains("chain id 1337") && error.contains("4242"), "{error}");
+
+    let other_alloc = sequencer::genesis::DEV_GENESIS_JSON
+        .replace("\"gasLimit\": \"0x1c9c380\"", "\"gasLimit\": \"0x1c9c381\"");
+    let genesis = ChainGenesis::from_json(&other_alloc).unwrap();
+    let error = Node::launch(&config(dir.path(), None, 200), genesis).await.unwrap_err().to_string();
+    assert!(error.contains("genesis"), "{error}");
+}
+
+/// The real binary, killed with SIGKILL mid-run.
+struct Daemon {
+    child: Child,
+    rpc: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Daemon {
+    fn spawn(datadir: &std::path::Path) -> Self {
+        let (rpc_port, metrics_port) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_sequencer"))
+            .args(["dev", "--block-time-ms", "200", "--datadir"])
+            .arg(datadir)
+            .args(["--http-addr", &format!("127.0.0.1:{rpc_port}")])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child, rpc: format!("http://127.0.0.1:{rpc_port}") }
+    }
+
+    async fn provider(&self) -> RootProvider {
+        let provider = ProviderBuilder::default().connect_http(self.rpc.parse().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while provider.get_block_number().await.is_err() {
+            assert!(Instant::now() < deadline, "daemon did not serve JSON-RPC within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        provider
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_sealed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::spawn(dir.path());
+    let provider = daemon.provider().await;
+    let hash = *provider
+        .send_raw_transaction(&sign(&dev_signer(4), transfer(0, Address::repeat_byte(0x22))))
+        .await
+        .unwrap()
+        .tx_hash();
+    let receipt = wait_receipt(&provider, hash).await;
+    let head = provider.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap();
+    daemon.kill_9();
+
+    let daemon = Daemon::spawn(dir.path());
+    let provider = daemon.provider().await;
+    let old_head = provider.get_block_by_number(head.header.number.into()).await.unwrap().unwrap();
+    assert_eq!(old_head.header.hash, head.header.hash);
+    let again = provider.get_transaction_receipt(hash).await.unwrap().unwrap();
+    assert_eq!(again.block_hash, receipt.block_hash);
+    assert_eq!(provider.get_balance(Address::repeat_byte(0x22)).await.unwrap(), U256::from(12_345u64));
+    wait_block(&provider, head.header.number + 2).await;
+    daemon.kill_9();
+}

@@ -1,0 +1,81 @@
+//! Starting nodes and signing transactions for the tests.
+
+use alloy_consensus::{SignableTransaction, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_network::TxSignerSync;
+use alloy_primitives::{B256, Bytes};
+use alloy_provider::{Provider, ProviderBuilder, RootProvider};
+use alloy_rpc_types_eth::TransactionReceipt;
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
+use sequencer::{
+    config::Config,
+    genesis::{ChainGenesis, DEV_MNEMONIC},
+    node::Node,
+};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+/// Chain id of the dev genesis.
+pub const DEV_CHAIN_ID: u64 = 1337;
+
+/// A dev configuration on ephemeral loopback ports, storing in `datadir` or at `database_url`.
+pub fn config(datadir: &Path, database_url: Option<String>, block_time_ms: u64) -> Config {
+    let mut config = Config::parse(sequencer::cli::DEV_CONFIG).unwrap();
+    config.database.datadir = datadir.to_owned();
+    config.database.url = database_url;
+    config.chain.block_time_ms = block_time_ms;
+    config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    config.validate(true).unwrap();
+    config
+}
+
+/// Launches a dev node in this process.
+pub async fn launch(datadir: &Path, database_url: Option<String>) -> Node {
+    Node::launch(&config(datadir, database_url, 200), ChainGenesis::dev().unwrap()).await.unwrap()
+}
+
+/// An alloy HTTP provider for the node.
+pub fn provider(node: &Node) -> RootProvider {
+    ProviderBuilder::default().connect_http(format!("http://{}", node.rpc_addr).parse().unwrap())
+}
+
+/// Account `index` of the dev mnemonic.
+pub fn dev_signer(index: u32) -> PrivateKeySigner {
+    MnemonicBuilder::<English>::default().phrase(DEV_MNEMONIC).index(index).unwrap().build().unwrap()
+}
+
+/// Signs `tx` with `signer` and returns its EIP-2718 bytes.
+pub fn sign<T: SignableTransaction<alloy_primitives::Signature>>(
+    signer: &PrivateKeySigner,
+    mut tx: T,
+) -> Bytes
+where
+    TxEnvelope: From<alloy_consensus::Signed<T>>,
+{
+    let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+}
+
+/// Waits for the receipt of `hash`, failing after 20 s.
+pub async fn wait_receipt(provider: &RootProvider, hash: B256) -> TransactionReceipt {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(receipt) = provider.get_transaction_receipt(hash).await.unwrap() {
+            return receipt;
+        }
+        assert!(Instant::now() < deadline, "transaction {hash} not mined within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the chain reaches block `number`.
+pub async fn wait_block(provider: &RootProvider, number: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while provider.get_block_number().await.unwrap() < number {
+        assert!(Instant::now() < deadline, "block {number} not reached within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
