@@ -38,6 +38,26 @@ pub struct ChainHead {
     pub header: Header,
 }
 
+/// A block the producer sealed and committed, with where its time went.
+#[derive(Clone, Debug)]
+pub struct ProducedBlock {
+    /// The committed block.
+    pub record: BlockRecord,
+    /// Time per phase.
+    pub timings: BlockTimings,
+}
+
+/// Time one block spent in each phase of production.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockTimings {
+    /// Choosing and executing transactions, post-block system calls.
+    pub build: Duration,
+    /// Applying the changes to the trie and hashing it.
+    pub state_root: Duration,
+    /// The database transaction.
+    pub commit: Duration,
+}
+
 /// Parameters of block production that do not change while the node runs.
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
@@ -120,7 +140,7 @@ impl BlockProducer {
     }
 
     /// Builds, seals and commits one block on top of the head, with whatever the pool holds.
-    pub fn produce_block(&mut self) -> Result<BlockRecord, BuildError> {
+    pub fn produce_block(&mut self) -> Result<ProducedBlock, BuildError> {
         let parent = self.head.header.clone();
         let inputs = self.next_inputs(&parent);
         let number = inputs.number;
@@ -222,7 +242,14 @@ impl BlockProducer {
             commit_ms = commit_seconds.as_secs_f64() * 1e3,
             "sealed block"
         );
-        Ok(record)
+        Ok(ProducedBlock {
+            record,
+            timings: BlockTimings {
+                build: build_seconds,
+                state_root: state_root_seconds,
+                commit: commit_seconds,
+            },
+        })
     }
 
     /// Header inputs of the next block.

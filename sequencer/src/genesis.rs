@@ -52,7 +52,11 @@ impl ChainGenesis {
     /// The L2 runs one fork from genesis on (DESIGN.md: the newest L1 fork), so the genesis must
     /// activate every fork up to Osaka at time 0.
     pub fn from_json(text: &str) -> Result<Self, GenesisError> {
-        let genesis: alloy_genesis::Genesis = serde_json::from_str(text)?;
+        Self::from_genesis(serde_json::from_str(text)?)
+    }
+
+    /// Builds the genesis block of a parsed geth genesis.
+    pub fn from_genesis(genesis: alloy_genesis::Genesis) -> Result<Self, GenesisError> {
         let config = &genesis.config;
         for (name, time) in [
             ("shanghaiTime", config.shanghai_time),

@@ -42,8 +42,18 @@ const META_GENESIS_HASH: &str = "genesis_hash";
 /// Key of the chain id in `chain_meta`.
 const META_CHAIN_ID: &str = "chain_id";
 
-/// Bound parameters per statement in multi-row inserts (both engines allow far more).
-const MAX_PARAMS_PER_STATEMENT: usize = 30_000;
+impl Backend {
+    /// Bound parameters per statement in multi-row inserts. Both engines allow far more, but
+    /// SQLite through sqlx slows down more than linearly with the statement's size (measured:
+    /// a 1,000-transfer block committed in 840 ms with 30,000 parameters per statement, 100 ms
+    /// with 100); PostgreSQL pays a round trip per statement instead.
+    fn params_per_statement(self) -> usize {
+        match self {
+            Self::Sqlite => 100,
+            Self::Postgres => 2_000,
+        }
+    }
+}
 
 impl Store {
     /// Connects (creating the SQLite file and its directory if needed) and applies pending
@@ -142,6 +152,7 @@ impl Store {
     /// Writes a sealed block and everything it changed in one database transaction. The genesis
     /// block (number 0) also records the chain's identity.
     pub async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
+        let max_params = self.backend.params_per_statement();
         let mut tx = self.pool.begin().await?;
         let number = block.header.number;
         if number == 0 {
@@ -194,6 +205,7 @@ impl Store {
         }
         insert_rows(
             &mut tx,
+            max_params,
             "INSERT INTO transactions (hash, block_number, tx_index, sender, raw, receipt, gas_used, contract_address) VALUES ",
             "",
             tx_rows,
@@ -201,12 +213,13 @@ impl Store {
         .await?;
         insert_rows(
             &mut tx,
+            max_params,
             "INSERT INTO logs (block_number, log_index, tx_index, address, topic0, topic1, topic2, topic3, data) VALUES ",
             "",
             log_rows,
         )
         .await?;
-        write_state_changes(&mut tx, &block.changes).await?;
+        write_state_changes(&mut tx, max_params, &block.changes).await?;
         let node_rows = block
             .trie_nodes
             .iter()
@@ -214,6 +227,7 @@ impl Store {
             .collect();
         insert_rows(
             &mut tx,
+            max_params,
             "INSERT INTO trie_nodes (hash, node) VALUES ",
             " ON CONFLICT (hash) DO NOTHING",
             node_rows,
@@ -349,12 +363,13 @@ enum Value {
 /// Inserts `rows` with as few statements as the parameter limit allows.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    max_params: usize,
     head: &str,
     tail: &str,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    let rows_per_statement = (MAX_PARAMS_PER_STATEMENT / width).max(1);
+    let rows_per_statement = (max_params / width).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
@@ -391,6 +406,7 @@ async fn insert_rows(
 /// Applies a block's changes to the flat latest-state tables.
 async fn write_state_changes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    max_params: usize,
     changes: &StateChanges,
 ) -> Result<(), StoreError> {
     let mut upserts = Vec::new();
@@ -438,6 +454,7 @@ async fn write_state_changes(
     }
     insert_rows(
         tx,
+        max_params,
         "INSERT INTO accounts (address, nonce, balance, code_hash) VALUES ",
         " ON CONFLICT (address) DO UPDATE SET nonce = excluded.nonce, balance = excluded.balance, code_hash = excluded.code_hash",
         upserts,
@@ -445,6 +462,7 @@ async fn write_state_changes(
     .await?;
     insert_rows(
         tx,
+        max_params,
         "INSERT INTO storage (address, slot, value) VALUES ",
         " ON CONFLICT (address, slot) DO UPDATE SET value = excluded.value",
         slot_upserts,
@@ -455,8 +473,14 @@ async fn write_state_changes(
         .iter()
         .map(|(hash, code)| vec![Value::Blob(hash.to_vec()), Value::Blob(code.to_vec())])
         .collect();
-    insert_rows(tx, "INSERT INTO codes (hash, code) VALUES ", " ON CONFLICT (hash) DO NOTHING", code_rows)
-        .await
+    insert_rows(
+        tx,
+        max_params,
+        "INSERT INTO codes (hash, code) VALUES ",
+        " ON CONFLICT (hash) DO NOTHING",
+        code_rows,
+    )
+    .await
 }
 
 /// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.

@@ -1,0 +1,222 @@
+//! Block production on a large state: 1,000-transaction blocks of ETH transfers and of ERC-20
+//! transfers, executed, sealed (trie, state root) and committed to the database by the real
+//! `BlockProducer`, at several state sizes. Senders are recovered before timing starts (signing
+//! and recovery happen at admission, off the builder's path).
+//!
+//! `cargo bench -p sequencer --bench block_production -- [--accounts 10000,100000,1000000]
+//! [--blocks 5] [--database-url postgres://...]` prints one Markdown table.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, hex, keccak256};
+use alloy_signer_local::PrivateKeySigner;
+use clap::Parser;
+use sequencer::{
+    builder::{BlockProducer, BlockTimings, ChainHead, ProducerConfig},
+    genesis::{ChainGenesis, DEV_GENESIS_JSON},
+    mempool::Mempool,
+    store::{DbNodeStore, Store},
+};
+use std::{sync::Arc, time::Duration};
+use trace_builder::ChainConfig;
+
+/// The transfer path of an ERC-20 token, hand-assembled: `transfer(to, amount)` checks the
+/// caller's balance (slot = caller address), debits it, credits `to`, emits
+/// `Transfer(from, to, amount)` and returns true. Same storage and log work as an ERC-20 transfer.
+const TOKEN_CODE: &str = "6004356024353354818110604d578190033355815481018255600052337fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef60206000a3600160005260206000f35b600080fd";
+const TOKEN: Address = address!("0000000000000000000000000000000000007070");
+const TXS_PER_BLOCK: usize = 1_000;
+const GAS_LIMIT: u64 = 100_000_000;
+
+#[derive(Parser)]
+struct Args {
+    /// State sizes (accounts) to measure.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    accounts: Vec<u64>,
+    /// Measured blocks per workload.
+    #[arg(long, default_value_t = 5)]
+    blocks: u64,
+    /// Database; default: SQLite in a temporary directory.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Accept cargo bench's own flag.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Workload {
+    Eth,
+    Erc20,
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let backend = match &args.database_url {
+        Some(url) if url.starts_with("postgres") => "PostgreSQL",
+        _ => "SQLite",
+    };
+    println!(
+        "| accounts | workload | db | gas/tx | Mgas/s (execute) | tx/s (execute+seal+commit) | execute ms | state root ms | commit ms | total ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for &accounts in &args.accounts {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match &args.database_url {
+            Some(url) => runtime.block_on(fresh_postgres_database(url, accounts)),
+            None => format!("sqlite://{}", dir.path().join("bench.sqlite").display()),
+        };
+        let senders: Vec<PrivateKeySigner> = (1..=TXS_PER_BLOCK as u64)
+            .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap())
+            .collect();
+        let fillers: Vec<Address> = (0..accounts.saturating_sub(TXS_PER_BLOCK as u64))
+            .map(|i| Address::from_word(keccak256(i.to_be_bytes())))
+            .collect();
+        let setup = std::time::Instant::now();
+        let genesis = genesis(&senders, &fillers);
+        let store = runtime.block_on(Store::open(&url, 8)).unwrap();
+        runtime.block_on(store.commit_block(&genesis.block_record(), genesis.chain_id)).unwrap();
+        let nodes = DbNodeStore::new(store.clone(), runtime.handle().clone(), 4 << 30);
+        nodes.cache_nodes(&genesis.trie_nodes);
+        eprintln!(
+            "{accounts} accounts: genesis built and committed in {:.1} s",
+            setup.elapsed().as_secs_f64()
+        );
+        let head = ChainHead { number: 0, hash: genesis.hash, header: genesis.header.clone() };
+        let mempool = Arc::new(Mempool::default());
+        let (heads, _head_rx) = tokio::sync::watch::channel(head.clone());
+        let mut producer = BlockProducer::new(
+            ProducerConfig {
+                chain: ChainConfig::l2(genesis.chain_id),
+                block_time: Duration::from_secs(1),
+                target_gas_limit: None,
+                fee_recipient: Address::repeat_byte(0xfe),
+                extra_data: Bytes::new(),
+            },
+            store.clone(),
+            nodes,
+            mempool.clone(),
+            head,
+            heads,
+            runtime.handle().clone(),
+        );
+        let mut nonce = 0;
+        let mut pick = 0usize;
+        for workload in [Workload::Eth, Workload::Erc20] {
+            // One unmeasured block warms the caches of the senders and the token.
+            let mut total = BlockTimings::default();
+            let mut gas = 0;
+            for block in 0..=args.blocks {
+                for (i, sender) in senders.iter().enumerate() {
+                    pick = pick.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let to = if fillers.is_empty() || i % 2 == 0 {
+                        Address::from_word(keccak256((pick as u64).to_be_bytes())) // a new account
+                    } else {
+                        fillers[pick % fillers.len()]
+                    };
+                    mempool.add(transfer(sender, nonce, workload, to), nonce).unwrap();
+                }
+                nonce += 1;
+                let produced = producer.produce_block().unwrap();
+                assert_eq!(
+                    produced.record.transactions.len(),
+                    TXS_PER_BLOCK,
+                    "every transaction must fit the block"
+                );
+                assert!(
+                    produced.record.transactions.iter().all(|tx| tx.receipt.status()),
+                    "a transfer failed"
+                );
+                if block > 0 {
+                    gas += produced.record.header.gas_used;
+                    total.build += produced.timings.build;
+                    total.state_root += produced.timings.state_root;
+                    total.commit += produced.timings.commit;
+                }
+            }
+            let blocks = args.blocks as f64;
+            let all = total.build + total.state_root + total.commit;
+            let ms = |d: Duration| d.as_secs_f64() * 1e3 / blocks;
+            println!(
+                "| {accounts} | {} | {backend} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                match workload {
+                    Workload::Eth => "ETH transfer",
+                    Workload::Erc20 => "ERC-20 transfer",
+                },
+                gas / (args.blocks * TXS_PER_BLOCK as u64),
+                gas as f64 / total.build.as_secs_f64() / 1e6,
+                blocks * TXS_PER_BLOCK as f64 / all.as_secs_f64(),
+                ms(total.build),
+                ms(total.state_root),
+                ms(total.commit),
+                ms(all),
+            );
+        }
+        runtime.block_on(store.close());
+    }
+}
+
+/// The dev genesis plus the senders (10,000 ETH, 10^24 tokens each), the fillers (1 ETH each)
+/// and the token, with a block gas limit that holds 1,000 token transfers.
+fn genesis(senders: &[PrivateKeySigner], fillers: &[Address]) -> ChainGenesis {
+    let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
+    genesis.gas_limit = GAS_LIMIT;
+    let ether = U256::from(10u64).pow(U256::from(18));
+    let mut token_storage = std::collections::BTreeMap::new();
+    for sender in senders {
+        genesis.alloc.insert(
+            sender.address(),
+            alloy_genesis::GenesisAccount::default().with_balance(ether * U256::from(10_000)),
+        );
+        token_storage.insert(sender.address().into_word(), B256::from(ether * ether));
+    }
+    for filler in fillers {
+        genesis.alloc.insert(*filler, alloy_genesis::GenesisAccount::default().with_balance(ether));
+    }
+    genesis.alloc.insert(
+        TOKEN,
+        alloy_genesis::GenesisAccount::default()
+            .with_nonce(Some(1))
+            .with_code(Some(hex::decode(TOKEN_CODE).unwrap().into()))
+            .with_storage(Some(token_storage)),
+    );
+    ChainGenesis::from_genesis(genesis).unwrap()
+}
+
+fn transfer(sender: &PrivateKeySigner, nonce: u64, workload: Workload, to: Address) -> Recovered<TxEnvelope> {
+    let (target, gas_limit, value, input) = match workload {
+        Workload::Eth => (to, 21_000, U256::from(1_000u64), Bytes::new()),
+        Workload::Erc20 => {
+            let mut input = hex::decode("a9059cbb").unwrap();
+            input.extend_from_slice(to.into_word().as_slice());
+            input.extend_from_slice(&U256::from(1_000u64).to_be_bytes::<32>());
+            (TOKEN, 90_000, U256::ZERO, input.into())
+        }
+    };
+    let mut tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(target),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = sender.sign_transaction_sync(&mut tx).unwrap();
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(signature)), sender.address())
+}
+
+/// A new, empty database `bench_<accounts>` on the server of `url`; returns its URL.
+async fn fresh_postgres_database(url: &str, accounts: u64) -> String {
+    use sqlx::{Connection, Executor};
+    let name = format!("bench_{accounts}");
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    format!("{base}/{name}")
+}
