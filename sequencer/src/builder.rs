@@ -9,7 +9,7 @@ use crate::{
     metrics::BlockMetrics,
     store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
 };
-use alloy_consensus::Header;
+use alloy_consensus::{Header, Transaction as _};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes};
 use std::{
@@ -147,6 +147,10 @@ impl BlockProducer {
 
         let build_started = Instant::now();
         let base_fee = self.config.chain.next_base_fee(&parent);
+        let prefetch = |state: &mut LatestState, addresses: Vec<Address>| {
+            state.prefetch(addresses).map_err(|e| BuildError::State(e.to_string()))
+        };
+        prefetch(&mut self.state, self.mempool.senders())?;
         let candidates = {
             let state = &mut self.state;
             let mut nonce_errors = None;
@@ -161,6 +165,7 @@ impl BlockProducer {
             }
             best
         };
+        prefetch(&mut self.state, candidates.iter().filter_map(|tx| tx.inner().to()).collect())?;
         let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
             .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
         let mut included = Vec::with_capacity(candidates.len());

@@ -55,6 +55,30 @@ impl LatestState {
         Ok(account)
     }
 
+    /// Loads the accounts among `addresses` that are not cached yet, in batched queries: the
+    /// builder knows the senders and recipients of a block before it runs it, and one query per
+    /// hundred accounts beats one round trip each.
+    pub fn prefetch(&mut self, addresses: impl IntoIterator<Item = Address>) -> Result<(), StateReadError> {
+        let mut missing: Vec<Address> =
+            addresses.into_iter().filter(|a| !self.accounts.contains_key(a)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = self
+            .runtime
+            .block_on(self.store.accounts(&missing))
+            .map_err(|e| StateReadError(e.to_string()))?;
+        for address in missing {
+            self.accounts.insert(address, None);
+        }
+        for (address, account) in found {
+            self.accounts.insert(address, Some(account));
+        }
+        Ok(())
+    }
+
     /// The nonce of `address` (zero for an absent account).
     pub fn nonce(&mut self, address: Address) -> Result<u64, StateReadError> {
         Ok(self.account(address)?.map(|a| a.nonce).unwrap_or_default())

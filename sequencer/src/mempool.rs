@@ -112,6 +112,11 @@ impl Mempool {
         best
     }
 
+    /// Every sender with pooled transactions.
+    pub fn senders(&self) -> Vec<Address> {
+        self.inner.lock().by_sender.keys().copied().collect()
+    }
+
     /// Drops transactions whose nonce the chain has passed (included or replaced on chain).
     pub fn prune(&self, mut nonce_of: impl FnMut(Address) -> u64) {
         let mut pool = self.inner.lock();

@@ -307,6 +307,34 @@ impl Store {
         .transpose()
     }
 
+    /// The accounts of the latest state among `addresses`, in batched queries; absent accounts
+    /// are left out.
+    pub async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
+        let mut found = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(self.backend.params_per_statement()) {
+            let placeholders = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            // Only generated `$N` placeholders are formatted into the SQL.
+            let sql = format!(
+                "SELECT address, nonce, balance, code_hash FROM accounts WHERE address IN ({placeholders})"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for address in chunk {
+                query = query.bind(address.to_vec());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push((
+                    address(&row, 0)?,
+                    AccountState {
+                        nonce: row.try_get::<i64, _>(1)? as u64,
+                        balance: u256(&row, 2)?,
+                        code_hash: b256(&row, 3)?,
+                    },
+                ));
+            }
+        }
+        Ok(found)
+    }
+
     /// A storage slot of the latest state (zero when unset).
     pub async fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
         let row = sqlx::query("SELECT value FROM storage WHERE address = $1 AND slot = $2")
