@@ -19,6 +19,19 @@ pub struct AccountState {
     pub code_hash: B256,
 }
 
+impl From<AccountState> for revm::state::AccountInfo {
+    /// The account as revm sees it; the code is loaded by hash when needed.
+    fn from(account: AccountState) -> Self {
+        Self {
+            balance: account.balance,
+            nonce: account.nonce,
+            code_hash: account.code_hash,
+            account_id: None,
+            code: None,
+        }
+    }
+}
+
 /// The change a block made to one account.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccountChange {

@@ -26,6 +26,13 @@ pub struct TrieAccount {
     pub code_hash: B256,
 }
 
+impl From<TrieAccount> for AccountState {
+    /// The account without its storage root.
+    fn from(account: TrieAccount) -> Self {
+        Self { nonce: account.nonce, balance: account.balance, code_hash: account.code_hash }
+    }
+}
+
 impl Default for TrieAccount {
     fn default() -> Self {
         Self { nonce: 0, balance: U256::ZERO, storage_root: EMPTY_ROOT_HASH, code_hash: KECCAK256_EMPTY }

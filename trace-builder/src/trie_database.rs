@@ -2,6 +2,7 @@
 //! the stateless verifier (node store = witness), historical state, conformance tests.
 
 use crate::{
+    state::AccountState,
     state_trie::StateTrie,
     trie::{NodeStore, TrieError},
 };
@@ -61,13 +62,7 @@ impl<S: NodeStore + Clone> Database for TrieDatabase<S> {
     type Error = TrieDatabaseError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.trie.account(address)?.map(|account| AccountInfo {
-            balance: account.balance,
-            nonce: account.nonce,
-            code_hash: account.code_hash,
-            account_id: None,
-            code: None,
-        }))
+        Ok(self.trie.account(address)?.map(|account| AccountState::from(account).into()))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {

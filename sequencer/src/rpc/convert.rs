@@ -3,6 +3,7 @@
 use crate::store::StoredTransaction;
 use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip4844::calc_blob_gasprice;
+use alloy_primitives::B256;
 use alloy_rpc_types_eth::{Block, BlockTransactions, Log, Transaction, TransactionReceipt};
 
 /// A block with transaction hashes, or full transactions when `full`.
@@ -11,7 +12,7 @@ pub(super) fn block(header: Header, transactions: &[StoredTransaction], full: bo
     let size = alloy_rlp::Encodable::length(&header)
         + transactions.iter().map(|tx| tx.record.raw.len()).sum::<usize>();
     let transactions = if full {
-        BlockTransactions::Full(transactions.iter().map(|tx| mined_transaction(tx, &header)).collect())
+        BlockTransactions::Full(transactions.iter().map(|tx| mined_transaction(tx, &header, hash)).collect())
     } else {
         BlockTransactions::Hashes(transactions.iter().map(|tx| tx.record.hash).collect())
     };
@@ -29,10 +30,14 @@ pub(super) fn block(header: Header, transactions: &[StoredTransaction], full: bo
 }
 
 /// A mined transaction with its position.
-pub(super) fn mined_transaction(stored: &StoredTransaction, header: &Header) -> Transaction {
+pub(super) fn mined_transaction(
+    stored: &StoredTransaction,
+    header: &Header,
+    block_hash: B256,
+) -> Transaction {
     Transaction {
         inner: Recovered::new_unchecked(stored.transaction.clone(), stored.record.sender),
-        block_hash: Some(header.hash_slow()),
+        block_hash: Some(block_hash),
         block_number: Some(header.number),
         transaction_index: Some(stored.index),
         effective_gas_price: Some(stored.transaction.effective_gas_price(header.base_fee_per_gas)),

@@ -175,13 +175,7 @@ impl EthRpc {
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
         tokio::task::spawn_blocking(move || {
-            StateTrie::new(nodes, root).account(address).map(|account| {
-                account.map(|a| trace_builder::AccountState {
-                    nonce: a.nonce,
-                    balance: a.balance,
-                    code_hash: a.code_hash,
-                })
-            })
+            StateTrie::new(nodes, root).account(address).map(|account| account.map(Into::into))
         })
         .await
         .map_err(internal)?
@@ -295,7 +289,10 @@ impl EthApiServer for EthRpc {
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         if let Some(stored) = self.store.transaction(hash).await.map_err(internal)? {
             let header = self.store.header_by_number(stored.block_number).await.map_err(internal)?;
-            return Ok(header.map(|header| convert::mined_transaction(&stored, &header)));
+            return Ok(header.map(|header| {
+                let hash = header.hash_slow();
+                convert::mined_transaction(&stored, &header, hash)
+            }));
         }
         Ok(self.mempool.get(&hash).map(convert::pending_transaction))
     }
