@@ -7,10 +7,10 @@
 //! executes the block with [`BlockExecutor`], checks gas, receipts root, logs bloom, requests
 //! hash, transactions and withdrawals roots and the state root, seals our own header with
 //! [`seal_header`] and requires it to equal the fixture's (so the block hashes agree). It then
-//! re-executes the block over a state that answers only the reads the first run recorded
-//! ([`ExecutedBlock::access`]), as a stateless verifier would over a witness, and requires the
-//! same result. A block
-//! the fixture marks with `expectException` must fail one of those steps. At the end every
+//! takes the stateless path: it builds the block's trace (the witness from the reads and writes
+//! the first run recorded, [`ExecutedBlock::access`] and [`ExecutedBlock::changes`], over the
+//! trie of `pre` and the blocks before) and requires the [`Verifier`] to accept it and seal the
+//! same header. A block the fixture marks with `expectException` must fail one of those steps. At the end every
 //! account of `postState` must match ours, no other account may exist, and our head must be
 //! `lastblockhash`.
 //!
@@ -22,7 +22,9 @@ use crate::{
     executor::{BlockExecutor, BlockInputs, ExecutedBlock, seal_header},
     state::{AccountState, StateAccess, StateChanges},
     state_trie::{StateTrie, state_root_of},
+    trace::{Trace, TraceBlock, Witness, WitnessBuilder},
     trie::ordered_trie_root,
+    verifier::{TraceRules, Verifier},
 };
 use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Encodable2718;
@@ -317,7 +319,7 @@ pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
 
     let genesis: Block<TxEnvelope> = alloy_rlp::decode_exact(&test.genesis_rlp)
         .map_err(|error| BlockchainTestError::Fixture(format!("genesis RLP: {error}")))?;
-    let mut parent = genesis.header;
+    let parent = genesis.header;
     let mut parent_hash = parent.hash_slow();
     if parent_hash != test.genesis_block_header.hash {
         return Err(BlockchainTestError::Genesis(format!(
@@ -332,9 +334,11 @@ pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
         )));
     }
     state.insert_block_hash(parent.number, parent_hash);
+    // The canonical chain, newest first: the ancestor headers of stateless traces.
+    let mut canonical = vec![parent.clone()];
 
     for (index, block) in test.blocks.iter().enumerate() {
-        let outcome = run_block(&chain, &mut state, &nodes, root, &parent, &block.rlp);
+        let outcome = run_block(&chain, &mut state, &nodes, root, &canonical, &block.rlp);
         match (outcome, &block.expect_exception) {
             (Ok(valid), None) => {
                 state.apply(&valid.executed.changes);
@@ -342,7 +346,7 @@ pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
                 root = valid.header.state_root;
                 parent_hash = valid.hash;
                 state.insert_block_hash(valid.header.number, parent_hash);
-                parent = valid.header;
+                canonical.insert(0, valid.header);
             }
             (Ok(_), Some(expected)) => {
                 return Err(BlockchainTestError::ExpectedFailure { index, expected: expected.clone() });
@@ -383,15 +387,19 @@ struct BlockFailure {
     reason: String,
 }
 
-/// Decodes, executes and checks one block against `parent`, without changing `state`.
+/// Decodes, executes and checks one block on top of `canonical` (newest first), without
+/// changing `state`.
 fn run_block(
     chain: &ChainConfig,
     state: &mut MemoryState,
     nodes: &B256Map<Bytes>,
     root: B256,
-    parent: &Header,
+    canonical: &[Header],
     rlp: &[u8],
 ) -> Result<ValidBlock, BlockFailure> {
+    let Some(parent) = canonical.first() else {
+        return Err(BlockFailure { number: 0, reason: "no parent".into() });
+    };
     let fail = |number: u64| move |reason: String| BlockFailure { number, reason };
     let block: Block<TxEnvelope> = alloy_rlp::decode_exact(rlp)
         .map_err(|error| fail(parent.number.saturating_add(1))(format!("RLP: {error}")))?;
@@ -444,8 +452,6 @@ fn run_block(
             .map_err(|error| fail(format!("transaction {position}: {error}")))?;
     }
     let executed = executor.finish().map_err(|error| fail(error.to_string()))?;
-    check_recorded_access(chain, state, parent, &inputs, &block.body, &executed)
-        .map_err(|reason| fail(format!("re-execution from the recorded reads: {reason}")))?;
 
     // Execution results, against the header.
     expect("gas used", executed.gas_used, header.gas_used).map_err(&fail)?;
@@ -477,29 +483,56 @@ fn run_block(
     }
     let hash = sealed.hash_slow();
     expect("block hash", hash, header.hash_slow()).map_err(&fail)?;
+    check_stateless(chain, state, nodes, canonical, &inputs, &block.body, &executed, &sealed)
+        .map_err(|reason| fail(format!("stateless re-execution: {reason}")))?;
     Ok(ValidBlock { header, hash, executed, nodes: new_nodes })
 }
 
-/// Executes the block again over only the reads the first execution recorded, and requires the
-/// same outcome: the recorded accesses are all a stateless verifier needs.
-fn check_recorded_access(
+/// Builds the block's trace — its inputs and transactions, the ancestor headers it needs and the
+/// witness collected from its recorded reads and writes over `nodes` — and verifies it with
+/// the stateless [`Verifier`], which must seal the same header.
+#[allow(clippy::too_many_arguments)]
+fn check_stateless(
     chain: &ChainConfig,
     state: &MemoryState,
-    parent: &Header,
+    nodes: &B256Map<Bytes>,
+    canonical: &[Header],
     inputs: &BlockInputs,
     body: &BlockBody<TxEnvelope>,
     executed: &ExecutedBlock,
+    sealed: &Header,
 ) -> Result<(), String> {
-    let recorded = RecordedState { state, access: &executed.access };
-    let mut executor =
-        BlockExecutor::new(recorded, chain, parent, inputs).map_err(|error| error.to_string())?;
-    for tx in &body.transactions {
-        let tx = tx.clone().try_into_recovered().map_err(|error| error.to_string())?;
-        executor.execute_transaction(&tx).map_err(|error| error.to_string())?;
-    }
-    let again = executor.finish().map_err(|error| error.to_string())?;
-    if again != *executed {
-        return Err("a different block".into());
+    let parent = canonical.first().ok_or("no parent")?;
+    let mut witness = WitnessBuilder::new(nodes, parent.state_root);
+    witness.add_block(&executed.access, &executed.changes).map_err(|error| error.to_string())?;
+    let needs = witness.finish();
+    let oldest = needs.oldest_ancestor(parent.number);
+    let codes = needs
+        .codes
+        .iter()
+        .map(|hash| state.code(hash).ok_or_else(|| format!("no code {hash}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let trace = Trace {
+        chain_id: chain.chain_id,
+        ancestors: canonical.iter().take_while(|header| header.number >= oldest).cloned().collect(),
+        blocks: vec![TraceBlock {
+            timestamp: inputs.timestamp,
+            coinbase: inputs.beneficiary,
+            gas_limit: inputs.gas_limit,
+            prev_randao: inputs.prev_randao,
+            extra_data: inputs.extra_data.clone(),
+            l1_anchor: inputs.parent_beacon_block_root,
+            deposits: Vec::new(),
+            transactions: body.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
+            withdrawals: inputs.withdrawals.clone(),
+        }],
+        witness: Witness { nodes: needs.nodes, codes },
+    };
+    let verified = Verifier::new(chain.clone(), TraceRules::L1)
+        .verify(parent.state_root, sealed.state_root, &trace.encode(), executed.gas_used)
+        .map_err(|error| error.to_string())?;
+    if verified.headers != [sealed.clone()] {
+        return Err("the verifier sealed another header".into());
     }
     Ok(())
 }

@@ -9,12 +9,16 @@ pub mod error;
 pub mod executor;
 pub mod state;
 pub mod state_trie;
+pub mod trace;
 pub mod trie;
 pub mod trie_database;
+pub mod verifier;
 
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
 pub use executor::{BlockExecutor, BlockInputs, ExecutedBlock, TxOutcome, seal_header};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
 pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
+pub use trace::{Trace, TraceBlock, Witness, WitnessBuilder};
 pub use trie::{EMPTY_ROOT_HASH, NodeStore, RecordingStore, StoreError, Trie, TrieError, ordered_trie_root};
+pub use verifier::{InvalidTrace, TraceRules, Verifier, execute};

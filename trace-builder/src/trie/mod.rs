@@ -28,7 +28,7 @@ pub const EMPTY_ROOT_HASH: B256 = b256!("0x56e81f171bcc55a6ff8345e692c0f86e5b48e
 /// An operation that fails leaves the trie's contents as they were (it may have loaded nodes,
 /// which changes nothing): in particular a delete loads the sibling it must merge before it
 /// changes anything.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrieError {
     /// A node the operation needs is not in the store (in the verifier: the witness is incomplete).
     #[error("missing trie node {0}")]

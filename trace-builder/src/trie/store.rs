@@ -15,7 +15,7 @@ pub trait NodeStore {
 }
 
 /// A failure of the store itself (I/O, a closed database), as opposed to a node it does not have.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("node store: {0}")]
 pub struct StoreError(pub String);
 
