@@ -213,7 +213,14 @@ impl BlockProducer {
                 contract_address: outcome.contract_address,
             })
             .collect::<Vec<_>>();
-        let record = BlockRecord { header, hash, transactions, changes: executed.changes, trie_nodes };
+        let record = BlockRecord {
+            header,
+            hash,
+            transactions,
+            changes: executed.changes,
+            access: executed.access,
+            trie_nodes,
+        };
 
         let commit_started = Instant::now();
         self.runtime.block_on(self.store.commit_block(&record, self.config.chain.chain_id))?;

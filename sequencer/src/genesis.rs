@@ -148,6 +148,7 @@ impl ChainGenesis {
             hash: self.hash,
             transactions: Vec::<TransactionRecord>::new(),
             changes: self.state.clone(),
+            access: Default::default(),
             trie_nodes: self.trie_nodes.clone(),
         }
     }

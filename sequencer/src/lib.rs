@@ -2,6 +2,7 @@
 //! JSON-RPC and metrics. The `sequencer` binary is a thin `main` over [`node::Node`].
 #![warn(missing_docs)]
 
+pub mod batch_trace;
 pub mod builder;
 pub mod cli;
 pub mod config;

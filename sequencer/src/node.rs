@@ -8,7 +8,7 @@ use crate::{
     genesis::ChainGenesis,
     mempool::Mempool,
     metrics,
-    rpc::{self, EthRpc},
+    rpc::{self, EthRpc, RollupApiServer, RollupRpc},
     store::{DbNodeStore, GenesisStatus, Store, redact},
 };
 use alloy_primitives::{B256, Bytes};
@@ -94,8 +94,12 @@ impl Node {
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
 
-        let module = EthRpc::new(genesis.chain_id, store.clone(), nodes, mempool, head_rx.clone())
-            .into_module()
+        let mut module =
+            EthRpc::new(genesis.chain_id, store.clone(), nodes.clone(), mempool, head_rx.clone())
+                .into_module()
+                .map_err(|e| NodeError::Task(e.to_string()))?;
+        module
+            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes).into_rpc())
             .map_err(|e| NodeError::Task(e.to_string()))?;
         let (rpc_addr, rpc) = rpc::serve(&config.rpc, module).await.map_err(|source| NodeError::Bind {
             what: "JSON-RPC",

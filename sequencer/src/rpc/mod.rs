@@ -3,8 +3,10 @@
 
 mod convert;
 mod eth;
+mod rollup;
 
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
+pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
 
 use crate::config::RpcSection;
 use jsonrpsee::{

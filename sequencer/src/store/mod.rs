@@ -19,7 +19,7 @@ use sqlx::{
     any::{AnyPoolOptions, AnyRow},
 };
 use std::{str::FromStr, time::Duration};
-use trace_builder::{AccountChange, AccountState, StateChanges};
+use trace_builder::{AccountChange, AccountState, StateAccess, StateChanges};
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,12 +166,16 @@ impl Store {
                     .await?;
             }
         }
-        sqlx::query("INSERT INTO blocks (number, hash, header) VALUES ($1, $2, $3)")
-            .bind(number as i64)
-            .bind(block.hash.to_vec())
-            .bind(alloy_rlp::encode(&block.header))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO blocks (number, hash, header, state_changes, state_access) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(number as i64)
+        .bind(block.hash.to_vec())
+        .bind(alloy_rlp::encode(&block.header))
+        .bind(alloy_rlp::encode(&block.changes))
+        .bind(alloy_rlp::encode(&block.access))
+        .execute(&mut *tx)
+        .await?;
 
         let mut tx_rows = Vec::with_capacity(block.transactions.len());
         let mut log_rows = Vec::new();
@@ -270,6 +274,28 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| b256(&row, 0)).transpose()
+    }
+
+    /// What block `number` read from and changed in the state, as its builder recorded them:
+    /// what a trace of the block needs besides its transactions. `None` for an unknown block
+    /// and for the genesis block.
+    pub async fn block_state(&self, number: u64) -> Result<Option<(StateAccess, StateChanges)>, StoreError> {
+        let row = sqlx::query("SELECT state_access, state_changes FROM blocks WHERE number = $1")
+            .bind(number as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (Some(access), Some(changes)) =
+            (row.try_get::<Option<Vec<u8>>, _>(0)?, row.try_get::<Option<Vec<u8>>, _>(1)?)
+        else {
+            return Ok(None);
+        };
+        let corrupt =
+            |error: alloy_rlp::Error| StoreError::Corrupt(format!("block {number} state record: {error}"));
+        Ok(Some((
+            alloy_rlp::decode_exact(&access).map_err(corrupt)?,
+            alloy_rlp::decode_exact(&changes).map_err(corrupt)?,
+        )))
     }
 
     /// The transactions of block `number`, in block order, with their receipts.

@@ -5,7 +5,7 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes};
 use sqlx::{Row, any::AnyRow};
-use trace_builder::StateChanges;
+use trace_builder::{StateAccess, StateChanges};
 
 /// A sealed block and everything that is committed with it.
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct BlockRecord {
     pub transactions: Vec<TransactionRecord>,
     /// What the block changed in the state.
     pub changes: StateChanges,
+    /// What the block read from the state before it (for its trace's witness).
+    pub access: StateAccess,
     /// Trie nodes created by the block.
     pub trie_nodes: Vec<(B256, Bytes)>,
 }

@@ -6,3 +6,4 @@ mod chain;
 mod postgres;
 mod restart;
 mod support;
+mod trace;

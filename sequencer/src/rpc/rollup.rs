@@ -1,0 +1,84 @@
+//! The `rollup_` namespace: what the batcher and anyone checking the chain against L1 need
+//! beyond `eth_`.
+
+use crate::{
+    batch_trace::{self, TraceError},
+    store::{DbNodeStore, Store},
+};
+use alloy_primitives::{B256, Bytes, U64};
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::{ErrorObject, ErrorObjectOwned},
+};
+use serde::{Deserialize, Serialize};
+
+/// The most blocks one `rollup_getTrace` call covers.
+pub const MAX_TRACE_BLOCKS: u64 = 1024;
+
+/// A batch's trace with the claims EXECUTE checks it against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceResponse {
+    /// State root before the first block.
+    pub pre_state_root: B256,
+    /// State root after the last block.
+    pub post_state_root: B256,
+    /// Gas used by the batch.
+    pub gas_used: U64,
+    /// The trace's bytes (docs/trace-format.md).
+    pub trace: Bytes,
+}
+
+/// `rollup_` methods.
+#[rpc(server, namespace = "rollup")]
+pub trait RollupApi {
+    /// The trace of blocks `fromBlock..=toBlock`.
+    #[method(name = "getTrace")]
+    async fn get_trace(&self, from_block: U64, to_block: U64) -> RpcResult<TraceResponse>;
+}
+
+/// The `rollup_` namespace over the store.
+#[derive(Clone, Debug)]
+pub struct RollupRpc {
+    chain_id: u64,
+    store: Store,
+    nodes: DbNodeStore,
+}
+
+impl RollupRpc {
+    /// The namespace for chain `chain_id`.
+    pub fn new(chain_id: u64, store: Store, nodes: DbNodeStore) -> Self {
+        Self { chain_id, store, nodes }
+    }
+}
+
+#[async_trait]
+impl RollupApiServer for RollupRpc {
+    async fn get_trace(&self, from_block: U64, to_block: U64) -> RpcResult<TraceResponse> {
+        let (from, to) = (from_block.to::<u64>(), to_block.to::<u64>());
+        if to.saturating_sub(from) >= MAX_TRACE_BLOCKS {
+            return Err(invalid_params(format!("a trace covers at most {MAX_TRACE_BLOCKS} blocks")));
+        }
+        let batch =
+            batch_trace::build(&self.store, &self.nodes, self.chain_id, from, to).await.map_err(|error| {
+                match error {
+                    TraceError::Range { .. } => invalid_params(error.to_string()),
+                    other => {
+                        tracing::error!(target: "rpc", error = %other, "rollup_getTrace failed");
+                        ErrorObject::owned(-32603, format!("internal error: {other}"), None::<()>)
+                    }
+                }
+            })?;
+        Ok(TraceResponse {
+            pre_state_root: batch.pre_state_root,
+            post_state_root: batch.post_state_root,
+            gas_used: U64::from(batch.gas_used),
+            trace: batch.trace.encode().into(),
+        })
+    }
+}
+
+fn invalid_params(message: String) -> ErrorObjectOwned {
+    ErrorObject::owned(-32602, message, None::<()>)
+}
