@@ -1,0 +1,291 @@
+//! EXECUTE on 1,000-transaction batches: verifier speed on one core, and trace size per
+//! transaction (raw and zstd-compressed, transactions and witness apart) beside the floor (the
+//! deduplicated node set), a naive witness (one eth_getProof-style proof per account and slot
+//! touched) and a JSON hex witness like EIP-8079's proof of concept.
+//!
+//! `cargo bench -p trace-builder --bench verifier -- [--accounts 10000,100000,1000000]
+//! [--iterations 5]` prints two Markdown tables.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use alloy_consensus::{
+    Header, SignableTransaction, TxEip1559, TxEnvelope, constants::EMPTY_WITHDRAWALS, transaction::Recovered,
+};
+use alloy_eips::{
+    eip2718::Encodable2718,
+    eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
+    eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
+    eip7002::{WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, WITHDRAWAL_REQUEST_PREDEPLOY_CODE},
+    eip7251::{CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_CODE},
+    eip7685::EMPTY_REQUESTS_HASH,
+};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, hex, keccak256, map::B256Map};
+use alloy_signer_local::PrivateKeySigner;
+use clap::Parser;
+use std::{collections::BTreeMap, time::Instant};
+use trace_builder::{
+    BlockExecutor, BlockInputs, ChainConfig, StateTrie, Trace, TraceBlock, TraceRules, Verifier, Witness,
+    WitnessBuilder, blockchain_test::MemoryState,
+};
+
+/// The transfer path of an ERC-20 token, hand-assembled (the same as the block production
+/// bench's): balance check, two SSTOREs, a `Transfer` log, returns true.
+const TOKEN_CODE: &str = "6004356024353354818110604d578190033355815481018255600052337fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef60206000a3600160005260206000f35b600080fd";
+const TOKEN: Address = address!("0000000000000000000000000000000000007070");
+const TXS: usize = 1_000;
+const GAS_LIMIT: u64 = 100_000_000;
+const CHAIN_ID: u64 = 1337;
+
+#[derive(Parser)]
+struct Args {
+    /// State sizes (accounts) to measure.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    accounts: Vec<u64>,
+    /// Timed verifications per batch.
+    #[arg(long, default_value_t = 5)]
+    iterations: u32,
+    /// Accept cargo bench's own flag.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Eth,
+    Erc20,
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut speed = Vec::new();
+    let mut sizes = Vec::new();
+    for &accounts in &args.accounts {
+        let senders: Vec<PrivateKeySigner> = (1..=TXS as u64)
+            .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap())
+            .collect();
+        let started = Instant::now();
+        let state = genesis(&senders, accounts);
+        let (root, nodes) = state.trie();
+        eprintln!("{accounts} accounts: state built in {:.1} s", started.elapsed().as_secs_f64());
+        for workload in [Workload::Eth, Workload::Erc20] {
+            let batch = Batch::build(&state, &nodes, root, &senders, accounts, workload);
+            let verifier = Verifier::new(ChainConfig::l2(CHAIN_ID), TraceRules::L2);
+            let bytes = batch.trace.encode();
+            let mut best = f64::MAX;
+            for _ in 0..args.iterations {
+                let started = Instant::now();
+                verifier.verify(root, batch.post_state_root, &bytes, batch.gas_used).unwrap();
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            let name = match workload {
+                Workload::Eth => "ETH transfer",
+                Workload::Erc20 => "ERC-20 transfer",
+            };
+            speed.push(format!(
+                "| {accounts} | {name} | {} | {:.1} | {:.0} | {:.0} |",
+                batch.gas_used / TXS as u64,
+                best * 1e3,
+                batch.gas_used as f64 / best / 1e6,
+                TXS as f64 / best,
+            ));
+            sizes.push(batch.sizes(accounts, name));
+        }
+    }
+    println!("| accounts | workload | gas/tx | verify ms | Mgas/s | tx/s |");
+    println!("|---|---|---|---|---|---|");
+    for row in speed {
+        println!("{row}");
+    }
+    println!();
+    println!(
+        "| accounts | workload | trace B/tx | zstd-3 B/tx | txs B/tx | txs zstd-3 B/tx | witness B/tx | witness zstd-3 B/tx | floor B/tx | witness / floor | naive proofs B/tx | JSON hex B/tx |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for row in sizes {
+        println!("{row}");
+    }
+}
+
+/// A 1,000-transaction batch and its trace.
+struct Batch {
+    trace: Trace,
+    post_state_root: B256,
+    gas_used: u64,
+    /// eth_getProof-style proofs of every account and slot touched, without deduplication.
+    naive_bytes: usize,
+}
+
+impl Batch {
+    fn build(
+        state: &MemoryState,
+        nodes: &B256Map<Bytes>,
+        root: B256,
+        senders: &[PrivateKeySigner],
+        accounts: u64,
+        workload: Workload,
+    ) -> Self {
+        let mut state = state.clone();
+        let parent = Header {
+            number: 0,
+            timestamp: 1_000,
+            gas_limit: GAS_LIMIT,
+            gas_used: GAS_LIMIT / 2,
+            base_fee_per_gas: Some(1_000_000_000),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            withdrawals_root: Some(EMPTY_WITHDRAWALS),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            state_root: root,
+            ..Header::default()
+        };
+        let inputs = BlockInputs {
+            number: 1,
+            timestamp: 1_001,
+            beneficiary: Address::repeat_byte(0xfe),
+            gas_limit: GAS_LIMIT,
+            prev_randao: B256::ZERO,
+            extra_data: Bytes::new(),
+            parent_beacon_block_root: B256::repeat_byte(1),
+            withdrawals: Vec::new(),
+        };
+        let chain = ChainConfig::l2(CHAIN_ID);
+        let mut executor = BlockExecutor::new(&mut state, &chain, &parent, &inputs).unwrap();
+        let mut transactions = Vec::with_capacity(TXS);
+        for (i, sender) in senders.iter().enumerate() {
+            // Half the recipients are new accounts, half existing ones.
+            let to = if i % 2 == 0 {
+                Address::from_word(keccak256((i as u64 + 1 << 40).to_be_bytes()))
+            } else {
+                filler((i as u64 * 7_919) % accounts.saturating_sub(TXS as u64).max(1))
+            };
+            let tx = transfer(sender, workload, to);
+            let outcome = executor.execute_transaction(&tx).unwrap();
+            assert!(outcome.success);
+            transactions.push(Bytes::from(tx.inner().encoded_2718()));
+        }
+        let executed = executor.finish().unwrap();
+
+        let mut witness = WitnessBuilder::new(nodes, root);
+        let post_state_root = witness.add_block(&executed.access, &executed.changes).unwrap();
+        let needs = witness.finish();
+        let codes: Vec<Bytes> = needs.codes.iter().map(|hash| state.code(hash).unwrap()).collect();
+
+        // The naive witness: one proof per touched account and slot, nothing shared.
+        let mut trie = StateTrie::new(nodes, root);
+        let mut naive_bytes = codes.iter().map(|bytes| bytes.len()).sum::<usize>();
+        for address in &executed.access.accounts {
+            let slots: Vec<U256> = executed
+                .access
+                .storage
+                .get(address)
+                .map(|slots| slots.iter().copied().collect())
+                .unwrap_or_default();
+            let proof = trie.proof(*address, &slots).unwrap();
+            naive_bytes += proof.account_proof.iter().map(|bytes| bytes.len()).sum::<usize>();
+            naive_bytes +=
+                proof.storage.iter().flat_map(|slot| &slot.proof).map(|bytes| bytes.len()).sum::<usize>();
+        }
+
+        let trace = Trace {
+            chain_id: CHAIN_ID,
+            ancestors: vec![parent],
+            blocks: vec![TraceBlock {
+                timestamp: inputs.timestamp,
+                coinbase: inputs.beneficiary,
+                gas_limit: inputs.gas_limit,
+                prev_randao: inputs.prev_randao,
+                extra_data: inputs.extra_data,
+                l1_anchor: inputs.parent_beacon_block_root,
+                deposits: Vec::new(),
+                transactions,
+                withdrawals: Vec::new(),
+            }],
+            witness: Witness { nodes: needs.nodes, codes },
+        };
+        Self { trace, post_state_root, gas_used: executed.gas_used, naive_bytes }
+    }
+
+    fn sizes(&self, accounts: u64, name: &str) -> String {
+        let per_tx = |bytes: usize| bytes as f64 / TXS as f64;
+        let trace = self.trace.encode();
+        let transactions = alloy_rlp::encode(&self.trace.blocks);
+        let witness = alloy_rlp::encode(&self.trace.witness);
+        let floor: usize =
+            self.trace.witness.nodes.iter().chain(&self.trace.witness.codes).map(|bytes| bytes.len()).sum();
+        let json = serde_json::json!({
+            "state": self.trace.witness.nodes.iter().map(|node| format!("0x{}", hex::encode(node))).collect::<Vec<_>>(),
+            "codes": self.trace.witness.codes.iter().map(|code| format!("0x{}", hex::encode(code))).collect::<Vec<_>>(),
+            "headers": self.trace.ancestors.iter().map(|header| format!("0x{}", hex::encode(alloy_rlp::encode(header)))).collect::<Vec<_>>(),
+        })
+        .to_string();
+        let zstd = |bytes: &[u8]| zstd::encode_all(bytes, 3).unwrap().len();
+        format!(
+            "| {accounts} | {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.1} |",
+            per_tx(trace.len()),
+            per_tx(zstd(&trace)),
+            per_tx(transactions.len()),
+            per_tx(zstd(&transactions)),
+            per_tx(witness.len()),
+            per_tx(zstd(&witness)),
+            per_tx(floor),
+            witness.len() as f64 / floor as f64,
+            per_tx(self.naive_bytes),
+            per_tx(json.len()),
+        )
+    }
+}
+
+fn filler(index: u64) -> Address {
+    Address::from_word(keccak256(index.to_be_bytes()))
+}
+
+/// The L2 system contracts, the senders (10,000 ETH and 10^24 tokens each), `accounts` filler
+/// accounts (1 ETH each) and the token.
+fn genesis(senders: &[PrivateKeySigner], accounts: u64) -> MemoryState {
+    let ether = U256::from(10u64).pow(U256::from(18));
+    let mut state = MemoryState::default();
+    for (address, code) in [
+        (BEACON_ROOTS_ADDRESS, &BEACON_ROOTS_CODE),
+        (HISTORY_STORAGE_ADDRESS, &HISTORY_STORAGE_CODE),
+        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
+        (CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
+    ] {
+        state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
+    }
+    let mut token_storage = BTreeMap::new();
+    for sender in senders {
+        state.insert_account(sender.address(), 0, ether * U256::from(10_000), Bytes::new(), BTreeMap::new());
+        token_storage.insert(U256::from_be_bytes(sender.address().into_word().0), ether * ether);
+    }
+    for index in 0..accounts.saturating_sub(senders.len() as u64) {
+        state.insert_account(filler(index), 0, ether, Bytes::new(), BTreeMap::new());
+    }
+    state.insert_account(TOKEN, 1, U256::ZERO, hex::decode(TOKEN_CODE).unwrap().into(), token_storage);
+    state
+}
+
+fn transfer(sender: &PrivateKeySigner, workload: Workload, to: Address) -> Recovered<TxEnvelope> {
+    use alloy_signer::SignerSync;
+    let (target, gas_limit, value, input) = match workload {
+        Workload::Eth => (to, 21_000, U256::from(1_000u64), Bytes::new()),
+        Workload::Erc20 => {
+            let mut input = hex::decode("a9059cbb").unwrap();
+            input.extend_from_slice(to.into_word().as_slice());
+            input.extend_from_slice(&U256::from(1_000u64).to_be_bytes::<32>());
+            (TOKEN, 90_000, U256::ZERO, input.into())
+        }
+    };
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: 0,
+        gas_limit,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(target),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = sender.sign_hash_sync(&tx.signature_hash()).unwrap();
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(signature)), sender.address())
+}
