@@ -15,7 +15,7 @@ use crate::{
     executor::{BlockExecutor, BlockInputs, seal_header},
     state_trie::StateTrie,
     trace::{Trace, TraceBlock, TraceDecodeError},
-    trie::{TrieError, ordered_trie_root},
+    trie::{NodeStore, StoreError, TrieError, ordered_trie_root},
     trie_database::TrieDatabase,
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
@@ -237,7 +237,7 @@ impl Verifier {
         if parent.state_root != pre_state_root {
             return Err(InvalidTrace::PreStateRoot { claimed: pre_state_root, parent: parent.state_root });
         }
-        let nodes = by_hash(&trace.witness.nodes).ok_or(InvalidTrace::WitnessOrder("nodes"))?;
+        let nodes = WitnessNodes(by_hash(&trace.witness.nodes).ok_or(InvalidTrace::WitnessOrder("nodes"))?);
         let codes = by_hash(&trace.witness.codes).ok_or(InvalidTrace::WitnessOrder("codes"))?;
         let mut db = TrieDatabase { trie: StateTrie::new(&nodes, pre_state_root), codes, block_hashes };
 
@@ -256,7 +256,7 @@ impl Verifier {
     /// Re-executes one block on `db` and returns its sealed header.
     fn reexecute_block(
         &self,
-        db: &mut TrieDatabase<&B256Map<Bytes>>,
+        db: &mut TrieDatabase<&WitnessNodes>,
         parent: &Header,
         block: &TraceBlock,
         gas_used: &mut u64,
@@ -301,6 +301,21 @@ impl Verifier {
         db.codes.extend(executed.changes.codes.iter().map(|(hash, code)| (*hash, code.clone())));
         let transactions_root = ordered_trie_root(&block.transactions);
         Ok(seal_header(&self.chain, parent, &inputs, &executed, transactions_root, state_root))
+    }
+}
+
+/// The witness's nodes, keyed by the hashes the verifier computed: the trie need not hash them
+/// again when it loads them.
+#[derive(Debug)]
+struct WitnessNodes(B256Map<Bytes>);
+
+impl NodeStore for WitnessNodes {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.0.get(hash).cloned())
+    }
+
+    fn content_addressed(&self) -> bool {
+        true
     }
 }
 

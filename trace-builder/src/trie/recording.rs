@@ -53,4 +53,8 @@ impl<S: NodeStore> NodeStore for RecordingStore<S> {
         }
         Ok(node)
     }
+
+    fn content_addressed(&self) -> bool {
+        self.inner.content_addressed()
+    }
 }

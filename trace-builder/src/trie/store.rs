@@ -12,6 +12,13 @@ pub trait NodeStore {
     /// turns a `None` into [`TrieError::MissingNode`](super::TrieError::MissingNode): in the
     /// verifier a missing node is an invalid witness, never a default.
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError>;
+
+    /// Whether every node this store hands out is known to hash to the key it was asked for,
+    /// because the store keyed each node by its hash itself, so that the trie need not hash it
+    /// again. A store that holds what others supplied (a database, a map) says `false`.
+    fn content_addressed(&self) -> bool {
+        false
+    }
 }
 
 /// A failure of the store itself (I/O, a closed database), as opposed to a node it does not have.
@@ -29,10 +36,18 @@ impl<T: NodeStore + ?Sized> NodeStore for &T {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
         (**self).node(hash)
     }
+
+    fn content_addressed(&self) -> bool {
+        (**self).content_addressed()
+    }
 }
 
 impl<T: NodeStore + ?Sized> NodeStore for Arc<T> {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
         (**self).node(hash)
+    }
+
+    fn content_addressed(&self) -> bool {
+        (**self).content_addressed()
     }
 }
