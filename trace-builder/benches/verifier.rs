@@ -154,7 +154,7 @@ impl Batch {
         for (i, sender) in senders.iter().enumerate() {
             // Half the recipients are new accounts, half existing ones.
             let to = if i % 2 == 0 {
-                Address::from_word(keccak256((i as u64 + 1 << 40).to_be_bytes()))
+                Address::from_word(keccak256(((i as u64 + 1) << 40).to_be_bytes()))
             } else {
                 filler((i as u64 * 7_919) % accounts.saturating_sub(TXS as u64).max(1))
             };
