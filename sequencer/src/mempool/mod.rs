@@ -254,6 +254,15 @@ pub struct PoolSize {
     pub bytes: usize,
 }
 
+/// A snapshot of the pool's transactions, by sender and nonce.
+#[derive(Clone, Debug, Default)]
+pub struct PoolContent {
+    /// Executable transactions.
+    pub pending: BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
+    /// Transactions behind a nonce gap or beyond the sender's funds.
+    pub queued: BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
+}
+
 /// The pool. Shared between the RPC (adds) and the builder (takes, re-validates).
 #[derive(Debug)]
 pub struct Mempool {
@@ -510,6 +519,20 @@ impl Mempool {
         let pool = self.inner.lock();
         let (sender, nonce) = pool.by_hash.get(hash)?;
         pool.senders.get(sender)?.txs.get(nonce).map(|tx| tx.pending)
+    }
+
+    /// Every pooled transaction, pending and queued, by sender and nonce: for `txpool_content`
+    /// and `txpool_inspect`.
+    pub fn content(&self) -> PoolContent {
+        let pool = self.inner.lock();
+        let mut content = PoolContent::default();
+        for (sender, txs) in &pool.senders {
+            for (nonce, tx) in &txs.txs {
+                let side = if tx.pending { &mut content.pending } else { &mut content.queued };
+                side.entry(*sender).or_default().insert(*nonce, tx.tx.clone());
+            }
+        }
+        content
     }
 
     /// Pending and queued counts and pooled bytes.

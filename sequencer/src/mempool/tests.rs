@@ -128,6 +128,9 @@ fn a_nonce_gap_waits_in_queued_and_is_promoted_when_filled() {
     assert_eq!(pool.is_pending(&gapped), Some(false));
     assert_eq!(order(&pool.best(BASE_FEE)), vec![(1, 0)]);
     assert_eq!(pool.pending_nonce(sender(1), 0), 1);
+    let content = pool.content();
+    assert_eq!(content.pending[&sender(1)].keys().copied().collect::<Vec<_>>(), vec![0]);
+    assert_eq!(content.queued[&sender(1)].keys().copied().collect::<Vec<_>>(), vec![2, 3]);
 
     pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
     assert_eq!((pool.size().pending, pool.size().queued), (4, 0));

@@ -125,3 +125,23 @@ async fn acknowledged_transactions_survive_kill_9() {
     assert_eq!(provider.get_transaction_count(signer.address()).await.unwrap(), 4);
     daemon.kill_9();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_transactions_survive_a_restart_on_postgres() {
+    let server = crate::postgres::PgServer::start();
+    let url = server.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let signer = dev_signer(7);
+    let node = launch(dir.path(), Some(url.clone())).await;
+    let gapped =
+        send(&provider(&node), &sign(&signer, transfer(1, 10_000_000_000, 1_000_000_000))).await.unwrap();
+    node.stop().await;
+
+    let node = launch(dir.path(), Some(url)).await;
+    let provider = provider(&node);
+    assert_eq!(known(&provider, gapped).await, Some(false), "reloaded, still waiting for nonce 0");
+    let first = send(&provider, &sign(&signer, transfer(0, 10_000_000_000, 1_000_000_000))).await.unwrap();
+    wait_receipt(&provider, first).await;
+    wait_receipt(&provider, gapped).await;
+    node.stop().await;
+}
