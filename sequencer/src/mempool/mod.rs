@@ -680,40 +680,25 @@ impl Pool {
         }
         self.check_authorizations(sender, nonce, &state, &authorities)?;
 
-        if replaced.is_some() {
-            self.drop_tx(sender, nonce);
-        }
+        // The replaced transaction is kept aside until the new one has survived the limits.
+        let old = if replaced.is_some() { self.take_tx(sender, nonce) } else { None };
         let size = encoded_size + ENTRY_OVERHEAD_BYTES;
-        for authority in &authorities {
-            *self.authorizations.entry(*authority).or_default() += 1;
-        }
-        let entry = match self.senders.entry(sender) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => entry.insert(SenderTxs {
-                state,
-                txs: BTreeMap::new(),
-                pending: 0,
-                heartbeat: now,
-                pending_tail: None,
-                queued_tail: None,
-            }),
-        };
-        entry.state = state;
-        entry.heartbeat = now;
-        entry.txs.insert(nonce, PooledTx { tx, hash, size, cost: tx_cost, authorities, pending: false });
-        // Counted as queued until classified.
-        self.queued += 1;
-        self.bytes += size;
-        self.by_hash.insert(hash, (sender, nonce));
-        self.reclassify(sender);
+        let new = PooledTx { tx, hash, size, cost: tx_cost, authorities, pending: false };
+        self.insert_tx(sender, state, now, new);
         let mark = self.removed.len();
         self.enforce_limits();
         if self.by_hash.contains_key(&hash) {
+            self.removed.extend(old.map(|old| old.hash));
             return Ok(hash);
         }
-        // It was the cheapest: refused, so never acknowledged, and nothing for the store to forget.
+        // It was the cheapest: refused, so never acknowledged, and nothing for the store to
+        // forget; the transaction it was to replace stays.
         if let Some(position) = self.removed.iter().skip(mark).position(|removed| *removed == hash) {
             self.removed.remove(mark + position);
+        }
+        if let Some(old) = old {
+            self.insert_tx(sender, state, now, old);
+            self.enforce_limits();
         }
         Err(PoolError::PoolFull)
     }
@@ -747,11 +732,44 @@ impl Pool {
         Ok(())
     }
 
-    /// Takes one transaction out of the pool's maps and counts (not out of the eviction sets:
-    /// [`Pool::reclassify`] refreshes those, and must follow).
+    /// Pools `tx` of `sender` (counted as queued until [`Pool::reclassify`], which this runs).
+    fn insert_tx(&mut self, sender: Address, state: SenderState, now: Instant, mut tx: PooledTx) {
+        for authority in &tx.authorities {
+            *self.authorizations.entry(*authority).or_default() += 1;
+        }
+        let entry = match self.senders.entry(sender) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(SenderTxs {
+                state,
+                txs: BTreeMap::new(),
+                pending: 0,
+                heartbeat: now,
+                pending_tail: None,
+                queued_tail: None,
+            }),
+        };
+        entry.state = state;
+        entry.heartbeat = now;
+        tx.pending = false;
+        self.queued += 1;
+        self.bytes += tx.size;
+        self.by_hash.insert(tx.hash, (sender, tx.tx.inner().nonce()));
+        entry.txs.insert(tx.tx.inner().nonce(), tx);
+        self.reclassify(sender);
+    }
+
+    /// Takes one transaction out of the pool's maps and counts, and reports it removed (for
+    /// the store). [`Pool::reclassify`] must follow, to refresh the eviction sets.
     fn drop_tx(&mut self, sender: Address, nonce: u64) {
-        let Some(txs) = self.senders.get_mut(&sender) else { return };
-        let Some(tx) = txs.txs.remove(&nonce) else { return };
+        if let Some(tx) = self.take_tx(sender, nonce) {
+            self.removed.push(tx.hash);
+        }
+    }
+
+    /// Takes one transaction out of the pool's maps and counts (not out of the eviction sets).
+    fn take_tx(&mut self, sender: Address, nonce: u64) -> Option<PooledTx> {
+        let txs = self.senders.get_mut(&sender)?;
+        let tx = txs.txs.remove(&nonce)?;
         if tx.pending {
             txs.pending -= 1;
             self.pending -= 1;
@@ -768,7 +786,7 @@ impl Pool {
                 }
             }
         }
-        self.removed.push(tx.hash);
+        Some(tx)
     }
 
     /// Recomputes which of `sender`'s transactions are pending: the run of consecutive nonces

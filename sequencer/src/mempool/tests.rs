@@ -321,6 +321,25 @@ fn the_byte_limit_evicts_queued_before_pending() {
 }
 
 #[test]
+fn a_refused_replacement_leaves_the_original_pooled() {
+    let one = tx(1, 0, 100, 1).inner().encode_2718_len() + ENTRY_OVERHEAD_BYTES;
+    let pool = pool_with(PoolConfig { max_bytes: 2 * one + 10, ..PoolConfig::default() });
+    let original = pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 5), rich(0)).unwrap();
+    // A valid bump, but larger than the room left and cheaper than the other sender's.
+    let bigger = with(1, 0, |t| {
+        t.max_fee_per_gas = 110;
+        t.max_priority_fee_per_gas = 2;
+        t.input = Bytes::from(vec![0u8; 64]);
+        t.gas_limit = 100_000;
+    });
+    assert_eq!(pool.add(bigger, rich(0)), Err(PoolError::PoolFull));
+    assert!(pool.get(&original).is_some());
+    assert_eq!(pool.size().pending, 2);
+    assert!(pool.take_removed().is_empty());
+}
+
+#[test]
 fn queued_transactions_of_an_idle_sender_expire() {
     let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
     let pool = Mempool::with_clock(PoolConfig::default(), &ChainConfig::l2(CHAIN_ID), head(), clock.clone());
