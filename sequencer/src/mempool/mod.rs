@@ -16,6 +16,7 @@
 use alloy_consensus::{Transaction, TxEnvelope, constants::KECCAK_EMPTY, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
+use metrics::{Counter, Gauge, counter, gauge};
 use parking_lot::Mutex;
 use revm::{context_interface::cfg::GasParams, primitives::hardfork::SpecId};
 use serde::{Deserialize, Serialize};
@@ -196,6 +197,33 @@ pub enum PoolError {
     },
 }
 
+impl PoolError {
+    /// A short stable name of the refusal, for metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::AlreadyKnown => "already_known",
+            Self::ReplacementUnderpriced => "replacement_underpriced",
+            Self::NonceTooLow { .. } => "nonce_too_low",
+            Self::NonceMax => "nonce_max",
+            Self::Underpriced { .. } => "underpriced",
+            Self::PoolFull => "pool_full",
+            Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::ExceedsBlockGasLimit { .. } => "exceeds_block_gas_limit",
+            Self::IntrinsicGasTooLow { .. } => "intrinsic_gas_too_low",
+            Self::OversizedData { .. } => "oversized_data",
+            Self::InvalidChainId { .. } => "invalid_chain_id",
+            Self::TxTypeNotSupported => "tx_type_not_supported",
+            Self::TipAboveFeeCap => "tip_above_fee_cap",
+            Self::InitCodeTooLarge { .. } => "init_code_too_large",
+            Self::EmptyAuthorizationList => "empty_authorization_list",
+            Self::AccountLimitExceeded { .. } => "account_limit_exceeded",
+            Self::GappedNonceFromDelegated => "gapped_nonce_from_delegated",
+            Self::InflightTxLimitReached => "inflight_limit_reached",
+            Self::AuthorityReserved { .. } => "authority_reserved",
+        }
+    }
+}
+
 /// What the pool needs of the chain head: the next block's base fee and the gas limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolHead {
@@ -263,11 +291,40 @@ pub struct PoolContent {
     pub queued: BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
 }
 
+/// Metrics of the pool (bounded labels: the refusal reason is one of [`PoolError::reason`]'s).
+#[derive(Clone, Debug)]
+struct PoolMetrics {
+    pending: Gauge,
+    queued: Gauge,
+    bytes: Gauge,
+    admitted: Counter,
+}
+
+impl Default for PoolMetrics {
+    fn default() -> Self {
+        Self {
+            pending: gauge!("sequencer_mempool_pending"),
+            queued: gauge!("sequencer_mempool_queued"),
+            bytes: gauge!("sequencer_mempool_bytes"),
+            admitted: counter!("sequencer_mempool_admitted_total"),
+        }
+    }
+}
+
+impl PoolMetrics {
+    fn record(&self, pool: &Pool) {
+        self.pending.set(pool.pending as f64);
+        self.queued.set(pool.queued as f64);
+        self.bytes.set(pool.bytes as f64);
+    }
+}
+
 /// The pool. Shared between the RPC (adds) and the builder (takes, re-validates).
 #[derive(Debug)]
 pub struct Mempool {
     inner: Mutex<Pool>,
     clock: Arc<dyn Clock>,
+    metrics: PoolMetrics,
 }
 
 /// Bookkeeping bytes charged per pooled transaction on top of its encoding: the decoded
@@ -362,6 +419,7 @@ impl Mempool {
                 removed: Vec::new(),
             }),
             clock,
+            metrics: PoolMetrics::default(),
         }
     }
 
@@ -386,8 +444,19 @@ impl Mempool {
         let size = tx.inner().encode_2718_len();
         let now = self.clock.now();
         let mut pool = self.inner.lock();
-        validate_stateless(&pool.config, pool.chain_id, pool.spec, pool.head.gas_limit, tx.inner())?;
-        pool.add(tx, state, authorities, size, now)
+        let result =
+            validate_stateless(&pool.config, pool.chain_id, pool.spec, pool.head.gas_limit, tx.inner())
+                .and_then(|()| pool.add(tx, state, authorities, size, now));
+        match &result {
+            Ok(_) => {
+                self.metrics.admitted.increment(1);
+                self.metrics.record(&pool);
+            }
+            Err(error) => {
+                counter!("sequencer_mempool_refused_total", "reason" => error.reason()).increment(1)
+            }
+        }
+        result
     }
 
     /// Transactions for the next block: each sender's pending run in nonce order, across
@@ -470,6 +539,7 @@ impl Mempool {
             }
         }
         pool.enforce_limits();
+        self.metrics.record(&pool);
         Ok(())
     }
 
@@ -480,6 +550,7 @@ impl Mempool {
         if let Some((sender, nonce)) = pool.by_hash.get(hash).copied() {
             pool.drop_tx(sender, nonce);
             pool.reclassify(sender);
+            self.metrics.record(&pool);
         }
     }
 
