@@ -15,7 +15,7 @@ use clap::Parser;
 use sequencer::{
     builder::{BlockProducer, BlockTimings, ChainHead, ProducerConfig},
     genesis::{ChainGenesis, DEV_GENESIS_JSON},
-    mempool::Mempool,
+    mempool::{Mempool, PoolConfig, PoolHead, SenderState},
     store::{DbNodeStore, Store},
 };
 use std::{sync::Arc, time::Duration};
@@ -85,11 +85,14 @@ fn main() {
             setup.elapsed().as_secs_f64()
         );
         let head = ChainHead { number: 0, hash: genesis.hash, header: genesis.header.clone() };
-        let mempool = Arc::new(Mempool::default());
+        let chain = ChainConfig::l2(genesis.chain_id);
+        let pool_head =
+            PoolHead { base_fee: chain.next_base_fee(&genesis.header), gas_limit: genesis.header.gas_limit };
+        let mempool = Arc::new(Mempool::new(PoolConfig::default(), &chain, pool_head));
         let (heads, _head_rx) = tokio::sync::watch::channel(head.clone());
         let mut producer = BlockProducer::new(
             ProducerConfig {
-                chain: ChainConfig::l2(genesis.chain_id),
+                chain,
                 block_time: Duration::from_secs(1),
                 target_gas_limit: None,
                 fee_recipient: Address::repeat_byte(0xfe),
@@ -116,7 +119,8 @@ fn main() {
                     } else {
                         fillers[pick % fillers.len()]
                     };
-                    mempool.add(transfer(sender, nonce, workload, to), nonce).unwrap();
+                    let state = SenderState { nonce, balance: U256::MAX, has_code: false };
+                    mempool.add(transfer(sender, nonce, workload, to), state).unwrap();
                 }
                 nonce += 1;
                 let produced = producer.produce_block().unwrap();

@@ -4,8 +4,8 @@
 
 use crate::{
     error::BuildError,
-    latest_state::LatestState,
-    mempool::Mempool,
+    latest_state::{LatestState, StateReadError},
+    mempool::{Mempool, PoolHead, SenderState},
     metrics::BlockMetrics,
     store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
 };
@@ -151,20 +151,7 @@ impl BlockProducer {
             state.prefetch(addresses).map_err(|e| BuildError::State(e.to_string()))
         };
         prefetch(&mut self.state, self.mempool.senders())?;
-        let candidates = {
-            let state = &mut self.state;
-            let mut nonce_errors = None;
-            let best = self.mempool.best(base_fee, |sender| {
-                state.nonce(sender).unwrap_or_else(|e| {
-                    nonce_errors = Some(e);
-                    u64::MAX
-                })
-            });
-            if let Some(error) = nonce_errors {
-                return Err(BuildError::State(error.to_string()));
-            }
-            best
-        };
+        let candidates = self.mempool.best(base_fee);
         prefetch(&mut self.state, candidates.iter().filter_map(|tx| tx.inner().to()).collect())?;
         let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
             .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
@@ -228,8 +215,7 @@ impl BlockProducer {
 
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
-        let state = &mut self.state;
-        self.mempool.prune(|sender| state.nonce(sender).unwrap_or(0));
+        self.revalidate_pool(&record.header)?;
         self.head = ChainHead { number, hash, header: record.header.clone() };
         self.heads.send_replace(self.head.clone());
 
@@ -262,6 +248,24 @@ impl BlockProducer {
                 commit: commit_seconds,
             },
         })
+    }
+
+    /// Re-validates the pool against the state after `header`, and forgets in the store the
+    /// pooled transactions that left it (included, replaced, dropped).
+    fn revalidate_pool(&mut self, header: &Header) -> Result<(), BuildError> {
+        let state_error = |e: StateReadError| BuildError::State(e.to_string());
+        self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
+        let head =
+            PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
+        let state = &mut self.state;
+        self.mempool
+            .revalidate(head, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
+            .map_err(state_error)?;
+        let removed = self.mempool.take_removed();
+        if !removed.is_empty() {
+            self.runtime.block_on(self.store.delete_pooled(&removed))?;
+        }
+        Ok(())
     }
 
     /// Header inputs of the next block.

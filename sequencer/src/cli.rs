@@ -83,6 +83,30 @@ pub struct NodeArgs {
     /// `rpc.cors_origins`: comma-separated origins, or `*`.
     #[arg(long, env = "SEQUENCER_RPC_CORS", value_delimiter = ',')]
     pub rpc_cors: Option<Vec<String>>,
+    /// `mempool.max_pending`: most executable transactions pooled.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MAX_PENDING")]
+    pub mempool_max_pending: Option<usize>,
+    /// `mempool.max_queued`: most non-executable (gapped) transactions pooled.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MAX_QUEUED")]
+    pub mempool_max_queued: Option<usize>,
+    /// `mempool.max_per_sender`: most pooled transactions of one sender.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MAX_PER_SENDER")]
+    pub mempool_max_per_sender: Option<usize>,
+    /// `mempool.max_bytes`: most bytes the pool holds.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MAX_BYTES")]
+    pub mempool_max_bytes: Option<usize>,
+    /// `mempool.max_tx_bytes`: largest transaction accepted.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MAX_TX_BYTES")]
+    pub mempool_max_tx_bytes: Option<usize>,
+    /// `mempool.min_tip_wei`: smallest priority fee per gas accepted.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_MIN_TIP_WEI")]
+    pub mempool_min_tip_wei: Option<u64>,
+    /// `mempool.price_bump_percent`: fee raise a replacement needs.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_PRICE_BUMP_PERCENT")]
+    pub mempool_price_bump_percent: Option<u64>,
+    /// `mempool.queued_lifetime_ms`: how long queued transactions of an idle sender stay.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_QUEUED_LIFETIME_MS")]
+    pub mempool_queued_lifetime_ms: Option<u64>,
     /// `metrics.addr`: Prometheus listen address.
     #[arg(long, env = "SEQUENCER_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -124,6 +148,14 @@ impl NodeArgs {
         set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
         set(&mut config.rpc.max_subscriptions_per_connection, self.rpc_max_subscriptions);
         set(&mut config.rpc.cors_origins, self.rpc_cors);
+        set(&mut config.mempool.max_pending, self.mempool_max_pending);
+        set(&mut config.mempool.max_queued, self.mempool_max_queued);
+        set(&mut config.mempool.max_per_sender, self.mempool_max_per_sender);
+        set(&mut config.mempool.max_bytes, self.mempool_max_bytes);
+        set(&mut config.mempool.max_tx_bytes, self.mempool_max_tx_bytes);
+        set(&mut config.mempool.min_tip_wei, self.mempool_min_tip_wei);
+        set(&mut config.mempool.price_bump_percent, self.mempool_price_bump_percent);
+        set(&mut config.mempool.queued_lifetime_ms, self.mempool_queued_lifetime_ms);
         set(&mut config.metrics.addr, self.metrics_addr);
         set(&mut config.log.filter, self.log_filter);
         set(&mut config.log.format, self.log_format);
@@ -167,6 +199,8 @@ mod tests {
             "127.0.0.1:18545",
             "--datadir",
             "/tmp/x",
+            "--mempool-max-per-sender",
+            "64",
         ])
         .expect("parses");
         let (config, dev) = cli.command.into_config().expect("valid");
@@ -174,6 +208,7 @@ mod tests {
         assert_eq!(config.chain.block_time_ms, 250);
         assert_eq!(config.rpc.http_addr.port(), 18545);
         assert_eq!(config.database.resolved_url(), "sqlite:///tmp/x/chain.sqlite");
+        assert_eq!(config.mempool.max_per_sender, 64);
     }
 
     #[test]

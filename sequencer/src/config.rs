@@ -2,6 +2,7 @@
 //! and an environment variable (see [`crate::cli`]). Every default lives in the `Default` impls
 //! below and nowhere else; [`Config::validate`] runs once at start and names the bad key.
 
+use crate::mempool::PoolConfig;
 use alloy_primitives::Address;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -16,6 +17,8 @@ pub struct Config {
     pub database: DatabaseSection,
     /// The JSON-RPC endpoint.
     pub rpc: RpcSection,
+    /// Limits and prices of the transaction pool.
+    pub mempool: PoolConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsSection,
     /// Logging.
@@ -268,10 +271,41 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        self.validate_mempool()?;
         if self.rpc.http_addr == self.metrics.addr && self.rpc.http_addr.port() != 0 {
             return Err(ConfigError::Invalid {
                 key: "metrics.addr",
                 reason: format!("same address as rpc.http_addr ({})", self.rpc.http_addr),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_mempool(&self) -> Result<(), ConfigError> {
+        let pool = &self.mempool;
+        let at_least_one = [
+            ("mempool.max_pending", pool.max_pending),
+            ("mempool.max_queued", pool.max_queued),
+            ("mempool.max_per_sender", pool.max_per_sender),
+            ("mempool.price_bump_percent", pool.price_bump_percent as usize),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::Invalid { key, reason: "must be at least 1".to_owned() });
+            }
+        }
+        if pool.max_tx_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "mempool.max_tx_bytes",
+                reason: "must be at least 1024".to_owned(),
+            });
+        }
+        if pool.max_bytes < pool.max_tx_bytes {
+            return Err(ConfigError::Invalid {
+                key: "mempool.max_bytes",
+                reason: format!("must be at least mempool.max_tx_bytes ({})", pool.max_tx_bytes),
             });
         }
         Ok(())
@@ -325,5 +359,11 @@ mod tests {
         let mut config = Config::default();
         config.database.url = Some("mysql://x".into());
         assert!(config.validate(true).unwrap_err().to_string().contains("database.url"));
+        let mut config = Config::default();
+        config.mempool.max_per_sender = 0;
+        assert!(config.validate(true).unwrap_err().to_string().contains("mempool.max_per_sender"));
+        let mut config = Config::default();
+        config.mempool.max_bytes = 1024;
+        assert!(config.validate(true).unwrap_err().to_string().contains("mempool.max_bytes"));
     }
 }

@@ -53,6 +53,14 @@ fn describe() {
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
     describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");
+    describe_gauge!("sequencer_mempool_pending", "Executable transactions in the pool");
+    describe_gauge!(
+        "sequencer_mempool_queued",
+        "Transactions in the pool behind a nonce gap or beyond funds"
+    );
+    describe_gauge!("sequencer_mempool_bytes", metrics::Unit::Bytes, "Bytes the pool accounts for");
+    describe_counter!("sequencer_mempool_admitted_total", "Transactions admitted to the pool");
+    describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
 
 /// Serves `GET /metrics` until the process ends. Returns the bound address.

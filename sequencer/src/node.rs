@@ -6,11 +6,13 @@ use crate::{
     config::Config,
     error::{NodeError, StoreError},
     genesis::ChainGenesis,
-    mempool::Mempool,
+    mempool::{Mempool, PoolHead, SenderState},
     metrics,
     rpc::{self, EthRpc, RollupApiServer, RollupRpc},
     store::{DbNodeStore, GenesisStatus, Store, redact},
 };
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes};
 use std::{
     net::SocketAddr,
@@ -71,11 +73,15 @@ impl Node {
         let cache_bytes =
             usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
-        let mempool = Arc::new(Mempool::default());
+        let chain = ChainConfig::l2(genesis.chain_id);
+        let pool_head =
+            PoolHead { base_fee: chain.next_base_fee(&head.header), gas_limit: head.header.gas_limit };
+        let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
+        reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
         let producer = BlockProducer::new(
             ProducerConfig {
-                chain: ChainConfig::l2(genesis.chain_id),
+                chain,
                 block_time: config.chain.block_time(),
                 target_gas_limit: config.chain.gas_limit,
                 fee_recipient: config.chain.fee_recipient,
@@ -149,4 +155,38 @@ impl Node {
         self.metrics_task.abort();
         self.store.close().await;
     }
+}
+
+/// Puts the transactions the store recorded as pooled back into the pool (a restart, clean or
+/// not, loses none the RPC acknowledged), and forgets the ones that no longer qualify.
+async fn reload_pool(store: &Store, mempool: &Mempool) -> Result<(), StoreError> {
+    let rows = store.pooled_transactions().await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut senders: Vec<_> = rows.iter().map(|(sender, _)| *sender).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let accounts: std::collections::HashMap<_, _> = store.accounts(&senders).await?.into_iter().collect();
+    let mut txs = Vec::with_capacity(rows.len());
+    for (sender, raw) in rows {
+        let tx = TxEnvelope::decode_2718_exact(&raw)
+            .map_err(|e| StoreError::Corrupt(format!("pooled transaction: {e}")))?;
+        txs.push(Recovered::new_unchecked(tx, sender));
+    }
+    // In nonce order, as they were admitted: a sender's run must not look gapped.
+    txs.sort_by_key(|tx| (tx.signer(), tx.inner().nonce()));
+    let (total, mut refused) = (txs.len(), Vec::new());
+    for tx in txs {
+        let hash = *tx.inner().tx_hash();
+        let state = SenderState::from_account(accounts.get(&tx.signer()));
+        if let Err(error) = mempool.add(tx, state) {
+            tracing::debug!(target: "node", %hash, %error, "dropped a pooled transaction at start-up");
+            refused.push(hash);
+        }
+    }
+    refused.extend(mempool.take_removed());
+    store.delete_pooled(&refused).await?;
+    tracing::info!(target: "node", reloaded = mempool.len(), dropped = total - mempool.len(), "reloaded the pool");
+    Ok(())
 }

@@ -3,10 +3,10 @@
 use super::convert;
 use crate::{
     builder::ChainHead,
-    mempool::{Mempool, PoolError},
+    mempool::{Mempool, PoolError, SenderState},
     store::{DbNodeStore, Store},
 };
-use alloy_consensus::{Header, Transaction as _, TxEnvelope, transaction::SignerRecoverable};
+use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
@@ -102,6 +102,10 @@ const INTERNAL_ERROR: i32 = -32603;
 
 fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(SERVER_ERROR, message.into(), None::<()>)
+}
+
+fn pool_error(error: PoolError) -> ErrorObjectOwned {
+    server_error(error.to_string())
 }
 
 fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -247,43 +251,21 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        let mut slice = raw.as_ref();
-        let tx = TxEnvelope::decode_2718(&mut slice).map_err(|e| {
+        let tx = TxEnvelope::decode_2718_exact(raw.as_ref()).map_err(|e| {
             ErrorObject::owned(INVALID_PARAMS, format!("invalid transaction: {e}"), None::<()>)
         })?;
-        if !slice.is_empty() {
-            return Err(ErrorObject::owned(
-                INVALID_PARAMS,
-                "invalid transaction: trailing bytes",
-                None::<()>,
-            ));
-        }
-        if tx.is_eip4844() {
-            return Err(server_error(
-                "transaction type not supported: blob transactions are not accepted on L2",
-            ));
-        }
-        if let Some(chain_id) = tx.chain_id()
-            && chain_id != self.chain_id
-        {
-            return Err(server_error("invalid chain id"));
-        }
+        // Checks that need no sender first: junk costs no signature recovery.
+        self.mempool.validate_stateless(&tx).map_err(pool_error)?;
         let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
         let sender = tx.signer();
-        let account = self.store.account(sender).await.map_err(internal)?.unwrap_or_default();
-        let head_gas_limit = self.head.borrow().header.gas_limit;
-        let inner = tx.inner();
-        if inner.gas_limit() > head_gas_limit {
-            return Err(server_error("exceeds block gas limit"));
+        let account = self.store.account(sender).await.map_err(internal)?;
+        let hash = self.mempool.add(tx, SenderState::from_account(account.as_ref())).map_err(pool_error)?;
+        // Durable before the hash is returned: an acknowledged transaction survives a crash.
+        if let Err(error) = self.store.insert_pooled(hash, sender, &raw).await {
+            self.mempool.remove(&hash);
+            return Err(internal(error));
         }
-        let cost = U256::from(inner.gas_limit()) * U256::from(inner.max_fee_per_gas()) + inner.value();
-        if account.balance < cost {
-            return Err(server_error("insufficient funds for gas * price + value"));
-        }
-        self.mempool.add(tx, account.nonce).map_err(|e| match e {
-            PoolError::NonceTooLow { .. } => server_error("nonce too low"),
-            other => server_error(other.to_string()),
-        })
+        Ok(hash)
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {

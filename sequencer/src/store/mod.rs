@@ -5,6 +5,7 @@
 //! with `$N` placeholders, which both backends accept.
 
 mod node_store;
+mod pool;
 mod records;
 
 pub use node_store::DbNodeStore;

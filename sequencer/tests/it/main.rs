@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
 
 mod chain;
+mod mempool;
 mod postgres;
 mod restart;
 mod support;

@@ -89,7 +89,7 @@ async fn database_of_another_chain_is_refused() {
 }
 
 /// The real binary, killed with SIGKILL mid-run.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     rpc: String,
 }
@@ -99,7 +99,7 @@ fn free_port() -> u16 {
 }
 
 impl Daemon {
-    fn spawn(datadir: &std::path::Path) -> Self {
+    pub(crate) fn spawn(datadir: &std::path::Path) -> Self {
         let (rpc_port, metrics_port) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_sequencer"))
             .args(["dev", "--block-time-ms", "200", "--datadir"])
@@ -113,7 +113,7 @@ impl Daemon {
         Self { child, rpc: format!("http://127.0.0.1:{rpc_port}") }
     }
 
-    async fn provider(&self) -> RootProvider {
+    pub(crate) async fn provider(&self) -> RootProvider {
         let provider = ProviderBuilder::default().connect_http(self.rpc.parse().unwrap());
         let deadline = Instant::now() + Duration::from_secs(30);
         while provider.get_block_number().await.is_err() {
@@ -123,7 +123,7 @@ impl Daemon {
         provider
     }
 
-    fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }

@@ -1,0 +1,532 @@
+use super::*;
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxLegacy};
+use alloy_eips::eip7702::Authorization;
+use alloy_primitives::{Bytes, Signature, TxKind};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+
+const BASE_FEE: u64 = 10;
+const CHAIN_ID: u64 = 1;
+
+fn head() -> PoolHead {
+    PoolHead { base_fee: BASE_FEE, gas_limit: 30_000_000 }
+}
+
+fn pool_with(config: PoolConfig) -> Mempool {
+    Mempool::new(config, &ChainConfig::l2(CHAIN_ID), head())
+}
+
+fn pool() -> Mempool {
+    pool_with(PoolConfig::default())
+}
+
+fn sender(byte: u8) -> Address {
+    Address::repeat_byte(byte)
+}
+
+/// A sender at `nonce` with more funds than any test spends.
+fn rich(nonce: u64) -> SenderState {
+    SenderState { nonce, balance: U256::from(10u64).pow(U256::from(30u64)), has_code: false }
+}
+
+fn eip1559(from: Address, nonce: u64, max_fee: u128, tip: u128) -> Recovered<TxEnvelope> {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: tip,
+        to: TxKind::Call(Address::ZERO),
+        // Distinct per sender: the test signature is shared, so the hash must differ by content.
+        value: U256::from(u16::from_be_bytes([from.0[18], from.0[19]])),
+        ..Default::default()
+    };
+    // The signature is not checked: the pool trusts the RPC's recovery.
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(Signature::test_signature())), from)
+}
+
+fn tx(from: u8, nonce: u64, max_fee: u128, tip: u128) -> Recovered<TxEnvelope> {
+    eip1559(sender(from), nonce, max_fee, tip)
+}
+
+fn with(from: u8, nonce: u64, edit: impl FnOnce(&mut TxEip1559)) -> Recovered<TxEnvelope> {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(Address::ZERO),
+        value: U256::from(from),
+        ..Default::default()
+    };
+    edit(&mut tx);
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(Signature::test_signature())), sender(from))
+}
+
+/// An EIP-7702 transaction from `from` carrying one authorization signed by each of `authorities`.
+fn set_code(from: Address, nonce: u64, authorities: &[&PrivateKeySigner]) -> Recovered<TxEnvelope> {
+    let authorization_list = authorities
+        .iter()
+        .map(|signer| {
+            let auth = Authorization {
+                chain_id: U256::from(CHAIN_ID),
+                address: Address::repeat_byte(0xde),
+                nonce: 0,
+            };
+            let signature = signer.sign_hash_sync(&auth.signature_hash()).unwrap();
+            auth.into_signed(signature)
+        })
+        .collect();
+    let tx = TxEip7702 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 100_000,
+        max_fee_per_gas: 100,
+        max_priority_fee_per_gas: 1,
+        to: from,
+        authorization_list,
+        ..Default::default()
+    };
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(Signature::test_signature())), from)
+}
+
+fn order(txs: &[Recovered<TxEnvelope>]) -> Vec<(u8, u64)> {
+    txs.iter().map(|t| (t.signer().0[0], t.inner().nonce())).collect()
+}
+
+/// The clock of the lifetime tests: moves only when told.
+#[derive(Debug)]
+struct TestClock(Mutex<Instant>);
+
+impl Clock for TestClock {
+    fn now(&self) -> Instant {
+        *self.0.lock()
+    }
+}
+
+impl TestClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock() += by;
+    }
+}
+
+fn no_state_errors(
+    state: SenderState,
+) -> impl FnMut(Address) -> Result<SenderState, std::convert::Infallible> {
+    move |_| Ok(state)
+}
+
+#[test]
+fn a_nonce_gap_waits_in_queued_and_is_promoted_when_filled() {
+    let pool = pool();
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    let gapped = pool.add(tx(1, 2, 100, 1), rich(0)).unwrap();
+    pool.add(tx(1, 3, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.size().pending, 1);
+    assert_eq!(pool.size().queued, 2);
+    assert_eq!(pool.is_pending(&gapped), Some(false));
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(1, 0)]);
+    assert_eq!(pool.pending_nonce(sender(1), 0), 1);
+    let content = pool.content();
+    assert_eq!(content.pending[&sender(1)].keys().copied().collect::<Vec<_>>(), vec![0]);
+    assert_eq!(content.queued[&sender(1)].keys().copied().collect::<Vec<_>>(), vec![2, 3]);
+
+    pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
+    assert_eq!((pool.size().pending, pool.size().queued), (4, 0));
+    assert_eq!(pool.is_pending(&gapped), Some(true));
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(1, 0), (1, 1), (1, 2), (1, 3)]);
+    assert_eq!(pool.pending_nonce(sender(1), 0), 4);
+}
+
+#[test]
+fn best_orders_by_effective_tip_under_the_base_fee() {
+    let pool = pool();
+    pool.add(tx(1, 0, 100, 50), rich(0)).unwrap(); // effective tip 50
+    pool.add(tx(1, 1, 100, 5), rich(0)).unwrap(); // 5, after its sender's nonce 0
+    pool.add(tx(2, 0, 30, 25), rich(0)).unwrap(); // capped by the fee: 30 - 10 = 20
+    pool.add(tx(3, 0, 100, 30), rich(0)).unwrap(); // 30
+    // A sender whose next transaction cannot pay the base fee waits, without blocking others.
+    pool.add(tx(4, 0, 9, 9), rich(0)).unwrap();
+    pool.add(tx(4, 1, 1_000, 100), rich(0)).unwrap();
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(1, 0), (3, 0), (2, 0), (1, 1)]);
+    // Under a lower base fee sender 4 runs, its later nonce after its first.
+    assert_eq!(order(&pool.best(1)), vec![(1, 0), (3, 0), (2, 0), (4, 0), (4, 1), (1, 1)]);
+}
+
+#[test]
+fn replacement_needs_a_ten_percent_bump_of_both_fees() {
+    let pool = pool();
+    let first = pool.add(tx(1, 0, 1_000, 100), rich(0)).unwrap();
+    assert_eq!(pool.add(tx(1, 0, 1_090, 110), rich(0)), Err(PoolError::ReplacementUnderpriced));
+    assert_eq!(pool.add(tx(1, 0, 1_100, 109), rich(0)), Err(PoolError::ReplacementUnderpriced));
+    assert_eq!(pool.add(tx(1, 0, 2_000, 100), rich(0)), Err(PoolError::ReplacementUnderpriced));
+    let second = pool.add(tx(1, 0, 1_100, 110), rich(0)).unwrap();
+    assert!(pool.get(&first).is_none());
+    assert!(pool.get(&second).is_some());
+    assert_eq!(pool.len(), 1);
+    assert_eq!(pool.take_removed(), vec![first]);
+    assert_eq!(pool.add(tx(1, 0, 1_100, 110), rich(0)), Err(PoolError::AlreadyKnown));
+    // Queued transactions are replaced by the same rule.
+    pool.add(tx(1, 5, 1_000, 100), rich(0)).unwrap();
+    assert_eq!(pool.add(tx(1, 5, 1_099, 110), rich(0)), Err(PoolError::ReplacementUnderpriced));
+    pool.add(tx(1, 5, 1_100, 110), rich(0)).unwrap();
+    assert_eq!(pool.len(), 2);
+    // A legacy transaction's gas price is both of its fee fields.
+    let legacy = |price: u128| {
+        let tx = TxLegacy {
+            chain_id: Some(CHAIN_ID),
+            nonce: 0,
+            gas_price: price,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(Signature::test_signature())), sender(2))
+    };
+    pool.add(legacy(100), rich(0)).unwrap();
+    assert_eq!(pool.add(legacy(109), rich(0)), Err(PoolError::ReplacementUnderpriced));
+    pool.add(legacy(110), rich(0)).unwrap();
+}
+
+#[test]
+fn messages_start_with_what_wallets_match_on() {
+    let small = PoolConfig { min_tip_wei: 2, ..PoolConfig::default() };
+    let pool = pool_with(small);
+    let cases: Vec<(Recovered<TxEnvelope>, SenderState, &str)> = vec![
+        (with(1, 0, |t| t.chain_id = 5), rich(0), "invalid chain id"),
+        (with(1, 0, |t| t.gas_limit = 30_000_001), rich(0), "exceeds block gas limit"),
+        (with(1, 0, |t| t.gas_limit = 20_999), rich(0), "intrinsic gas too low"),
+        (with(1, 0, |t| t.input = Bytes::from(vec![1u8; 100])), rich(0), "intrinsic gas too low"),
+        (
+            with(1, 0, |t| {
+                t.input = Bytes::from(vec![0u8; 129 * 1024]);
+                t.gas_limit = 29_000_000;
+            }),
+            rich(0),
+            "oversized data",
+        ),
+        (with(1, 0, |t| t.max_priority_fee_per_gas = 1), rich(0), "transaction underpriced"),
+        (
+            with(1, 0, |t| t.max_priority_fee_per_gas = 101),
+            rich(0),
+            "max priority fee per gas higher than max fee",
+        ),
+        (with(1, 3, |t| t.max_priority_fee_per_gas = 2), rich(4), "nonce too low"),
+        (
+            with(1, 0, |t| t.max_priority_fee_per_gas = 2),
+            SenderState { nonce: 0, balance: U256::from(21_000u64 * 100 - 1), has_code: false },
+            "insufficient funds for gas * price + value",
+        ),
+    ];
+    for (tx, state, expected) in cases {
+        let error = pool.add(tx, state).unwrap_err().to_string();
+        assert!(error.starts_with(expected), "{error} should start with {expected}");
+    }
+    assert!(pool.is_empty());
+    pool.add(with(1, 0, |t| t.max_priority_fee_per_gas = 2), rich(0)).unwrap();
+}
+
+#[test]
+fn funds_cover_the_pending_transactions_before_a_new_one() {
+    let pool = pool();
+    // The balance covers two and a half.
+    let one = cost(tx(1, 0, 100, 1).inner());
+    let state = SenderState { nonce: 0, balance: one * U256::from(5u64) / U256::from(2u64), has_code: false };
+    pool.add(tx(1, 0, 100, 1), state).unwrap();
+    pool.add(tx(1, 1, 100, 1), state).unwrap();
+    let error = pool.add(tx(1, 2, 100, 1), state).unwrap_err();
+    assert!(matches!(error, PoolError::InsufficientFunds { .. }), "{error}");
+    // A replacement counts its own cost instead of the old one's: a raise that fits is taken,
+    // one that does not is refused.
+    pool.add(tx(1, 1, 110, 2), state).unwrap();
+    let error = pool.add(tx(1, 1, 200, 3), state).unwrap_err();
+    assert!(matches!(error, PoolError::InsufficientFunds { .. }), "{error}");
+}
+
+#[test]
+fn a_sender_holds_at_most_its_share() {
+    let pool = pool_with(PoolConfig { max_per_sender: 3, ..PoolConfig::default() });
+    for nonce in 0..3 {
+        pool.add(tx(1, nonce, 100, 1), rich(0)).unwrap();
+    }
+    assert_eq!(
+        pool.add(tx(1, 3, 100, 1), rich(0)),
+        Err(PoolError::AccountLimitExceeded { pooled: 3, max: 3 })
+    );
+    assert!(
+        pool.add(tx(1, 3, 100, 1), rich(0)).unwrap_err().to_string().starts_with("account limit exceeded")
+    );
+    // Replacing stays possible, and another sender is not affected.
+    pool.add(tx(1, 2, 110, 2), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 1), rich(0)).unwrap();
+}
+
+#[test]
+fn a_full_pending_pool_evicts_the_cheapest_or_refuses_the_newcomer() {
+    let pool = pool_with(PoolConfig { max_pending: 3, ..PoolConfig::default() });
+    let cheapest = pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 2), rich(0)).unwrap();
+    pool.add(tx(3, 0, 100, 3), rich(0)).unwrap();
+    let better = pool.add(tx(4, 0, 100, 5), rich(0)).unwrap();
+    assert_eq!(pool.size().pending, 3);
+    assert!(pool.get(&cheapest).is_none() && pool.get(&better).is_some());
+    assert_eq!(pool.take_removed(), vec![cheapest]);
+    let error = pool.add(tx(5, 0, 100, 1), rich(0)).unwrap_err();
+    assert_eq!(error, PoolError::PoolFull);
+    assert!(error.to_string().contains("txpool is full"), "{error}");
+    assert_eq!(pool.size().pending, 3);
+    // Only a sender's last pending transaction can go, never one that would open a gap: (1, 0)
+    // pays least but (1, 1) follows it, so the cheapest last one, (2, 0), goes.
+    let pool = pool_with(PoolConfig { max_pending: 3, ..PoolConfig::default() });
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    pool.add(tx(1, 1, 100, 9), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 5), rich(0)).unwrap();
+    pool.add(tx(3, 0, 100, 6), rich(0)).unwrap();
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(3, 0), (1, 0), (1, 1)]);
+}
+
+#[test]
+fn a_full_queue_evicts_queued_transactions_only() {
+    let pool = pool_with(PoolConfig { max_queued: 2, ..PoolConfig::default() });
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    let cheap = pool.add(tx(2, 1, 100, 2), rich(0)).unwrap();
+    pool.add(tx(3, 1, 100, 3), rich(0)).unwrap();
+    pool.add(tx(4, 1, 100, 4), rich(0)).unwrap();
+    assert_eq!(pool.size(), PoolSize { pending: 1, queued: 2, bytes: pool.size().bytes });
+    assert!(pool.get(&cheap).is_none());
+    assert_eq!(pool.add(tx(5, 1, 100, 1), rich(0)), Err(PoolError::PoolFull));
+    // The cheap pending transaction was never at risk.
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(1, 0)]);
+}
+
+#[test]
+fn the_byte_limit_evicts_queued_before_pending() {
+    let one = tx(1, 0, 100, 1).inner().encode_2718_len() + ENTRY_OVERHEAD_BYTES;
+    let pool = pool_with(PoolConfig { max_bytes: 3 * one, ..PoolConfig::default() });
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 2), rich(0)).unwrap();
+    let queued = pool.add(tx(3, 1, 100, 50), rich(0)).unwrap();
+    pool.add(tx(4, 0, 100, 3), rich(0)).unwrap();
+    assert!(pool.get(&queued).is_none(), "the queued one goes first, even though it pays more");
+    assert!(pool.size().bytes <= 3 * one);
+    pool.add(tx(5, 0, 100, 4), rich(0)).unwrap();
+    assert_eq!(order(&pool.best(BASE_FEE)), vec![(5, 0), (4, 0), (2, 0)]);
+    // A transaction over the per-transaction size limit is refused outright.
+    let big = with(6, 0, |t| {
+        t.input = Bytes::from(vec![0u8; 128 * 1024]);
+        t.gas_limit = 29_000_000;
+    });
+    assert!(matches!(pool.add(big, rich(0)), Err(PoolError::OversizedData { .. })));
+}
+
+#[test]
+fn a_refused_replacement_leaves_the_original_pooled() {
+    let one = tx(1, 0, 100, 1).inner().encode_2718_len() + ENTRY_OVERHEAD_BYTES;
+    let pool = pool_with(PoolConfig { max_bytes: 2 * one + 10, ..PoolConfig::default() });
+    let original = pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 5), rich(0)).unwrap();
+    // A valid bump, but larger than the room left and cheaper than the other sender's.
+    let bigger = with(1, 0, |t| {
+        t.max_fee_per_gas = 110;
+        t.max_priority_fee_per_gas = 2;
+        t.input = Bytes::from(vec![0u8; 64]);
+        t.gas_limit = 100_000;
+    });
+    assert_eq!(pool.add(bigger, rich(0)), Err(PoolError::PoolFull));
+    assert!(pool.get(&original).is_some());
+    assert_eq!(pool.size().pending, 2);
+    assert!(pool.take_removed().is_empty());
+}
+
+#[test]
+fn queued_transactions_of_an_idle_sender_expire() {
+    let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
+    let pool = Mempool::with_clock(PoolConfig::default(), &ChainConfig::l2(CHAIN_ID), head(), clock.clone());
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    let idle = pool.add(tx(1, 5, 100, 1), rich(0)).unwrap();
+    clock.advance(Duration::from_secs(2 * 3600));
+    let active = pool.add(tx(2, 5, 100, 1), rich(0)).unwrap();
+    clock.advance(Duration::from_secs(3600 + 1));
+    pool.revalidate(head(), no_state_errors(rich(0))).unwrap();
+    assert!(pool.get(&idle).is_none(), "queued for over 3 h");
+    assert!(pool.get(&active).is_some(), "its sender sent something 1 h ago");
+    assert_eq!((pool.size().pending, pool.size().queued), (1, 1), "pending transactions do not expire");
+    assert!(pool.take_removed().contains(&idle));
+}
+
+#[test]
+fn revalidation_follows_the_new_state() {
+    let pool = pool();
+    for nonce in 0..3 {
+        pool.add(tx(1, nonce, 100, 1), rich(0)).unwrap();
+    }
+    let waiting = pool.add(tx(2, 3, 100, 1), rich(0)).unwrap();
+    pool.add(tx(3, 0, 100, 1), rich(0)).unwrap();
+    let costly = pool.add(tx(3, 1, 1_000, 1), rich(0)).unwrap();
+    let big = pool.add(with(4, 0, |t| t.gas_limit = 1_000_000), rich(0)).unwrap();
+    // A block included sender 1's nonces 0 and 1 and sender 2's 0..3; sender 3 spent most of
+    // its funds elsewhere; the gas limit fell.
+    let after = |address: Address| -> Result<SenderState, std::convert::Infallible> {
+        Ok(match address.0[0] {
+            1 => rich(2),
+            2 => rich(3),
+            3 => SenderState { nonce: 0, balance: U256::from(3_000_000u64), has_code: false },
+            _ => rich(0),
+        })
+    };
+    pool.revalidate(PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, after).unwrap();
+    assert_eq!(pool.pending_nonce(sender(1), 2), 3);
+    assert_eq!(pool.is_pending(&waiting), Some(true), "the gap filled on chain");
+    assert!(pool.get(&costly).is_none(), "costs more than the balance");
+    assert!(pool.get(&big).is_none(), "more gas than a block holds");
+    assert_eq!(pool.size().pending, 3);
+    assert_eq!(pool.take_removed().len(), 4);
+
+    // Funds that cover only the first of two: the second waits in queued.
+    let pool = self::pool();
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    let second = pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
+    let poorer = SenderState { nonce: 0, balance: U256::from(3_000_000u64), has_code: false };
+    pool.revalidate(head(), no_state_errors(poorer)).unwrap();
+    assert_eq!(pool.is_pending(&second), Some(false));
+    assert_eq!(pool.pending_nonce(sender(1), 0), 1);
+    // The builder found the first invalid: the second stays queued behind the gap.
+    let first = *pool.best(BASE_FEE)[0].inner().tx_hash();
+    pool.remove(&first);
+    assert!(pool.best(BASE_FEE).is_empty());
+    assert_eq!(pool.size().queued, 1);
+}
+
+#[test]
+fn a_delegated_account_has_one_transaction_in_flight() {
+    let pool = pool();
+    let delegated = SenderState { has_code: true, ..rich(0) };
+    assert_eq!(pool.add(tx(1, 1, 100, 1), delegated), Err(PoolError::GappedNonceFromDelegated));
+    pool.add(tx(1, 0, 100, 1), delegated).unwrap();
+    assert_eq!(pool.add(tx(1, 1, 100, 1), delegated), Err(PoolError::InflightTxLimitReached));
+    assert!(
+        pool.add(tx(1, 1, 100, 1), delegated)
+            .unwrap_err()
+            .to_string()
+            .starts_with("in-flight transaction limit reached for delegated accounts")
+    );
+    // Replacing the one in flight is allowed.
+    pool.add(tx(1, 0, 110, 2), delegated).unwrap();
+    assert_eq!(pool.len(), 1);
+}
+
+#[test]
+fn a_pooled_authorization_limits_its_authority_and_needs_a_quiet_authority() {
+    let authority = PrivateKeySigner::random();
+    let busy = PrivateKeySigner::random();
+    let pool = pool();
+    // The busy account has two pooled transactions: no authorization of it is admitted.
+    pool.add(eip1559(busy.address(), 0, 100, 1), rich(0)).unwrap();
+    pool.add(eip1559(busy.address(), 1, 100, 1), rich(0)).unwrap();
+    assert_eq!(
+        pool.add(set_code(sender(1), 0, &[&busy]), rich(0)),
+        Err(PoolError::AuthorityReserved { authority: busy.address() })
+    );
+    // One pooled transaction of the authority is fine.
+    pool.add(eip1559(authority.address(), 0, 100, 1), rich(0)).unwrap();
+    pool.add(set_code(sender(1), 0, &[&authority]), rich(0)).unwrap();
+    // From now on the authority, though not delegated yet, is held to one in flight.
+    assert_eq!(
+        pool.add(eip1559(authority.address(), 1, 100, 1), rich(0)),
+        Err(PoolError::InflightTxLimitReached)
+    );
+    // An authorization with no valid signature names nobody and restricts nobody.
+    let set_code_without_authority = {
+        let mut tx = set_code(sender(2), 0, &[&authority]);
+        if let TxEnvelope::Eip7702(signed) = tx.inner() {
+            let mut unsigned = signed.tx().clone();
+            unsigned.authorization_list[0] = Authorization {
+                chain_id: U256::from(CHAIN_ID),
+                address: Address::repeat_byte(0xde),
+                nonce: 0,
+            }
+            .into_signed(Signature::new(U256::ZERO, U256::ZERO, false));
+            tx = Recovered::new_unchecked(
+                TxEnvelope::from(unsigned.into_signed(Signature::test_signature())),
+                sender(2),
+            );
+        }
+        tx
+    };
+    pool.add(set_code_without_authority, rich(0)).unwrap();
+    pool.add(tx(2, 1, 100, 1), rich(0)).unwrap();
+    // Once the set-code transaction leaves the pool (included: its sender's nonce moved), the
+    // authority is free again unless the chain delegated it.
+    let after = |address: Address| -> Result<SenderState, std::convert::Infallible> {
+        Ok(if address == sender(1) || address == authority.address() { rich(1) } else { rich(0) })
+    };
+    pool.revalidate(head(), after).unwrap();
+    pool.add(eip1559(authority.address(), 1, 100, 1), rich(1)).unwrap();
+    pool.add(eip1559(authority.address(), 2, 100, 1), rich(1)).unwrap();
+    let delegated_now = SenderState { has_code: true, ..rich(1) };
+    assert_eq!(
+        pool.add(eip1559(authority.address(), 3, 100, 1), delegated_now),
+        Err(PoolError::InflightTxLimitReached)
+    );
+}
+
+#[test]
+fn a_set_code_transaction_needs_an_authorization() {
+    let pool = pool();
+    assert_eq!(pool.add(set_code(sender(1), 0, &[]), rich(0)), Err(PoolError::EmptyAuthorizationList));
+}
+
+/// 50,000 transactions from 5,000 senders, with gaps and random fees, at a small pool: the
+/// limits hold after every single admission, and every refusal says why.
+#[test]
+fn memory_stays_bounded_under_a_burst() {
+    let config = PoolConfig {
+        max_pending: 1_000,
+        max_queued: 200,
+        max_per_sender: 16,
+        max_bytes: 600 * 1024,
+        ..PoolConfig::default()
+    };
+    let pool = pool_with(config.clone());
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut refusals: HashMap<String, usize> = HashMap::new();
+    let mut admitted = 0;
+    for i in 0..50_000u64 {
+        let from = Address::left_padding_from(&(i % 5_000).to_be_bytes());
+        // Mostly in order, sometimes with a gap or a duplicate nonce.
+        let nonce = i / 5_000 + random() % 3 / 2;
+        let tip = u128::from(random() % 1_000);
+        match pool.add(eip1559(from, nonce, 2_000, tip), rich(0)) {
+            Ok(_) => admitted += 1,
+            Err(error) => {
+                let message = error.to_string();
+                let kind = message.split(':').next().unwrap_or_default().to_owned();
+                *refusals.entry(kind).or_default() += 1;
+            }
+        }
+        let size = pool.size();
+        assert!(size.pending <= config.max_pending, "{size:?} after tx {i}");
+        assert!(size.queued <= config.max_queued, "{size:?} after tx {i}");
+        assert!(size.bytes <= config.max_bytes, "{size:?} after tx {i}");
+        assert_eq!(pool.len(), size.pending + size.queued);
+    }
+    let allowed =
+        ["transaction underpriced", "replacement transaction underpriced", "account limit exceeded"];
+    for kind in refusals.keys() {
+        assert!(allowed.contains(&kind.as_str()), "unexpected refusal {kind}: {refusals:?}");
+    }
+    assert!(refusals.get("transaction underpriced").copied().unwrap_or_default() > 1_000, "{refusals:?}");
+    // The pool kept taking better-paying transactions, evicting cheaper ones; every admitted
+    // transaction is either still pooled or reported as removed (for the store to forget).
+    assert!(admitted > 2 * (config.max_pending + config.max_queued), "{admitted}");
+    assert_eq!(pool.take_removed().len() + pool.len(), admitted);
+    // What the builder gets is consistent with the counts.
+    assert!(pool.best(BASE_FEE).len() <= pool.size().pending);
+}
