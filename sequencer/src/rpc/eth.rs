@@ -86,21 +86,21 @@ pub trait Web3Api {
 /// The RPC's view of the node: store, pool and the head the builder publishes.
 #[derive(Clone, Debug)]
 pub struct EthRpc {
-    chain_id: u64,
-    store: Store,
-    nodes: DbNodeStore,
-    mempool: Arc<Mempool>,
-    head: watch::Receiver<ChainHead>,
+    pub(super) chain_id: u64,
+    pub(super) store: Store,
+    pub(super) nodes: DbNodeStore,
+    pub(super) mempool: Arc<Mempool>,
+    pub(super) head: watch::Receiver<ChainHead>,
 }
 
 /// JSON-RPC error code geth uses for rejected transactions and failed calls.
-const SERVER_ERROR: i32 = -32000;
+pub(super) const SERVER_ERROR: i32 = -32000;
 /// JSON-RPC "invalid params".
-const INVALID_PARAMS: i32 = -32602;
+pub(super) const INVALID_PARAMS: i32 = -32602;
 /// JSON-RPC "internal error".
 const INTERNAL_ERROR: i32 = -32603;
 
-fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(SERVER_ERROR, message.into(), None::<()>)
 }
 
@@ -108,15 +108,15 @@ fn pool_error(error: PoolError) -> ErrorObjectOwned {
     server_error(error.to_string())
 }
 
-fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(super) fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::warn!(target: "rpc", %error, "internal error");
     ErrorObject::owned(INTERNAL_ERROR, format!("internal error: {error}"), None::<()>)
 }
 
 /// A block the request named, resolved against the store.
-struct ResolvedBlock {
-    header: Header,
-    is_head: bool,
+pub(super) struct ResolvedBlock {
+    pub(super) header: Header,
+    pub(super) is_head: bool,
 }
 
 impl EthRpc {
@@ -136,6 +136,7 @@ impl EthRpc {
         let mut module = jsonrpsee::RpcModule::new(());
         module.merge(EthApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
+        module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(Web3ApiServer::into_rpc(self))?;
         Ok(module)
     }
@@ -163,7 +164,7 @@ impl EthRpc {
         Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head_number, header }))
     }
 
-    async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {
+    pub(super) async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {
         self.resolve(block).await?.ok_or_else(|| server_error("header not found"))
     }
 

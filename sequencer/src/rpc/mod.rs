@@ -1,10 +1,12 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
 //! endpoint: body size, batch length, connections, subscriptions, CORS.
 
+mod call;
 mod convert;
 mod eth;
 mod rollup;
 
+pub use call::{EthCallApiServer, RPC_GAS_CAP};
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
 

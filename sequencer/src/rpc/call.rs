@@ -1,0 +1,510 @@
+//! `eth_call`, `eth_estimateGas` and `eth_createAccessList`: a transaction request executed on
+//! revm over the state of a block (read through the trie at the block's state root), with
+//! geth's state and block overrides, never committed.
+
+use super::eth::{EthRpc, INVALID_PARAMS, ResolvedBlock, internal, server_error};
+use crate::store::{DbNodeStore, Store};
+use alloy_consensus::Header;
+use alloy_eips::{
+    BlockId,
+    eip2930::{AccessList, AccessListItem, AccessListResult},
+};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, TxKind, U64, U256, keccak256, map::B256Map};
+use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::{ErrorObject, ErrorObjectOwned},
+};
+use revm::{
+    Context, Database, ExecuteEvm, MainBuilder, MainContext,
+    bytecode::Bytecode,
+    context::{BlockEnv, CfgEnv, TxEnv, either::Either, result::ExecutionResult},
+    context_interface::block::BlobExcessGasAndPrice,
+    database_interface::DBErrorMarker,
+    precompile::{PrecompileSpecId, Precompiles},
+    state::AccountInfo,
+};
+use std::collections::BTreeSet;
+use trace_builder::{ChainConfig, StateTrie};
+
+/// The most gas one `eth_call` may use (geth's default RPC gas cap).
+pub const RPC_GAS_CAP: u64 = 50_000_000;
+/// EIP-7825: the most gas one transaction may use from Osaka on; estimates stay below it.
+const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
+/// JSON-RPC error code of a reverted call, with the revert data in `data`.
+const EXECUTION_REVERTED: i32 = 3;
+
+/// Calls that simulate transactions.
+#[rpc(server, namespace = "eth")]
+pub trait EthCallApi {
+    /// Executes a call on the state of a block and returns its output; nothing is committed.
+    #[method(name = "call")]
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes>;
+
+    /// The least gas with which the transaction succeeds (binary search).
+    #[method(name = "estimateGas")]
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<U64>;
+
+    /// The EIP-2930 access list the transaction would use, and its gas with that list.
+    #[method(name = "createAccessList")]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
+}
+
+#[async_trait]
+impl EthCallApiServer for EthRpc {
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes> {
+        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        tokio::task::spawn_blocking(move || {
+            let mut simulator = simulator;
+            let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
+            let outcome = simulator.run(&request, gas, RPC_GAS_CAP)?;
+            match outcome.result {
+                ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+                other => Err(failure(other)),
+            }
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<U64> {
+        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        tokio::task::spawn_blocking(move || simulator.estimate(&request).map(U64::from))
+            .await
+            .map_err(internal)?
+    }
+
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let simulator = self.simulator(block, None, None).await?;
+        tokio::task::spawn_blocking(move || simulator.access_list(request)).await.map_err(internal)?
+    }
+}
+
+impl EthRpc {
+    async fn simulator(
+        &self,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Simulator> {
+        let ResolvedBlock { header, .. } = self.resolve_required(block).await?;
+        let overrides = state_overrides.unwrap_or_default();
+        if overrides.values().any(|account| account.move_precompile_to.is_some()) {
+            return Err(invalid_params("movePrecompileToAddress is not supported"));
+        }
+        if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
+            return Err(invalid_params("an account override has both state and stateDiff"));
+        }
+        Ok(Simulator {
+            chain: ChainConfig::l2(self.chain_id),
+            block: block_env(&header, block_overrides.as_deref()),
+            state: CallState::new(self.store.clone(), self.nodes.clone(), &header, overrides),
+        })
+    }
+}
+
+/// Runs requests on one block's state; owns the state so that runs share its caches.
+struct Simulator {
+    chain: ChainConfig,
+    block: BlockEnv,
+    state: CallState,
+}
+
+/// One simulated run.
+struct Outcome {
+    result: ExecutionResult,
+    /// Addresses and slots the run touched.
+    touched: Vec<(Address, BTreeSet<B256>)>,
+}
+
+impl Simulator {
+    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`.
+    fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
+        let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
+        let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
+        cfg.chain_id = self.chain.chain_id;
+        cfg.tx_gas_limit_cap = Some(gas_cap);
+        cfg.disable_nonce_check = request.nonce.is_none();
+        cfg.disable_eip3607 = true;
+        cfg.disable_block_gas_limit = true;
+        cfg.disable_base_fee = !priced;
+        let tx = tx_env(request, gas, self.chain.chain_id)?;
+        let mut evm = Context::mainnet()
+            .with_block(self.block.clone())
+            .with_cfg(cfg)
+            .with_db(&mut self.state)
+            .build_mainnet();
+        let outcome = evm.transact(tx).map_err(|error| match error {
+            revm::context::result::EVMError::Transaction(reason) => server_error(reason.to_string()),
+            revm::context::result::EVMError::Header(reason) => server_error(reason.to_string()),
+            other => internal(other),
+        })?;
+        let touched = outcome
+            .state
+            .iter()
+            .map(|(address, account)| {
+                (*address, account.storage.keys().map(|slot| B256::from(slot.to_be_bytes())).collect())
+            })
+            .collect();
+        Ok(Outcome { result: outcome.result, touched })
+    }
+
+    /// The least gas limit with which `request` succeeds; a request that fails even with the
+    /// most gas allowed returns its failure (revert data included).
+    fn estimate(mut self, request: &TransactionRequest) -> RpcResult<u64> {
+        let cap = self.block.gas_limit.min(TX_GAS_LIMIT_CAP);
+        let mut hi = request.gas.unwrap_or(cap).min(cap);
+        // A priced request cannot use more gas than its sender can pay for.
+        let fee = request.max_fee_per_gas.or(request.gas_price).unwrap_or_default();
+        if fee > 0 {
+            let from = request.from.unwrap_or_default();
+            let balance = self.state.basic(from).map_err(internal)?.map(|a| a.balance).unwrap_or_default();
+            let spendable = balance.saturating_sub(request.value.unwrap_or_default());
+            let affordable = spendable / U256::from(fee);
+            hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
+        }
+        let first = self.run(request, hi, cap)?;
+        let used = match first.result {
+            // Before refunds: the limit must cover what execution spent, refunds come after.
+            ExecutionResult::Success { gas, .. } => gas.total_gas_spent(),
+            ExecutionResult::Halt { reason, .. } if is_out_of_gas(&reason) => {
+                return Err(server_error(format!("gas required exceeds allowance ({hi})")));
+            }
+            other => return Err(failure(other)),
+        };
+        // Refunds and the 63/64 rule make the least limit larger than the gas used; start the
+        // search just above what was used, and try a close guess first.
+        let mut lo = used.saturating_sub(1);
+        let guess = (used.saturating_add(2_300)).saturating_mul(64) / 63;
+        if guess < hi && self.succeeds(request, guess, cap)? {
+            hi = guess;
+        }
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.succeeds(request, mid, cap)? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    }
+
+    fn succeeds(&mut self, request: &TransactionRequest, gas: u64, cap: u64) -> RpcResult<bool> {
+        match self.run(request, gas, cap) {
+            Ok(outcome) => Ok(outcome.result.is_success()),
+            // Too little gas to cover the intrinsic cost is a failure, not an error.
+            Err(error) if error.code() == super::eth::SERVER_ERROR => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Runs `request` until the set of accounts and slots it touches stops changing, as geth
+    /// does, and returns that set without the sender, the recipient and the precompiles.
+    fn access_list(mut self, mut request: TransactionRequest) -> RpcResult<AccessListResult> {
+        let gas = request.gas.unwrap_or(self.block.gas_limit.min(TX_GAS_LIMIT_CAP));
+        let from = request.from.unwrap_or_default();
+        let to = match request.to {
+            Some(TxKind::Call(to)) => to,
+            _ => from.create(request.nonce.unwrap_or_else(|| {
+                self.state.basic(from).ok().flatten().map(|account| account.nonce).unwrap_or_default()
+            })),
+        };
+        let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec));
+        let mut list = request.access_list.clone().unwrap_or_default();
+        for _ in 0..8 {
+            request.access_list = Some(list.clone());
+            let outcome = self.run(&request, gas, gas.max(TX_GAS_LIMIT_CAP))?;
+            let next = AccessList(
+                outcome
+                    .touched
+                    .iter()
+                    .filter(|(address, slots)| {
+                        *address != from
+                            && *address != to
+                            && !precompiles.contains(address)
+                            && !(slots.is_empty() && *address == self.block.beneficiary)
+                    })
+                    .map(|(address, slots)| AccessListItem {
+                        address: *address,
+                        storage_keys: slots.iter().copied().collect(),
+                    })
+                    .collect(),
+            );
+            let mut next = next;
+            next.0.sort_by_key(|item| item.address);
+            if next == list {
+                let error =
+                    (!outcome.result.is_success()).then(|| failure(outcome.result.clone()).to_string());
+                return Ok(AccessListResult {
+                    access_list: list,
+                    gas_used: U256::from(outcome.result.tx_gas_used()),
+                    error,
+                });
+            }
+            list = next;
+        }
+        Err(server_error("access list did not settle"))
+    }
+}
+
+fn is_out_of_gas(reason: &revm::context::result::HaltReason) -> bool {
+    matches!(reason, revm::context::result::HaltReason::OutOfGas(_))
+}
+
+/// The error of a call that did not succeed: code 3 with the revert data for a revert (and the
+/// decoded reason in the message when it is an `Error(string)`), a server error for a halt.
+fn failure(result: ExecutionResult) -> ErrorObjectOwned {
+    match result {
+        ExecutionResult::Revert { output, .. } => {
+            let message = match revert_reason(&output) {
+                Some(reason) => format!("execution reverted: {reason}"),
+                None => "execution reverted".to_string(),
+            };
+            ErrorObject::owned(EXECUTION_REVERTED, message, Some(output))
+        }
+        ExecutionResult::Halt { reason, .. } => server_error(format!("execution halted: {reason:?}")),
+        ExecutionResult::Success { .. } => server_error("succeeded"),
+    }
+}
+
+/// The message of an `Error(string)` revert.
+fn revert_reason(output: &[u8]) -> Option<String> {
+    let data = output.strip_prefix(&[0x08, 0xc3, 0x79, 0xa0])?;
+    let offset = usize::try_from(U256::from_be_slice(data.get(..32)?)).ok()?;
+    let len = usize::try_from(U256::from_be_slice(data.get(offset..offset.checked_add(32)?)?)).ok()?;
+    let start = offset.checked_add(32)?;
+    String::from_utf8(data.get(start..start.checked_add(len)?)?.to_vec()).ok()
+}
+
+fn invalid_params(message: &str) -> ErrorObjectOwned {
+    ErrorObject::owned(INVALID_PARAMS, message.to_string(), None::<()>)
+}
+
+/// The block environment of a call on `header`'s state: the block's own context, with the
+/// overrides applied.
+fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
+    let excess_blob_gas = header.excess_blob_gas.unwrap_or_default();
+    let mut block = BlockEnv {
+        number: U256::from(header.number),
+        beneficiary: header.beneficiary,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: U256::ZERO,
+        prevrandao: Some(header.mix_hash),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice {
+            excess_blob_gas,
+            blob_gasprice: ChainConfig::l2(0).blob_base_fee(excess_blob_gas),
+        }),
+        slot_num: 0,
+    };
+    if let Some(overrides) = overrides {
+        if let Some(number) = overrides.number {
+            block.number = number;
+        }
+        if let Some(time) = overrides.time {
+            block.timestamp = U256::from(time);
+        }
+        if let Some(gas_limit) = overrides.gas_limit {
+            block.gas_limit = gas_limit;
+        }
+        if let Some(coinbase) = overrides.coinbase {
+            block.beneficiary = coinbase;
+        }
+        if let Some(random) = overrides.random {
+            block.prevrandao = Some(random);
+        }
+        if let Some(base_fee) = overrides.base_fee {
+            block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
+        }
+    }
+    block
+}
+
+/// revm's transaction for a request, with `gas` gas, on chain `chain_id` unless it names one.
+fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<TxEnv> {
+    let input = request.input.input().cloned().unwrap_or_default();
+    if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
+        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
+    }
+    let authorization_list: Vec<_> =
+        request.authorization_list.iter().flatten().cloned().map(Either::Left).collect();
+    let tx_type = if !authorization_list.is_empty() {
+        4
+    } else if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some() {
+        2
+    } else if request.access_list.is_some() {
+        1
+    } else {
+        0
+    };
+    Ok(TxEnv {
+        tx_type,
+        caller: request.from.unwrap_or_default(),
+        gas_limit: gas,
+        gas_price: request.max_fee_per_gas.or(request.gas_price).unwrap_or_default(),
+        kind: request.to.unwrap_or(TxKind::Create),
+        value: request.value.unwrap_or_default(),
+        data: input,
+        nonce: request.nonce.unwrap_or_default(),
+        chain_id: Some(request.chain_id.unwrap_or(chain_id)),
+        access_list: request.access_list.clone().unwrap_or_default(),
+        gas_priority_fee: request.max_priority_fee_per_gas,
+        blob_hashes: Vec::new(),
+        max_fee_per_blob_gas: 0,
+        authorization_list,
+    })
+}
+
+/// A block's state for calls: accounts and storage through the trie at its state root, codes
+/// and ancestor hashes from the store, and the request's overrides on top. Runs on a blocking
+/// thread (the trie and the store are read synchronously).
+struct CallState {
+    trie: StateTrie<DbNodeStore>,
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    number: u64,
+    overrides: StateOverride,
+    override_codes: B256Map<Bytes>,
+}
+
+/// A read the call's state could not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("state unavailable: {0}")]
+struct CallStateError(String);
+
+impl DBErrorMarker for CallStateError {}
+
+impl CallState {
+    fn new(store: Store, nodes: DbNodeStore, header: &Header, overrides: StateOverride) -> Self {
+        let override_codes = overrides
+            .values()
+            .filter_map(|account| account.code.clone())
+            .map(|code| (keccak256(&code), code))
+            .collect();
+        Self {
+            trie: StateTrie::new(nodes, header.state_root),
+            store,
+            runtime: tokio::runtime::Handle::current(),
+            number: header.number,
+            overrides,
+            override_codes,
+        }
+    }
+}
+
+impl Database for CallState {
+    type Error = CallStateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        let account = self.trie.account(address).map_err(|e| CallStateError(e.to_string()))?;
+        let Some(overrides) = self.overrides.get(&address) else {
+            return Ok(account.map(|account| trace_builder::AccountState::from(account).into()));
+        };
+        let mut info: AccountInfo =
+            account.map(|account| trace_builder::AccountState::from(account).into()).unwrap_or_default();
+        if let Some(balance) = overrides.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = overrides.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = &overrides.code {
+            info.code_hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(code) };
+            info.code = None;
+        }
+        Ok(Some(info))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if code_hash == KECCAK256_EMPTY {
+            return Ok(Bytecode::default());
+        }
+        let code = match self.override_codes.get(&code_hash) {
+            Some(code) => Some(code.clone()),
+            None => self
+                .runtime
+                .block_on(self.store.code(code_hash))
+                .map_err(|e| CallStateError(e.to_string()))?,
+        };
+        let code = code.ok_or_else(|| CallStateError(format!("missing code {code_hash}")))?;
+        Bytecode::new_raw_checked(code).map_err(|e| CallStateError(e.to_string()))
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        if let Some(overrides) = self.overrides.get(&address) {
+            let slot = B256::from(index.to_be_bytes());
+            if let Some(state) = &overrides.state {
+                return Ok(state.get(&slot).map(|value| U256::from_be_bytes(value.0)).unwrap_or_default());
+            }
+            if let Some(value) = overrides.state_diff.as_ref().and_then(|diff| diff.get(&slot)) {
+                return Ok(U256::from_be_bytes(value.0));
+            }
+        }
+        self.trie.storage(address, index).map_err(|e| CallStateError(e.to_string()))
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        if number >= self.number {
+            return Ok(B256::ZERO);
+        }
+        let hash = self
+            .runtime
+            .block_on(self.store.block_hash(number))
+            .map_err(|e| CallStateError(e.to_string()))?;
+        Ok(hash.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revert_reasons_decode() {
+        // Error("nope")
+        let output = alloy_primitives::hex!(
+            "08c379a0"
+            "0000000000000000000000000000000000000000000000000000000000000020"
+            "0000000000000000000000000000000000000000000000000000000000000004"
+            "6e6f706500000000000000000000000000000000000000000000000000000000"
+        );
+        assert_eq!(revert_reason(&output).as_deref(), Some("nope"));
+        assert_eq!(revert_reason(&[0x08, 0xc3, 0x79, 0xa0, 1]), None);
+        assert_eq!(revert_reason(&[]), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! `eth_call`, `eth_estimateGas` and `eth_createAccessList` over real HTTP with alloy's
+//! provider, on contracts the chain really deployed.
+
+use crate::support::{DEV_CHAIN_ID, dev_signer, launch, provider, sign, wait_receipt};
+use alloy_consensus::TxEip1559;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
+use alloy_provider::{Provider, RootProvider};
+use alloy_rpc_types_eth::{
+    TransactionRequest,
+    state::{AccountOverride, StateOverride},
+};
+
+const GWEI: u128 = 1_000_000_000;
+/// `SSTORE(calldata[0..32], calldata[32..64])`.
+const STORE: &[u8] = &[0x60, 0x20, 0x35, 0x60, 0x00, 0x35, 0x55, 0x00];
+/// Returns `SLOAD(calldata[0..32])`.
+const LOAD: &[u8] = &[0x60, 0x00, 0x35, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+/// Reverts with `calldata[0..32]` as revert data.
+const REVERT_ECHO: &[u8] = &[0x60, 0x00, 0x35, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xfd];
+/// `EXTCODESIZE(calldata[0..32])`.
+const PROBE: &[u8] = &[0x60, 0x00, 0x35, 0x3b, 0x00];
+
+fn init_code(runtime: &[u8]) -> Bytes {
+    let n = runtime.len() as u8;
+    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
+}
+
+fn words(a: U256, b: U256) -> Bytes {
+    [a.to_be_bytes::<32>(), b.to_be_bytes::<32>()].concat().into()
+}
+
+fn eip1559(nonce: u64, to: TxKind, gas_limit: u64, input: Bytes) -> TxEip1559 {
+    TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 10 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input,
+    }
+}
+
+async fn deploy(provider: &RootProvider, nonce: u64, runtime: &[u8]) -> Address {
+    let raw = sign(&dev_signer(0), eip1559(nonce, TxKind::Create, 200_000, init_code(runtime)));
+    let hash = *provider.send_raw_transaction(&raw).await.unwrap().tx_hash();
+    wait_receipt(provider, hash).await.contract_address.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_estimates_and_access_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let sender = dev_signer(0).address();
+    let store = deploy(&provider, 0, STORE).await;
+    let reverter = deploy(&provider, 1, REVERT_ECHO).await;
+    let probe = deploy(&provider, 2, PROBE).await;
+
+    // eth_call with a state override: LOAD's code at an empty address, with a slot set.
+    let virtual_contract = address!("0x00000000000000000000000000000000000c0de0");
+    let mut overrides = StateOverride::default();
+    overrides.insert(
+        virtual_contract,
+        AccountOverride {
+            code: Some(Bytes::from_static(LOAD)),
+            state_diff: Some([(B256::with_last_byte(5), B256::with_last_byte(0x77))].into_iter().collect()),
+            ..Default::default()
+        },
+    );
+    let request = TransactionRequest::default()
+        .from(sender)
+        .to(virtual_contract)
+        .input(Bytes::from(U256::from(5).to_be_bytes::<32>().to_vec()).into());
+    let output: Bytes =
+        provider.raw_request("eth_call".into(), (&request, "latest", &overrides)).await.unwrap();
+    assert_eq!(output.as_ref(), B256::with_last_byte(0x77).as_slice());
+    // Without the override the address has no code: empty output.
+    let output: Bytes = provider.raw_request("eth_call".into(), (&request, "latest")).await.unwrap();
+    assert!(output.is_empty());
+
+    // A revert: code 3, the revert data in `data`.
+    let data = B256::repeat_byte(0xab);
+    let request =
+        TransactionRequest::default().from(sender).to(reverter).input(Bytes::from(data.to_vec()).into());
+    let error = provider.raw_request::<_, Bytes>("eth_call".into(), (&request, "latest")).await.unwrap_err();
+    let payload = error.as_error_resp().expect("a JSON-RPC error");
+    assert_eq!(payload.code, 3);
+    assert!(payload.message.starts_with("execution reverted"), "{}", payload.message);
+    let revert_data: Bytes = serde_json::from_str(payload.data.as_ref().unwrap().get()).unwrap();
+    assert_eq!(revert_data.as_ref(), data.as_slice());
+    let error = provider.estimate_gas(request).await.unwrap_err();
+    assert_eq!(error.as_error_resp().unwrap().code, 3);
+
+    // estimateGas: the answer suffices and one less does not, for a fresh slot (no refund)
+    // and for clearing it again (with a refund).
+    let mut nonce = provider.get_transaction_count(sender).await.unwrap();
+    for (slot, value) in [(1u64, 9u64), (1, 0)] {
+        let input = words(U256::from(slot), U256::from(value));
+        let request = TransactionRequest::default().from(sender).to(store).input(input.clone().into());
+        let estimate = provider.estimate_gas(request.clone()).await.unwrap();
+        assert!(estimate > 21_000 && estimate < 100_000, "estimate {estimate}");
+        let too_little: Result<Bytes, _> = provider
+            .raw_request("eth_call".into(), (request.clone().gas_limit(estimate - 1), "latest"))
+            .await;
+        assert!(too_little.is_err(), "{estimate} - 1 gas was enough for slot {slot} = {value}");
+        let raw = sign(&dev_signer(0), eip1559(nonce, TxKind::Call(store), estimate, input));
+        let hash = *provider.send_raw_transaction(&raw).await.unwrap().tx_hash();
+        assert!(wait_receipt(&provider, hash).await.status(), "the estimate {estimate} did not suffice");
+        nonce += 1;
+    }
+    let plain = provider
+        .estimate_gas(
+            TransactionRequest::default().from(sender).to(Address::repeat_byte(1)).value(U256::from(1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plain, 21_000);
+
+    // createAccessList: the probed account, not the sender or the callee.
+    let probed = Address::repeat_byte(0x5e);
+    let request = TransactionRequest::default()
+        .from(sender)
+        .to(probe)
+        .input(Bytes::from(probed.into_word().to_vec()).into());
+    let result = provider.create_access_list(&request).await.unwrap();
+    assert_eq!(result.error, None);
+    let addresses: Vec<Address> = result.access_list.0.iter().map(|item| item.address).collect();
+    assert_eq!(addresses, vec![probed]);
+    assert!(result.gas_used > U256::from(21_000));
+    node.stop().await;
+}
