@@ -80,6 +80,12 @@ pub struct NodeArgs {
     /// `rpc.max_subscriptions_per_connection`.
     #[arg(long, env = "SEQUENCER_RPC_MAX_SUBSCRIPTIONS")]
     pub rpc_max_subscriptions: Option<u32>,
+    /// `rpc.max_logs_block_range`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_LOGS_BLOCK_RANGE")]
+    pub rpc_max_logs_block_range: Option<u64>,
+    /// `rpc.max_logs`.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_LOGS")]
+    pub rpc_max_logs: Option<u32>,
     /// `rpc.cors_origins`: comma-separated origins, or `*`.
     #[arg(long, env = "SEQUENCER_RPC_CORS", value_delimiter = ',')]
     pub rpc_cors: Option<Vec<String>>,
@@ -146,6 +152,8 @@ impl NodeArgs {
         set(&mut config.rpc.max_response_body_bytes, self.rpc_max_response_body_bytes);
         set(&mut config.rpc.max_connections, self.rpc_max_connections);
         set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
+        set(&mut config.rpc.max_logs_block_range, self.rpc_max_logs_block_range);
+        set(&mut config.rpc.max_logs, self.rpc_max_logs);
         set(&mut config.rpc.max_subscriptions_per_connection, self.rpc_max_subscriptions);
         set(&mut config.rpc.cors_origins, self.rpc_cors);
         set(&mut config.mempool.max_pending, self.mempool_max_pending);

@@ -110,6 +110,10 @@ pub struct RpcSection {
     pub max_subscriptions_per_connection: u32,
     /// Origins allowed by CORS; `["*"]` allows any.
     pub cors_origins: Vec<String>,
+    /// Most blocks one `eth_getLogs` (or log filter poll) may span.
+    pub max_logs_block_range: u64,
+    /// Most logs one `eth_getLogs` (or log filter poll) may return.
+    pub max_logs: u32,
 }
 
 impl Default for RpcSection {
@@ -122,6 +126,8 @@ impl Default for RpcSection {
             max_batch_len: 1_000,
             max_subscriptions_per_connection: 1_024,
             cors_origins: vec!["*".to_owned()],
+            max_logs_block_range: 10_000,
+            max_logs: 10_000,
         }
     }
 }
@@ -263,6 +269,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "rpc.max_request_body_bytes",
                 reason: "must be at least 1024".to_owned(),
+            });
+        }
+        if self.rpc.max_logs_block_range == 0 || self.rpc.max_logs == 0 {
+            return Err(ConfigError::Invalid {
+                key: if self.rpc.max_logs == 0 { "rpc.max_logs" } else { "rpc.max_logs_block_range" },
+                reason: "must be at least 1".to_owned(),
             });
         }
         if self.rpc.max_batch_len == 0 {

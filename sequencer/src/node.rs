@@ -8,7 +8,7 @@ use crate::{
     genesis::ChainGenesis,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
-    rpc::{self, EthRpc, RollupApiServer, RollupRpc},
+    rpc::{self, EthRpc, LogLimits, RollupApiServer, RollupRpc},
     store::{DbNodeStore, GenesisStatus, Store, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
@@ -101,7 +101,14 @@ impl Node {
         };
 
         let mut module =
-            EthRpc::new(genesis.chain_id, store.clone(), nodes.clone(), mempool, head_rx.clone())
+            EthRpc::new(
+            genesis.chain_id,
+            store.clone(),
+            nodes.clone(),
+            mempool,
+            head_rx.clone(),
+            LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
+        )
                 .into_module()
                 .map_err(|e| NodeError::Task(e.to_string()))?;
         module

@@ -73,6 +73,12 @@ pub trait NetApi {
     /// The network id (the chain id, in decimal).
     #[method(name = "version")]
     async fn version(&self) -> RpcResult<String>;
+    /// Whether the node listens for peers: a sequencer has none.
+    #[method(name = "listening")]
+    async fn listening(&self) -> RpcResult<bool>;
+    /// Number of peers: a sequencer has none.
+    #[method(name = "peerCount")]
+    async fn peer_count(&self) -> RpcResult<U64>;
 }
 
 /// `web3_` methods.
@@ -81,6 +87,9 @@ pub trait Web3Api {
     /// Name and version of this node.
     #[method(name = "clientVersion")]
     async fn client_version(&self) -> RpcResult<String>;
+    /// keccak256 of the given bytes.
+    #[method(name = "sha3")]
+    async fn sha3(&self, data: Bytes) -> RpcResult<B256>;
 }
 
 /// The RPC's view of the node: store, pool and the head the builder publishes.
@@ -91,7 +100,14 @@ pub struct EthRpc {
     pub(super) nodes: DbNodeStore,
     pub(super) mempool: Arc<Mempool>,
     pub(super) head: watch::Receiver<ChainHead>,
+    pub(super) filters: Arc<super::logs::Filters>,
+    /// Hashes of transactions the pool admitted, for filters and subscriptions.
+    pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
+    pub(super) log_limits: super::logs::LogLimits,
 }
+
+/// Admitted transactions a slow filter or subscriber may lag behind before it skips some.
+const PENDING_FEED_CAPACITY: usize = 4_096;
 
 /// JSON-RPC error code geth uses for rejected transactions and failed calls.
 pub(super) const SERVER_ERROR: i32 = -32000;
@@ -127,8 +143,10 @@ impl EthRpc {
         nodes: DbNodeStore,
         mempool: Arc<Mempool>,
         head: watch::Receiver<ChainHead>,
+        log_limits: super::logs::LogLimits,
     ) -> Self {
-        Self { chain_id, store, nodes, mempool, head }
+        let (pending_txs, _) = tokio::sync::broadcast::channel(PENDING_FEED_CAPACITY);
+        Self { chain_id, store, nodes, mempool, head, filters: Arc::default(), pending_txs, log_limits }
     }
 
     /// All namespaces in one module.
@@ -137,13 +155,18 @@ impl EthRpc {
         module.merge(EthApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
+        module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
+        module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
+        module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
+        module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;
+        module.merge(super::pubsub::EthPubSubApiServer::into_rpc(self.clone()))?;
         module.merge(Web3ApiServer::into_rpc(self))?;
         Ok(module)
     }
 
     /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean. Until
     /// batches settle on L1 they are all the newest sealed block.
-    fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
+    pub(super) fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
         match tag {
             BlockNumberOrTag::Earliest => 0,
             BlockNumberOrTag::Number(number) => number,
@@ -154,7 +177,7 @@ impl EthRpc {
         }
     }
 
-    async fn resolve(&self, block: Option<BlockId>) -> RpcResult<Option<ResolvedBlock>> {
+    pub(super) async fn resolve(&self, block: Option<BlockId>) -> RpcResult<Option<ResolvedBlock>> {
         let head_number = self.head.borrow().number;
         let header = match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
             BlockId::Number(tag) => self.store.header_by_number(self.tag_number(tag)).await,
@@ -266,6 +289,8 @@ impl EthApiServer for EthRpc {
             self.mempool.remove(&hash);
             return Err(internal(error));
         }
+        // Nobody listening is not an error.
+        let _ = self.pending_txs.send(hash);
         Ok(hash)
     }
 
@@ -338,11 +363,23 @@ impl NetApiServer for EthRpc {
     async fn version(&self) -> RpcResult<String> {
         Ok(self.chain_id.to_string())
     }
+
+    async fn listening(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    async fn peer_count(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
 }
 
 #[async_trait]
 impl Web3ApiServer for EthRpc {
     async fn client_version(&self) -> RpcResult<String> {
         Ok(format!("native-rollup-sequencer/v{}", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn sha3(&self, data: Bytes) -> RpcResult<B256> {
+        Ok(alloy_primitives::keccak256(&data))
     }
 }

@@ -1,13 +1,23 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
 //! endpoint: body size, batch length, connections, subscriptions, CORS.
 
+mod blocks;
 mod call;
 mod convert;
 mod eth;
+mod fees;
+mod logs;
+mod pubsub;
 mod rollup;
+mod txpool;
 
+pub use blocks::EthBlocksApiServer;
 pub use call::{EthCallApiServer, RPC_GAS_CAP};
+pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
+pub use logs::{EthLogsApiServer, LogLimits};
+pub use pubsub::EthPubSubApiServer;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
+pub use txpool::{BySender, TxpoolApiServer, TxpoolContent, TxpoolStatus};
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
 
 use crate::config::RpcSection;

@@ -4,10 +4,12 @@
 //! the flat latest state and the new trie nodes together, or nothing. Queries are written once
 //! with `$N` placeholders, which both backends accept.
 
+mod logs;
 mod node_store;
 mod pool;
 mod records;
 
+pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
 pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
 

@@ -1,0 +1,159 @@
+//! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`
+//! and `eth_blobBaseFee`, from the sealed blocks.
+
+use super::eth::{EthRpc, INVALID_PARAMS, internal};
+use alloy_consensus::Transaction as _;
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::{U64, U256};
+use alloy_rpc_types_eth::FeeHistory;
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::ErrorObject,
+};
+use trace_builder::ChainConfig;
+
+/// The most blocks one `eth_feeHistory` call covers (geth's limit).
+pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Blocks the tip suggestion looks back over.
+const TIP_SAMPLE_BLOCKS: u64 = 20;
+/// The percentile of recent effective tips that `eth_maxPriorityFeePerGas` suggests (geth's).
+const TIP_PERCENTILE: f64 = 60.0;
+/// The tip suggested when recent blocks hold no transactions: 0.001 gwei. The pool takes any
+/// tip at or above its minimum; this one keeps ordering meaningful without overpaying.
+const DEFAULT_TIP: u128 = 1_000_000;
+
+/// Fee methods.
+#[rpc(server, namespace = "eth")]
+pub trait EthFeesApi {
+    /// A gas price for a legacy transaction: the next base fee plus a suggested tip.
+    #[method(name = "gasPrice")]
+    async fn gas_price(&self) -> RpcResult<U256>;
+    /// A priority fee for an EIP-1559 transaction.
+    #[method(name = "maxPriorityFeePerGas")]
+    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Base fees, gas use and reward percentiles of recent blocks.
+    #[method(name = "feeHistory")]
+    async fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+    /// The blob base fee of the next block.
+    #[method(name = "blobBaseFee")]
+    async fn blob_base_fee(&self) -> RpcResult<U256>;
+}
+
+#[async_trait]
+impl EthFeesApiServer for EthRpc {
+    async fn gas_price(&self) -> RpcResult<U256> {
+        let head = self.head.borrow().header.clone();
+        let base_fee = ChainConfig::l2(self.chain_id).next_base_fee(&head);
+        Ok(U256::from(base_fee) + U256::from(self.suggested_tip().await?))
+    }
+
+    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.suggested_tip().await?))
+    }
+
+    async fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let invalid = |message: String| ErrorObject::owned(INVALID_PARAMS, message, None::<()>);
+        let count = block_count.to::<u64>().min(MAX_FEE_HISTORY_BLOCKS);
+        let newest = self.tag_number(newest_block).min(self.head.borrow().number);
+        if let Some(percentiles) = &reward_percentiles
+            && (percentiles.iter().any(|p| !(0.0..=100.0).contains(p))
+                || percentiles.windows(2).any(|pair| pair[0] > pair[1]))
+        {
+            return Err(invalid("reward percentiles must be increasing values from 0 to 100".into()));
+        }
+        if count == 0 {
+            return Ok(FeeHistory { oldest_block: newest, ..FeeHistory::default() });
+        }
+        let oldest = newest.saturating_sub(count - 1);
+        let chain = ChainConfig::l2(self.chain_id);
+        let mut history = FeeHistory { oldest_block: oldest, ..FeeHistory::default() };
+        let mut rewards = Vec::new();
+        let mut last = None;
+        for number in oldest..=newest {
+            let Some(header) = self.store.header_by_number(number).await.map_err(internal)? else { break };
+            let base_fee = header.base_fee_per_gas.unwrap_or_default();
+            history.base_fee_per_gas.push(u128::from(base_fee));
+            history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
+            history.base_fee_per_blob_gas.push(chain.blob_base_fee(header.excess_blob_gas.unwrap_or_default()));
+            history.blob_gas_used_ratio.push(
+                header.blob_gas_used.unwrap_or_default() as f64 / chain.max_blob_gas_per_block().max(1) as f64,
+            );
+            if let Some(percentiles) = &reward_percentiles {
+                rewards.push(self.block_rewards(number, base_fee, percentiles).await?);
+            }
+            last = Some(header);
+        }
+        // One more entry each: the block after the newest.
+        if let Some(last) = last {
+            history.base_fee_per_gas.push(u128::from(chain.next_base_fee(&last)));
+            history.base_fee_per_blob_gas.push(chain.blob_base_fee(chain.next_excess_blob_gas(&last)));
+        }
+        history.reward = reward_percentiles.map(|_| rewards);
+        Ok(history)
+    }
+
+    async fn blob_base_fee(&self) -> RpcResult<U256> {
+        let head = self.head.borrow().header.clone();
+        let chain = ChainConfig::l2(self.chain_id);
+        Ok(U256::from(chain.blob_base_fee(chain.next_excess_blob_gas(&head))))
+    }
+}
+
+impl EthRpc {
+    /// The 60th percentile of the effective tips paid in the last blocks.
+    async fn suggested_tip(&self) -> RpcResult<u128> {
+        let head = self.head.borrow().number;
+        let mut tips = Vec::new();
+        for number in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {
+            let Some(header) = self.store.header_by_number(number).await.map_err(internal)? else { continue };
+            let base_fee = header.base_fee_per_gas.unwrap_or_default();
+            for tx in self.store.block_transactions(number).await.map_err(internal)? {
+                tips.push(tx.transaction.effective_tip_per_gas(base_fee).unwrap_or_default());
+            }
+        }
+        if tips.is_empty() {
+            return Ok(DEFAULT_TIP);
+        }
+        tips.sort_unstable();
+        let index = ((tips.len() - 1) as f64 * TIP_PERCENTILE / 100.0) as usize;
+        Ok(tips[index])
+    }
+
+    /// The effective tips at `percentiles` of block `number`'s gas, as geth computes them:
+    /// transactions sorted by tip, each weighted by the gas it used.
+    async fn block_rewards(&self, number: u64, base_fee: u64, percentiles: &[f64]) -> RpcResult<Vec<u128>> {
+        let transactions = self.store.block_transactions(number).await.map_err(internal)?;
+        if transactions.is_empty() {
+            return Ok(vec![0; percentiles.len()]);
+        }
+        let mut by_tip: Vec<(u128, u64)> = transactions
+            .iter()
+            .map(|tx| (tx.transaction.effective_tip_per_gas(base_fee).unwrap_or_default(), tx.record.gas_used))
+            .collect();
+        by_tip.sort_unstable();
+        let total: u64 = by_tip.iter().map(|(_, gas)| gas).sum();
+        let mut rewards = Vec::with_capacity(percentiles.len());
+        let mut index = 0;
+        let mut cumulative = by_tip[0].1;
+        for percentile in percentiles {
+            let threshold = (total as f64 * percentile / 100.0) as u64;
+            while cumulative < threshold && index + 1 < by_tip.len() {
+                index += 1;
+                cumulative += by_tip[index].1;
+            }
+            rewards.push(by_tip[index].0);
+        }
+        Ok(rewards)
+    }
+}

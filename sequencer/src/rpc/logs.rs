@@ -1,0 +1,273 @@
+//! `eth_getLogs` and the polling filters (`eth_newFilter`, `eth_newBlockFilter`,
+//! `eth_newPendingTransactionFilter`, `eth_getFilterChanges`, `eth_getFilterLogs`,
+//! `eth_uninstallFilter`).
+//!
+//! Filters live in memory, bounded in number, and expire after five idle minutes as geth's do.
+//! A pending-transaction filter keeps a bounded queue of the hashes admitted since its last poll.
+
+use super::eth::{EthRpc, INVALID_PARAMS, internal, server_error};
+use crate::store::LogQuery;
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::{B256, U256};
+use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges, Log};
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::{ErrorObject, ErrorObjectOwned},
+};
+use parking_lot::Mutex;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+use tokio::sync::broadcast;
+
+/// Filters unused for this long are removed.
+const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Most filters installed at once; past it `eth_new*Filter` fails.
+const MAX_FILTERS: usize = 10_000;
+/// Most block hashes one block-filter poll returns.
+const MAX_BLOCK_HASHES: u64 = 1_024;
+
+/// The limits of log queries (`rpc.max_logs_block_range`, `rpc.max_logs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogLimits {
+    /// Most blocks one query may span.
+    pub max_block_range: u64,
+    /// Most logs one query may return.
+    pub max_logs: u32,
+}
+
+/// Installed filters.
+#[derive(Debug, Default)]
+pub(super) struct Filters {
+    installed: Mutex<HashMap<U256, InstalledFilter>>,
+}
+
+#[derive(Debug)]
+struct InstalledFilter {
+    kind: FilterKind,
+    /// The last block whose changes were returned.
+    last_block: u64,
+    last_used: Instant,
+}
+
+#[derive(Debug)]
+enum FilterKind {
+    Logs(Box<Filter>),
+    Blocks,
+    PendingTransactions(broadcast::Receiver<B256>),
+}
+
+/// Log and filter methods.
+#[rpc(server, namespace = "eth")]
+pub trait EthLogsApi {
+    /// Logs matching a filter.
+    #[method(name = "getLogs")]
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    /// Installs a log filter; returns its id.
+    #[method(name = "newFilter")]
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+    /// Installs a filter of new block hashes.
+    #[method(name = "newBlockFilter")]
+    async fn new_block_filter(&self) -> RpcResult<U256>;
+    /// Installs a filter of newly pooled transaction hashes.
+    #[method(name = "newPendingTransactionFilter")]
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
+    /// What a filter matched since it was last polled.
+    #[method(name = "getFilterChanges")]
+    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    /// Every log a log filter matches.
+    #[method(name = "getFilterLogs")]
+    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    /// Removes a filter; false when there was none.
+    #[method(name = "uninstallFilter")]
+    async fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+}
+
+#[async_trait]
+impl EthLogsApiServer for EthRpc {
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        let (from, to) = self.filter_range(&filter).await?;
+        self.query_logs(&filter, from, to).await
+    }
+
+    async fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        // Checked now so that a bad filter fails here, not at every poll.
+        self.filter_range(&filter).await?;
+        let head = self.head.borrow().number;
+        let last_block = match filter.block_option {
+            FilterBlockOption::Range { from_block: Some(from), .. } => self.tag_number(from).saturating_sub(1),
+            _ => head,
+        };
+        self.install(FilterKind::Logs(Box::new(filter)), last_block)
+    }
+
+    async fn new_block_filter(&self) -> RpcResult<U256> {
+        let head = self.head.borrow().number;
+        self.install(FilterKind::Blocks, head)
+    }
+
+    async fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
+        let head = self.head.borrow().number;
+        self.install(FilterKind::PendingTransactions(self.pending_txs.subscribe()), head)
+    }
+
+    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        let head = self.head.borrow().number;
+        // Take what the poll needs under the lock, query without it.
+        let (filter, from) = {
+            let mut installed = self.filters.installed.lock();
+            expire(&mut installed);
+            let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
+            entry.last_used = Instant::now();
+            let from = entry.last_block + 1;
+            match &mut entry.kind {
+                FilterKind::PendingTransactions(receiver) => {
+                    let mut hashes = Vec::new();
+                    loop {
+                        match receiver.try_recv() {
+                            Ok(hash) => hashes.push(hash),
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    return Ok(FilterChanges::Hashes(hashes));
+                }
+                FilterKind::Blocks => {
+                    let to = head.min(from.saturating_add(MAX_BLOCK_HASHES - 1));
+                    entry.last_block = to.max(entry.last_block);
+                    (None, (from, to))
+                }
+                FilterKind::Logs(filter) => {
+                    let to = match filter.block_option {
+                        FilterBlockOption::Range { to_block: Some(to), .. } => self.tag_number(to).min(head),
+                        _ => head,
+                    };
+                    let to = to.min(from.saturating_add(self.log_limits.max_block_range - 1));
+                    entry.last_block = to.max(entry.last_block);
+                    (Some(filter.clone()), (from, to))
+                }
+            }
+        };
+        let (from, to) = from;
+        if from > to {
+            return Ok(FilterChanges::Empty);
+        }
+        match filter {
+            Some(filter) => Ok(FilterChanges::Logs(self.query_logs(&filter, from, to).await?)),
+            None => {
+                let mut hashes = Vec::new();
+                for number in from..=to {
+                    if let Some(hash) = self.store.block_hash(number).await.map_err(internal)? {
+                        hashes.push(hash);
+                    }
+                }
+                Ok(FilterChanges::Hashes(hashes))
+            }
+        }
+    }
+
+    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+        let filter = {
+            let mut installed = self.filters.installed.lock();
+            expire(&mut installed);
+            let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
+            entry.last_used = Instant::now();
+            match &entry.kind {
+                FilterKind::Logs(filter) => filter.clone(),
+                _ => return Err(invalid_params("not a log filter".into())),
+            }
+        };
+        self.logs(*filter).await
+    }
+
+    async fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.filters.installed.lock().remove(&id).is_some())
+    }
+}
+
+impl EthRpc {
+    /// The block range a filter covers, checked against the limits.
+    async fn filter_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
+        let head = self.head.borrow().number;
+        let (from, to) = match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let header = self.store.header_by_hash(hash).await.map_err(internal)?;
+                let number = header.ok_or_else(|| server_error("unknown block"))?.number;
+                (number, number)
+            }
+            FilterBlockOption::Range { from_block, to_block } => (
+                self.tag_number(from_block.unwrap_or(BlockNumberOrTag::Latest)),
+                self.tag_number(to_block.unwrap_or(BlockNumberOrTag::Latest)),
+            ),
+        };
+        if from > to {
+            return Err(invalid_params(format!("invalid block range: fromBlock {from} is after toBlock {to}")));
+        }
+        let span = to.min(head).saturating_sub(from).saturating_add(1);
+        if span > self.log_limits.max_block_range {
+            return Err(invalid_params(format!(
+                "block range too large: {span} blocks, the limit is {}",
+                self.log_limits.max_block_range
+            )));
+        }
+        Ok((from, to.min(head)))
+    }
+
+    /// The logs `filter` matches in blocks `from..=to`, failing past the result limit.
+    pub(super) async fn query_logs(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let query = LogQuery {
+            from,
+            to,
+            addresses: filter.address.iter().copied().collect(),
+            topics: std::array::from_fn(|i| filter.topics[i].iter().copied().collect()),
+        };
+        let limit = self.log_limits.max_logs as usize;
+        let logs = self.store.logs(&query, limit + 1).await.map_err(internal)?;
+        if logs.len() > limit {
+            return Err(invalid_params(format!(
+                "query returns more than {limit} logs; narrow the block range or the filter"
+            )));
+        }
+        Ok(logs)
+    }
+
+    fn install(&self, kind: FilterKind, last_block: u64) -> RpcResult<U256> {
+        let mut installed = self.filters.installed.lock();
+        expire(&mut installed);
+        if installed.len() >= MAX_FILTERS {
+            return Err(server_error(format!("too many filters installed (limit {MAX_FILTERS})")));
+        }
+        let id = U256::from(rand_id());
+        installed.insert(id, InstalledFilter { kind, last_block, last_used: Instant::now() });
+        Ok(id)
+    }
+}
+
+/// Removes filters idle for longer than [`FILTER_TIMEOUT`].
+fn expire(installed: &mut HashMap<U256, InstalledFilter>) {
+    installed.retain(|_, filter| filter.last_used.elapsed() < FILTER_TIMEOUT);
+}
+
+/// A filter id nobody can guess: 128 random bits from the OS-seeded hasher.
+fn rand_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut high = state.build_hasher();
+    high.write_u64(1);
+    let mut low = state.build_hasher();
+    low.write_u64(2);
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
+}
+
+fn filter_not_found() -> ErrorObjectOwned {
+    server_error("filter not found")
+}
+
+fn invalid_params(message: String) -> ErrorObjectOwned {
+    ErrorObject::owned(INVALID_PARAMS, message, None::<()>)
+}
