@@ -100,8 +100,7 @@ impl Node {
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
 
-        let mut module =
-            EthRpc::new(
+        let mut module = EthRpc::new(
             genesis.chain_id,
             store.clone(),
             nodes.clone(),
@@ -109,8 +108,8 @@ impl Node {
             head_rx.clone(),
             LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
         )
-                .into_module()
-                .map_err(|e| NodeError::Task(e.to_string()))?;
+        .into_module()
+        .map_err(|e| NodeError::Task(e.to_string()))?;
         module
             .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes).into_rpc())
             .map_err(|e| NodeError::Task(e.to_string()))?;

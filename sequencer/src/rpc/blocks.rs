@@ -34,7 +34,8 @@ pub trait EthBlocksApi {
     async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
     /// A transaction by block hash and index.
     #[method(name = "getTransactionByBlockHashAndIndex")]
-    async fn transaction_by_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Transaction>>;
+    async fn transaction_by_hash_and_index(&self, hash: B256, index: Index)
+    -> RpcResult<Option<Transaction>>;
     /// A transaction by block number and index.
     #[method(name = "getTransactionByBlockNumberAndIndex")]
     async fn transaction_by_number_and_index(
@@ -59,7 +60,11 @@ impl EthBlocksApiServer for EthRpc {
         let Some(resolved) = self.resolve(Some(block)).await? else { return Ok(None) };
         let header = resolved.header;
         let transactions = self.store.block_transactions(header.number).await.map_err(internal)?;
-        Ok(Some((0..transactions.len()).filter_map(|index| convert::receipt(&header, &transactions, index)).collect()))
+        Ok(Some(
+            (0..transactions.len())
+                .filter_map(|index| convert::receipt(&header, &transactions, index))
+                .collect(),
+        ))
     }
 
     async fn transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
@@ -78,7 +83,11 @@ impl EthBlocksApiServer for EthRpc {
         Ok(self.resolve(Some(BlockId::Number(number))).await?.map(|_| U64::ZERO))
     }
 
-    async fn transaction_by_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Transaction>> {
+    async fn transaction_by_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
         self.transaction_at(BlockId::from(hash), index.0).await
     }
 

@@ -85,9 +85,12 @@ impl EthFeesApiServer for EthRpc {
             let base_fee = header.base_fee_per_gas.unwrap_or_default();
             history.base_fee_per_gas.push(u128::from(base_fee));
             history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
-            history.base_fee_per_blob_gas.push(chain.blob_base_fee(header.excess_blob_gas.unwrap_or_default()));
+            history
+                .base_fee_per_blob_gas
+                .push(chain.blob_base_fee(header.excess_blob_gas.unwrap_or_default()));
             history.blob_gas_used_ratio.push(
-                header.blob_gas_used.unwrap_or_default() as f64 / chain.max_blob_gas_per_block().max(1) as f64,
+                header.blob_gas_used.unwrap_or_default() as f64
+                    / chain.max_blob_gas_per_block().max(1) as f64,
             );
             if let Some(percentiles) = &reward_percentiles {
                 rewards.push(self.block_rewards(number, base_fee, percentiles).await?);
@@ -139,7 +142,9 @@ impl EthRpc {
         }
         let mut by_tip: Vec<(u128, u64)> = transactions
             .iter()
-            .map(|tx| (tx.transaction.effective_tip_per_gas(base_fee).unwrap_or_default(), tx.record.gas_used))
+            .map(|tx| {
+                (tx.transaction.effective_tip_per_gas(base_fee).unwrap_or_default(), tx.record.gas_used)
+            })
             .collect();
         by_tip.sort_unstable();
         let total: u64 = by_tip.iter().map(|(_, gas)| gas).sum();

@@ -89,7 +89,7 @@ pub trait EthLogsApi {
 impl EthLogsApiServer for EthRpc {
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let (from, to) = self.filter_range(&filter).await?;
-        self.query_logs(&filter, from, to).await
+        self.query_logs(&filter, from, to, self.log_limits.max_logs as usize).await
     }
 
     async fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
@@ -97,7 +97,9 @@ impl EthLogsApiServer for EthRpc {
         self.filter_range(&filter).await?;
         let head = self.head.borrow().number;
         let last_block = match filter.block_option {
-            FilterBlockOption::Range { from_block: Some(from), .. } => self.tag_number(from).saturating_sub(1),
+            FilterBlockOption::Range { from_block: Some(from), .. } => {
+                self.tag_number(from).saturating_sub(1)
+            }
             _ => head,
         };
         self.install(FilterKind::Logs(Box::new(filter)), last_block)
@@ -155,7 +157,9 @@ impl EthLogsApiServer for EthRpc {
             return Ok(FilterChanges::Empty);
         }
         match filter {
-            Some(filter) => Ok(FilterChanges::Logs(self.query_logs(&filter, from, to).await?)),
+            Some(filter) => Ok(FilterChanges::Logs(
+                self.query_logs(&filter, from, to, self.log_limits.max_logs as usize).await?,
+            )),
             None => {
                 let mut hashes = Vec::new();
                 for number in from..=to {
@@ -203,9 +207,11 @@ impl EthRpc {
             ),
         };
         if from > to {
-            return Err(invalid_params(format!("invalid block range: fromBlock {from} is after toBlock {to}")));
+            return Err(invalid_params(format!(
+                "invalid block range: fromBlock {from} is after toBlock {to}"
+            )));
         }
-        let span = to.min(head).saturating_sub(from).saturating_add(1);
+        let span = to.saturating_sub(from).saturating_add(1);
         if span > self.log_limits.max_block_range {
             return Err(invalid_params(format!(
                 "block range too large: {span} blocks, the limit is {}",
@@ -215,8 +221,14 @@ impl EthRpc {
         Ok((from, to.min(head)))
     }
 
-    /// The logs `filter` matches in blocks `from..=to`, failing past the result limit.
-    pub(super) async fn query_logs(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+    /// The logs `filter` matches in blocks `from..=to`, failing past `limit` results.
+    pub(super) async fn query_logs(
+        &self,
+        filter: &Filter,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> RpcResult<Vec<Log>> {
         if from > to {
             return Ok(Vec::new());
         }
@@ -226,8 +238,7 @@ impl EthRpc {
             addresses: filter.address.iter().copied().collect(),
             topics: std::array::from_fn(|i| filter.topics[i].iter().copied().collect()),
         };
-        let limit = self.log_limits.max_logs as usize;
-        let logs = self.store.logs(&query, limit + 1).await.map_err(internal)?;
+        let logs = self.store.logs(&query, limit.saturating_add(1)).await.map_err(internal)?;
         if logs.len() > limit {
             return Err(invalid_params(format!(
                 "query returns more than {limit} logs; narrow the block range or the filter"

@@ -13,12 +13,12 @@ mod txpool;
 
 pub use blocks::EthBlocksApiServer;
 pub use call::{EthCallApiServer, RPC_GAS_CAP};
+pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
-pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
-pub use txpool::{BySender, TxpoolApiServer, TxpoolContent, TxpoolStatus};
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
+pub use txpool::{BySender, TxpoolApiServer, TxpoolContent, TxpoolStatus};
 
 use crate::config::RpcSection;
 use jsonrpsee::{

@@ -85,7 +85,8 @@ impl EthRpc {
                         Ok(Some(header)) => send(&sink, &convert::block(header, &[], false).header).await,
                         _ => true,
                     },
-                    Some(filter) => match self.query_logs(filter, number, number).await {
+                    // A block's logs are bounded by its gas: no result limit here.
+                    Some(filter) => match self.query_logs(filter, number, number, usize::MAX).await {
                         Ok(logs) => {
                             let mut sent = true;
                             for log in logs {
@@ -94,7 +95,7 @@ impl EthRpc {
                             sent
                         }
                         Err(error) => {
-                            tracing::debug!(target: "rpc", %error, "logs subscription query failed");
+                            tracing::warn!(target: "rpc", %error, "logs subscription query failed");
                             true
                         }
                     },
@@ -108,7 +109,12 @@ impl EthRpc {
     }
 
     /// Sends every transaction the pool admits, as a hash or in full.
-    async fn follow_pool(self, sink: SubscriptionSink, mut receiver: broadcast::Receiver<alloy_primitives::B256>, full: bool) {
+    async fn follow_pool(
+        self,
+        sink: SubscriptionSink,
+        mut receiver: broadcast::Receiver<alloy_primitives::B256>,
+        full: bool,
+    ) {
         loop {
             let hash = tokio::select! {
                 () = sink.closed() => return,

@@ -62,7 +62,12 @@ impl TxpoolApiServer for EthRpc {
         Ok(self.pool_view(|tx| {
             let inner = tx.inner();
             let to = inner.to().map_or_else(|| "contract creation".to_string(), |to| to.to_string());
-            format!("{to}: {} wei + {} gas × {} wei", inner.value(), inner.gas_limit(), inner.max_fee_per_gas())
+            format!(
+                "{to}: {} wei + {} gas × {} wei",
+                inner.value(),
+                inner.gas_limit(),
+                inner.max_fee_per_gas()
+            )
         }))
     }
 }

@@ -46,6 +46,7 @@ impl Store {
         for (position, topics) in query.topics.iter().enumerate() {
             any_of(&format!("l.topic{position}"), topics.iter().map(|t| t.to_vec()).collect(), &mut sql);
         }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         sql.push_str(&format!(" ORDER BY l.block_number, l.log_index LIMIT {limit}"));
         // Only fixed column names, generated `$N` placeholders and a number reach the SQL.
         let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(query.from as i64).bind(query.to as i64);
@@ -59,7 +60,8 @@ impl Store {
                 for column in 4..8 {
                     let Some(topic) = row.try_get::<Option<Vec<u8>>, _>(column)? else { break };
                     topics.push(
-                        B256::try_from(topic.as_slice()).map_err(|_| StoreError::Corrupt("log topic".into()))?,
+                        B256::try_from(topic.as_slice())
+                            .map_err(|_| StoreError::Corrupt("log topic".into()))?,
                     );
                 }
                 let data: Vec<u8> = row.try_get(8)?;

@@ -7,5 +7,7 @@ mod chain;
 mod mempool;
 mod postgres;
 mod restart;
+mod rpc;
+mod spec;
 mod support;
 mod trace;

@@ -1,0 +1,239 @@
+//! The JSON-RPC surface from outside: every method over real HTTP (raw JSON-RPC, results
+//! validated against the execution-apis schemas), the standard error codes, and subscriptions
+//! over WebSocket with alloy's provider.
+
+use crate::{
+    spec::Spec,
+    support::{DEV_CHAIN_ID, config, dev_signer, sign, wait_receipt},
+};
+use alloy_consensus::TxEip1559;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_provider::{Provider, ProviderBuilder, WsConnect};
+use alloy_rpc_types_eth::Filter;
+use sequencer::{genesis::ChainGenesis, node::Node};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const GWEI: u128 = 1_000_000_000;
+/// `LOG1(topic = calldata[0..32], data = calldata[32..64])`.
+const EMITTER: &[u8] =
+    &[0x60, 0x20, 0x35, 0x60, 0x00, 0x52, 0x60, 0x00, 0x35, 0x60, 0x20, 0x60, 0x00, 0xa1, 0x00];
+
+fn init_code(runtime: &[u8]) -> Bytes {
+    let n = runtime.len() as u8;
+    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
+}
+
+fn tx(signer: u32, nonce: u64, to: TxKind, gas_limit: u64, input: Bytes) -> Bytes {
+    sign(
+        &dev_signer(signer),
+        TxEip1559 {
+            chain_id: DEV_CHAIN_ID,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: 10 * GWEI,
+            max_priority_fee_per_gas: GWEI,
+            to,
+            value: U256::from(1u64),
+            access_list: Default::default(),
+            input,
+        },
+    )
+}
+
+fn emit(topic: B256, data: u64) -> Bytes {
+    [topic.as_slice(), &U256::from(data).to_be_bytes::<32>()].concat().into()
+}
+
+/// A JSON-RPC client over plain HTTP.
+struct Client {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Client {
+    /// The full response of one request.
+    async fn request(&self, body: &Value) -> Value {
+        self.http.post(&self.url).json(body).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The result of `method`, which must succeed.
+    async fn call(&self, method: &str, params: Value) -> Value {
+        let response =
+            self.request(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
+        assert!(response.get("error").is_none(), "{method} failed: {response}");
+        response["result"].clone()
+    }
+
+    /// The error of `method`, which must fail.
+    async fn error(&self, method: &str, params: Value) -> Value {
+        let response =
+            self.request(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await;
+        response.get("error").unwrap_or_else(|| panic!("{method} succeeded: {response}")).clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_over_http_matches_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), None, 200);
+    config.rpc.max_logs_block_range = 50;
+    config.rpc.max_logs = 2;
+    let node = Node::launch(&config, ChainGenesis::dev().unwrap()).await.unwrap();
+    let client = Client { http: reqwest::Client::new(), url: format!("http://{}", node.rpc_addr) };
+    let provider = crate::support::provider(&node);
+    let spec = Spec::load();
+
+    // Subscriptions first, so that they see what follows.
+    let ws =
+        ProviderBuilder::new().connect_ws(WsConnect::new(format!("ws://{}", node.rpc_addr))).await.unwrap();
+    let mut heads = ws.subscribe_blocks().await.unwrap();
+    let mut pending = ws.subscribe_pending_transactions().await.unwrap();
+    let block_filter = client.call("eth_newBlockFilter", json!([])).await;
+    let pending_filter = client.call("eth_newPendingTransactionFilter", json!([])).await;
+
+    // A contract that logs, and logs from it.
+    let deploy = tx(0, 0, TxKind::Create, 200_000, init_code(EMITTER));
+    let deploy_hash = *provider.send_raw_transaction(&deploy).await.unwrap().tx_hash();
+    let deployed = wait_receipt(&provider, deploy_hash).await;
+    let emitter = deployed.contract_address.unwrap();
+    let first = json!(format!("{:#x}", deployed.block_number.unwrap()));
+    let (red, blue) = (B256::repeat_byte(0xee), B256::repeat_byte(0xbb));
+    let mut logs = ws.subscribe_logs(&Filter::new().address(emitter)).await.unwrap();
+    let log_filter = client
+        .call("eth_newFilter", json!([{"fromBlock": first, "address": emitter, "topics": [red]}]))
+        .await;
+    let mut last = B256::ZERO;
+    for (nonce, topic) in [(1, red), (2, blue), (3, red)] {
+        let raw = tx(0, nonce, TxKind::Call(emitter), 60_000, emit(topic, nonce));
+        last = client.call("eth_sendRawTransaction", json!([raw])).await.as_str().unwrap().parse().unwrap();
+    }
+    let receipt = wait_receipt(&provider, last).await;
+    let block_number = receipt.block_number.unwrap();
+    let block_hash = receipt.block_hash.unwrap();
+    // A nonce gap: queued in the pool.
+    client
+        .call("eth_sendRawTransaction", json!([tx(5, 1, TxKind::Call(Address::ZERO), 21_000, Bytes::new())]))
+        .await;
+
+    // Subscriptions delivered.
+    let header = tokio::time::timeout(Duration::from_secs(10), heads.recv())
+        .await
+        .expect("no newHeads notification within 10 s")
+        .unwrap();
+    assert_eq!(header.hash, header.inner.hash_slow());
+    let hash = tokio::time::timeout(Duration::from_secs(10), pending.recv())
+        .await
+        .expect("no newPendingTransactions notification within 10 s")
+        .unwrap();
+    assert_eq!(hash, deploy_hash);
+    let log = tokio::time::timeout(Duration::from_secs(10), logs.recv())
+        .await
+        .expect("no logs notification within 10 s")
+        .unwrap();
+    assert_eq!(log.address(), emitter);
+    assert_eq!(log.topics(), &[red]);
+
+    // Every method, results checked against the spec.
+    let sender = dev_signer(0).address();
+    let latest = json!("latest");
+    let block = json!(format!("{block_number:#x}"));
+    let call = json!({"from": sender, "to": emitter, "data": emit(red, 9)});
+    let calls: Vec<(&str, Value)> = vec![
+        ("eth_chainId", json!([])),
+        ("eth_blockNumber", json!([])),
+        ("eth_syncing", json!([])),
+        ("eth_accounts", json!([])),
+        ("eth_gasPrice", json!([])),
+        ("eth_maxPriorityFeePerGas", json!([])),
+        ("eth_blobBaseFee", json!([])),
+        ("eth_feeHistory", json!(["0x5", latest, [25.0, 75.0]])),
+        ("eth_getBalance", json!([sender, latest])),
+        ("eth_getCode", json!([emitter, latest])),
+        ("eth_getStorageAt", json!([emitter, "0x0", latest])),
+        ("eth_getTransactionCount", json!([sender, "pending"])),
+        ("eth_getProof", json!([emitter, [B256::ZERO], latest])),
+        ("eth_call", json!([call, latest])),
+        ("eth_estimateGas", json!([call])),
+        ("eth_createAccessList", json!([call, latest])),
+        ("eth_getTransactionByHash", json!([last])),
+        ("eth_getRawTransactionByHash", json!([last])),
+        ("eth_getTransactionByBlockHashAndIndex", json!([block_hash, "0x0"])),
+        ("eth_getTransactionByBlockNumberAndIndex", json!([block, "0x0"])),
+        ("eth_getTransactionReceipt", json!([last])),
+        ("eth_getBlockReceipts", json!([block])),
+        ("eth_getBlockByNumber", json!([block, false])),
+        ("eth_getBlockByNumber", json!([block, true])),
+        ("eth_getBlockByHash", json!([block_hash, true])),
+        ("eth_getBlockTransactionCountByHash", json!([block_hash])),
+        ("eth_getBlockTransactionCountByNumber", json!([block])),
+        ("eth_getUncleCountByBlockHash", json!([block_hash])),
+        ("eth_getUncleCountByBlockNumber", json!([block])),
+        ("eth_getLogs", json!([{"fromBlock": first, "toBlock": block, "address": emitter, "topics": [red]}])),
+        ("eth_getFilterChanges", json!([log_filter])),
+        ("eth_getFilterLogs", json!([log_filter])),
+        ("eth_getFilterChanges", json!([block_filter])),
+        ("eth_getFilterChanges", json!([pending_filter])),
+        ("eth_uninstallFilter", json!([block_filter])),
+    ];
+    for (method, params) in calls {
+        let result = client.call(method, params.clone()).await;
+        if spec.has(method) {
+            spec.check(method, &result);
+        }
+        match method {
+            "eth_getLogs" | "eth_getFilterLogs" => {
+                assert_eq!(result.as_array().unwrap().len(), 2, "{method}: {result}");
+            }
+            "eth_getBlockReceipts" => assert!(!result.as_array().unwrap().is_empty()),
+            "eth_getUncleCountByBlockHash" | "eth_getUncleCountByBlockNumber" => {
+                assert_eq!(result, json!("0x0"))
+            }
+            "eth_syncing" => assert_eq!(result, json!(false)),
+            "eth_accounts" => assert_eq!(result, json!([])),
+            "eth_chainId" => assert_eq!(result, json!(format!("{DEV_CHAIN_ID:#x}"))),
+            _ => {}
+        }
+    }
+    assert_eq!(client.call("net_version", json!([])).await, json!(DEV_CHAIN_ID.to_string()));
+    assert_eq!(client.call("net_listening", json!([])).await, json!(false));
+    assert_eq!(client.call("net_peerCount", json!([])).await, json!("0x0"));
+    assert_eq!(
+        client.call("web3_sha3", json!(["0x68656c6c6f"])).await,
+        json!("0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8")
+    );
+    assert!(
+        client.call("web3_clientVersion", json!([])).await.as_str().unwrap().starts_with("native-rollup")
+    );
+    let status = client.call("txpool_status", json!([])).await;
+    assert_eq!(status["queued"], json!("0x1"), "{status}");
+    let content = client.call("txpool_content", json!([])).await;
+    let gapped = dev_signer(5).address().to_string();
+    assert!(content["queued"].as_object().unwrap().keys().any(|sender| sender.eq_ignore_ascii_case(&gapped)));
+    client.call("txpool_inspect", json!([])).await;
+    assert_eq!(client.call("eth_uninstallFilter", json!([block_filter])).await, json!(false));
+
+    // Errors: the standard codes and clear messages past the limits.
+    let parse =
+        client.http.post(&client.url).header("content-type", "application/json").body("{oops").send().await;
+    let parse: Value = parse.unwrap().json().await.unwrap();
+    assert_eq!(parse["error"]["code"], json!(-32700));
+    let invalid = client.request(&json!({"jsonrpc": "2.0", "id": 1, "params": []})).await;
+    assert_eq!(invalid["error"]["code"], json!(-32600));
+    assert_eq!(client.error("eth_noSuchMethod", json!([])).await["code"], json!(-32601));
+    assert_eq!(client.error("eth_getBalance", json!(["not an address"])).await["code"], json!(-32602));
+    assert_eq!(client.error("personal_sign", json!(["0x00", sender])).await["code"], json!(-32601));
+    let too_wide = client.error("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "0x3e8"}])).await;
+    assert!(too_wide["message"].as_str().unwrap().contains("block range too large"), "{too_wide}");
+    let too_many = client
+        .error("eth_getLogs", json!([{"fromBlock": first, "toBlock": block, "address": emitter}]))
+        .await;
+    assert!(too_many["message"].as_str().unwrap().contains("returns more than 2 logs"), "{too_many}");
+    assert!(
+        client.error("eth_getFilterChanges", json!(["0x1234"])).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("filter not found")
+    );
+    node.stop().await;
+}
