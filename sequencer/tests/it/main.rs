@@ -11,3 +11,4 @@ mod rpc;
 mod spec;
 mod support;
 mod trace;
+mod wallet;
