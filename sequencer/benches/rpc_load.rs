@@ -1,0 +1,313 @@
+//! JSON-RPC load, side by side with Anvil: pre-signed ETH transfers from many senders sent in
+//! batched `eth_sendRawTransaction` requests (accepted tx/s, request latency, included tx/s),
+//! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s). Both nodes run
+//! with the same block gas limit and block time; ours persists every block to SQLite.
+//!
+//! `cargo bench -p sequencer --bench rpc_load -- [--transactions 10000] [--senders 1000]
+//! [--gas-limit 30000000] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
+//! prints one Markdown table. Anvil comes from the pinned npm package in `tools/`
+//! (`npm ci --prefix tools`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex};
+use alloy_signer_local::PrivateKeySigner;
+use clap::Parser;
+use sequencer::{
+    cli::DEV_CONFIG,
+    config::Config,
+    genesis::{ChainGenesis, DEV_GENESIS_JSON},
+    node::Node,
+};
+use serde_json::{Value, json};
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+const CHAIN_ID: u64 = 1337;
+const READ_CLIENTS: usize = 32;
+const READ_SECONDS: u64 = 5;
+
+#[derive(Parser)]
+struct Args {
+    /// Transfers to send.
+    #[arg(long, default_value_t = 10_000)]
+    transactions: usize,
+    /// Distinct senders (each sends transactions / senders, in nonce order).
+    #[arg(long, default_value_t = 1_000)]
+    senders: usize,
+    /// Transactions per JSON-RPC batch.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Concurrent senders of batches.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Block gas limit of both nodes.
+    #[arg(long, default_value_t = 30_000_000)]
+    gas_limit: u64,
+    /// The Anvil binary.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
+    anvil: String,
+    /// Accept cargo bench's own flag.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// What one node did under the load.
+#[derive(Default)]
+struct Figures {
+    accepted_per_s: f64,
+    batch_p50_ms: f64,
+    batch_p99_ms: f64,
+    refused: usize,
+    included_per_s: f64,
+    balance_per_s: f64,
+    call_per_s: f64,
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let senders: Vec<PrivateKeySigner> =
+        (1..=args.senders as u64).map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap()).collect();
+    let per_sender = args.transactions.div_ceil(args.senders);
+    eprintln!("signing {} transfers from {} senders", per_sender * args.senders, args.senders);
+    // Interleaved by nonce, so that every batch holds many senders and each sender's nonces
+    // arrive in order.
+    let mut raw = Vec::with_capacity(per_sender * args.senders);
+    for nonce in 0..per_sender as u64 {
+        for (i, sender) in senders.iter().enumerate() {
+            let mut tx = TxEip1559 {
+                chain_id: CHAIN_ID,
+                nonce,
+                gas_limit: 21_000,
+                max_fee_per_gas: 100_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                to: TxKind::Call(Address::with_last_byte((i % 200) as u8).create(nonce)),
+                value: U256::from(1u64),
+                access_list: Default::default(),
+                input: Bytes::new(),
+            };
+            let signature = sender.sign_transaction_sync(&mut tx).unwrap();
+            raw.push(format!("0x{}", hex::encode(TxEnvelope::from(tx.into_signed(signature)).encoded_2718())));
+        }
+    }
+    let addresses: Vec<Address> = senders.iter().map(PrivateKeySigner::address).collect();
+
+    let ours = runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let node = launch_ours(dir.path(), &addresses, args.gas_limit, raw.len()).await;
+        let url = format!("http://{}", node.rpc_addr);
+        let figures = measure(&url, &raw, &addresses, &args).await;
+        node.stop().await;
+        figures
+    });
+    let theirs = runtime.block_on(async {
+        let (mut child, url) = launch_anvil(&args);
+        let client = reqwest::Client::new();
+        let funding: Vec<Value> = addresses
+            .iter()
+            .enumerate()
+            .map(|(id, address)| {
+                json!({"jsonrpc": "2.0", "id": id, "method": "anvil_setBalance", "params": [address, "0x3635c9adc5dea00000"]})
+            })
+            .collect();
+        for chunk in funding.chunks(500) {
+            client.post(&url).json(&chunk).send().await.unwrap();
+        }
+        let figures = measure(&url, &raw, &addresses, &args).await;
+        child.kill().ok();
+        child.wait().ok();
+        figures
+    });
+
+    println!(
+        "{} transfers from {} senders, {}-tx batches from {} clients, gas limit {}, 1 s blocks; reads from {READ_CLIENTS} clients for {READ_SECONDS} s",
+        raw.len(),
+        args.senders,
+        args.batch,
+        args.clients,
+        args.gas_limit
+    );
+    println!();
+    println!("| | this node (SQLite, every block durable) | Anvil 1.7.1 | ratio |");
+    println!("|---|---|---|---|");
+    let row = |what: &str, ours: f64, theirs: f64, digits: usize| {
+        println!("| {what} | {ours:.digits$} | {theirs:.digits$} | {:.2} |", ours / theirs.max(f64::MIN_POSITIVE));
+    };
+    row("accepted tx/s", ours.accepted_per_s, theirs.accepted_per_s, 0);
+    row("batch request p50 ms", ours.batch_p50_ms, theirs.batch_p50_ms, 1);
+    row("batch request p99 ms", ours.batch_p99_ms, theirs.batch_p99_ms, 1);
+    row("included tx/s", ours.included_per_s, theirs.included_per_s, 0);
+    row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
+    row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
+    println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
+}
+
+/// Our node on SQLite with the senders funded, a pool that holds the whole load, 1 s blocks.
+async fn launch_ours(dir: &std::path::Path, senders: &[Address], gas_limit: u64, transactions: usize) -> Node {
+    let mut config = Config::parse(DEV_CONFIG).unwrap();
+    config.database.datadir = dir.to_owned();
+    config.chain.block_time_ms = 1_000;
+    config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    config.mempool.max_pending = transactions.max(config.mempool.max_pending);
+    config.mempool.max_per_sender = transactions.max(config.mempool.max_per_sender);
+    config.mempool.max_bytes = config.mempool.max_bytes.max(transactions * 1_024);
+    config.validate(true).unwrap();
+    let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
+    genesis.gas_limit = gas_limit;
+    for sender in senders {
+        genesis.alloc.insert(
+            *sender,
+            alloy_genesis::GenesisAccount::default().with_balance(U256::from(10u64).pow(U256::from(21))),
+        );
+    }
+    Node::launch(&config, ChainGenesis::from_genesis(genesis).unwrap()).await.unwrap()
+}
+
+fn launch_anvil(args: &Args) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(&args.anvil)
+        .args(["--port", &port.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--block-time", "1"])
+        .args(["--gas-limit", &args.gas_limit.to_string(), "--hardfork", "prague", "--silent"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start Anvil at {}: {error} (npm ci --prefix tools)", args.anvil));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "Anvil did not listen within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, url)
+}
+
+async fn rpc(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let response: Value = client.post(url).json(&body).send().await.unwrap().json().await.unwrap();
+    response["result"].clone()
+}
+
+async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) -> Figures {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let start_block = rpc(&client, url, "eth_blockNumber", json!([])).await;
+    let start_block = u64::from_str_radix(start_block.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+
+    // Sends: batches in nonce order, `clients` in flight at a time.
+    let batches: Vec<Vec<Value>> = raw
+        .chunks(args.batch)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(id, tx)| json!({"jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [tx]}))
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(batches.len());
+    let mut refused = 0;
+    for wave in batches.chunks(args.clients) {
+        let requests = wave.iter().map(|batch| {
+            let client = client.clone();
+            let batch = batch.clone();
+            let url = url.to_string();
+            async move {
+                let sent = Instant::now();
+                let responses: Vec<Value> = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+                (sent.elapsed(), responses.iter().filter(|response| response.get("error").is_some()).count())
+            }
+        });
+        for (latency, errors) in futures_join_all(requests).await {
+            latencies.push(latency.as_secs_f64() * 1e3);
+            refused += errors;
+        }
+    }
+    let accepted_in = started.elapsed();
+    let accepted = raw.len() - refused;
+
+    // Included: until the blocks since the start hold every accepted transaction.
+    let mut included = 0usize;
+    let mut next = start_block + 1;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while included < accepted && Instant::now() < deadline {
+        let head = rpc(&client, url, "eth_blockNumber", json!([])).await;
+        let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        while next <= head {
+            let count =
+                rpc(&client, url, "eth_getBlockTransactionCountByNumber", json!([format!("{next:#x}")])).await;
+            included += usize::from_str_radix(count.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap();
+            next += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let included_in = started.elapsed();
+
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let senders = Arc::new(senders.to_vec());
+    let balance_per_s = read_load(url, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
+    let call_per_s = read_load(url, senders, |address| {
+        ("eth_call", json!([{"from": address, "to": Address::repeat_byte(0x42), "value": "0x1"}, "latest"]))
+    })
+    .await;
+    Figures {
+        accepted_per_s: accepted as f64 / accepted_in.as_secs_f64(),
+        batch_p50_ms: percentile(0.5),
+        batch_p99_ms: percentile(0.99),
+        refused,
+        included_per_s: included as f64 / included_in.as_secs_f64(),
+        balance_per_s,
+        call_per_s,
+    }
+}
+
+/// Requests per second from [`READ_CLIENTS`] clients, each sending one request at a time.
+async fn read_load(
+    url: &str,
+    senders: Arc<Vec<Address>>,
+    request: fn(Address) -> (&'static str, Value),
+) -> f64 {
+    let until = Instant::now() + Duration::from_secs(READ_SECONDS);
+    let tasks: Vec<_> = (0..READ_CLIENTS)
+        .map(|client_index| {
+            let url = url.to_string();
+            let senders = senders.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut done = 0u64;
+                while Instant::now() < until {
+                    let (method, params) = request(senders[(client_index + done as usize * 7) % senders.len()]);
+                    let result = rpc(&client, &url, method, params).await;
+                    assert!(!result.is_null(), "{method} failed");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    total as f64 / READ_SECONDS as f64
+}
+
+/// Runs the futures concurrently and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}
