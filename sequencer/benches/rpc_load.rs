@@ -72,8 +72,9 @@ struct Figures {
 fn main() {
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let senders: Vec<PrivateKeySigner> =
-        (1..=args.senders as u64).map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap()).collect();
+    let senders: Vec<PrivateKeySigner> = (1..=args.senders as u64)
+        .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap())
+        .collect();
     let per_sender = args.transactions.div_ceil(args.senders);
     eprintln!("signing {} transfers from {} senders", per_sender * args.senders, args.senders);
     // Interleaved by nonce, so that every batch holds many senders and each sender's nonces
@@ -93,7 +94,10 @@ fn main() {
                 input: Bytes::new(),
             };
             let signature = sender.sign_transaction_sync(&mut tx).unwrap();
-            raw.push(format!("0x{}", hex::encode(TxEnvelope::from(tx.into_signed(signature)).encoded_2718())));
+            raw.push(format!(
+                "0x{}",
+                hex::encode(TxEnvelope::from(tx.into_signed(signature)).encoded_2718())
+            ));
         }
     }
     let addresses: Vec<Address> = senders.iter().map(PrivateKeySigner::address).collect();
@@ -137,7 +141,10 @@ fn main() {
     println!("| | this node (SQLite, every block durable) | Anvil 1.7.1 | ratio |");
     println!("|---|---|---|---|");
     let row = |what: &str, ours: f64, theirs: f64, digits: usize| {
-        println!("| {what} | {ours:.digits$} | {theirs:.digits$} | {:.2} |", ours / theirs.max(f64::MIN_POSITIVE));
+        println!(
+            "| {what} | {ours:.digits$} | {theirs:.digits$} | {:.2} |",
+            ours / theirs.max(f64::MIN_POSITIVE)
+        );
     };
     row("accepted tx/s", ours.accepted_per_s, theirs.accepted_per_s, 0);
     row("batch request p50 ms", ours.batch_p50_ms, theirs.batch_p50_ms, 1);
@@ -149,7 +156,12 @@ fn main() {
 }
 
 /// Our node on SQLite with the senders funded, a pool that holds the whole load, 1 s blocks.
-async fn launch_ours(dir: &std::path::Path, senders: &[Address], gas_limit: u64, transactions: usize) -> Node {
+async fn launch_ours(
+    dir: &std::path::Path,
+    senders: &[Address],
+    gas_limit: u64,
+    transactions: usize,
+) -> Node {
     let mut config = Config::parse(DEV_CONFIG).unwrap();
     config.database.datadir = dir.to_owned();
     config.chain.block_time_ms = 1_000;
@@ -177,7 +189,9 @@ fn launch_anvil(args: &Args) -> (Child, String) {
         .args(["--gas-limit", &args.gas_limit.to_string(), "--hardfork", "prague", "--silent"])
         .stdout(Stdio::null())
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot start Anvil at {}: {error} (npm ci --prefix tools)", args.anvil));
+        .unwrap_or_else(|error| {
+            panic!("cannot start Anvil at {}: {error} (npm ci --prefix tools)", args.anvil)
+        });
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -196,7 +210,8 @@ async fn rpc(client: &reqwest::Client, url: &str, method: &str, params: Value) -
 async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) -> Figures {
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let start_block = rpc(&client, url, "eth_blockNumber", json!([])).await;
-    let start_block = u64::from_str_radix(start_block.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let start_block =
+        u64::from_str_radix(start_block.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
 
     // Sends: batches in nonce order, `clients` in flight at a time.
     let batches: Vec<Vec<Value>> = raw
@@ -219,7 +234,8 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
             let url = url.to_string();
             async move {
                 let sent = Instant::now();
-                let responses: Vec<Value> = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+                let responses: Vec<Value> =
+                    client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
                 (sent.elapsed(), responses.iter().filter(|response| response.get("error").is_some()).count())
             }
         });
@@ -240,8 +256,10 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
         let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
         while next <= head {
             let count =
-                rpc(&client, url, "eth_getBlockTransactionCountByNumber", json!([format!("{next:#x}")])).await;
-            included += usize::from_str_radix(count.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap();
+                rpc(&client, url, "eth_getBlockTransactionCountByNumber", json!([format!("{next:#x}")]))
+                    .await;
+            included +=
+                usize::from_str_radix(count.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap();
             next += 1;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -251,7 +269,8 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let senders = Arc::new(senders.to_vec());
-    let balance_per_s = read_load(url, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
+    let balance_per_s =
+        read_load(url, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
     let call_per_s = read_load(url, senders, |address| {
         ("eth_call", json!([{"from": address, "to": Address::repeat_byte(0x42), "value": "0x1"}, "latest"]))
     })
@@ -282,7 +301,8 @@ async fn read_load(
                 let client = reqwest::Client::new();
                 let mut done = 0u64;
                 while Instant::now() < until {
-                    let (method, params) = request(senders[(client_index + done as usize * 7) % senders.len()]);
+                    let (method, params) =
+                        request(senders[(client_index + done as usize * 7) % senders.len()]);
                     let result = rpc(&client, &url, method, params).await;
                     assert!(!result.is_null(), "{method} failed");
                     done += 1;
@@ -299,9 +319,9 @@ async fn read_load(
 }
 
 /// Runs the futures concurrently and returns their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
