@@ -6,13 +6,16 @@ use metrics::{
     histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::{net::SocketAddr, sync::OnceLock};
+use parking_lot::Mutex;
+use std::net::SocketAddr;
 
 /// Installs the process-wide recorder once and returns its handle (later calls reuse it, so
 /// several nodes in one test process share one registry).
 pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
+    // A lock, not a bare `OnceLock` check: two nodes starting at once must not both install.
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut installed = HANDLE.lock();
+    if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
@@ -25,7 +28,7 @@ pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheu
             &[0.0, 1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0],
         )?
         .install_recorder()?;
-    let _ = HANDLE.set(handle.clone());
+    *installed = Some(handle.clone());
     describe();
     Ok(handle)
 }

@@ -17,7 +17,7 @@ use jsonrpsee::{
     proc_macros::rpc,
     types::{ErrorObject, ErrorObjectOwned},
 };
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 use tokio::sync::watch;
 use trace_builder::state_trie::StateTrie;
 
@@ -104,6 +104,39 @@ pub struct EthRpc {
     /// Hashes of transactions the pool admitted, for filters and subscriptions.
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
+    head_accounts: Arc<HeadAccounts>,
+}
+
+/// Accounts of the head block as the flat tables hold them, kept until the head moves: the
+/// reads of wallets polling balances and nonces cost one query per account and block.
+#[derive(Debug, Default)]
+struct HeadAccounts {
+    inner: parking_lot::Mutex<(u64, HashMap<Address, Option<trace_builder::AccountState>>)>,
+}
+
+/// Most accounts [`HeadAccounts`] holds before it starts over.
+const MAX_HEAD_ACCOUNTS: usize = 100_000;
+
+impl HeadAccounts {
+    fn get(&self, head: u64, address: &Address) -> Option<Option<trace_builder::AccountState>> {
+        let inner = self.inner.lock();
+        if inner.0 != head {
+            return None;
+        }
+        inner.1.get(address).cloned()
+    }
+
+    /// Keeps `account`, read while `head` was the head; a value read before the head moved
+    /// is not kept.
+    fn insert(&self, head: u64, address: Address, account: Option<trace_builder::AccountState>) {
+        let mut inner = self.inner.lock();
+        if inner.0 < head || inner.1.len() >= MAX_HEAD_ACCOUNTS {
+            *inner = (head, HashMap::new());
+        }
+        if inner.0 == head {
+            inner.1.insert(address, account);
+        }
+    }
 }
 
 /// Admitted transactions a slow filter or subscriber may lag behind before it skips some.
@@ -146,7 +179,17 @@ impl EthRpc {
         log_limits: super::logs::LogLimits,
     ) -> Self {
         let (pending_txs, _) = tokio::sync::broadcast::channel(PENDING_FEED_CAPACITY);
-        Self { chain_id, store, nodes, mempool, head, filters: Arc::default(), pending_txs, log_limits }
+        Self {
+            chain_id,
+            store,
+            nodes,
+            mempool,
+            head,
+            filters: Arc::default(),
+            pending_txs,
+            log_limits,
+            head_accounts: Arc::default(),
+        }
     }
 
     /// All namespaces in one module.
@@ -178,13 +221,18 @@ impl EthRpc {
     }
 
     pub(super) async fn resolve(&self, block: Option<BlockId>) -> RpcResult<Option<ResolvedBlock>> {
-        let head_number = self.head.borrow().number;
+        let head = self.head.borrow().clone();
+        // The head's header is at hand: most requests name `latest` and need no query.
         let header = match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
-            BlockId::Number(tag) => self.store.header_by_number(self.tag_number(tag)).await,
+            BlockId::Number(tag) => match self.tag_number(tag) {
+                number if number == head.number => Ok(Some(head.header)),
+                number => self.store.header_by_number(number).await,
+            },
+            BlockId::Hash(hash) if hash.block_hash == head.hash => Ok(Some(head.header)),
             BlockId::Hash(hash) => self.store.header_by_hash(hash.block_hash).await,
         }
         .map_err(internal)?;
-        Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head_number, header }))
+        Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head.number, header }))
     }
 
     pub(super) async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {
@@ -198,7 +246,13 @@ impl EthRpc {
         block: &ResolvedBlock,
     ) -> RpcResult<Option<trace_builder::AccountState>> {
         if block.is_head {
-            return self.store.account(address).await.map_err(internal);
+            let head = block.header.number;
+            if let Some(account) = self.head_accounts.get(head, &address) {
+                return Ok(account);
+            }
+            let account = self.store.account(address).await.map_err(internal)?;
+            self.head_accounts.insert(head, address, account.clone());
+            return Ok(account);
         }
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
