@@ -7,6 +7,7 @@ pub mod blockchain_test;
 pub mod chain;
 pub mod error;
 pub mod executor;
+pub mod precompile;
 pub mod state;
 pub mod state_trie;
 pub mod trace;
