@@ -1,0 +1,118 @@
+//! `trace-builder`: the stateless side of the native rollup from the command line.
+//!
+//! ```text
+//! trace-builder verify --pre 0x.. --post 0x.. --gas-used N --trace FILE [--chain-id 1337]
+//! trace-builder blockchain-test FILE...
+//! ```
+//!
+//! `verify` prints `valid` (exit 0) or `invalid: <reason>` (exit 1); a file it cannot read is
+//! exit 2. `blockchain-test` prints one line per test and `N passed, M failed` (exit 1 when any
+//! failed).
+
+use alloy_primitives::B256;
+use clap::{Parser, Subcommand};
+use std::{path::PathBuf, process::ExitCode};
+use trace_builder::{ChainConfig, TraceRules, Verifier, blockchain_test};
+
+#[derive(Parser)]
+#[command(name = "trace-builder", version, about = "Stateless verification of native rollup traces")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// EXECUTE on a trace: does it take the state from PRE to POST using GAS_USED gas?
+    Verify {
+        /// Claimed pre-state root.
+        #[arg(long)]
+        pre: B256,
+        /// Claimed post-state root.
+        #[arg(long)]
+        post: B256,
+        /// Claimed gas used by the batch.
+        #[arg(long)]
+        gas_used: u64,
+        /// The trace: raw bytes, or hex text starting with 0x.
+        #[arg(long)]
+        trace: PathBuf,
+        /// The L2's chain id.
+        #[arg(long, default_value_t = 1337)]
+        chain_id: u64,
+    },
+    /// Runs ethereum/tests BlockchainTests JSON files through the executor and the stateless
+    /// verifier (L1 rules).
+    BlockchainTest {
+        /// Fixture files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Verify { pre, post, gas_used, trace, chain_id } => {
+            let bytes = match read_trace(&trace) {
+                Ok(bytes) => bytes,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
+            };
+            match Verifier::new(ChainConfig::l2(chain_id), TraceRules::L2).verify(pre, post, &bytes, gas_used)
+            {
+                Ok(_) => {
+                    println!("valid");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => {
+                    println!("invalid: {reason}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::BlockchainTest { files } => {
+            let (mut passed, mut failed) = (0usize, 0usize);
+            for file in files {
+                let tests = std::fs::read_to_string(&file)
+                    .map_err(|error| error.to_string())
+                    .and_then(|json| blockchain_test::parse(&json).map_err(|error| error.to_string()));
+                let tests = match tests {
+                    Ok(tests) => tests,
+                    Err(error) => {
+                        println!("FAIL {}: {error}", file.display());
+                        failed += 1;
+                        continue;
+                    }
+                };
+                for (name, test) in &tests {
+                    match blockchain_test::run(test) {
+                        Ok(()) => {
+                            println!("PASS {name}");
+                            passed += 1;
+                        }
+                        Err(error) => {
+                            println!("FAIL {name}: {error}");
+                            failed += 1;
+                        }
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+    }
+}
+
+/// The trace in `path`: hex text when it starts with `0x` (surrounding whitespace ignored),
+/// raw bytes otherwise.
+fn read_trace(path: &PathBuf) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let text = bytes.trim_ascii();
+    match text.strip_prefix(b"0x") {
+        Some(hex) => alloy_primitives::hex::decode(hex)
+            .map_err(|error| format!("{}: bad hex: {error}", path.display())),
+        None => Ok(bytes),
+    }
+}

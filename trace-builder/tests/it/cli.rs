@@ -1,0 +1,87 @@
+//! The `trace-builder` binary, run as a user runs it.
+
+use crate::support::honest_batch;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_trace-builder");
+
+fn run(args: &[&str]) -> (i32, String) {
+    let output = Command::new(BIN).args(args).output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap(), text)
+}
+
+#[test]
+fn verify_accepts_raw_and_hex_traces_and_names_what_is_wrong() {
+    let batch = honest_batch();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("trace.bin");
+    std::fs::write(&raw, batch.bytes()).unwrap();
+    let hex = dir.path().join("trace.hex");
+    std::fs::write(&hex, format!("0x{}\n", alloy_primitives::hex::encode(batch.bytes()))).unwrap();
+    let pre = batch.pre_state_root.to_string();
+    let post = batch.post_state_root.to_string();
+    let gas = batch.gas_used.to_string();
+    for file in [&raw, &hex] {
+        let (code, out) = run(&[
+            "verify",
+            "--pre",
+            &pre,
+            "--post",
+            &post,
+            "--gas-used",
+            &gas,
+            "--trace",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!((code, out.trim()), (0, "valid"), "{}", file.display());
+    }
+    let wrong = (batch.gas_used + 1).to_string();
+    let (code, out) = run(&[
+        "verify",
+        "--pre",
+        &pre,
+        "--post",
+        &post,
+        "--gas-used",
+        &wrong,
+        "--trace",
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: ") && out.contains("gas"), "{out}");
+    let (code, out) = run(&[
+        "verify",
+        "--pre",
+        &post,
+        "--post",
+        &post,
+        "--gas-used",
+        &gas,
+        "--trace",
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: pre-state root"), "{out}");
+    let (code, out) =
+        run(&["verify", "--pre", &pre, "--post", &post, "--gas-used", &gas, "--trace", "/nonexistent"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn blockchain_test_runs_every_fixture_statelessly() {
+    let mut files: Vec<String> = std::fs::read_dir(crate::blockchain::FIXTURES)
+        .unwrap()
+        .map(|entry| entry.unwrap().path().to_str().unwrap().to_string())
+        .filter(|path| path.ends_with(".json") && !path.ends_with("trietest.json"))
+        .collect();
+    files.sort();
+    let mut args = vec!["blockchain-test"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = run(&args);
+    assert_eq!(code, 0, "{out}");
+    let summary = out.lines().last().unwrap();
+    assert!(summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "), "{summary}");
+    assert!(out.lines().filter(|line| line.starts_with("PASS ")).count() >= 5, "{out}");
+}
