@@ -4,5 +4,6 @@
 mod blockchain;
 mod cli;
 mod execute;
+mod fuzz;
 mod support;
 mod trie;

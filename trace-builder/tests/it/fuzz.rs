@@ -1,0 +1,132 @@
+//! Fuzzing with proptest (run by `cargo test`; the libFuzzer targets in `trace-builder/fuzz/`
+//! drive the same entry points for longer runs on a nightly toolchain): the trace decoder, the
+//! verifier and the precompile's ABI decoder never panic, allocate only in proportion to their
+//! input, and accept no mutation of an honest trace.
+
+use crate::support::{Batch, CHAIN_ID, honest_batch};
+use proptest::prelude::*;
+use std::sync::OnceLock;
+use trace_builder::{
+    ChainConfig, Trace, TraceRules, Verifier,
+    precompile::{ExecutePrecompile, decode_call},
+};
+
+fn batch() -> &'static Batch {
+    static BATCH: OnceLock<Batch> = OnceLock::new();
+    BATCH.get_or_init(honest_batch)
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(ChainConfig::l2(CHAIN_ID), TraceRules::L2)
+}
+
+/// A change to a byte string: flip bits, truncate, insert or delete.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Flip { at: usize, mask: u8 },
+    Truncate { to: usize },
+    Insert { at: usize, byte: u8 },
+    Delete { at: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
+        any::<usize>().prop_map(|to| Mutation::Truncate { to }),
+        (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        any::<usize>().prop_map(|at| Mutation::Delete { at }),
+    ]
+}
+
+fn mutate(bytes: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    for mutation in mutations {
+        if bytes.is_empty() {
+            break;
+        }
+        match *mutation {
+            Mutation::Flip { at, mask } => {
+                let at = at % bytes.len();
+                bytes[at] ^= mask;
+            }
+            Mutation::Truncate { to } => bytes.truncate(to % bytes.len()),
+            Mutation::Insert { at, byte } => {
+                let at = at % (bytes.len() + 1);
+                bytes.insert(at, byte);
+            }
+            Mutation::Delete { at } => {
+                let at = at % bytes.len();
+                bytes.remove(at);
+            }
+        }
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = Trace::decode(&bytes);
+        let _ = decode_call(&bytes);
+    }
+
+    #[test]
+    fn a_decoded_trace_re_encodes_to_the_same_bytes(mutations in proptest::collection::vec(mutation(), 1..4)) {
+        // Strict decoding: whatever decodes has exactly one encoding.
+        let bytes = mutate(&batch().bytes(), &mutations);
+        if let Ok(trace) = Trace::decode(&bytes) {
+            prop_assert_eq!(trace.encode(), bytes);
+        }
+    }
+}
+
+proptest! {
+    // Each case re-executes a batch: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_mutation_of_an_honest_trace_verifies(mutations in proptest::collection::vec(mutation(), 1..4)) {
+        let batch = batch();
+        let honest = batch.bytes();
+        let bytes = mutate(&honest, &mutations);
+        prop_assume!(bytes != honest);
+        let verdict = verifier().verify(batch.pre_state_root, batch.post_state_root, &bytes, batch.gas_used);
+        prop_assert!(verdict.is_err(), "a mutated trace verified");
+    }
+
+    #[test]
+    fn the_precompile_answers_or_refuses_any_input(mutations in proptest::collection::vec(mutation(), 1..4)) {
+        let batch = batch();
+        let honest = trace_builder::precompile::encode_call(
+            batch.pre_state_root,
+            batch.post_state_root,
+            &batch.bytes(),
+            alloy_primitives::U256::from(batch.gas_used),
+        );
+        let input = mutate(&honest, &mutations);
+        let output = ExecutePrecompile::new(ChainConfig::l2(CHAIN_ID)).call(&input, 30_000_000, 0);
+        if output.halt_reason().is_none() {
+            prop_assert_eq!(output.bytes.len(), 32);
+            // Only the honest input answers true.
+            prop_assert!(output.bytes[31] == 0 || input == honest.to_vec());
+        }
+    }
+}
+
+#[test]
+fn a_huge_declared_length_allocates_nothing() {
+    // A list header declaring 2^56 bytes of payload, followed by almost nothing.
+    let bytes = [0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x01];
+    assert!(Trace::decode(&bytes).is_err());
+    // A trace whose witness claims a huge node: rejected before any allocation of that size.
+    let mut huge = vec![0xf9, 0xff, 0xff, 0x01];
+    huge.extend_from_slice(&[0xbb, 0xff, 0xff, 0xff, 0xff]);
+    assert!(Trace::decode(&huge).is_err());
+    // Over the size limit: refused before decoding.
+    let limited = verifier().with_max_trace_size(1_000);
+    let batch = batch();
+    let error = limited.verify(batch.pre_state_root, batch.post_state_root, &batch.bytes(), batch.gas_used);
+    assert!(error.unwrap_err().to_string().contains("exceeds the limit"));
+}
