@@ -197,13 +197,25 @@ async fn deploy_contracts(provider: &RootProvider) -> Contracts {
 
 /// Sends `ops` in two waves (so that they spread over several blocks), waits for all of them
 /// and returns the range of blocks that holds them, starting at the block after `start`.
-async fn run_batch(provider: &RootProvider, ops: &[Op], contracts: &Contracts, salt: &mut u64) -> (u64, u64) {
+///
+/// The pool allows a delegated account (EIP-7702) one transaction in flight, and refuses an
+/// authorization of an account with transactions in flight, as geth does: for those, the
+/// batch waits for the sender's earlier transactions first. `delegated` remembers the senders
+/// that delegated, across batches.
+async fn run_batch(
+    provider: &RootProvider,
+    ops: &[Op],
+    contracts: &Contracts,
+    salt: &mut u64,
+    delegated: &mut std::collections::HashSet<usize>,
+) -> (u64, u64) {
     let start = provider.get_block_number().await.unwrap();
     let mut nonces = Vec::new();
     for index in 0..SENDERS {
         nonces.push(provider.get_transaction_count(dev_signer(u32::from(index)).address()).await.unwrap());
     }
     let mut hashes = Vec::new();
+    let mut in_flight: std::collections::HashMap<usize, Vec<B256>> = Default::default();
     for (position, op) in ops.iter().enumerate() {
         if position == ops.len() / 2 {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -219,12 +231,23 @@ async fn run_batch(provider: &RootProvider, ops: &[Op], contracts: &Contracts, s
             | Op::Delegate { from }
             | Op::CallSelf { from, .. } => usize::from(*from),
         };
+        let delegates = matches!(op, Op::Delegate { .. });
+        if delegates || delegated.contains(&from) {
+            for hash in in_flight.remove(&from).unwrap_or_default() {
+                wait_receipt(provider, hash).await;
+            }
+        }
+        if delegates {
+            delegated.insert(from);
+        }
         *salt += 1;
         let head = provider.get_block_number().await.unwrap();
         let raw = transaction(op, nonces[from], head, contracts, *salt);
         // A self-sponsored authorization bumps the nonce a second time.
         nonces[from] += if matches!(op, Op::Delegate { .. }) { 2 } else { 1 };
-        hashes.push(*provider.send_raw_transaction(&raw).await.unwrap().tx_hash());
+        let hash = *provider.send_raw_transaction(&raw).await.unwrap().tx_hash();
+        in_flight.entry(from).or_default().push(hash);
+        hashes.push(hash);
     }
     let mut end = start + 1;
     for hash in hashes {
@@ -266,9 +289,10 @@ async fn traces_of_random_batches_verify_and_tampering_is_caught() {
     let strategy = proptest::collection::vec(op(), 4..24);
     let mut salt = 0;
     let mut traced = Vec::new();
+    let mut delegated = std::collections::HashSet::new();
     for _ in 0..8 {
         let ops = strategy.new_tree(&mut runner).unwrap().current();
-        let (from, to) = run_batch(&provider, &ops, &contracts, &mut salt).await;
+        let (from, to) = run_batch(&provider, &ops, &contracts, &mut salt, &mut delegated).await;
         let response = get_trace(&provider, from, to).await;
         let parent = provider.get_block_by_number((from - 1).into()).await.unwrap().unwrap();
         let last = provider.get_block_by_number(to.into()).await.unwrap().unwrap();
