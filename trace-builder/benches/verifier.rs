@@ -10,14 +10,7 @@
 use alloy_consensus::{
     Header, SignableTransaction, TxEip1559, TxEnvelope, constants::EMPTY_WITHDRAWALS, transaction::Recovered,
 };
-use alloy_eips::{
-    eip2718::Encodable2718,
-    eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
-    eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
-    eip7002::{WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, WITHDRAWAL_REQUEST_PREDEPLOY_CODE},
-    eip7251::{CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_CODE},
-    eip7685::EMPTY_REQUESTS_HASH,
-};
+use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, hex, keccak256, map::B256Map};
 use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
@@ -189,17 +182,7 @@ impl Batch {
         let trace = Trace {
             chain_id: CHAIN_ID,
             ancestors: vec![parent],
-            blocks: vec![TraceBlock {
-                timestamp: inputs.timestamp,
-                coinbase: inputs.beneficiary,
-                gas_limit: inputs.gas_limit,
-                prev_randao: inputs.prev_randao,
-                extra_data: inputs.extra_data,
-                l1_anchor: inputs.parent_beacon_block_root,
-                deposits: Vec::new(),
-                transactions,
-                withdrawals: Vec::new(),
-            }],
+            blocks: vec![TraceBlock::new(&inputs, transactions)],
             witness: Witness { nodes: needs.nodes, codes },
         };
         Self { trace, post_state_root, gas_used: executed.gas_used, naive_bytes }
@@ -243,15 +226,7 @@ fn filler(index: u64) -> Address {
 /// accounts (1 ETH each) and the token.
 fn genesis(senders: &[PrivateKeySigner], accounts: u64) -> MemoryState {
     let ether = U256::from(10u64).pow(U256::from(18));
-    let mut state = MemoryState::default();
-    for (address, code) in [
-        (BEACON_ROOTS_ADDRESS, &BEACON_ROOTS_CODE),
-        (HISTORY_STORAGE_ADDRESS, &HISTORY_STORAGE_CODE),
-        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
-        (CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
-    ] {
-        state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
-    }
+    let mut state = MemoryState::with_system_contracts();
     let mut token_storage = BTreeMap::new();
     for sender in senders {
         state.insert_account(sender.address(), 0, ether * U256::from(10_000), Bytes::new(), BTreeMap::new());

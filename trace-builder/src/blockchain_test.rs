@@ -98,6 +98,26 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
+    /// A state holding only the system contracts of Prague and later, as L1 deployed them
+    /// (EIP-4788 beacon roots, EIP-2935 block history, EIP-7002 and EIP-7251 request queues):
+    /// the base of an L2 test state.
+    pub fn with_system_contracts() -> Self {
+        use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
+        let mut state = Self::default();
+        for (address, code) in [
+            (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
+            (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
+            (eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
+            (
+                eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+                &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
+            ),
+        ] {
+            state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
+        }
+        state
+    }
+
     /// Creates or replaces the account at `address` with `code` and `storage` (zero slots are
     /// dropped).
     pub fn insert_account(
@@ -515,17 +535,10 @@ fn check_stateless(
     let trace = Trace {
         chain_id: chain.chain_id,
         ancestors: canonical.iter().take_while(|header| header.number >= oldest).cloned().collect(),
-        blocks: vec![TraceBlock {
-            timestamp: inputs.timestamp,
-            coinbase: inputs.beneficiary,
-            gas_limit: inputs.gas_limit,
-            prev_randao: inputs.prev_randao,
-            extra_data: inputs.extra_data.clone(),
-            l1_anchor: inputs.parent_beacon_block_root,
-            deposits: Vec::new(),
-            transactions: body.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
-            withdrawals: inputs.withdrawals.clone(),
-        }],
+        blocks: vec![TraceBlock::new(
+            inputs,
+            body.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
+        )],
         witness: Witness { nodes: needs.nodes, codes },
     };
     let verified = Verifier::new(chain.clone(), TraceRules::L1)

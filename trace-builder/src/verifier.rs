@@ -12,7 +12,7 @@
 use crate::{
     chain::ChainConfig,
     error::ExecutionError,
-    executor::{BlockExecutor, BlockInputs, seal_header},
+    executor::{BlockExecutor, seal_header},
     state_trie::StateTrie,
     trace::{Trace, TraceBlock, TraceDecodeError},
     trie::{NodeStore, StoreError, TrieError, ordered_trie_root},
@@ -269,16 +269,7 @@ impl Verifier {
         if self.rules == TraceRules::L2 && !block.withdrawals.is_empty() {
             return Err(InvalidTrace::Withdrawals(number));
         }
-        let inputs = BlockInputs {
-            number,
-            timestamp: block.timestamp,
-            beneficiary: block.coinbase,
-            gas_limit: block.gas_limit,
-            prev_randao: block.prev_randao,
-            extra_data: block.extra_data.clone(),
-            parent_beacon_block_root: block.l1_anchor,
-            withdrawals: block.withdrawals.clone(),
-        };
+        let inputs = block.inputs(number);
         let mut executor = BlockExecutor::new(&mut *db, &self.chain, parent, &inputs)?;
         for (index, raw) in block.transactions.iter().enumerate() {
             let invalid = |reason: String| InvalidTrace::Transaction { number, index, reason };

@@ -1,7 +1,7 @@
 //! `eth_call`, `eth_estimateGas` and `eth_createAccessList` over real HTTP with alloy's
 //! provider, on contracts the chain really deployed.
 
-use crate::support::{DEV_CHAIN_ID, dev_signer, launch, provider, sign, wait_receipt};
+use crate::support::{dev_signer, init_code, launch, provider, sign, wait_receipt};
 use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
 use alloy_provider::{Provider, RootProvider};
@@ -10,7 +10,6 @@ use alloy_rpc_types_eth::{
     state::{AccountOverride, StateOverride},
 };
 
-const GWEI: u128 = 1_000_000_000;
 /// `SSTORE(calldata[0..32], calldata[32..64])`.
 const STORE: &[u8] = &[0x60, 0x20, 0x35, 0x60, 0x00, 0x35, 0x55, 0x00];
 /// Returns `SLOAD(calldata[0..32])`.
@@ -20,27 +19,12 @@ const REVERT_ECHO: &[u8] = &[0x60, 0x00, 0x35, 0x60, 0x00, 0x52, 0x60, 0x20, 0x6
 /// `EXTCODESIZE(calldata[0..32])`.
 const PROBE: &[u8] = &[0x60, 0x00, 0x35, 0x3b, 0x00];
 
-fn init_code(runtime: &[u8]) -> Bytes {
-    let n = runtime.len() as u8;
-    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
-}
-
 fn words(a: U256, b: U256) -> Bytes {
     [a.to_be_bytes::<32>(), b.to_be_bytes::<32>()].concat().into()
 }
 
 fn eip1559(nonce: u64, to: TxKind, gas_limit: u64, input: Bytes) -> TxEip1559 {
-    TxEip1559 {
-        chain_id: DEV_CHAIN_ID,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: 10 * GWEI,
-        max_priority_fee_per_gas: GWEI,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input,
-    }
+    crate::support::eip1559(nonce, to, gas_limit, U256::ZERO, input)
 }
 
 async fn deploy(provider: &RootProvider, nonce: u64, runtime: &[u8]) -> Address {

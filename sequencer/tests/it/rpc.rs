@@ -4,9 +4,8 @@
 
 use crate::{
     spec::Spec,
-    support::{DEV_CHAIN_ID, config, dev_signer, sign, wait_receipt},
+    support::{DEV_CHAIN_ID, config, dev_signer, eip1559, init_code, sign, wait_receipt},
 };
-use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_provider::{Provider, ProviderBuilder, WsConnect};
 use alloy_rpc_types_eth::Filter;
@@ -14,31 +13,12 @@ use sequencer::{genesis::ChainGenesis, node::Node};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const GWEI: u128 = 1_000_000_000;
 /// `LOG1(topic = calldata[0..32], data = calldata[32..64])`.
 const EMITTER: &[u8] =
     &[0x60, 0x20, 0x35, 0x60, 0x00, 0x52, 0x60, 0x00, 0x35, 0x60, 0x20, 0x60, 0x00, 0xa1, 0x00];
 
-fn init_code(runtime: &[u8]) -> Bytes {
-    let n = runtime.len() as u8;
-    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
-}
-
 fn tx(signer: u32, nonce: u64, to: TxKind, gas_limit: u64, input: Bytes) -> Bytes {
-    sign(
-        &dev_signer(signer),
-        TxEip1559 {
-            chain_id: DEV_CHAIN_ID,
-            nonce,
-            gas_limit,
-            max_fee_per_gas: 10 * GWEI,
-            max_priority_fee_per_gas: GWEI,
-            to,
-            value: U256::from(1u64),
-            access_list: Default::default(),
-            input,
-        },
-    )
+    sign(&dev_signer(signer), eip1559(nonce, to, gas_limit, U256::from(1u64), input))
 }
 
 fn emit(topic: B256, data: u64) -> Bytes {

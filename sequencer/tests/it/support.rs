@@ -1,9 +1,9 @@
 //! Starting nodes and signing transactions for the tests.
 
-use alloy_consensus::{SignableTransaction, TxEnvelope};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_network::TxSignerSync;
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
@@ -77,5 +77,26 @@ pub async fn wait_block(provider: &RootProvider, number: u64) {
     while provider.get_block_number().await.unwrap() < number {
         assert!(Instant::now() < deadline, "block {number} not reached within 20 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Init code that deploys `runtime` (at most 255 bytes): CODECOPY it to memory and RETURN it.
+pub fn init_code(runtime: &[u8]) -> Bytes {
+    let n = runtime.len() as u8;
+    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
+}
+
+/// An EIP-1559 transaction on the dev chain paying 10 gwei at most, 1 gwei of tip.
+pub fn eip1559(nonce: u64, to: TxKind, gas_limit: u64, value: U256, input: Bytes) -> TxEip1559 {
+    TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        access_list: Default::default(),
+        input,
     }
 }

@@ -2,7 +2,7 @@
 //! EXECUTE (the stateless verifier) on them. Honest traces of random batches verify; every
 //! tampering is caught; no witness node is spare.
 
-use crate::support::{DEV_CHAIN_ID, dev_signer, launch, provider, sign, wait_receipt};
+use crate::support::{DEV_CHAIN_ID, dev_signer, eip1559, init_code, launch, provider, sign, wait_receipt};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844, TxEip7702, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7702::Authorization;
@@ -30,12 +30,6 @@ const BLOCK_HASH: &[u8] = &[0x60, 0x00, 0x35, 0x40, 0x60, 0x00, 0x55, 0x00];
 const REVERT: &[u8] = &[0x60, 0x00, 0x60, 0x00, 0xfd];
 /// `SELFDESTRUCT(CALLER)`.
 const DESTROY: &[u8] = &[0x33, 0xff];
-
-/// Init code that deploys `runtime` (at most 255 bytes).
-fn init_code(runtime: &[u8]) -> Bytes {
-    let n = runtime.len() as u8;
-    [&[0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3][..], runtime].concat().into()
-}
 
 /// The contracts the random transactions call, deployed once by dev account 9.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +63,23 @@ enum Op {
     CallSelf { from: u8, slot: u8, value: u8 },
 }
 
+impl Op {
+    /// Index of the dev account that sends it.
+    fn sender(&self) -> u8 {
+        match self {
+            Self::Transfer { from, .. }
+            | Self::Store { from, .. }
+            | Self::ReadBlockHash { from, .. }
+            | Self::Revert { from }
+            | Self::Deploy { from }
+            | Self::CreateAndDestroy { from }
+            | Self::DestroyOld { from }
+            | Self::Delegate { from }
+            | Self::CallSelf { from, .. } => *from,
+        }
+    }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let from = 0..SENDERS;
     prop_oneof![
@@ -89,17 +100,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn call(nonce: u64, to: TxKind, gas_limit: u64, value: U256, input: Bytes) -> TxEip1559 {
-    TxEip1559 {
-        chain_id: DEV_CHAIN_ID,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: 10 * GWEI,
-        max_priority_fee_per_gas: GWEI,
-        to,
-        value,
-        access_list: Default::default(),
-        input,
-    }
+    eip1559(nonce, to, gas_limit, value, input)
 }
 
 fn words(a: u64, b: u64) -> Bytes {
@@ -108,18 +109,7 @@ fn words(a: u64, b: u64) -> Bytes {
 
 /// The signed transaction of `op`, from its sender at `nonce`.
 fn transaction(op: &Op, nonce: u64, head: u64, contracts: &Contracts, salt: u64) -> Bytes {
-    let from = match op {
-        Op::Transfer { from, .. }
-        | Op::Store { from, .. }
-        | Op::ReadBlockHash { from, .. }
-        | Op::Revert { from }
-        | Op::Deploy { from }
-        | Op::CreateAndDestroy { from }
-        | Op::DestroyOld { from }
-        | Op::Delegate { from }
-        | Op::CallSelf { from, .. } => *from,
-    };
-    let signer = dev_signer(u32::from(from));
+    let signer = dev_signer(u32::from(op.sender()));
     let tx = match *op {
         Op::Transfer { to, value, .. } => {
             let to = if to < 4 {
@@ -220,17 +210,7 @@ async fn run_batch(
         if position == ops.len() / 2 {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
-        let from = match op {
-            Op::Transfer { from, .. }
-            | Op::Store { from, .. }
-            | Op::ReadBlockHash { from, .. }
-            | Op::Revert { from }
-            | Op::Deploy { from }
-            | Op::CreateAndDestroy { from }
-            | Op::DestroyOld { from }
-            | Op::Delegate { from }
-            | Op::CallSelf { from, .. } => usize::from(*from),
-        };
+        let from = usize::from(op.sender());
         let delegates = matches!(op, Op::Delegate { .. });
         if delegates || delegated.contains(&from) {
             for hash in in_flight.remove(&from).unwrap_or_default() {

@@ -10,12 +10,8 @@ use alloy_consensus::{
     EMPTY_ROOT_HASH, SignableTransaction, TxEip1559, TxEip4844, TxEip7702, transaction::SignerRecoverable,
 };
 use alloy_eips::{
-    eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
-    eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
-    eip7002::{WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, WITHDRAWAL_REQUEST_PREDEPLOY_CODE},
-    eip7251::{CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_CODE},
-    eip7685::EMPTY_REQUESTS_HASH,
-    eip7702::Authorization,
+    eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,
+    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7685::EMPTY_REQUESTS_HASH, eip7702::Authorization,
 };
 use alloy_primitives::{KECCAK256_EMPTY, TxKind, address, b256, bytes, keccak256};
 use alloy_signer::SignerSync;
@@ -36,15 +32,7 @@ fn key(n: u8) -> PrivateKeySigner {
 
 /// The L2 genesis of these tests: the four system contracts and a funded sender.
 fn state() -> MemoryState {
-    let mut state = MemoryState::default();
-    for (address, code) in [
-        (BEACON_ROOTS_ADDRESS, &BEACON_ROOTS_CODE),
-        (HISTORY_STORAGE_ADDRESS, &HISTORY_STORAGE_CODE),
-        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
-        (CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
-    ] {
-        state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
-    }
+    let mut state = MemoryState::with_system_contracts();
     state.insert_account(key(1).address(), 0, U256::from(10 * ETHER), Bytes::new(), BTreeMap::new());
     state
 }

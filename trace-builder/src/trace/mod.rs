@@ -18,6 +18,7 @@ mod witness;
 
 pub use witness::{WitnessBuilder, WitnessNeeds};
 
+use crate::executor::BlockInputs;
 use alloy_consensus::Header;
 use alloy_eips::eip4895::Withdrawal;
 use alloy_primitives::{Address, B256, Bytes};
@@ -95,6 +96,38 @@ pub enum TraceDecodeError {
 impl From<alloy_rlp::Error> for TraceDecodeError {
     fn from(error: alloy_rlp::Error) -> Self {
         Self::Rlp(error)
+    }
+}
+
+impl TraceBlock {
+    /// The trace form of a block run with `inputs` and `transactions` (EIP-2718 bytes): its
+    /// header inputs, no deposits, the inputs' withdrawals.
+    pub fn new(inputs: &BlockInputs, transactions: Vec<Bytes>) -> Self {
+        Self {
+            timestamp: inputs.timestamp,
+            coinbase: inputs.beneficiary,
+            gas_limit: inputs.gas_limit,
+            prev_randao: inputs.prev_randao,
+            extra_data: inputs.extra_data.clone(),
+            l1_anchor: inputs.parent_beacon_block_root,
+            deposits: Vec::new(),
+            transactions,
+            withdrawals: inputs.withdrawals.clone(),
+        }
+    }
+
+    /// The header inputs of block `number`, as the verifier runs it.
+    pub fn inputs(&self, number: u64) -> BlockInputs {
+        BlockInputs {
+            number,
+            timestamp: self.timestamp,
+            beneficiary: self.coinbase,
+            gas_limit: self.gas_limit,
+            prev_randao: self.prev_randao,
+            extra_data: self.extra_data.clone(),
+            parent_beacon_block_root: self.l1_anchor,
+            withdrawals: self.withdrawals.clone(),
+        }
     }
 }
 

@@ -5,14 +5,7 @@ use alloy_consensus::{
     Header, SignableTransaction, TxEip1559, TxEnvelope, constants::EMPTY_WITHDRAWALS,
     transaction::SignerRecoverable,
 };
-use alloy_eips::{
-    eip2718::Encodable2718,
-    eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
-    eip4788::{BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CODE},
-    eip7002::{WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, WITHDRAWAL_REQUEST_PREDEPLOY_CODE},
-    eip7251::{CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, CONSOLIDATION_REQUEST_PREDEPLOY_CODE},
-    eip7685::EMPTY_REQUESTS_HASH,
-};
+use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -46,15 +39,7 @@ pub fn signer(n: u8) -> PrivateKeySigner {
 /// Two blocks: transfers from three senders, a storage-writing contract call, a deployment.
 pub fn honest_batch() -> Batch {
     let chain = ChainConfig::l2(CHAIN_ID);
-    let mut state = MemoryState::default();
-    for (address, code) in [
-        (BEACON_ROOTS_ADDRESS, &BEACON_ROOTS_CODE),
-        (HISTORY_STORAGE_ADDRESS, &HISTORY_STORAGE_CODE),
-        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
-        (CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
-    ] {
-        state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
-    }
+    let mut state = MemoryState::with_system_contracts();
     for n in 1..=3 {
         state.insert_account(
             signer(n).address(),
@@ -138,17 +123,7 @@ pub fn honest_batch() -> Batch {
         gas_used += executed.gas_used;
         let header = seal_header(&chain, &parent, &inputs, &executed, ordered_trie_root(&transactions), root);
         state.insert_block_hash(header.number, header.hash_slow());
-        blocks.push(TraceBlock {
-            timestamp: inputs.timestamp,
-            coinbase: inputs.beneficiary,
-            gas_limit: inputs.gas_limit,
-            prev_randao: inputs.prev_randao,
-            extra_data: inputs.extra_data,
-            l1_anchor: inputs.parent_beacon_block_root,
-            deposits: Vec::new(),
-            transactions,
-            withdrawals: Vec::new(),
-        });
+        blocks.push(TraceBlock::new(&inputs, transactions));
         parent = header;
     }
     let needs = witness.finish();
