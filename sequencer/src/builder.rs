@@ -54,8 +54,10 @@ pub struct BlockTimings {
     pub build: Duration,
     /// Applying the changes to the trie and hashing it.
     pub state_root: Duration,
-    /// The database transaction.
-    pub commit: Duration,
+    /// Waiting for the previous block's commit, which runs while this block is built (the
+    /// commit's own time is the `sequencer_block_commit_seconds` metric, and what
+    /// [`BlockProducer::flush`] returns).
+    pub commit_wait: Duration,
 }
 
 /// Parameters of block production that do not change while the node runs.
@@ -86,6 +88,8 @@ pub struct BlockProducer {
     head: ChainHead,
     heads: watch::Sender<ChainHead>,
     metrics: BlockMetrics,
+    /// The commit of the newest sealed block, running in the background.
+    in_flight: Option<tokio::task::JoinHandle<Result<Duration, crate::error::StoreError>>>,
 }
 
 impl BlockProducer {
@@ -111,6 +115,7 @@ impl BlockProducer {
             head,
             heads,
             metrics: BlockMetrics::default(),
+            in_flight: None,
         }
     }
 
@@ -131,6 +136,8 @@ impl BlockProducer {
             }
             self.produce_block()?;
         }
+        // The last sealed block is durable before the node stops.
+        self.flush()?;
         Ok(())
     }
 
@@ -209,15 +216,18 @@ impl BlockProducer {
             trie_nodes,
         };
 
-        let commit_started = Instant::now();
-        self.runtime.block_on(self.store.commit_block(&record, self.config.chain.chain_id))?;
-        let commit_seconds = commit_started.elapsed();
+        // The previous block's commit ran while this one was built; one at a time, in order.
+        let waited = Instant::now();
+        self.flush()?;
+        let commit_wait = waited.elapsed();
 
+        // From here the builder goes on from this block in memory (its state, trie nodes and
+        // pool), while the database commits it.
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
-        self.revalidate_pool(&record.header)?;
+        let removed = self.revalidate_pool(&record.header)?;
         self.head = ChainHead { number, hash, header: record.header.clone() };
-        self.heads.send_replace(self.head.clone());
+        self.start_commit(record.clone(), removed);
 
         self.metrics.blocks.increment(1);
         self.metrics.gas_used.increment(record.header.gas_used);
@@ -225,7 +235,6 @@ impl BlockProducer {
         self.metrics.block_transactions.record(record.transactions.len() as f64);
         self.metrics.build_seconds.record(build_seconds);
         self.metrics.state_root_seconds.record(state_root_seconds);
-        self.metrics.commit_seconds.record(commit_seconds);
         self.metrics.head_number.set(number as f64);
         self.metrics.head_gas_used.set(record.header.gas_used as f64);
         self.metrics.mempool_transactions.set(self.mempool.len() as f64);
@@ -237,22 +246,52 @@ impl BlockProducer {
             gas_used = record.header.gas_used,
             build_ms = build_seconds.as_secs_f64() * 1e3,
             state_root_ms = state_root_seconds.as_secs_f64() * 1e3,
-            commit_ms = commit_seconds.as_secs_f64() * 1e3,
+            waited_for_previous_commit_ms = commit_wait.as_secs_f64() * 1e3,
             "sealed block"
         );
         Ok(ProducedBlock {
             record,
-            timings: BlockTimings {
-                build: build_seconds,
-                state_root: state_root_seconds,
-                commit: commit_seconds,
-            },
+            timings: BlockTimings { build: build_seconds, state_root: state_root_seconds, commit_wait },
         })
     }
 
-    /// Re-validates the pool against the state after `header`, and forgets in the store the
-    /// pooled transactions that left it (included, replaced, dropped).
-    fn revalidate_pool(&mut self, header: &Header) -> Result<(), BuildError> {
+    /// Commits `record` in the background: the block, then the removal of the pooled
+    /// transactions that left the pool with it (an acknowledged transaction stays stored until
+    /// the block that includes it is durable), then the new head for the RPC.
+    fn start_commit(&mut self, record: BlockRecord, removed: Vec<B256>) {
+        let store = self.store.clone();
+        let heads = self.heads.clone();
+        let head = self.head.clone();
+        let chain_id = self.config.chain.chain_id;
+        let commit_seconds = self.metrics.commit_seconds.clone();
+        let task = self.runtime.spawn(async move {
+            let started = Instant::now();
+            store.commit_block(&record, chain_id).await?;
+            let took = started.elapsed();
+            commit_seconds.record(took);
+            if !removed.is_empty() {
+                store.delete_pooled(&removed).await?;
+            }
+            heads.send_replace(head);
+            Ok(took)
+        });
+        self.in_flight = Some(task);
+    }
+
+    /// Waits for the block being committed, if any, and returns how long its commit took. A
+    /// failed commit is returned: the node must stop rather than build on a block it lost.
+    pub fn flush(&mut self) -> Result<Option<Duration>, BuildError> {
+        let Some(task) = self.in_flight.take() else { return Ok(None) };
+        match self.runtime.block_on(task) {
+            Ok(result) => Ok(Some(result?)),
+            Err(error) => Err(BuildError::Commit(error.to_string())),
+        }
+    }
+
+    /// Re-validates the pool against the state after `header` and returns the pooled
+    /// transactions that left it (included, replaced, dropped), for the store to forget once
+    /// the block is durable.
+    fn revalidate_pool(&mut self, header: &Header) -> Result<Vec<B256>, BuildError> {
         let state_error = |e: StateReadError| BuildError::State(e.to_string());
         self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
         let head =
@@ -261,11 +300,7 @@ impl BlockProducer {
         self.mempool
             .revalidate(head, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
             .map_err(state_error)?;
-        let removed = self.mempool.take_removed();
-        if !removed.is_empty() {
-            self.runtime.block_on(self.store.delete_pooled(&removed))?;
-        }
-        Ok(())
+        Ok(self.mempool.take_removed())
     }
 
     /// Header inputs of the next block.

@@ -97,6 +97,9 @@ pub enum BuildError {
     /// Committing the block failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The background commit of a block did not finish (its task panicked or was cancelled).
+    #[error("committing a block: {0}")]
+    Commit(String),
 }
 
 /// Errors that stop the node from starting or keep it from running.
