@@ -3,6 +3,7 @@
 //! verifier. It depends on nothing of the daemon, so that an L1 node can embed it.
 #![warn(missing_docs)]
 
+pub mod blob;
 pub mod blockchain_test;
 pub mod chain;
 pub mod error;

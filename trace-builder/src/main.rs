@@ -3,6 +3,8 @@
 //! ```text
 //! trace-builder verify --pre 0x.. --post 0x.. --gas-used N --trace FILE [--chain-id 1337]
 //! trace-builder blockchain-test FILE...
+//! trace-builder blobs encode --trace FILE --out DIR
+//! trace-builder blobs decode --out FILE BLOB...
 //! ```
 //!
 //! `verify` prints `valid` (exit 0) or `invalid: <reason>` (exit 1); a file it cannot read is
@@ -12,7 +14,7 @@
 use alloy_primitives::B256;
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
-use trace_builder::{ChainConfig, TraceRules, Verifier, blockchain_test};
+use trace_builder::{ChainConfig, TraceRules, Verifier, blob, blockchain_test};
 
 #[derive(Parser)]
 #[command(name = "trace-builder", version, about = "Stateless verification of native rollup traces")]
@@ -41,6 +43,9 @@ enum Command {
         #[arg(long, default_value_t = 1337)]
         chain_id: u64,
     },
+    /// Encodes a trace into EIP-4844 blobs or decodes blobs back into a trace.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
     /// Runs ethereum/tests BlockchainTests JSON files through the executor and the stateless
     /// verifier (L1 rules).
     BlockchainTest {
@@ -50,8 +55,40 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum BlobsCommand {
+    /// Writes the blobs of a trace (131,072 bytes each) into a directory.
+    Encode {
+        /// The trace: raw bytes, or hex text starting with 0x.
+        #[arg(long)]
+        trace: PathBuf,
+        /// Directory for blob-000.bin, blob-001.bin, ...
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restores the trace that blobs carry.
+    Decode {
+        /// Where to write the trace (raw bytes).
+        #[arg(long)]
+        out: PathBuf,
+        /// The blobs, in order.
+        #[arg(required = true)]
+        blobs: Vec<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Blobs(command) => match blobs(command) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(1)
+            }
+        },
         Command::Verify { pre, post, gas_used, trace, chain_id } => {
             let bytes = match read_trace(&trace) {
                 Ok(bytes) => bytes,
@@ -105,6 +142,32 @@ fn main() -> ExitCode {
             }
             println!("{passed} passed, {failed} failed");
             if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+    }
+}
+
+/// Runs a `blobs` subcommand; returns the line to print.
+fn blobs(command: BlobsCommand) -> Result<String, String> {
+    match command {
+        BlobsCommand::Encode { trace, out } => {
+            let trace = read_trace(&trace)?;
+            let (blobs, payload) =
+                blob::trace_to_blobs(&trace, blob::Codec::DEFAULT).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            for (index, blob) in blobs.iter().enumerate() {
+                let path = out.join(format!("blob-{index:03}.bin"));
+                std::fs::write(&path, blob).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            Ok(format!("blobs={} payload_bytes={payload}", blobs.len()))
+        }
+        BlobsCommand::Decode { out, blobs } => {
+            let blobs = blobs
+                .iter()
+                .map(|path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let trace = blob::blobs_to_trace(&blobs).map_err(|e| e.to_string())?;
+            std::fs::write(&out, &trace).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            Ok(format!("trace_bytes={}", trace.len()))
         }
     }
 }

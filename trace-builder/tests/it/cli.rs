@@ -86,3 +86,38 @@ fn blockchain_test_runs_every_fixture_statelessly() {
     assert!(out.lines().filter(|line| line.starts_with("PASS ")).count() >= 5, "{out}");
     assert!(out.contains("SKIP ") && out.contains("trietest.json"), "{out}");
 }
+
+#[test]
+fn blobs_round_trip_a_trace_byte_for_byte() {
+    let trace = honest_batch().bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("trace.hex");
+    std::fs::write(&input, format!("0x{}", alloy_primitives::hex::encode(&trace))).unwrap();
+    let blobs = dir.path().join("blobs");
+    let (code, out) =
+        run(&["blobs", "encode", "--trace", input.to_str().unwrap(), "--out", blobs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let mut files: Vec<String> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path().to_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(
+        out.trim(),
+        format!("blobs={} payload_bytes={}", files.len(), out.trim().rsplit('=').next().unwrap())
+    );
+    assert!(files.iter().all(|file| std::fs::metadata(file).unwrap().len() == 131_072));
+    let restored = dir.path().join("restored.bin");
+    let mut args = vec!["blobs", "decode", "--out", restored.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = run(&args);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read(&restored).unwrap(), trace);
+    // A damaged blob is an error, not a wrong trace.
+    let mut damaged = std::fs::read(&files[0]).unwrap();
+    damaged[100] ^= 0xff;
+    std::fs::write(&files[0], damaged).unwrap();
+    let (code, out) = run(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("error: "), "{out}");
+}
