@@ -51,6 +51,7 @@ fn main() {
     let args = Args::parse();
     let mut speed = Vec::new();
     let mut sizes = Vec::new();
+    let mut codecs = Vec::new();
     for &accounts in &args.accounts {
         let senders: Vec<PrivateKeySigner> = (1..=TXS as u64)
             .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap())
@@ -81,6 +82,7 @@ fn main() {
                 TXS as f64 / best,
             ));
             sizes.push(batch.sizes(accounts, name));
+            codecs.extend(compression(&bytes, accounts, name));
         }
     }
     println!("| accounts | workload | gas/tx | verify ms | Mgas/s | tx/s |");
@@ -96,6 +98,65 @@ fn main() {
     for row in sizes {
         println!("{row}");
     }
+    println!();
+    println!("| accounts | workload | codec | ratio | compress MB/s | decompress MB/s | frame B/tx | transfers per blob |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in codecs {
+        println!("{row}");
+    }
+}
+
+/// Ratio and speed of zstd and brotli at several levels on one trace, and what the DA codec's
+/// blobs then carry.
+fn compression(trace: &[u8], accounts: u64, name: &str) -> Vec<String> {
+    type Compress = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    type Decompress = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let mut codecs: Vec<(String, Compress, Decompress)> = Vec::new();
+    for level in [1, 3, 9, 19] {
+        codecs.push((
+            format!("zstd-{level}"),
+            Box::new(move |data| zstd::bulk::compress(data, level).unwrap()),
+            Box::new(|data| zstd::stream::decode_all(data).unwrap()),
+        ));
+    }
+    for quality in [5, 9, 11] {
+        codecs.push((
+            format!("brotli-{quality}"),
+            Box::new(move |data| {
+                let mut out = Vec::new();
+                let params = brotli::enc::BrotliEncoderParams { quality, lgwin: 22, ..Default::default() };
+                brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
+                out
+            }),
+            Box::new(|data| {
+                let mut out = Vec::new();
+                brotli::BrotliDecompress(&mut &data[..], &mut out).unwrap();
+                out
+            }),
+        ));
+    }
+    let mb = trace.len() as f64 / 1e6;
+    codecs
+        .into_iter()
+        .map(|(codec, compress, decompress)| {
+            let started = Instant::now();
+            let compressed = compress(trace);
+            let compress_s = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            assert_eq!(decompress(&compressed), trace);
+            let decompress_s = started.elapsed().as_secs_f64();
+            // The frame header is 10 bytes; a blob carries 130,044 payload bytes.
+            let frame_per_tx = (compressed.len() + 10) as f64 / TXS as f64;
+            format!(
+                "| {accounts} | {name} | {codec} | {:.3} | {:.1} | {:.0} | {:.1} | {:.0} |",
+                trace.len() as f64 / compressed.len() as f64,
+                mb / compress_s,
+                mb / decompress_s,
+                frame_per_tx,
+                trace_builder::blob::BLOB_PAYLOAD as f64 / frame_per_tx,
+            )
+        })
+        .collect()
 }
 
 /// A 1,000-transaction batch and its trace.
