@@ -99,7 +99,9 @@ fn main() {
         println!("{row}");
     }
     println!();
-    println!("| accounts | workload | codec | ratio | compress MB/s | decompress MB/s | frame B/tx | transfers per blob |");
+    println!(
+        "| accounts | workload | codec | ratio | compress MB/s | decompress MB/s | frame B/tx | transfers per blob |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for row in codecs {
         println!("{row}");

@@ -1,0 +1,108 @@
+//! Blob transactions accepted by a real L1 node: Anvil (the pinned npm package in `tools/`)
+//! at Osaka with EIP-7594 cell proofs, and at Prague with EIP-4844 blob proofs. Anvil checks the
+//! KZG proofs against the versioned hashes before it takes the transaction.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use alloy_eips::eip4844::Blob;
+use alloy_primitives::{Address, Bytes};
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
+use batcher::{BlobFees, SidecarForm, build_blob_transaction, build_sidecar};
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const ANVIL: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+
+/// Anvil on a free port, killed on drop.
+struct Anvil {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn anvil(hardfork: &str) -> Anvil {
+    assert!(
+        std::path::Path::new(ANVIL).exists(),
+        "Anvil is missing at {ANVIL}: run `npm ci --prefix tools` (.ci/run does)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(ANVIL)
+        .args(["--port", &port.to_string(), "--hardfork", hardfork, "--silent"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "Anvil did not listen within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Anvil { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+async fn send_blobs(hardfork: &str, form: SidecarForm) {
+    let node = anvil(hardfork);
+    let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let signer = MnemonicBuilder::<English>::default()
+        .phrase("test test test test test test test test test test test junk")
+        .index(0)
+        .unwrap()
+        .build()
+        .unwrap();
+    // A payload that needs two blobs, through the project's blob codec.
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let (blobs, _) = trace_builder::blob::trace_to_blobs(&payload, trace_builder::blob::Codec::None).unwrap();
+    assert_eq!(blobs.len(), 2);
+    let sidecar = build_sidecar(blobs.iter().map(|blob| Blob::from_slice(blob)).collect(), form).unwrap();
+
+    let chain_id = provider.get_chain_id().await.unwrap();
+    let nonce = provider.get_transaction_count(signer.address()).await.unwrap();
+    let blob_base_fee = provider.get_blob_base_fee().await.unwrap();
+    let gas_price = provider.get_gas_price().await.unwrap();
+    let fees = BlobFees {
+        max_fee_per_gas: gas_price * 2,
+        max_priority_fee_per_gas: gas_price / 10 + 1,
+        max_fee_per_blob_gas: blob_base_fee * 2 + 1,
+    };
+    let tx = build_blob_transaction(
+        &signer,
+        chain_id,
+        nonce,
+        Address::repeat_byte(0xb1),
+        Bytes::from_static(b"batch"),
+        100_000,
+        fees,
+        sidecar,
+    )
+    .unwrap();
+    let sent = provider.send_raw_transaction(&tx.network_encoding).await.expect("send_raw_transaction");
+    assert_eq!(*sent.tx_hash(), tx.hash);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let receipt = loop {
+        if let Some(receipt) = provider.get_transaction_receipt(tx.hash).await.unwrap() {
+            break receipt;
+        }
+        assert!(Instant::now() < deadline, "not mined within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(receipt.status(), "{hardfork}: the blob transaction failed");
+    assert_eq!(receipt.blob_gas_used, Some(2 * 131_072), "{hardfork}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn osaka_takes_cell_proofs() {
+    send_blobs("osaka", SidecarForm::for_l1(true)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prague_takes_blob_proofs() {
+    send_blobs("prague", SidecarForm::for_l1(false)).await;
+}
