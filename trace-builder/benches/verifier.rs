@@ -45,6 +45,8 @@ struct Args {
 enum Workload {
     Eth,
     Erc20,
+    /// Each transaction deploys a 160-byte contract of its own.
+    Deploy,
 }
 
 fn main() {
@@ -60,7 +62,7 @@ fn main() {
         let state = genesis(&senders, accounts);
         let (root, nodes) = state.trie();
         eprintln!("{accounts} accounts: state built in {:.1} s", started.elapsed().as_secs_f64());
-        for workload in [Workload::Eth, Workload::Erc20] {
+        for workload in [Workload::Eth, Workload::Erc20, Workload::Deploy] {
             let batch = Batch::build(&state, &nodes, root, &senders, accounts, workload);
             let verifier = Verifier::new(ChainConfig::l2(CHAIN_ID), TraceRules::L2);
             let bytes = batch.trace.encode();
@@ -73,6 +75,7 @@ fn main() {
             let name = match workload {
                 Workload::Eth => "ETH transfer",
                 Workload::Erc20 => "ERC-20 transfer",
+                Workload::Deploy => "contract deployment",
             };
             speed.push(format!(
                 "| {accounts} | {name} | {} | {:.1} | {:.0} | {:.0} |",
@@ -304,13 +307,22 @@ fn genesis(senders: &[PrivateKeySigner], accounts: u64) -> MemoryState {
 
 fn transfer(sender: &PrivateKeySigner, workload: Workload, to: Address) -> Recovered<TxEnvelope> {
     use alloy_signer::SignerSync;
-    let (target, gas_limit, value, input) = match workload {
-        Workload::Eth => (to, 21_000, U256::from(1_000u64), Bytes::new()),
+    let (kind, gas_limit, value, input) = match workload {
+        Workload::Eth => (TxKind::Call(to), 21_000, U256::from(1_000u64), Bytes::new()),
         Workload::Erc20 => {
             let mut input = hex::decode("a9059cbb").unwrap();
             input.extend_from_slice(to.into_word().as_slice());
             input.extend_from_slice(&U256::from(1_000u64).to_be_bytes::<32>());
-            (TOKEN, 90_000, U256::ZERO, input.into())
+            (TxKind::Call(TOKEN), 90_000, U256::ZERO, input.into())
+        }
+        Workload::Deploy => {
+            // A runtime of its own per sender (STOP, then bytes from the sender's hash).
+            let seed = keccak256(sender.address());
+            let runtime: Vec<u8> =
+                std::iter::once(0x00).chain(seed.iter().cycle().copied().take(159)).collect();
+            let mut init = vec![0x60, 160, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 160, 0x60, 0x00, 0xf3];
+            init.extend_from_slice(&runtime);
+            (TxKind::Create, 150_000, U256::ZERO, init.into())
         }
     };
     let tx = TxEip1559 {
@@ -319,7 +331,7 @@ fn transfer(sender: &PrivateKeySigner, workload: Workload, to: Address) -> Recov
         gas_limit,
         max_fee_per_gas: 100_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(target),
+        to: kind,
         value,
         access_list: Default::default(),
         input,

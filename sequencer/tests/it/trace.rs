@@ -296,6 +296,10 @@ async fn traces_of_random_batches_verify_and_tampering_is_caught() {
     let head = provider.get_block_number().await.unwrap();
     let all = get_trace(&provider, 1, head).await;
     assert!(verifies(all.pre_state_root, all.post_state_root, &all.trace, all.gas_used.to()));
+    // The trace survives the DA codec byte for byte.
+    let (blobs, _) =
+        trace_builder::blob::trace_to_blobs(&all.trace, trace_builder::blob::Codec::DEFAULT).unwrap();
+    assert_eq!(trace_builder::blob::blobs_to_trace(&blobs).unwrap(), all.trace.to_vec());
 
     for response in &traced {
         every_witness_node_is_needed(response);
