@@ -146,9 +146,9 @@ fn main() {
                     commit += committed;
                 }
             }
-            // Filling the pool is admission's work, done by the RPC in a running node; here it
-            // runs on the builder's thread, and the commit in flight overlaps it too. Both rates
-            // are printed: without the pool's time (the builder's own rate) and with it.
+            // Filling the pool (signing here, admission in a node) is not the builder's work; here
+            // it runs on the builder's thread, and the commit in flight overlaps it too. Both
+            // rates are printed: without the filling (the builder's own rate) and with it.
             let mut pipelined = Duration::ZERO;
             let mut admission = Duration::ZERO;
             for _ in 0..args.blocks {
