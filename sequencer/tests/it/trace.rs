@@ -249,7 +249,25 @@ fn verifies(pre: B256, post: B256, trace: &[u8], gas_used: u64) -> bool {
 async fn traces_of_random_batches_verify_and_tampering_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let node = launch(dir.path(), None).await;
-    let provider = provider(&node);
+    random_batches(&node, 8).await;
+    node.stop().await;
+}
+
+/// The same on PostgreSQL: what each block recorded is stored and read back there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_from_postgres_verify() {
+    let server = crate::postgres::PgServer::start();
+    let url = server.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), Some(url)).await;
+    random_batches(&node, 3).await;
+    node.stop().await;
+}
+
+/// Sends `cases` random batches through `node` and checks their traces, then a trace of the
+/// whole chain against every kind of tampering.
+async fn random_batches(node: &sequencer::node::Node, cases: usize) {
+    let provider = provider(node);
     let contracts = deploy_contracts(&provider).await;
 
     // The deployments themselves: a batch from block 1.
@@ -270,7 +288,7 @@ async fn traces_of_random_batches_verify_and_tampering_is_caught() {
     let mut salt = 0;
     let mut traced = Vec::new();
     let mut delegated = std::collections::HashSet::new();
-    for _ in 0..8 {
+    for _ in 0..cases {
         let ops = strategy.new_tree(&mut runner).unwrap().current();
         let (from, to) = run_batch(&provider, &ops, &contracts, &mut salt, &mut delegated).await;
         let response = get_trace(&provider, from, to).await;
@@ -314,7 +332,6 @@ async fn traces_of_random_batches_verify_and_tampering_is_caught() {
             .unwrap_err();
         assert!(error.to_string().contains("invalid block range"), "{error}");
     }
-    node.stop().await;
 }
 
 /// Removing any one witness node makes the honest trace fail.
