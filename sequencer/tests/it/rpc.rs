@@ -71,6 +71,8 @@ async fn every_method_over_http_matches_the_spec() {
     let mut pending = ws.subscribe_pending_transactions().await.unwrap();
     let block_filter = client.call("eth_newBlockFilter", json!([])).await;
     let pending_filter = client.call("eth_newPendingTransactionFilter", json!([])).await;
+    spec.check("eth_newBlockFilter", &block_filter);
+    spec.check("eth_newPendingTransactionFilter", &pending_filter);
 
     // A contract that logs, and logs from it.
     let deploy = tx(0, 0, TxKind::Create, 200_000, init_code(EMITTER));
@@ -83,10 +85,13 @@ async fn every_method_over_http_matches_the_spec() {
     let log_filter = client
         .call("eth_newFilter", json!([{"fromBlock": first, "address": emitter, "topics": [red]}]))
         .await;
+    spec.check("eth_newFilter", &log_filter);
     let mut last = B256::ZERO;
     for (nonce, topic) in [(1, red), (2, blue), (3, red)] {
         let raw = tx(0, nonce, TxKind::Call(emitter), 60_000, emit(topic, nonce));
-        last = client.call("eth_sendRawTransaction", json!([raw])).await.as_str().unwrap().parse().unwrap();
+        let sent = client.call("eth_sendRawTransaction", json!([raw])).await;
+        spec.check("eth_sendRawTransaction", &sent);
+        last = sent.as_str().unwrap().parse().unwrap();
     }
     let receipt = wait_receipt(&provider, last).await;
     let block_number = receipt.block_number.unwrap();
