@@ -83,4 +83,11 @@ impl NodeStore for DbNodeStore {
         }
         Ok(node)
     }
+
+    /// The `trie_nodes` table holds only nodes this sequencer hashed itself and stored under
+    /// that hash (in the same transaction as their block), so the trie need not hash them again
+    /// on every load.
+    fn content_addressed(&self) -> bool {
+        true
+    }
 }
