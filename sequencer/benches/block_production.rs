@@ -7,6 +7,8 @@
 //! [--blocks 5] [--database-url postgres://...]` prints one Markdown table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod support;
+
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
 use alloy_network::TxSignerSync;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, hex, keccak256};
@@ -65,7 +67,9 @@ fn main() {
     for &accounts in &args.accounts {
         let dir = tempfile::tempdir().unwrap();
         let url = match &args.database_url {
-            Some(url) => runtime.block_on(fresh_postgres_database(url, accounts)),
+            Some(url) => {
+                runtime.block_on(support::fresh_postgres_database(url, &format!("bench_{accounts}")))
+            }
             None => format!("sqlite://{}", dir.path().join("bench.sqlite").display()),
         };
         let senders: Vec<PrivateKeySigner> = (1..=TXS_PER_BLOCK as u64)
@@ -237,15 +241,4 @@ fn transfer(sender: &PrivateKeySigner, nonce: u64, workload: Workload, to: Addre
     };
     let signature = sender.sign_transaction_sync(&mut tx).unwrap();
     Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(signature)), sender.address())
-}
-
-/// A new, empty database `bench_<accounts>` on the server of `url`; returns its URL.
-async fn fresh_postgres_database(url: &str, accounts: u64) -> String {
-    use sqlx::{Connection, Executor};
-    let name = format!("bench_{accounts}");
-    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
-    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
-    format!("{base}/{name}")
 }

@@ -1,10 +1,11 @@
 //! JSON-RPC load, side by side with Anvil: pre-signed ETH transfers from many senders sent in
 //! batched `eth_sendRawTransaction` requests (accepted tx/s, request latency, included tx/s),
 //! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s). Both nodes run
-//! with the same block gas limit and block time; ours persists every block to SQLite.
+//! with the same block gas limit and block time; ours persists every block to SQLite (or to
+//! PostgreSQL with `--database-url`).
 //!
 //! `cargo bench -p sequencer --bench rpc_load -- [--transactions 10000] [--senders 1000]
-//! [--gas-limit 30000000] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
+//! [--gas-limit 30000000] [--database-url postgres://...] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
 //! prints one Markdown table. Anvil comes from the pinned npm package in `tools/`
 //! (`npm ci --prefix tools`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -28,6 +29,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod support;
+
 const CHAIN_ID: u64 = 1337;
 const READ_CLIENTS: usize = 32;
 const READ_SECONDS: u64 = 5;
@@ -49,6 +52,10 @@ struct Args {
     /// Block gas limit of both nodes.
     #[arg(long, default_value_t = 30_000_000)]
     gas_limit: u64,
+    /// Run our node on this PostgreSQL server (a fresh database `rpc_load` on it) instead of
+    /// SQLite.
+    #[arg(long)]
+    database_url: Option<String>,
     /// The Anvil binary.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
     anvil: String,
@@ -104,7 +111,11 @@ fn main() {
 
     let ours = runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let node = launch_ours(dir.path(), &addresses, args.gas_limit, raw.len()).await;
+        let database_url = match &args.database_url {
+            Some(url) => Some(support::fresh_postgres_database(url, "rpc_load").await),
+            None => None,
+        };
+        let node = launch_ours(dir.path(), database_url, &addresses, args.gas_limit, raw.len()).await;
         let url = format!("http://{}", node.rpc_addr);
         let figures = measure(&url, &raw, &addresses, &args).await;
         node.stop().await;
@@ -155,15 +166,18 @@ fn main() {
     println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
 }
 
-/// Our node on SQLite with the senders funded, a pool that holds the whole load, 1 s blocks.
+/// Our node (on SQLite in `dir` unless a database URL is given) with the senders funded, a pool
+/// that holds the whole load, 1 s blocks.
 async fn launch_ours(
     dir: &std::path::Path,
+    database_url: Option<String>,
     senders: &[Address],
     gas_limit: u64,
     transactions: usize,
 ) -> Node {
     let mut config = Config::parse(DEV_CONFIG).unwrap();
     config.database.datadir = dir.to_owned();
+    config.database.url = database_url;
     config.chain.block_time_ms = 1_000;
     config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
     config.metrics.addr = "127.0.0.1:0".parse().unwrap();

@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The pool journal could not make an admitted transaction durable.
+    #[error("pool journal: {0}")]
+    Journal(String),
     /// The data directory belongs to another chain.
     #[error(
         "the database belongs to chain id {stored}, but the configured genesis has chain id {configured}; \

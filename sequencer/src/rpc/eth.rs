@@ -4,7 +4,7 @@ use super::convert;
 use crate::{
     builder::ChainHead,
     mempool::{Mempool, PoolError, SenderState},
-    store::{DbNodeStore, Store},
+    store::{DbNodeStore, PoolJournal, Store},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
@@ -105,6 +105,7 @@ pub struct EthRpc {
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
     head_accounts: Arc<HeadAccounts>,
+    journal: PoolJournal,
 }
 
 /// Accounts of the head block as the flat tables hold them, kept until the head moves: the
@@ -181,7 +182,6 @@ impl EthRpc {
         let (pending_txs, _) = tokio::sync::broadcast::channel(PENDING_FEED_CAPACITY);
         Self {
             chain_id,
-            store,
             nodes,
             mempool,
             head,
@@ -189,6 +189,8 @@ impl EthRpc {
             pending_txs,
             log_limits,
             head_accounts: Arc::default(),
+            journal: PoolJournal::spawn(store.clone()),
+            store,
         }
     }
 
@@ -336,10 +338,11 @@ impl EthApiServer for EthRpc {
         self.mempool.validate_stateless(&tx).map_err(pool_error)?;
         let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
         let sender = tx.signer();
-        let account = self.store.account(sender).await.map_err(internal)?;
+        let head = self.resolve_required(None).await?;
+        let account = self.account_at(sender, &head).await?;
         let hash = self.mempool.add(tx, SenderState::from_account(account.as_ref())).map_err(pool_error)?;
         // Durable before the hash is returned: an acknowledged transaction survives a crash.
-        if let Err(error) = self.store.insert_pooled(hash, sender, &raw).await {
+        if let Err(error) = self.journal.record(hash, sender, raw).await {
             self.mempool.remove(&hash);
             return Err(internal(error));
         }

@@ -11,6 +11,7 @@ mod records;
 
 pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
+pub use pool::PoolJournal;
 pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
 
 use crate::error::StoreError;
@@ -36,9 +37,22 @@ pub enum Backend {
 /// Handle to the chain database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Connections for reads.
     pool: AnyPool,
+    /// Connections for writes: on SQLite one connection of its own, on PostgreSQL the same
+    /// pool as the reads.
+    writer: AnyPool,
     backend: Backend,
 }
+
+/// How long a query waits for a free connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Page cache of the SQLite writer connection, in KiB: the pages a block commit touches.
+const SQLITE_WRITER_CACHE_KIB: i64 = 1 << 20;
+/// Page cache of each SQLite reader connection, in KiB; reads also go through the memory map.
+const SQLITE_READER_CACHE_KIB: i64 = 64 << 10;
+/// Most bytes of the SQLite file mapped into memory (SQLite's own ceiling by default).
+const SQLITE_MMAP_BYTES: i64 = 0x7fff_0000;
 
 /// Key of the genesis hash in `chain_meta`.
 const META_GENESIS_HASH: &str = "genesis_hash";
@@ -46,15 +60,38 @@ const META_GENESIS_HASH: &str = "genesis_hash";
 const META_CHAIN_ID: &str = "chain_id";
 
 impl Backend {
-    /// Bound parameters per statement in multi-row inserts. Both engines allow far more, but
-    /// SQLite through sqlx slows down more than linearly with the statement's size (measured:
-    /// a 1,000-transfer block committed in 840 ms with 30,000 parameters per statement, 100 ms
-    /// with 100); PostgreSQL pays a round trip per statement instead.
+    /// Bound parameters per statement in multi-row inserts and `IN` lists. SQLite allows 32,766
+    /// and binds anonymous `?` parameters in linear time (named ones, such as `$N`, cost a
+    /// linear lookup each: a 30,000-parameter statement spent most of its time there);
+    /// PostgreSQL allows 65,535 but plans a long statement slowly.
     fn params_per_statement(self) -> usize {
         match self {
-            Self::Sqlite => 100,
+            Self::Sqlite => 30_000,
             Self::Postgres => 2_000,
         }
+    }
+
+    /// Appends the placeholder of the `n`th (1-based) parameter of a generated statement.
+    fn push_placeholder(self, sql: &mut String, n: usize) {
+        match self {
+            Self::Sqlite => sql.push('?'),
+            Self::Postgres => {
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
+        }
+    }
+
+    /// `count` comma-separated placeholders.
+    fn placeholders(self, count: usize) -> String {
+        let mut sql = String::with_capacity(count * 6);
+        for n in 1..=count {
+            if n > 1 {
+                sql.push(',');
+            }
+            self.push_placeholder(&mut sql, n);
+        }
+        sql
     }
 }
 
@@ -74,34 +111,45 @@ impl Store {
             Backend::Sqlite => prepare_sqlite(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let options =
-            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30));
-        let options = match backend {
-            // WAL lets readers go on while the builder writes; NORMAL sync in WAL mode keeps
-            // every committed transaction across a process crash (kill -9).
-            Backend::Sqlite => options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Executor;
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA cache_size = -262144;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => options,
+        let connect = |options: AnyPoolOptions| {
+            let url = url.clone();
+            async move {
+                options
+                    .connect(&url)
+                    .await
+                    .map_err(|source| StoreError::Connect { url: redact(&url), source })
+            }
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|source| StoreError::Connect { url: redact(&url), source })?;
+        let readers = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // SQLite has one writer at a time. Giving the writes one connection of their own
+                // queues them in the pool instead of in SQLite's busy handler (which sleeps),
+                // and keeps that connection's page cache warm: a connection's cache is dropped
+                // whenever another connection has written.
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_WRITER_CACHE_KIB)));
+                let writer = connect(writer).await?;
+                let readers =
+                    readers.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)));
+                (connect(readers).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = connect(readers).await?;
+                (pool.clone(), pool)
+            }
+        };
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
         };
-        migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        migrator.run(&writer).await?;
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_sqlite(pool.clone()));
+        }
+        Ok(Self { pool, writer, backend })
     }
 
     /// The engine behind this store.
@@ -155,8 +203,8 @@ impl Store {
     /// Writes a sealed block and everything it changed in one database transaction. The genesis
     /// block (number 0) also records the chain's identity.
     pub async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
-        let max_params = self.backend.params_per_statement();
-        let mut tx = self.pool.begin().await?;
+        let backend = self.backend;
+        let mut tx = self.writer.begin().await?;
         let number = block.header.number;
         if number == 0 {
             for (key, value) in
@@ -212,7 +260,7 @@ impl Store {
         }
         insert_rows(
             &mut tx,
-            max_params,
+            backend,
             "INSERT INTO transactions (hash, block_number, tx_index, sender, raw, receipt, gas_used, contract_address) VALUES ",
             "",
             tx_rows,
@@ -220,13 +268,13 @@ impl Store {
         .await?;
         insert_rows(
             &mut tx,
-            max_params,
+            backend,
             "INSERT INTO logs (block_number, log_index, tx_index, address, topic0, topic1, topic2, topic3, data) VALUES ",
             "",
             log_rows,
         )
         .await?;
-        write_state_changes(&mut tx, max_params, &block.changes).await?;
+        write_state_changes(&mut tx, backend, &block.changes).await?;
         let node_rows = block
             .trie_nodes
             .iter()
@@ -234,7 +282,7 @@ impl Store {
             .collect();
         insert_rows(
             &mut tx,
-            max_params,
+            backend,
             "INSERT INTO trie_nodes (hash, node) VALUES ",
             " ON CONFLICT (hash) DO NOTHING",
             node_rows,
@@ -341,8 +389,8 @@ impl Store {
     pub async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
         let mut found = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(self.backend.params_per_statement()) {
-            let placeholders = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
-            // Only generated `$N` placeholders are formatted into the SQL.
+            let placeholders = self.backend.placeholders(chunk.len());
+            // Only generated placeholders are formatted into the SQL.
             let sql = format!(
                 "SELECT address, nonce, balance, code_hash FROM accounts WHERE address IN ({placeholders})"
             );
@@ -392,9 +440,10 @@ impl Store {
         row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -420,13 +469,13 @@ enum Value {
 /// Inserts `rows` with as few statements as the parameter limit allows.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    max_params: usize,
+    backend: Backend,
     head: &str,
     tail: &str,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    let rows_per_statement = (max_params / width).max(1);
+    let rows_per_statement = (backend.params_per_statement() / width).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
@@ -440,13 +489,12 @@ async fn insert_rows(
                 if column > 0 {
                     sql.push(',');
                 }
-                sql.push('$');
-                sql.push_str(&param.to_string());
+                backend.push_placeholder(&mut sql, param);
             }
             sql.push(')');
         }
         sql.push_str(tail);
-        // Only the fixed `head`/`tail` texts and generated `$N` placeholders: no input reaches the SQL.
+        // Only the fixed `head`/`tail` texts and generated placeholders: no input reaches the SQL.
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for value in chunk.into_iter().flatten() {
             query = match value {
@@ -463,7 +511,7 @@ async fn insert_rows(
 /// Applies a block's changes to the flat latest-state tables.
 async fn write_state_changes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    max_params: usize,
+    backend: Backend,
     changes: &StateChanges,
 ) -> Result<(), StoreError> {
     let mut upserts = Vec::new();
@@ -511,7 +559,7 @@ async fn write_state_changes(
     }
     insert_rows(
         tx,
-        max_params,
+        backend,
         "INSERT INTO accounts (address, nonce, balance, code_hash) VALUES ",
         " ON CONFLICT (address) DO UPDATE SET nonce = excluded.nonce, balance = excluded.balance, code_hash = excluded.code_hash",
         upserts,
@@ -519,7 +567,7 @@ async fn write_state_changes(
     .await?;
     insert_rows(
         tx,
-        max_params,
+        backend,
         "INSERT INTO storage (address, slot, value) VALUES ",
         " ON CONFLICT (address, slot) DO UPDATE SET value = excluded.value",
         slot_upserts,
@@ -532,7 +580,7 @@ async fn write_state_changes(
         .collect();
     insert_rows(
         tx,
-        max_params,
+        backend,
         "INSERT INTO codes (hash, code) VALUES ",
         " ON CONFLICT (hash) DO NOTHING",
         code_rows,
@@ -540,12 +588,55 @@ async fn write_state_changes(
     .await
 }
 
+/// How often the SQLite checkpointer copies committed WAL pages into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Copies what the WAL holds into the SQLite database file every [`CHECKPOINT_INTERVAL`], off
+/// the commit path, until the pool closes. A PASSIVE checkpoint takes no lock that writers or
+/// readers wait for; it copies what no reader still needs, and SQLite starts the WAL over at
+/// the next commit once all of it was copied.
+async fn checkpoint_sqlite(pool: AnyPool) {
+    let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            // A busy database or a full disk: the WAL keeps the data, the next round retries.
+            Err(error) => tracing::warn!(target: "store", %error, "WAL checkpoint failed"),
+        }
+    }
+}
+
+/// Settings of every SQLite connection. WAL lets readers go on while the builder writes; NORMAL
+/// sync in WAL mode keeps every committed transaction across a process crash (kill -9). No
+/// connection checkpoints on commit (SQLite's default makes the commit that crosses 1,000 WAL
+/// pages copy them into the database and fsync it, inside the block's commit): the store's
+/// checkpointer does it in the background. Statement journals (the undo copies a multi-row
+/// INSERT keeps in case it fails half-way) stay in memory.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, cache_kib: i64) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    // Only integer constants are formatted into the SQL.
+    let pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;"
+    );
+    conn.execute(AssertSqlSafe(pragmas)).await?;
+    Ok(())
+}
+
 /// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
 fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
-    if path != ":memory:"
-        && let Some(dir) = std::path::Path::new(path).parent()
+    // Every connection to `:memory:` would open a database of its own, and the node needs the
+    // builder's writes to reach the RPC's reads.
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    if let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir)

@@ -126,6 +126,37 @@ async fn acknowledged_transactions_survive_kill_9() {
     daemon.kill_9();
 }
 
+/// Admissions are made durable in groups (one database transaction for whatever arrived while
+/// the previous group was written): a burst of concurrent sends, every one acknowledged before
+/// the crash, is all there after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_acknowledged_transactions_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::spawn(dir.path());
+    let provider = daemon.provider().await;
+    let mut sends = tokio::task::JoinSet::new();
+    for account in 0..10 {
+        let signer = dev_signer(account);
+        // Nonces from 1: each sender's transactions wait behind a gap, so none is mined before
+        // the crash and every one must come back from the journal.
+        for nonce in 1..=15 {
+            let raw = sign(&signer, transfer(nonce, 10_000_000_000, 1_000_000_000));
+            let provider = provider.clone();
+            sends.spawn(async move { send(&provider, &raw).await });
+        }
+    }
+    let acknowledged: Vec<B256> = sends.join_all().await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(acknowledged.len(), 150);
+    daemon.kill_9();
+
+    let daemon = Daemon::spawn(dir.path());
+    let provider = daemon.provider().await;
+    for hash in &acknowledged {
+        assert_eq!(known(&provider, *hash).await, Some(false), "{hash} was acknowledged and is lost");
+    }
+    daemon.kill_9();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pooled_transactions_survive_a_restart_on_postgres() {
     let server = crate::postgres::PgServer::start();
