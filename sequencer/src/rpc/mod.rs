@@ -1,6 +1,7 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
 //! endpoint: body size, batch length, connections, subscriptions, CORS.
 
+mod batch;
 mod blocks;
 mod call;
 mod convert;
@@ -23,6 +24,7 @@ pub use txpool::{BySender, TxpoolApiServer, TxpoolContent, TxpoolStatus};
 use crate::config::RpcSection;
 use jsonrpsee::{
     RpcModule,
+    core::middleware::RpcServiceBuilder,
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
 };
 use std::net::SocketAddr;
@@ -48,9 +50,14 @@ pub async fn serve(
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .build();
+    let max_response_bytes = config.max_response_body_bytes as usize;
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new()
+                .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes)),
+        )
         .build(config.http_addr)
         .await?;
     let addr = server.local_addr()?;

@@ -206,6 +206,26 @@ async fn every_method_over_http_matches_the_spec() {
     let invalid = client.request(&json!({"jsonrpc": "2.0", "id": 1, "params": []})).await;
     assert_eq!(invalid["error"]["code"], json!(-32600));
     assert_eq!(client.error("eth_noSuchMethod", json!([])).await["code"], json!(-32601));
+    // A batch (its calls run concurrently): one response per call, in the batch's order, each
+    // with its own error or result; the notification (no id) gets none.
+    let batch = client
+        .request(&json!([
+            {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []},
+            {"jsonrpc": "2.0", "id": 8, "params": []},
+            {"jsonrpc": "2.0", "method": "eth_blockNumber", "params": []},
+            {"jsonrpc": "2.0", "id": 9, "method": "eth_noSuchMethod", "params": []},
+            {"jsonrpc": "2.0", "id": 10, "method": "eth_getBalance", "params": [sender, "latest"]},
+        ]))
+        .await;
+    let batch = batch.as_array().unwrap_or_else(|| panic!("not a batch response: {batch}"));
+    assert_eq!(
+        batch.iter().map(|r| r["id"].clone()).collect::<Vec<_>>(),
+        [json!(7), json!(8), json!(9), json!(10)]
+    );
+    assert_eq!(batch[0]["result"], json!(format!("{:#x}", DEV_CHAIN_ID)));
+    assert_eq!(batch[1]["error"]["code"], json!(-32600));
+    assert_eq!(batch[2]["error"]["code"], json!(-32601));
+    assert!(batch[3]["result"].as_str().unwrap().starts_with("0x"), "{}", batch[3]);
     assert_eq!(client.error("eth_getBalance", json!(["not an address"])).await["code"], json!(-32602));
     assert_eq!(client.error("personal_sign", json!(["0x00", sender])).await["code"], json!(-32601));
     let too_wide = client.error("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "0x3e8"}])).await;
