@@ -149,7 +149,8 @@ fn main() {
         args.gas_limit
     );
     println!();
-    println!("| | this node (SQLite, every block durable) | Anvil 1.7.1 | ratio |");
+    let db = if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("| | this node ({db}, every block durable) | Anvil 1.7.1 | ratio |");
     println!("|---|---|---|---|");
     let row = |what: &str, ours: f64, theirs: f64, digits: usize| {
         println!(
