@@ -3,7 +3,7 @@
 //! One database transaction per sealed block writes the header, transactions, receipts, logs,
 //! the flat latest state and the new trie nodes together, or nothing. Queries are written once
 //! with `$N` placeholders, which both backends accept; generated multi-row statements use `?` on
-//! SQLite (see [`Backend::params_per_statement`]).
+//! SQLite, which looks named parameters up one by one.
 
 mod logs;
 mod node_store;
