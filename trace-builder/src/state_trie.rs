@@ -7,7 +7,7 @@
 
 use crate::{
     state::{AccountChange, AccountState, StateChanges},
-    trie::{EMPTY_ROOT_HASH, NodeStore, Trie, TrieError},
+    trie::{CommittedNode, EMPTY_ROOT_HASH, Location, NodeStore, Trie, TrieError},
 };
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256, map::B256Map};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
@@ -163,11 +163,23 @@ impl<S: NodeStore + Clone> StateTrie<S> {
     /// all storage tries (as [`Trie::commit`]); storing them lets a `StateTrie` reopened at that
     /// root read the same state.
     pub fn commit(&mut self) -> (B256, Vec<(B256, Bytes)>) {
+        let (root, nodes) = self.commit_located(Location::MIN);
+        (root, nodes.into_iter().map(|node| (node.hash, node.rlp)).collect())
+    }
+
+    /// [`StateTrie::commit`] for a store that keeps nodes at locations (see
+    /// [`Trie::commit_located`]): the new nodes of all tries get the locations from `next` on,
+    /// in the order returned.
+    pub fn commit_located(&mut self, mut next: Location) -> (B256, Vec<CommittedNode>) {
         let mut nodes = Vec::new();
         for trie in self.storage.values_mut() {
-            nodes.append(&mut trie.commit().1);
+            let (_, mut committed) = trie.commit_located(next);
+            if let Some(last) = committed.last() {
+                next = last.location.saturating_add(1);
+            }
+            nodes.append(&mut committed);
         }
-        let (root, mut account_nodes) = self.accounts.commit();
+        let (root, mut account_nodes) = self.accounts.commit_located(next);
         nodes.append(&mut account_nodes);
         (root, nodes)
     }

@@ -14,11 +14,11 @@ mod store;
 
 use alloy_primitives::{B256, Bytes};
 pub use recording::RecordingStore;
-pub use store::{NodeStore, StoreError};
+pub use store::{CommittedNode, Location, NodeStore, StoreError, StoredNode, encode_locations};
 
 use alloy_primitives::{b256, map::B256Map};
 use nibbles::{common_prefix_len, concat};
-use node::{Node, NodeData, NodeRef};
+use node::{Committer, Node, NodeData, NodeRef};
 
 /// Root hash of the empty trie: keccak256 of the RLP of the empty string.
 pub const EMPTY_ROOT_HASH: B256 = b256!("0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
@@ -73,7 +73,7 @@ impl<S: NodeStore> Trie<S> {
     /// The trie with root hash `root` ([`EMPTY_ROOT_HASH`] for an empty trie), whose nodes are
     /// in `store`. Reads nothing until an operation needs it.
     pub fn new(store: S, root: B256) -> Self {
-        let root = if root == EMPTY_ROOT_HASH { NodeRef::Empty } else { NodeRef::Hash(root) };
+        let root = if root == EMPTY_ROOT_HASH { NodeRef::Empty } else { NodeRef::Hash(root, None) };
         Self { store, root, scratch: Vec::new() }
     }
 
@@ -118,12 +118,21 @@ impl<S: NodeStore> Trie<S> {
     /// (stored under its hash whatever its length; not for an empty trie, whose root needs no
     /// node). Nodes are `(keccak256(rlp), rlp)`. Children come before their parents.
     pub fn commit(&mut self) -> (B256, Vec<(B256, Bytes)>) {
-        let mut nodes = Vec::new();
+        let (root, nodes) = self.commit_located(Location::MIN);
+        (root, nodes.into_iter().map(|node| (node.hash, node.rlp)).collect())
+    }
+
+    /// [`Trie::commit`] for a store that keeps nodes at locations: the new nodes get the
+    /// locations from `next` on, in the order they are returned, and each one lists the
+    /// locations of its children, so that a trie later reads them by location instead of by
+    /// hash. The trie keeps the locations for the nodes it holds.
+    pub fn commit_located(&mut self, next: Location) -> (B256, Vec<CommittedNode>) {
+        let mut committer = Committer { nodes: Vec::new(), next };
         let root = self
             .root
-            .reference(&mut self.scratch, Some(&mut nodes), true)
+            .reference(&mut self.scratch, Some(&mut committer), true)
             .map_or(EMPTY_ROOT_HASH, |root| root.hash());
-        (root, nodes)
+        (root, committer.nodes)
     }
 }
 
@@ -281,7 +290,7 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
             let replacement = match std::mem::take(child) {
                 NodeRef::Node(below) => prefixed(shared, *below),
                 // Only a malformed trie has an extension to a single leaf or to nothing.
-                NodeRef::Empty | NodeRef::Hash(_) => NodeRef::Empty,
+                NodeRef::Empty | NodeRef::Hash(..) => NodeRef::Empty,
             };
             *slot = replacement;
             Ok(true)
@@ -324,7 +333,7 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
                     let nibble = [index as u8];
                     match std::mem::take(child) {
                         NodeRef::Node(below) => prefixed(&nibble, *below),
-                        NodeRef::Empty | NodeRef::Hash(_) => NodeRef::Empty,
+                        NodeRef::Empty | NodeRef::Hash(..) => NodeRef::Empty,
                     }
                 }
                 (Some(_), _, value_left) => {
@@ -342,13 +351,13 @@ fn remove_at<S: NodeStore>(store: &S, slot: &mut NodeRef, path: &[u8]) -> Result
 /// `below` with `prefix` in front of its path: a leaf or an extension absorbs it, a branch goes
 /// under a new extension.
 fn prefixed(prefix: &[u8], below: NodeData) -> NodeRef {
-    let NodeData { node, reference, persisted } = below;
+    let NodeData { node, reference, persisted, location } = below;
     NodeRef::new(match node {
         Node::Leaf { path, value } => Node::Leaf { path: concat(prefix, &path), value },
         Node::Extension { path, child } => Node::Extension { path: concat(prefix, &path), child },
         node @ Node::Branch { .. } => Node::Extension {
             path: prefix.into(),
-            child: NodeRef::Node(Box::new(NodeData { node, reference, persisted })),
+            child: NodeRef::Node(Box::new(NodeData { node, reference, persisted, location })),
         },
     })
 }

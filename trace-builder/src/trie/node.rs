@@ -9,6 +9,7 @@
 use super::{
     NodeStore, TrieError,
     nibbles::{hex_prefix_decode, hex_prefix_encode, hex_prefix_len},
+    store::{CommittedNode, Location, encode_locations, location_at},
 };
 use alloy_primitives::{B256, Bytes, keccak256};
 use alloy_rlp::{EMPTY_STRING_CODE, Header};
@@ -75,8 +76,8 @@ pub(crate) enum NodeRef {
     /// No node (an empty trie, or an empty branch slot).
     #[default]
     Empty,
-    /// A node stored under this hash, not loaded yet.
-    Hash(B256),
+    /// A node stored under this hash (at this location, when known), not loaded yet.
+    Hash(B256, Option<Location>),
     /// A node in memory.
     Node(Box<NodeData>),
 }
@@ -91,6 +92,15 @@ pub(crate) struct NodeData {
     /// The node is in the store already (it was loaded from it, embedded in a loaded node, or
     /// returned by a commit); then so are all its descendants.
     pub(crate) persisted: bool,
+    /// Where the store keeps the node, when known (from its parent or its commit).
+    pub(crate) location: Option<Location>,
+}
+
+/// What a commit collects: the nodes to store, and the location the next one gets.
+#[derive(Debug)]
+pub(crate) struct Committer {
+    pub(crate) nodes: Vec<CommittedNode>,
+    pub(crate) next: Location,
 }
 
 /// The three kinds of non-empty node (Yellow Paper, appendix D). Paths are nibbles.
@@ -122,17 +132,17 @@ pub(crate) enum Node {
 impl NodeRef {
     /// A new node, not hashed and not in the store yet.
     pub(crate) fn new(node: Node) -> Self {
-        Self::Node(Box::new(NodeData { node, reference: None, persisted: false }))
+        Self::Node(Box::new(NodeData { node, reference: None, persisted: false, location: None }))
     }
 
     /// Loads the node if it is only referenced by hash, and returns it (`None` when empty).
     pub(crate) fn resolve<S: NodeStore>(&mut self, store: &S) -> Result<Option<&mut NodeData>, TrieError> {
-        if let Self::Hash(hash) = *self {
-            *self = Self::Node(Box::new(load(store, hash)?));
+        if let Self::Hash(hash, location) = *self {
+            *self = Self::Node(Box::new(load(store, hash, location)?));
         }
         match self {
             Self::Node(data) => Ok(Some(data)),
-            Self::Empty | Self::Hash(_) => Ok(None),
+            Self::Empty | Self::Hash(..) => Ok(None),
         }
     }
 
@@ -143,16 +153,17 @@ impl NodeRef {
 
     /// The reference of the node (`None` when empty), hashing what changed since it was last
     /// computed. With `commit`, also pushes every node not in the store yet whose RLP is at
-    /// least 32 bytes (or that is the root, `is_root`) as `(hash, rlp)`, and marks it stored.
+    /// least 32 bytes (or that is the root, `is_root`), gives it the next location, and marks
+    /// it stored.
     pub(crate) fn reference(
         &mut self,
         scratch: &mut Vec<u8>,
-        commit: Option<&mut Vec<(B256, Bytes)>>,
+        commit: Option<&mut Committer>,
         is_root: bool,
     ) -> Option<Reference> {
         match self {
             Self::Empty => None,
-            Self::Hash(hash) => Some(Reference::Hash(*hash)),
+            Self::Hash(hash, _) => Some(Reference::Hash(*hash)),
             Self::Node(data) => Some(data.reference(scratch, commit, is_root)),
         }
     }
@@ -163,12 +174,13 @@ impl NodeData {
     pub(crate) const fn touch(&mut self) {
         self.reference = None;
         self.persisted = false;
+        self.location = None;
     }
 
     fn reference(
         &mut self,
         scratch: &mut Vec<u8>,
-        mut commit: Option<&mut Vec<(B256, Bytes)>>,
+        mut commit: Option<&mut Committer>,
         is_root: bool,
     ) -> Reference {
         if let Some(reference) = self.reference
@@ -182,9 +194,18 @@ impl NodeData {
             Some(Reference::Hash(hash)) => Reference::Hash(hash),
             _ => Reference::of(scratch),
         };
-        if let Some(out) = commit {
+        if let Some(committer) = commit {
             if is_root || scratch.len() >= 32 {
-                out.push((reference.hash(), Bytes::copy_from_slice(scratch)));
+                let location = committer.next;
+                committer.next = location.saturating_add(1);
+                committer.nodes.push(CommittedNode {
+                    hash: reference.hash(),
+                    rlp: Bytes::copy_from_slice(scratch),
+                    location,
+                    child_locations: self.child_locations(),
+                    root: is_root,
+                });
+                self.location = Some(location);
             }
             self.persisted = true;
         }
@@ -194,7 +215,7 @@ impl NodeData {
 
     /// Writes the node's RLP into `scratch` (replacing its contents), computing the references
     /// of its children first (and committing them with `commit`).
-    pub(crate) fn encode(&mut self, scratch: &mut Vec<u8>, mut commit: Option<&mut Vec<(B256, Bytes)>>) {
+    pub(crate) fn encode(&mut self, scratch: &mut Vec<u8>, mut commit: Option<&mut Committer>) {
         match &mut self.node {
             Node::Leaf { path, value } => {
                 scratch.clear();
@@ -230,19 +251,57 @@ impl NodeData {
             }
         }
     }
+
+    /// The children the node's RLP references by hash, in RLP order (embedded children hold
+    /// no hash reference: a node shorter than 32 bytes cannot).
+    fn hash_children(&mut self) -> impl Iterator<Item = &mut NodeRef> {
+        let children: &mut [NodeRef] = match &mut self.node {
+            Node::Leaf { .. } => &mut [],
+            Node::Extension { child, .. } => std::slice::from_mut(child),
+            Node::Branch { children, .. } => &mut children[..],
+        };
+        children.iter_mut().filter(|child| match child {
+            NodeRef::Empty => false,
+            NodeRef::Hash(..) => true,
+            NodeRef::Node(data) => matches!(data.reference, Some(Reference::Hash(_))),
+        })
+    }
+
+    /// The locations of the children referenced by hash, packed for the store. Called once
+    /// the children are committed, so that each one's location is current.
+    fn child_locations(&mut self) -> Bytes {
+        let locations: Vec<Option<Location>> = self
+            .hash_children()
+            .map(|child| match child {
+                NodeRef::Hash(_, location) => *location,
+                NodeRef::Node(data) => data.location,
+                NodeRef::Empty => None,
+            })
+            .collect();
+        if locations.iter().all(Option::is_none) { Bytes::new() } else { encode_locations(locations) }
+    }
 }
 
 /// Fetches the node stored under `hash`, checks that it hashes to `hash` (the store may be an
-/// untrusted witness) and decodes it.
-fn load<S: NodeStore>(store: &S, hash: B256) -> Result<NodeData, TrieError> {
-    let rlp = store.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
-    if !store.content_addressed() && keccak256(&rlp) != hash {
+/// untrusted witness) and decodes it, with the locations the store gave for its children.
+fn load<S: NodeStore>(store: &S, hash: B256, location: Option<Location>) -> Result<NodeData, TrieError> {
+    let stored = store.stored_node(&hash, location)?.ok_or(TrieError::MissingNode(hash))?;
+    let rlp = &stored.rlp;
+    if !store.content_addressed() && keccak256(rlp) != hash {
         return Err(TrieError::MalformedNode { hash, reason: "does not hash to its key".into() });
     }
-    let node = decode(&rlp).map_err(|reason| TrieError::MalformedNode { hash, reason: reason.into() })?;
+    let node = decode(rlp).map_err(|reason| TrieError::MalformedNode { hash, reason: reason.into() })?;
     // The node hashes to `hash`: no need to hash it again for its reference.
-    let reference = if rlp.len() >= 32 { Reference::Hash(hash) } else { Reference::of(&rlp) };
-    Ok(NodeData { node, reference: Some(reference), persisted: true })
+    let reference = if rlp.len() >= 32 { Reference::Hash(hash) } else { Reference::of(rlp) };
+    let mut data = NodeData { node, reference: Some(reference), persisted: true, location: stored.location };
+    if !stored.child_locations.is_empty() {
+        for (index, child) in data.hash_children().enumerate() {
+            if let NodeRef::Hash(_, location) = child {
+                *location = location_at(&stored.child_locations, index);
+            }
+        }
+    }
+    Ok(data)
 }
 
 /// Length of the RLP string encoding of `bytes`.
@@ -347,7 +406,7 @@ pub(crate) fn decode(rlp: &[u8]) -> Result<Node, &'static str> {
                     NodeRef::Node(data) if !matches!(data.node, Node::Branch { .. }) => {
                         return Err("extension to a node that is not a branch");
                     }
-                    NodeRef::Node(_) | NodeRef::Hash(_) => {}
+                    NodeRef::Node(_) | NodeRef::Hash(..) => {}
                 }
                 Ok(Node::Extension { path, child })
             }
@@ -382,11 +441,12 @@ fn decode_child(item: &Item<'_>) -> Result<NodeRef, &'static str> {
             node,
             reference: Some(Reference::of(item.raw)),
             persisted: true,
+            location: None,
         })));
     }
     match item.payload.len() {
         0 => Ok(NodeRef::Empty),
-        32 => Ok(NodeRef::Hash(B256::from_slice(item.payload))),
+        32 => Ok(NodeRef::Hash(B256::from_slice(item.payload), None)),
         _ => Err("child is neither a hash, empty, nor an embedded node"),
     }
 }
@@ -397,7 +457,7 @@ mod tests {
     use super::*;
 
     fn encode(node: Node) -> Vec<u8> {
-        let mut data = NodeData { node, reference: None, persisted: false };
+        let mut data = NodeData { node, reference: None, persisted: false, location: None };
         let mut scratch = Vec::new();
         data.encode(&mut scratch, None);
         scratch
@@ -417,18 +477,22 @@ mod tests {
     fn branch_round_trip_with_embedded_child() {
         let mut children: Box<[NodeRef; 16]> = Box::default();
         children[3] = NodeRef::new(Node::Leaf { path: vec![].into(), value: vec![0x01].into() });
-        children[7] = NodeRef::Hash(B256::repeat_byte(0xab));
+        children[7] = NodeRef::Hash(B256::repeat_byte(0xab), None);
         let rlp = encode(Node::Branch { children, value: Some(vec![0x7f].into()) });
         let Ok(Node::Branch { children, value }) = decode(&rlp) else {
             panic!("branch does not decode");
         };
         assert_eq!(value.as_deref(), Some(&[0x7f][..]));
-        assert!(matches!(children[7], NodeRef::Hash(hash) if hash == B256::repeat_byte(0xab)));
+        assert!(matches!(children[7], NodeRef::Hash(hash, _) if hash == B256::repeat_byte(0xab)));
         assert!(
             matches!(&children[3], NodeRef::Node(data) if matches!(&data.node, Node::Leaf { value, .. } if **value == [0x01]))
         );
-        let mut again =
-            NodeData { node: Node::Branch { children, value }, reference: None, persisted: false };
+        let mut again = NodeData {
+            node: Node::Branch { children, value },
+            reference: None,
+            persisted: false,
+            location: None,
+        };
         let mut scratch = Vec::new();
         again.encode(&mut scratch, None);
         assert_eq!(scratch, rlp);

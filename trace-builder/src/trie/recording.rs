@@ -1,6 +1,6 @@
 //! The store wrapper that collects the state-access proof.
 
-use super::{NodeStore, StoreError};
+use super::{Location, NodeStore, StoreError, StoredNode};
 use alloy_primitives::{B256, Bytes, map::B256Map};
 use parking_lot::Mutex;
 
@@ -50,6 +50,14 @@ impl<S: NodeStore> NodeStore for RecordingStore<S> {
         let node = self.inner.node(hash)?;
         if let Some(node) = &node {
             self.recorded.lock().insert(*hash, node.clone());
+        }
+        Ok(node)
+    }
+
+    fn stored_node(&self, hash: &B256, location: Option<Location>) -> Result<Option<StoredNode>, StoreError> {
+        let node = self.inner.stored_node(hash, location)?;
+        if let Some(node) = &node {
+            self.recorded.lock().insert(*hash, node.rlp.clone());
         }
         Ok(node)
     }

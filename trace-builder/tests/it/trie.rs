@@ -10,6 +10,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use trace_builder::{
     AccountChange, AccountState, EMPTY_ROOT_HASH, NodeStore, RecordingStore, StateChanges, StateTrie, Trie,
     TrieAccount, TrieError, ordered_trie_root, state_root_of,
+    trie::{CommittedNode, Location, StoreError, StoredNode},
 };
 
 type Store = B256Map<Bytes>;
@@ -647,8 +648,103 @@ fn verify_account_proof(root: B256, proof: &trace_builder::AccountProof) {
     }
 }
 
+/// A store like the sequencer's database: nodes by location, and by hash only the roots. A
+/// trie that asked for any other node by hash alone would find nothing.
+#[derive(Default)]
+struct LocatedStore {
+    nodes: BTreeMap<Location, (B256, StoredNode)>,
+    roots: B256Map<Location>,
+    next: Option<Location>,
+}
+
+impl LocatedStore {
+    fn next(&self) -> Location {
+        self.next.unwrap_or(Location::MIN)
+    }
+
+    fn extend(&mut self, committed: Vec<CommittedNode>) {
+        for node in committed {
+            assert_eq!(Some(node.location), Some(self.next()), "locations are handed out in order");
+            self.next = Some(node.location.saturating_add(1));
+            if node.root {
+                self.roots.insert(node.hash, node.location);
+            }
+            let stored = StoredNode {
+                rlp: node.rlp,
+                location: Some(node.location),
+                child_locations: node.child_locations,
+            };
+            self.nodes.insert(node.location, (node.hash, stored));
+        }
+    }
+}
+
+/// A [`LocatedStore`] that tries read while the test adds to it.
+#[derive(Clone, Default)]
+struct SharedStore(std::rc::Rc<std::cell::RefCell<LocatedStore>>);
+
+impl NodeStore for SharedStore {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.stored_node(hash, None)?.map(|node| node.rlp))
+    }
+
+    fn stored_node(&self, hash: &B256, location: Option<Location>) -> Result<Option<StoredNode>, StoreError> {
+        let store = self.0.borrow();
+        let Some(location) = location.or_else(|| store.roots.get(hash).copied()) else { return Ok(None) };
+        Ok(store.nodes.get(&location).filter(|(stored, _)| stored == hash).map(|(_, node)| node.clone()))
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Over a store that finds nodes by location, and by hash only trie roots, states committed
+    /// one after another read back in full: every node but a root is found where its parent
+    /// (or its commit) said it is, including the unchanged siblings of changed nodes, whether
+    /// the trie that committed them is reused or reopened at the root.
+    #[test]
+    fn committed_states_read_back_by_location(
+        accounts in accounts(),
+        batches in prop::collection::vec(changes(), 1..4),
+    ) {
+        let store = SharedStore::default();
+        let mut model = accounts.clone();
+        let genesis_changes = StateChanges {
+            accounts: accounts
+                .iter()
+                .map(|(address, (info, storage))| {
+                    let change =
+                        AccountChange { info: Some(info.clone()), storage_wiped: true, storage: storage.clone() };
+                    (*address, change)
+                })
+                .collect(),
+            codes: BTreeMap::new(),
+        };
+        let mut writer = StateTrie::new(store.clone(), EMPTY_ROOT_HASH);
+        let mut root = EMPTY_ROOT_HASH;
+        for (index, batch) in std::iter::once(&genesis_changes).chain(&batches).enumerate() {
+            // Alternately go on with the same trie (which keeps its nodes' locations) and with
+            // one reopened at the root (which learns them from the store).
+            if index % 2 == 1 {
+                writer = StateTrie::new(store.clone(), root);
+            }
+            writer.apply(batch).unwrap();
+            let next = store.0.borrow().next();
+            let (new_root, nodes) = writer.commit_located(next);
+            apply_to_model(&mut model, batch);
+            prop_assert_eq!(new_root, alloy_state_root(&model));
+            store.0.borrow_mut().extend(nodes);
+            root = new_root;
+            let mut reader = StateTrie::new(store.clone(), root);
+            for (address, (info, storage)) in &model {
+                let account = reader.account(*address).unwrap().unwrap();
+                prop_assert_eq!((account.nonce, account.balance), (info.nonce, info.balance));
+                for (slot, value) in storage {
+                    prop_assert_eq!(reader.storage(*address, *slot).unwrap(), *value);
+                }
+            }
+        }
+    }
 
     /// A genesis state's root equals alloy-trie's, and every account and slot reads back.
     #[test]
