@@ -24,7 +24,7 @@ use trace_builder::{
     chain::ChainConfig,
     executor::{BlockExecutor, BlockInputs, seal_header},
     state_trie::StateTrie,
-    trie::ordered_trie_root,
+    trie::{Location, ordered_trie_root},
 };
 
 /// The newest sealed block, as the builder publishes it to the RPC.
@@ -84,6 +84,9 @@ pub struct BlockProducer {
     state: LatestState,
     nodes: DbNodeStore,
     trie: StateTrie<DbNodeStore>,
+    /// The store location of the next trie node the producer commits; read from the store
+    /// before the first block.
+    next_location: Option<Location>,
     mempool: Arc<Mempool>,
     head: ChainHead,
     heads: watch::Sender<ChainHead>,
@@ -111,6 +114,7 @@ impl BlockProducer {
             runtime,
             nodes,
             trie,
+            next_location: None,
             mempool,
             head,
             heads,
@@ -186,7 +190,13 @@ impl BlockProducer {
 
         let root_started = Instant::now();
         self.trie.apply(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
-        let (state_root, trie_nodes) = self.trie.commit();
+        let next_location = match self.next_location {
+            Some(location) => location,
+            None => self.runtime.block_on(self.store.next_trie_location()).map_err(BuildError::Store)?,
+        };
+        let (state_root, trie_nodes) = self.trie.commit_located(next_location);
+        self.next_location =
+            Some(trie_nodes.last().map_or(next_location, |last| last.location.saturating_add(1)));
         let state_root_seconds = root_started.elapsed();
 
         let raw: Vec<Vec<u8>> = included.iter().map(|(tx, _)| tx.inner().encoded_2718()).collect();

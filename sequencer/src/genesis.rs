@@ -11,7 +11,11 @@ use alloy_consensus::{
 use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_primitives::{B256, Bytes, U256, keccak256, map::B256Map};
 use std::path::Path;
-use trace_builder::{AccountChange, AccountState, StateChanges, state_trie::StateTrie};
+use trace_builder::{
+    AccountChange, AccountState, StateChanges,
+    state_trie::StateTrie,
+    trie::{CommittedNode, Location},
+};
 
 /// The dev chain's genesis (config/dev-genesis.json), built into the binary.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../config/dev-genesis.json");
@@ -31,7 +35,7 @@ pub struct ChainGenesis {
     /// The allocation as state changes from the empty state.
     pub state: StateChanges,
     /// Trie nodes of the genesis state.
-    pub trie_nodes: Vec<(B256, Bytes)>,
+    pub trie_nodes: Vec<CommittedNode>,
 }
 
 impl ChainGenesis {
@@ -109,7 +113,8 @@ impl ChainGenesis {
         }
         let mut trie = StateTrie::new(B256Map::<Bytes>::default(), EMPTY_ROOT_HASH);
         trie.apply(&state)?;
-        let (state_root, trie_nodes) = trie.commit();
+        // The genesis block's nodes are the first a store holds.
+        let (state_root, trie_nodes) = trie.commit_located(Location::MIN);
 
         let base_fee = genesis.base_fee_per_gas.map_or(INITIAL_BASE_FEE, |fee| fee as u64);
         let header = Header {

@@ -4,11 +4,12 @@ use super::Store;
 use alloy_primitives::{B256, Bytes, map::B256Map};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use trace_builder::trie::{NodeStore, StoreError as TrieStoreError};
+use trace_builder::trie::{CommittedNode, Location, NodeStore, StoreError as TrieStoreError, StoredNode};
 
 /// The sequencer's [`NodeStore`]: a two-generation cache in front of the `trie_nodes` table.
 ///
-/// Lookups try the young generation, then the old one (promoting the node), then the database.
+/// Lookups try the young generation, then the old one (promoting the node), then the database:
+/// at the node's location when the trie knows it, else by hash (trie roots).
 /// When the young generation outgrows half the budget the old one is dropped and the young one
 /// takes its place: recently used nodes (the top of the trie, hot accounts) stay resident at a
 /// cost of O(1) per access. Nodes written by the sequencer enter the cache as they are committed.
@@ -24,17 +25,17 @@ pub struct DbNodeStore {
 
 #[derive(Debug, Default)]
 struct Generations {
-    young: B256Map<Bytes>,
-    old: B256Map<Bytes>,
+    young: B256Map<StoredNode>,
+    old: B256Map<StoredNode>,
     young_bytes: usize,
     budget_bytes: usize,
 }
 
-/// Bytes a cached node costs besides its RLP (key, map slot, `Bytes` header).
-const ENTRY_OVERHEAD: usize = 80;
+/// Bytes a cached node costs besides its RLP and child locations (key, map slot, headers).
+const ENTRY_OVERHEAD: usize = 128;
 
 impl Generations {
-    fn get(&mut self, hash: &B256) -> Option<Bytes> {
+    fn get(&mut self, hash: &B256) -> Option<StoredNode> {
         if let Some(node) = self.young.get(hash) {
             return Some(node.clone());
         }
@@ -43,8 +44,8 @@ impl Generations {
         Some(node)
     }
 
-    fn insert(&mut self, hash: B256, node: Bytes) {
-        let size = node.len() + ENTRY_OVERHEAD;
+    fn insert(&mut self, hash: B256, node: StoredNode) {
+        let size = node.rlp.len() + node.child_locations.len() + ENTRY_OVERHEAD;
         if self.young.insert(hash, node).is_none() {
             self.young_bytes += size;
         }
@@ -63,21 +64,36 @@ impl DbNodeStore {
     }
 
     /// Puts freshly committed nodes into the cache.
-    pub fn cache_nodes(&self, nodes: &[(B256, Bytes)]) {
+    pub fn cache_nodes(&self, nodes: &[CommittedNode]) {
         let mut cache = self.cache.lock();
-        for (hash, node) in nodes {
-            cache.insert(*hash, node.clone());
+        for node in nodes {
+            let stored = StoredNode {
+                rlp: node.rlp.clone(),
+                location: Some(node.location),
+                child_locations: node.child_locations.clone(),
+            };
+            cache.insert(node.hash, stored);
         }
     }
 }
 
 impl NodeStore for DbNodeStore {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, TrieStoreError> {
+        Ok(self.stored_node(hash, None)?.map(|node| node.rlp))
+    }
+
+    fn stored_node(
+        &self,
+        hash: &B256,
+        location: Option<Location>,
+    ) -> Result<Option<StoredNode>, TrieStoreError> {
         if let Some(node) = self.cache.lock().get(hash) {
             return Ok(Some(node));
         }
-        let node =
-            self.runtime.block_on(self.store.trie_node(*hash)).map_err(|e| TrieStoreError(e.to_string()))?;
+        let node = self
+            .runtime
+            .block_on(self.store.trie_node(*hash, location))
+            .map_err(|e| TrieStoreError(e.to_string()))?;
         if let Some(node) = &node {
             self.cache.lock().insert(*hash, node.clone());
         }

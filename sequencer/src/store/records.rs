@@ -5,7 +5,7 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes};
 use sqlx::{Row, any::AnyRow};
-use trace_builder::{StateAccess, StateChanges};
+use trace_builder::{StateAccess, StateChanges, trie::CommittedNode};
 
 /// A sealed block and everything that is committed with it.
 #[derive(Clone, Debug)]
@@ -20,8 +20,8 @@ pub struct BlockRecord {
     pub changes: StateChanges,
     /// What the block read from the state before it (for its trace's witness).
     pub access: StateAccess,
-    /// Trie nodes created by the block.
-    pub trie_nodes: Vec<(B256, Bytes)>,
+    /// Trie nodes created by the block, at the locations the store keeps them.
+    pub trie_nodes: Vec<CommittedNode>,
 }
 
 /// A transaction included in a block, with its outcome.
