@@ -71,6 +71,66 @@ async fn restart_on_postgres_continues_the_chain() {
     restart_continues_chain(Some(server.fresh_database().await)).await;
 }
 
+/// Puts the trie nodes of the SQLite database in `datadir` back the way they were stored before
+/// they had locations (migration 0004): keyed by hash alone, in a different order.
+async fn store_nodes_by_hash_only(datadir: &std::path::Path) {
+    use sqlx::{Connection, Executor};
+    let url = format!("sqlite://{}", datadir.join("chain.sqlite").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    conn.execute(
+        "CREATE TABLE legacy (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, node BLOB NOT NULL);
+         INSERT OR IGNORE INTO legacy (hash, node) SELECT hash, node FROM trie_nodes ORDER BY location DESC;
+         DROP TABLE trie_nodes;
+         DROP TABLE trie_node_hashes;
+         ALTER TABLE legacy RENAME TO trie_nodes;
+         DELETE FROM _sqlx_migrations WHERE version = 4;",
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// A datadir from before trie nodes had locations upgrades in place: the state at old blocks
+/// reads the same through the trie (the old nodes are found by hash), and the chain goes on,
+/// its new nodes referring to the old ones, across another restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_from_before_node_locations_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipient = Address::repeat_byte(0x11);
+    let sender = dev_signer(0).address();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let hash = *provider
+        .send_raw_transaction(&sign(&dev_signer(0), transfer(0, recipient)))
+        .await
+        .unwrap()
+        .tx_hash();
+    let mined = wait_receipt(&provider, hash).await.block_number.unwrap();
+    let before = provider.get_proof(sender, vec![]).block_id(mined.into()).await.unwrap();
+    node.stop().await;
+    store_nodes_by_hash_only(dir.path()).await;
+
+    let node = launch(dir.path(), None).await;
+    let provider = crate::support::provider(&node);
+    let after = provider.get_proof(sender, vec![]).block_id(mined.into()).await.unwrap();
+    assert_eq!(after, before);
+    let hash = *provider
+        .send_raw_transaction(&sign(&dev_signer(0), transfer(1, recipient)))
+        .await
+        .unwrap()
+        .tx_hash();
+    let mined = wait_receipt(&provider, hash).await.block_number.unwrap();
+    let latest = provider.get_proof(recipient, vec![]).block_id(mined.into()).await.unwrap();
+    assert_eq!(latest.balance, U256::from(2 * 12_345u64));
+    node.stop().await;
+
+    let node = launch(dir.path(), None).await;
+    let provider = crate::support::provider(&node);
+    assert_eq!(provider.get_proof(recipient, vec![]).block_id(mined.into()).await.unwrap(), latest);
+    assert_eq!(provider.get_proof(sender, vec![]).block_id((mined - 1).into()).await.unwrap().nonce, 1);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_of_another_chain_is_refused() {
     let dir = tempfile::tempdir().unwrap();
