@@ -23,6 +23,10 @@ use sequencer::{
 use std::{sync::Arc, time::Duration};
 use trace_builder::ChainConfig;
 
+/// The allocator of the `sequencer` binary, so that the node measured here allocates as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The transfer path of an ERC-20 token, hand-assembled: `transfer(to, amount)` checks the
 /// caller's balance (slot = caller address), debits it, credits `to`, emits
 /// `Transfer(from, to, amount)` and returns true. Same storage and log work as an ERC-20 transfer.

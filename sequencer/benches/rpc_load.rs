@@ -29,6 +29,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The allocator of the `sequencer` binary, so that the node measured here allocates as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod support;
 
 const CHAIN_ID: u64 = 1337;
