@@ -3,26 +3,27 @@
 -- Keyed by hash, each node a block created went to a random place among all nodes: at 1.36 M
 -- nodes, the 7,400 nodes of a 1,000-transfer block dirtied about as many pages of the hash
 -- index (31 MB of WAL), most of the block's commit. Nodes now get locations in the order they
--- are written, so that a block's nodes are appended together, and each node lists the
--- locations of its children, so that the trie reads a node at the location its parent gave.
--- Only nodes reached without a parent are looked up by hash: trie roots, and the nodes written
--- before this migration (their parents list no locations).
+-- are written, each node lists the locations of its children, and the trie reads a node at the
+-- location its parent gave. Consecutive nodes are stored together, up to 32 per row keyed by
+-- the first one's location, so a block's nodes are a few hundred appended rows. Only nodes
+-- reached without a parent are looked up by hash: trie roots, and the nodes written before this
+-- migration (their parents list no locations).
 
-CREATE TABLE trie_nodes_by_location (
-    location INTEGER PRIMARY KEY,
-    hash     BLOB NOT NULL,                   -- keccak256(node), compared on every read
-    node     BLOB NOT NULL,                   -- RLP
-    children BLOB NOT NULL                    -- locations of the children referenced by hash,
-                                              -- 8 bytes little-endian each, 0 when unknown
+CREATE TABLE trie_node_chunks (
+    first_location INTEGER PRIMARY KEY,
+    count          INTEGER NOT NULL,          -- nodes in the chunk; 0: one node from before
+                                              -- locations, `nodes` is its bare RLP
+    nodes          BLOB NOT NULL              -- per node: hash (32 bytes), RLP length (u32 LE),
+                                              -- RLP, child-locations length (u16 LE), child
+                                              -- locations (u64 LE each, 0 when unknown)
 );
-INSERT INTO trie_nodes_by_location (location, hash, node, children)
-SELECT id, hash, node, x'' FROM trie_nodes;
+INSERT INTO trie_node_chunks (first_location, count, nodes) SELECT id, 0, node FROM trie_nodes;
 
 CREATE TABLE trie_node_hashes (
     hash     BLOB PRIMARY KEY,
     location INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT INTO trie_node_hashes (hash, location) SELECT hash, location FROM trie_nodes_by_location;
+INSERT INTO trie_node_hashes (hash, location) SELECT hash, id FROM trie_nodes;
 
 DROP TABLE trie_nodes;
-ALTER TABLE trie_nodes_by_location RENAME TO trie_nodes;
+ALTER TABLE trie_node_chunks RENAME TO trie_nodes;

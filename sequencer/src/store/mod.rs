@@ -9,6 +9,7 @@ mod logs;
 mod node_store;
 mod pool;
 mod records;
+mod trie_nodes;
 
 pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
@@ -24,10 +25,7 @@ use sqlx::{
     any::{AnyPoolOptions, AnyRow},
 };
 use std::{str::FromStr, time::Duration};
-use trace_builder::{
-    AccountChange, AccountState, StateAccess, StateChanges,
-    trie::{CommittedNode, Location, StoredNode},
-};
+use trace_builder::{AccountChange, AccountState, StateAccess, StateChanges};
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,7 +277,7 @@ impl Store {
         )
         .await?;
         write_state_changes(&mut tx, backend, &block.changes).await?;
-        write_trie_nodes(&mut tx, backend, &block.trie_nodes).await?;
+        trie_nodes::write(&mut tx, backend, &block.trie_nodes).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -423,50 +421,6 @@ impl Store {
         row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
     }
 
-    /// The trie node with hash `hash`: read at `location` when given (the node there must have
-    /// that hash), else found by hash among the nodes the store can find that way (trie roots,
-    /// and nodes from before locations were kept).
-    pub async fn trie_node(
-        &self,
-        hash: B256,
-        location: Option<Location>,
-    ) -> Result<Option<StoredNode>, StoreError> {
-        let row = match location {
-            Some(location) => {
-                sqlx::query("SELECT location, hash, node, children FROM trie_nodes WHERE location = $1")
-                    .bind(location.get() as i64)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT n.location, n.hash, n.node, n.children FROM trie_node_hashes h \
-                     JOIN trie_nodes n ON n.location = h.location WHERE h.hash = $1",
-                )
-                .bind(hash.to_vec())
-                .fetch_optional(&self.pool)
-                .await?
-            }
-        };
-        let Some(row) = row else { return Ok(None) };
-        let stored_at = row.try_get::<i64, _>(0)?;
-        if b256(&row, 1)? != hash {
-            return Err(StoreError::Corrupt(format!("trie node at location {stored_at} is not {hash}")));
-        }
-        Ok(Some(StoredNode {
-            rlp: Bytes::from(row.try_get::<Vec<u8>, _>(2)?),
-            location: Location::new(stored_at as u64),
-            child_locations: Bytes::from(row.try_get::<Vec<u8>, _>(3)?),
-        }))
-    }
-
-    /// The location the next new trie node gets: after every node stored.
-    pub async fn next_trie_location(&self) -> Result<Location, StoreError> {
-        let row = sqlx::query("SELECT MAX(location) FROM trie_nodes").fetch_one(&self.writer).await?;
-        let last = row.try_get::<Option<i64>, _>(0)?.unwrap_or_default();
-        Ok(Location::new(last as u64 + 1).unwrap_or(Location::MIN))
-    }
-
     /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -533,41 +487,6 @@ async fn insert_rows(
         query.execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// Appends a block's new trie nodes at their locations, and makes its trie roots findable by
-/// hash (a trie is opened by its root's hash alone).
-async fn write_trie_nodes(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    nodes: &[CommittedNode],
-) -> Result<(), StoreError> {
-    let rows = nodes
-        .iter()
-        .map(|node| {
-            vec![
-                Value::Int(node.location.get() as i64),
-                Value::Blob(node.hash.to_vec()),
-                Value::Blob(node.rlp.to_vec()),
-                Value::Blob(node.child_locations.to_vec()),
-            ]
-        })
-        .collect();
-    insert_rows(tx, backend, "INSERT INTO trie_nodes (location, hash, node, children) VALUES ", "", rows)
-        .await?;
-    let roots = nodes
-        .iter()
-        .filter(|node| node.root)
-        .map(|node| vec![Value::Blob(node.hash.to_vec()), Value::Int(node.location.get() as i64)])
-        .collect();
-    insert_rows(
-        tx,
-        backend,
-        "INSERT INTO trie_node_hashes (hash, location) VALUES ",
-        " ON CONFLICT (hash) DO NOTHING",
-        roots,
-    )
-    .await
 }
 
 /// Applies a block's changes to the flat latest-state tables.

@@ -72,21 +72,43 @@ async fn restart_on_postgres_continues_the_chain() {
 }
 
 /// Puts the trie nodes of the SQLite database in `datadir` back the way they were stored before
-/// they had locations (migration 0004): keyed by hash alone, in a different order.
+/// they had locations (migration 0004): one row per node, keyed by hash alone, in another order.
 async fn store_nodes_by_hash_only(datadir: &std::path::Path) {
-    use sqlx::{Connection, Executor};
+    use sqlx::{Connection, Executor, Row};
     let url = format!("sqlite://{}", datadir.join("chain.sqlite").display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    // Chunks of `hash | RLP length (u32 LE) | RLP | child-locations length (u16 LE) | ...`.
+    let mut nodes = Vec::new();
+    for row in sqlx::query("SELECT nodes FROM trie_nodes").fetch_all(&mut conn).await.unwrap() {
+        let chunk: Vec<u8> = row.get(0);
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let hash = rest[..32].to_vec();
+            let len = u32::from_le_bytes(rest[32..36].try_into().unwrap()) as usize;
+            let rlp = rest[36..36 + len].to_vec();
+            rest = &rest[36 + len..];
+            let children = usize::from(u16::from_le_bytes(rest[..2].try_into().unwrap()));
+            rest = &rest[2 + children..];
+            nodes.push((hash, rlp));
+        }
+    }
+    assert!(nodes.len() > 10, "the dev genesis alone has more nodes, got {}", nodes.len());
     conn.execute(
-        "CREATE TABLE legacy (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, node BLOB NOT NULL);
-         INSERT OR IGNORE INTO legacy (hash, node) SELECT hash, node FROM trie_nodes ORDER BY location DESC;
-         DROP TABLE trie_nodes;
+        "DROP TABLE trie_nodes;
          DROP TABLE trie_node_hashes;
-         ALTER TABLE legacy RENAME TO trie_nodes;
+         CREATE TABLE trie_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, node BLOB NOT NULL);
          DELETE FROM _sqlx_migrations WHERE version = 4;",
     )
     .await
     .unwrap();
+    for (hash, rlp) in nodes.into_iter().rev() {
+        sqlx::query("INSERT OR IGNORE INTO trie_nodes (hash, node) VALUES ($1, $2)")
+            .bind(hash)
+            .bind(rlp)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     conn.close().await.unwrap();
 }
 
