@@ -71,12 +71,17 @@ async fn restart_on_postgres_continues_the_chain() {
     restart_continues_chain(Some(server.fresh_database().await)).await;
 }
 
-/// Puts the trie nodes of the SQLite database in `datadir` back the way they were stored before
-/// they had locations (migration 0004): one row per node, keyed by hash alone, in another order.
-async fn store_nodes_by_hash_only(datadir: &std::path::Path) {
+/// Puts the trie nodes of the database at `url` back the way they were stored before they had
+/// locations (SQLite migration 0004, PostgreSQL 0003): one row per node, keyed by hash alone,
+/// in another order.
+async fn store_nodes_by_hash_only(url: &str) {
     use sqlx::{Connection, Executor, Row};
-    let url = format!("sqlite://{}", datadir.join("chain.sqlite").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (legacy_table, migration) = if url.starts_with("sqlite:") {
+        ("CREATE TABLE trie_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, node BLOB NOT NULL)", 4)
+    } else {
+        ("CREATE TABLE trie_nodes (hash BYTEA PRIMARY KEY, node BYTEA NOT NULL)", 3)
+    };
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
     // Chunks of `hash | RLP length (u32 LE) | RLP | child-locations length (u16 LE) | ...`.
     let mut nodes = Vec::new();
     for row in sqlx::query("SELECT nodes FROM trie_nodes").fetch_all(&mut conn).await.unwrap() {
@@ -93,16 +98,16 @@ async fn store_nodes_by_hash_only(datadir: &std::path::Path) {
         }
     }
     assert!(nodes.len() > 10, "the dev genesis alone has more nodes, got {}", nodes.len());
-    conn.execute(
-        "DROP TABLE trie_nodes;
-         DROP TABLE trie_node_hashes;
-         CREATE TABLE trie_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, node BLOB NOT NULL);
-         DELETE FROM _sqlx_migrations WHERE version = 4;",
-    )
-    .await
-    .unwrap();
+    for statement in [
+        "DROP TABLE trie_nodes",
+        "DROP TABLE trie_node_hashes",
+        legacy_table,
+        &format!("DELETE FROM _sqlx_migrations WHERE version = {migration}"),
+    ] {
+        conn.execute(sqlx::AssertSqlSafe(statement)).await.unwrap();
+    }
     for (hash, rlp) in nodes.into_iter().rev() {
-        sqlx::query("INSERT OR IGNORE INTO trie_nodes (hash, node) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO trie_nodes (hash, node) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
             .bind(hash)
             .bind(rlp)
             .execute(&mut conn)
@@ -112,15 +117,17 @@ async fn store_nodes_by_hash_only(datadir: &std::path::Path) {
     conn.close().await.unwrap();
 }
 
-/// A datadir from before trie nodes had locations upgrades in place: the state at old blocks
+/// A database from before trie nodes had locations upgrades in place: the state at old blocks
 /// reads the same through the trie (the old nodes are found by hash), and the chain goes on,
 /// its new nodes referring to the old ones, across another restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_from_before_node_locations_upgrades() {
+async fn upgrade_from_nodes_by_hash(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
+    let url = database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("chain.sqlite").display()));
     let recipient = Address::repeat_byte(0x11);
     let sender = dev_signer(0).address();
-    let node = launch(dir.path(), None).await;
+    let node = launch(dir.path(), database_url.clone()).await;
     let provider = provider(&node);
     let hash = *provider
         .send_raw_transaction(&sign(&dev_signer(0), transfer(0, recipient)))
@@ -130,9 +137,9 @@ async fn database_from_before_node_locations_upgrades() {
     let mined = wait_receipt(&provider, hash).await.block_number.unwrap();
     let before = provider.get_proof(sender, vec![]).block_id(mined.into()).await.unwrap();
     node.stop().await;
-    store_nodes_by_hash_only(dir.path()).await;
+    store_nodes_by_hash_only(&url).await;
 
-    let node = launch(dir.path(), None).await;
+    let node = launch(dir.path(), database_url.clone()).await;
     let provider = crate::support::provider(&node);
     let after = provider.get_proof(sender, vec![]).block_id(mined.into()).await.unwrap();
     assert_eq!(after, before);
@@ -146,11 +153,22 @@ async fn database_from_before_node_locations_upgrades() {
     assert_eq!(latest.balance, U256::from(2 * 12_345u64));
     node.stop().await;
 
-    let node = launch(dir.path(), None).await;
+    let node = launch(dir.path(), database_url).await;
     let provider = crate::support::provider(&node);
     assert_eq!(provider.get_proof(recipient, vec![]).block_id(mined.into()).await.unwrap(), latest);
     assert_eq!(provider.get_proof(sender, vec![]).block_id((mined - 1).into()).await.unwrap().nonce, 1);
     node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_from_before_node_locations_upgrades() {
+    upgrade_from_nodes_by_hash(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_database_from_before_node_locations_upgrades() {
+    let server = PgServer::start();
+    upgrade_from_nodes_by_hash(Some(server.fresh_database().await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
