@@ -45,6 +45,8 @@ pub struct Store {
     /// pool as the reads.
     writer: AnyPool,
     backend: Backend,
+    /// Where the pool's journal keeps each transaction it holds (hash → sequence number).
+    journal_rows: std::sync::Arc<parking_lot::Mutex<alloy_primitives::map::B256Map<i64>>>,
 }
 
 /// How long a query waits for a free connection.
@@ -151,7 +153,7 @@ impl Store {
         if backend == Backend::Sqlite {
             tokio::spawn(checkpoint_sqlite(pool.clone()));
         }
-        Ok(Self { pool, writer, backend })
+        Ok(Self { pool, writer, backend, journal_rows: Default::default() })
     }
 
     /// The engine behind this store.
@@ -455,8 +457,37 @@ async fn insert_rows(
     tail: &str,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+    for query in insert_statements(backend, head, tail, rows) {
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// [`insert_rows`] for statements whose `tail` has a `RETURNING` clause: the rows returned.
+async fn insert_rows_returning(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<Vec<AnyRow>, StoreError> {
+    let mut returned = Vec::with_capacity(rows.len());
+    for query in insert_statements(backend, head, tail, rows) {
+        returned.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(returned)
+}
+
+/// The multi-row statements that insert `rows`, as few as the parameter limit allows.
+fn insert_statements(
+    backend: Backend,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Value>>,
+) -> Vec<sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>> {
+    let Some(width) = rows.first().map(Vec::len) else { return Vec::new() };
     let rows_per_statement = (backend.params_per_statement() / width).max(1);
+    let mut statements = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
@@ -484,9 +515,9 @@ async fn insert_rows(
                 Value::OptBlob(v) => query.bind(v),
             };
         }
-        query.execute(&mut **tx).await?;
+        statements.push(query);
     }
-    Ok(())
+    statements
 }
 
 /// Applies a block's changes to the flat latest-state tables.

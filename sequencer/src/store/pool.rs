@@ -1,6 +1,6 @@
 //! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
 
-use super::{Store, Value, address, insert_rows};
+use super::{Store, Value, address, b256, insert_rows_returning};
 use crate::error::StoreError;
 use alloy_primitives::{Address, B256, Bytes};
 use sqlx::{AssertSqlSafe, Row};
@@ -50,8 +50,7 @@ impl PoolJournal {
         Self { admissions }
     }
 
-    /// Records an admitted transaction; returns once it is durable. Recording it twice is a
-    /// no-op.
+    /// Records an admitted transaction; returns once it is durable.
     pub async fn record(&self, hash: B256, sender: Address, raw: Bytes) -> Result<(), StoreError> {
         let (durable, written) = oneshot::channel();
         let closed = || StoreError::Journal("the pool journal has stopped".into());
@@ -62,7 +61,8 @@ impl PoolJournal {
 
 impl Store {
     /// Records admitted transactions (hash, sender, EIP-2718 bytes) in one database
-    /// transaction; returns once they are durable. Recording one twice is a no-op.
+    /// transaction; returns once they are durable. The rows are appended to the journal; the
+    /// store remembers where, for [`Store::delete_pooled`].
     pub async fn insert_pooled(&self, transactions: &[(B256, Address, &[u8])]) -> Result<(), StoreError> {
         let rows = transactions
             .iter()
@@ -71,28 +71,44 @@ impl Store {
             })
             .collect();
         let mut tx = self.writer.begin().await?;
-        insert_rows(
+        let returned = insert_rows_returning(
             &mut tx,
             self.backend,
-            "INSERT INTO pool_transactions (hash, sender, raw) VALUES ",
-            " ON CONFLICT (hash) DO NOTHING",
+            "INSERT INTO pool_journal (hash, sender, raw) VALUES ",
+            " RETURNING seq, hash",
             rows,
         )
         .await?;
         tx.commit().await?;
+        let mut journal_rows = self.journal_rows.lock();
+        for row in &returned {
+            // A transaction recorded twice keeps its older row too: start-up removes it.
+            journal_rows.insert(b256(row, 1)?, row.try_get::<i64, _>(0)?);
+        }
         Ok(())
     }
 
     /// Forgets transactions that left the pool, in batched statements.
     pub async fn delete_pooled(&self, hashes: &[B256]) -> Result<(), StoreError> {
+        let seqs: Vec<i64> = {
+            let mut journal_rows = self.journal_rows.lock();
+            hashes.iter().filter_map(|hash| journal_rows.remove(hash)).collect()
+        };
+        self.delete_journal_rows(&seqs).await
+    }
+
+    async fn delete_journal_rows(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.writer.begin().await?;
-        for chunk in hashes.chunks(self.backend.params_per_statement()) {
+        for chunk in seqs.chunks(self.backend.params_per_statement()) {
             let placeholders = self.backend.placeholders(chunk.len());
             // Only generated placeholders are formatted into the SQL.
-            let sql = format!("DELETE FROM pool_transactions WHERE hash IN ({placeholders})");
+            let sql = format!("DELETE FROM pool_journal WHERE seq IN ({placeholders})");
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for hash in chunk {
-                query = query.bind(hash.to_vec());
+            for seq in chunk {
+                query = query.bind(*seq);
             }
             query.execute(&mut *tx).await?;
         }
@@ -100,9 +116,54 @@ impl Store {
         Ok(())
     }
 
-    /// Every recorded pool transaction: its sender and EIP-2718 bytes.
+    /// Every recorded pool transaction, in the order recorded: its sender and EIP-2718 bytes.
+    /// Learns where each one is kept, and drops the older rows of a transaction recorded twice.
     pub async fn pooled_transactions(&self) -> Result<Vec<(Address, Bytes)>, StoreError> {
-        let rows = sqlx::query("SELECT sender, raw FROM pool_transactions").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok((address(row, 0)?, Bytes::from(row.try_get::<Vec<u8>, _>(1)?)))).collect()
+        let rows = sqlx::query("SELECT seq, hash, sender, raw FROM pool_journal ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut transactions = Vec::with_capacity(rows.len());
+        let mut duplicates = Vec::new();
+        {
+            let mut journal_rows = self.journal_rows.lock();
+            for row in &rows {
+                if let Some(older) = journal_rows.insert(b256(row, 1)?, row.try_get::<i64, _>(0)?) {
+                    duplicates.push(older);
+                    continue;
+                }
+                transactions.push((address(row, 2)?, Bytes::from(row.try_get::<Vec<u8>, _>(3)?)));
+            }
+        }
+        self.delete_journal_rows(&duplicates).await?;
+        Ok(transactions)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_journal_forgets_what_left_the_pool_and_a_transaction_recorded_twice_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
+        let store = Store::open(&url, 2).await.unwrap();
+        let tx = |i: u8| (B256::repeat_byte(i), Address::repeat_byte(i), vec![i; 10 + usize::from(i)]);
+        let txs: Vec<_> = (1..=4).map(tx).collect();
+        let rows: Vec<_> = txs.iter().map(|(hash, sender, raw)| (*hash, *sender, raw.as_slice())).collect();
+        store.insert_pooled(&rows).await.unwrap();
+        store.insert_pooled(&rows[3..]).await.unwrap();
+        store.delete_pooled(&[txs[0].0, txs[2].0, B256::repeat_byte(9)]).await.unwrap();
+        store.close().await;
+
+        // A restart reads what is left, each once, in the order recorded.
+        let store = Store::open(&url, 2).await.unwrap();
+        let expected = [(txs[1].1, Bytes::from(txs[1].2.clone())), (txs[3].1, Bytes::from(txs[3].2.clone()))];
+        assert_eq!(store.pooled_transactions().await.unwrap(), expected);
+        store.delete_pooled(&[txs[1].0, txs[3].0]).await.unwrap();
+        store.close().await;
+        let store = Store::open(&url, 2).await.unwrap();
+        assert_eq!(store.pooled_transactions().await.unwrap(), []);
     }
 }
