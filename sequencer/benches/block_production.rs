@@ -92,7 +92,12 @@ fn main() {
             "{accounts} accounts: genesis built and committed in {:.1} s",
             setup.elapsed().as_secs_f64()
         );
-        let head = ChainHead { number: 0, hash: genesis.hash, header: genesis.header.clone() };
+        let head = ChainHead {
+            number: 0,
+            hash: genesis.hash,
+            header: genesis.header.clone(),
+            changed: Arc::from([]),
+        };
         let chain = ChainConfig::l2(genesis.chain_id);
         let pool_head =
             PoolHead { base_fee: chain.next_base_fee(&genesis.header), gas_limit: genesis.header.gas_limit };

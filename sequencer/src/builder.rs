@@ -36,6 +36,9 @@ pub struct ChainHead {
     pub hash: B256,
     /// The sealed header.
     pub header: Header,
+    /// The accounts the block changed; empty when not known (a head read back at start-up), so
+    /// that caches of the state before it start over.
+    pub changed: Arc<[Address]>,
 }
 
 /// A block the producer sealed and committed, with where its time went.
@@ -236,7 +239,8 @@ impl BlockProducer {
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
         let removed = self.revalidate_pool(&record.header)?;
-        self.head = ChainHead { number, hash, header: record.header.clone() };
+        let changed = record.changes.accounts.keys().copied().collect();
+        self.head = ChainHead { number, hash, header: record.header.clone(), changed };
         self.start_commit(record.clone(), removed);
 
         self.metrics.blocks.increment(1);

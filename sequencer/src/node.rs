@@ -66,7 +66,7 @@ impl Node {
             .header_by_number(number)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("head block {number} has no header")))?;
-        let head = ChainHead { number, hash, header };
+        let head = ChainHead { number, hash, header, changed: Arc::from([]) };
         tracing::info!(target: "node", number, %hash, "resuming from head");
 
         let runtime = tokio::runtime::Handle::current();

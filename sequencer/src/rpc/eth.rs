@@ -108,8 +108,10 @@ pub struct EthRpc {
     journal: PoolJournal,
 }
 
-/// Accounts of the head block as the flat tables hold them, kept until the head moves: the
-/// reads of wallets polling balances and nonces cost one query per account and block.
+/// Accounts of the head block as the flat tables hold them. When the head moves by one block
+/// the accounts that block changed are dropped and the rest kept; after a larger move (a head
+/// the RPC did not see) it starts over. Wallets polling balances and nonces then cost one query
+/// per account and change, not per account and block.
 #[derive(Debug, Default)]
 struct HeadAccounts {
     inner: parking_lot::Mutex<(u64, HashMap<Address, Option<trace_builder::AccountState>>)>,
@@ -119,24 +121,45 @@ struct HeadAccounts {
 const MAX_HEAD_ACCOUNTS: usize = 100_000;
 
 impl HeadAccounts {
-    fn get(&self, head: u64, address: &Address) -> Option<Option<trace_builder::AccountState>> {
-        let inner = self.inner.lock();
-        if inner.0 != head {
+    /// The account at `head` if held. A reader whose head is older than the cache's gets
+    /// nothing.
+    fn get(&self, head: &ChainHead, address: &Address) -> Option<Option<trace_builder::AccountState>> {
+        let mut inner = self.inner.lock();
+        Self::advance(&mut inner, head);
+        if inner.0 != head.number {
             return None;
         }
         inner.1.get(address).cloned()
     }
 
     /// Keeps `account`, read while `head` was the head; a value read before the head moved
-    /// is not kept.
-    fn insert(&self, head: u64, address: Address, account: Option<trace_builder::AccountState>) {
+    /// is not kept. (A value read while `head` was the head may already be the next block's:
+    /// the block is committed before the RPC sees it as the head. Moving to that block drops it
+    /// if the block changed the account.)
+    fn insert(&self, head: &ChainHead, address: Address, account: Option<trace_builder::AccountState>) {
         let mut inner = self.inner.lock();
-        if inner.0 < head || inner.1.len() >= MAX_HEAD_ACCOUNTS {
-            *inner = (head, HashMap::new());
+        Self::advance(&mut inner, head);
+        if inner.1.len() >= MAX_HEAD_ACCOUNTS {
+            inner.1.clear();
         }
-        if inner.0 == head {
+        if inner.0 == head.number {
             inner.1.insert(address, account);
         }
+    }
+
+    /// Moves the cache to `head` if it is newer.
+    fn advance(inner: &mut (u64, HashMap<Address, Option<trace_builder::AccountState>>), head: &ChainHead) {
+        if head.number <= inner.0 {
+            return;
+        }
+        if head.number == inner.0 + 1 && !head.changed.is_empty() {
+            for address in head.changed.iter() {
+                inner.1.remove(address);
+            }
+        } else {
+            inner.1.clear();
+        }
+        inner.0 = head.number;
     }
 }
 
@@ -248,13 +271,17 @@ impl EthRpc {
         block: &ResolvedBlock,
     ) -> RpcResult<Option<trace_builder::AccountState>> {
         if block.is_head {
-            let head = block.header.number;
-            if let Some(account) = self.head_accounts.get(head, &address) {
+            let head = self.head.borrow().clone();
+            if head.number == block.header.number {
+                if let Some(account) = self.head_accounts.get(&head, &address) {
+                    return Ok(account);
+                }
+                let account = self.store.account(address).await.map_err(internal)?;
+                self.head_accounts.insert(&head, address, account.clone());
                 return Ok(account);
             }
-            let account = self.store.account(address).await.map_err(internal)?;
-            self.head_accounts.insert(head, address, account.clone());
-            return Ok(account);
+            // The head moved since the block was resolved: read the flat tables as they are.
+            return self.store.account(address).await.map_err(internal);
         }
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
@@ -438,5 +465,37 @@ impl Web3ApiServer for EthRpc {
 
     async fn sha3(&self, data: Bytes) -> RpcResult<B256> {
         Ok(alloy_primitives::keccak256(&data))
+    }
+}
+
+#[cfg(test)]
+mod head_accounts_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn head(number: u64, changed: &[Address]) -> ChainHead {
+        ChainHead { number, hash: B256::ZERO, header: Header::default(), changed: Arc::from(changed) }
+    }
+
+    fn account(nonce: u64) -> Option<trace_builder::AccountState> {
+        Some(trace_builder::AccountState { nonce, ..Default::default() })
+    }
+
+    #[test]
+    fn a_new_head_drops_only_what_its_block_changed() {
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let cache = HeadAccounts::default();
+        cache.insert(&head(1, &[]), a, account(1));
+        cache.insert(&head(1, &[]), b, account(1));
+        assert_eq!(cache.get(&head(1, &[]), &a), Some(account(1)));
+        // Block 2 changed `a` only.
+        assert_eq!(cache.get(&head(2, &[a]), &a), None);
+        assert_eq!(cache.get(&head(2, &[a]), &b), Some(account(1)));
+        // A reader still at block 1 gets nothing, and keeps nothing.
+        assert_eq!(cache.get(&head(1, &[]), &b), None);
+        cache.insert(&head(1, &[]), a, account(7));
+        assert_eq!(cache.get(&head(2, &[a]), &a), None);
+        // A head the cache did not see (block 3) in between: start over.
+        assert_eq!(cache.get(&head(4, &[a]), &b), None);
     }
 }
