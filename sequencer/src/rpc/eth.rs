@@ -117,16 +117,19 @@ struct HeadAccounts {
     inner: parking_lot::Mutex<(u64, HashMap<Address, Option<trace_builder::AccountState>>)>,
 }
 
+/// A head's number and the accounts its block changed, as [`ChainHead`] has them.
+type HeadChanges = (u64, std::sync::Arc<[Address]>);
+
 /// Most accounts [`HeadAccounts`] holds before it starts over.
 const MAX_HEAD_ACCOUNTS: usize = 100_000;
 
 impl HeadAccounts {
     /// The account at `head` if held. A reader whose head is older than the cache's gets
     /// nothing.
-    fn get(&self, head: &ChainHead, address: &Address) -> Option<Option<trace_builder::AccountState>> {
+    fn get(&self, head: &HeadChanges, address: &Address) -> Option<Option<trace_builder::AccountState>> {
         let mut inner = self.inner.lock();
         Self::advance(&mut inner, head);
-        if inner.0 != head.number {
+        if inner.0 != head.0 {
             return None;
         }
         inner.1.get(address).cloned()
@@ -136,30 +139,31 @@ impl HeadAccounts {
     /// is not kept. (A value read while `head` was the head may already be the next block's:
     /// the block is committed before the RPC sees it as the head. Moving to that block drops it
     /// if the block changed the account.)
-    fn insert(&self, head: &ChainHead, address: Address, account: Option<trace_builder::AccountState>) {
+    fn insert(&self, head: &HeadChanges, address: Address, account: Option<trace_builder::AccountState>) {
         let mut inner = self.inner.lock();
         Self::advance(&mut inner, head);
         if inner.1.len() >= MAX_HEAD_ACCOUNTS {
             inner.1.clear();
         }
-        if inner.0 == head.number {
+        if inner.0 == head.0 {
             inner.1.insert(address, account);
         }
     }
 
     /// Moves the cache to `head` if it is newer.
-    fn advance(inner: &mut (u64, HashMap<Address, Option<trace_builder::AccountState>>), head: &ChainHead) {
-        if head.number <= inner.0 {
+    fn advance(inner: &mut (u64, HashMap<Address, Option<trace_builder::AccountState>>), head: &HeadChanges) {
+        let (number, changed) = head;
+        if *number <= inner.0 {
             return;
         }
-        if head.number == inner.0 + 1 && !head.changed.is_empty() {
-            for address in head.changed.iter() {
+        if *number == inner.0 + 1 && !changed.is_empty() {
+            for address in changed.iter() {
                 inner.1.remove(address);
             }
         } else {
             inner.1.clear();
         }
-        inner.0 = head.number;
+        inner.0 = *number;
     }
 }
 
@@ -271,8 +275,11 @@ impl EthRpc {
         block: &ResolvedBlock,
     ) -> RpcResult<Option<trace_builder::AccountState>> {
         if block.is_head {
-            let head = self.head.borrow().clone();
-            if head.number == block.header.number {
+            let head: HeadChanges = {
+                let head = self.head.borrow();
+                (head.number, head.changed.clone())
+            };
+            if head.0 == block.header.number {
                 if let Some(account) = self.head_accounts.get(&head, &address) {
                     return Ok(account);
                 }
@@ -473,8 +480,8 @@ mod head_accounts_tests {
     use super::*;
     use std::sync::Arc;
 
-    fn head(number: u64, changed: &[Address]) -> ChainHead {
-        ChainHead { number, hash: B256::ZERO, header: Header::default(), changed: Arc::from(changed) }
+    fn head(number: u64, changed: &[Address]) -> HeadChanges {
+        (number, Arc::from(changed))
     }
 
     fn account(nonce: u64) -> Option<trace_builder::AccountState> {

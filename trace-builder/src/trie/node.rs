@@ -270,15 +270,13 @@ impl NodeData {
     /// The locations of the children referenced by hash, packed for the store. Called once
     /// the children are committed, so that each one's location is current.
     fn child_locations(&mut self) -> Bytes {
-        let locations: Vec<Option<Location>> = self
-            .hash_children()
-            .map(|child| match child {
-                NodeRef::Hash(_, location) => *location,
-                NodeRef::Node(data) => data.location,
-                NodeRef::Empty => None,
-            })
-            .collect();
-        if locations.iter().all(Option::is_none) { Bytes::new() } else { encode_locations(locations) }
+        let packed = encode_locations(self.hash_children().map(|child| match child {
+            NodeRef::Hash(_, location) => *location,
+            NodeRef::Node(data) => data.location,
+            NodeRef::Empty => None,
+        }));
+        // None known (a store without locations): nothing to keep.
+        if packed.iter().all(|byte| *byte == 0) { Bytes::new() } else { packed }
     }
 }
 

@@ -47,11 +47,7 @@ impl<S> RecordingStore<S> {
 
 impl<S: NodeStore> NodeStore for RecordingStore<S> {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
-        let node = self.inner.node(hash)?;
-        if let Some(node) = &node {
-            self.recorded.lock().insert(*hash, node.clone());
-        }
-        Ok(node)
+        Ok(self.stored_node(hash, None)?.map(|node| node.rlp))
     }
 
     fn stored_node(&self, hash: &B256, location: Option<Location>) -> Result<Option<StoredNode>, StoreError> {
