@@ -192,7 +192,8 @@ impl BlockProducer {
         let build_seconds = build_started.elapsed();
 
         let root_started = Instant::now();
-        self.trie.apply(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
+        // Hashing happens once, in the commit (on all cores for a big block).
+        self.trie.update(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
         let next_location = match self.next_location {
             Some(location) => location,
             None => self.runtime.block_on(self.store.next_trie_location()).map_err(BuildError::Store)?,

@@ -112,7 +112,7 @@ impl ChainGenesis {
             );
         }
         let mut trie = StateTrie::new(B256Map::<Bytes>::default(), EMPTY_ROOT_HASH);
-        trie.apply(&state)?;
+        trie.update(&state)?;
         // The genesis block's nodes are the first a store holds.
         let (state_root, trie_nodes) = trie.commit_located(Location::MIN);
 

@@ -8,6 +8,7 @@
 
 mod nibbles;
 mod node;
+mod parallel;
 mod proof;
 mod recording;
 mod store;
@@ -59,7 +60,8 @@ pub enum TrieError {
 ///
 /// Nodes are loaded from the store on first use, checked against their hash, and kept in memory
 /// for the trie's lifetime; changes stay in memory until [`Trie::commit`] hands out the new
-/// nodes. Hashing visits only nodes changed since they were last hashed. The trie is `Send`
+/// nodes. Hashing visits only nodes changed since they were last hashed, spread over the
+/// machine's cores when a big change reaches many subtries of a branch root. The trie is `Send`
 /// when its store is.
 #[derive(Debug)]
 pub struct Trie<S> {
@@ -109,6 +111,7 @@ impl<S: NodeStore> Trie<S> {
 
     /// The root hash, hashing only the nodes changed since the last hash (each once).
     pub fn root_hash(&mut self) -> B256 {
+        parallel::hash_root_children(&mut self.root, None);
         self.root.reference(&mut self.scratch, None, true).map_or(EMPTY_ROOT_HASH, |root| root.hash())
     }
 
@@ -128,6 +131,7 @@ impl<S: NodeStore> Trie<S> {
     /// hash. The trie keeps the locations for the nodes it holds.
     pub fn commit_located(&mut self, next: Location) -> (B256, Vec<CommittedNode>) {
         let mut committer = Committer { nodes: Vec::new(), next };
+        parallel::hash_root_children(&mut self.root, Some(&mut committer));
         let root = self
             .root
             .reference(&mut self.scratch, Some(&mut committer), true)

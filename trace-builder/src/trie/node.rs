@@ -129,6 +129,18 @@ pub(crate) enum Node {
     },
 }
 
+impl Node {
+    /// The slots of the node's children (none for a leaf).
+    pub(crate) fn children(&self) -> impl Iterator<Item = &NodeRef> {
+        let children: &[NodeRef] = match self {
+            Self::Leaf { .. } => &[],
+            Self::Extension { child, .. } => std::slice::from_ref(child),
+            Self::Branch { children, .. } => &children[..],
+        };
+        children.iter()
+    }
+}
+
 impl NodeRef {
     /// A new node, not hashed and not in the store yet.
     pub(crate) fn new(node: Node) -> Self {
