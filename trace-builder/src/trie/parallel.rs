@@ -36,16 +36,7 @@ fn hash_root_children_on(slot: &mut NodeRef, commit: Option<&mut Committer>, thr
     }
     let per_thread = children.len().div_ceil(threads);
     // Hash: every changed node below gets its reference, and with it its encoded length.
-    std::thread::scope(|scope| {
-        let mut groups = children.chunks_mut(per_thread);
-        let own = groups.next();
-        for group in groups {
-            scope.spawn(move || hash_group(group, None));
-        }
-        if let Some(group) = own {
-            hash_group(group, None);
-        }
-    });
+    on_threads(children.chunks_mut(per_thread), |group| hash_group(group, None));
     let Some(committer) = commit else { return };
     // Commit: each group starts where the nodes of the groups before it end.
     let mut starts = Vec::with_capacity(threads);
@@ -55,18 +46,8 @@ fn hash_root_children_on(slot: &mut NodeRef, commit: Option<&mut Committer>, thr
         let count = group.iter().map(nodes_to_commit).sum::<usize>();
         next = next.saturating_add(count as u64);
     }
-    let committed: Vec<Vec<CommittedNode>> = std::thread::scope(|scope| {
-        let mut groups = children.chunks_mut(per_thread).zip(starts);
-        let own = groups.next();
-        let handles: Vec<_> =
-            groups.map(|(group, start)| scope.spawn(move || commit_group(group, start))).collect();
-        let mut committed = Vec::with_capacity(threads);
-        committed.extend(own.map(|(group, start)| commit_group(group, start)));
-        for handle in handles {
-            committed.push(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        committed
-    });
+    let committed =
+        on_threads(children.chunks_mut(per_thread).zip(starts), |(group, start)| commit_group(group, start));
     for mut nodes in committed {
         committer.nodes.append(&mut nodes);
     }
@@ -77,6 +58,23 @@ fn hash_root_children_on(slot: &mut NodeRef, commit: Option<&mut Committer>, thr
 fn threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Runs `work` on each item, the first on this thread and the others on threads of their own,
+/// and returns the results in the items' order.
+fn on_threads<T: Send, R: Send>(items: impl Iterator<Item = T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut items = items;
+        let own = items.next();
+        let handles: Vec<_> = items.map(|item| scope.spawn(move || work(item))).collect();
+        let mut results = Vec::with_capacity(handles.len() + 1);
+        results.extend(own.map(work));
+        for handle in handles {
+            results.push(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
+    })
 }
 
 fn hash_group(group: &mut [NodeRef], mut commit: Option<&mut Committer>) {
@@ -124,7 +122,7 @@ fn nodes_to_commit(slot: &NodeRef) -> usize {
 mod tests {
     use super::*;
     use crate::trie::Trie;
-    use alloy_primitives::{B256, Bytes, keccak256, map::B256Map};
+    use alloy_primitives::{Bytes, keccak256, map::B256Map};
 
     /// Commits `trie` as [`Trie::commit_located`] does, with the subtries on `threads` threads.
     fn commit_on(trie: &mut Trie<B256Map<Bytes>>, next: Location, threads: usize) -> Vec<CommittedNode> {
@@ -162,7 +160,7 @@ mod tests {
         let mut one = Trie::empty(B256Map::<Bytes>::default());
         let mut many = Trie::empty(B256Map::<Bytes>::default());
         for i in 0..2_000u32 {
-            let key = B256::from(keccak256(i.to_le_bytes()));
+            let key = keccak256(i.to_le_bytes());
             one.insert(key.as_slice(), vec![7; 33]).unwrap();
             many.insert(key.as_slice(), vec![7; 33]).unwrap();
         }
