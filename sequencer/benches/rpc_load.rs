@@ -1,8 +1,9 @@
 //! JSON-RPC load, side by side with Anvil: pre-signed ETH transfers from many senders sent in
 //! batched `eth_sendRawTransaction` requests (accepted tx/s, request latency, included tx/s),
 //! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s). Both nodes run
-//! with the same block gas limit and block time; ours persists every block to SQLite (or to
-//! PostgreSQL with `--database-url`).
+//! as their own processes (ours is this package's `sequencer` binary), with the same block gas
+//! limit and block time; ours persists every block to SQLite (or to PostgreSQL with
+//! `--database-url`).
 //!
 //! `cargo bench -p sequencer --bench rpc_load -- [--transactions 10000] [--senders 1000]
 //! [--gas-limit 30000000] [--database-url postgres://...] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
@@ -16,22 +17,13 @@ use alloy_network::TxSignerSync;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex};
 use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
-use sequencer::{
-    cli::DEV_CONFIG,
-    config::Config,
-    genesis::{ChainGenesis, DEV_GENESIS_JSON},
-    node::Node,
-};
+use sequencer::genesis::DEV_GENESIS_JSON;
 use serde_json::{Value, json};
 use std::{
     process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
-
-/// The allocator of the `sequencer` binary, so that the node measured here allocates as it does there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
 
@@ -119,10 +111,10 @@ fn main() {
             Some(url) => Some(support::fresh_postgres_database(url, "rpc_load").await),
             None => None,
         };
-        let node = launch_ours(dir.path(), database_url, &addresses, args.gas_limit, raw.len()).await;
-        let url = format!("http://{}", node.rpc_addr);
+        let (mut child, url) = launch_ours(dir.path(), database_url, &addresses, args.gas_limit, raw.len());
         let figures = measure(&url, &raw, &addresses, &args).await;
-        node.stop().await;
+        child.kill().ok();
+        child.wait().ok();
         figures
     });
     let theirs = runtime.block_on(async {
@@ -171,25 +163,16 @@ fn main() {
     println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
 }
 
-/// Our node (on SQLite in `dir` unless a database URL is given) with the senders funded, a pool
-/// that holds the whole load, 1 s blocks.
-async fn launch_ours(
+/// Our node as its own process, as Anvil runs: the `sequencer` binary on SQLite in `dir` (or
+/// on the given database), the senders funded in its genesis, a pool that holds the whole load,
+/// 1 s blocks.
+fn launch_ours(
     dir: &std::path::Path,
     database_url: Option<String>,
     senders: &[Address],
     gas_limit: u64,
     transactions: usize,
-) -> Node {
-    let mut config = Config::parse(DEV_CONFIG).unwrap();
-    config.database.datadir = dir.to_owned();
-    config.database.url = database_url;
-    config.chain.block_time_ms = 1_000;
-    config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
-    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
-    config.mempool.max_pending = transactions.max(config.mempool.max_pending);
-    config.mempool.max_per_sender = transactions.max(config.mempool.max_per_sender);
-    config.mempool.max_bytes = config.mempool.max_bytes.max(transactions * 1_024);
-    config.validate(true).unwrap();
+) -> (Child, String) {
     let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
     genesis.gas_limit = gas_limit;
     for sender in senders {
@@ -198,11 +181,46 @@ async fn launch_ours(
             alloy_genesis::GenesisAccount::default().with_balance(U256::from(10u64).pow(U256::from(21))),
         );
     }
-    Node::launch(&config, ChainGenesis::from_genesis(genesis).unwrap()).await.unwrap()
+    let genesis_path = dir.join("genesis.json");
+    std::fs::write(&genesis_path, serde_json::to_vec(&genesis).unwrap()).unwrap();
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sequencer"));
+    command
+        .arg("dev")
+        .arg("--genesis")
+        .arg(&genesis_path)
+        .arg("--datadir")
+        .arg(dir.join("data"))
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--block-time-ms", "1000", "--log-filter", "warn"])
+        .args(["--mempool-max-pending", &transactions.max(5_120).to_string()])
+        .args(["--mempool-max-per-sender", &transactions.max(16).to_string()])
+        .args(["--mempool-max-bytes", &(transactions * 1_024).max(64 << 20).to_string()]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", &url]);
+    }
+    let child = command.stdout(Stdio::null()).spawn().unwrap();
+    (child, wait_for_port(port, "our node"))
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The node's URL once it accepts connections on `port`.
+fn wait_for_port(port: u16, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    format!("http://127.0.0.1:{port}")
 }
 
 fn launch_anvil(args: &Args) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let child = Command::new(&args.anvil)
         .args(["--port", &port.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--block-time", "1"])
         .args(["--gas-limit", &args.gas_limit.to_string(), "--hardfork", "prague", "--silent"])
@@ -211,13 +229,7 @@ fn launch_anvil(args: &Args) -> (Child, String) {
         .unwrap_or_else(|error| {
             panic!("cannot start Anvil at {}: {error} (npm ci --prefix tools)", args.anvil)
         });
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Anvil did not listen within 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, url)
+    (child, wait_for_port(port, "Anvil"))
 }
 
 async fn rpc(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
