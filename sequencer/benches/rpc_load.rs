@@ -255,6 +255,7 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
                 .collect()
         })
         .collect();
+    eprintln!("{url}: sending");
     let started = Instant::now();
     let mut latencies = Vec::with_capacity(batches.len());
     let mut refused = 0;
@@ -300,8 +301,10 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let senders = Arc::new(senders.to_vec());
+    eprintln!("{url}: {included} included, reading balances");
     let balance_per_s =
         read_load(url, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
+    eprintln!("{url}: calling");
     let call_per_s = read_load(url, senders, |address| {
         ("eth_call", json!([{"from": address, "to": Address::repeat_byte(0x42), "value": "0x1"}, "latest"]))
     })

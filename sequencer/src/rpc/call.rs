@@ -1,8 +1,17 @@
 //! `eth_call`, `eth_estimateGas` and `eth_createAccessList`: a transaction request executed on
 //! revm over the state of a block (read through the trie at the block's state root), with
 //! geth's state and block overrides, never committed.
+//!
+//! A wallet's call (a balance, an allowance, a quote) reads a few hot accounts and runs a few
+//! hundred instructions. `eth_call` first runs on the RPC's own thread from what is in memory
+//! (cached trie nodes and codes), for at most [`IN_MEMORY_TIME`]; a call that needs the database
+//! or more time starts again on a blocking thread. Handing every call to a blocking thread costs
+//! two thread wake-ups, more than the call itself.
 
-use super::eth::{EthRpc, INVALID_PARAMS, ResolvedBlock, internal, server_error};
+use super::{
+    codes::Codes,
+    eth::{EthRpc, INVALID_PARAMS, ResolvedBlock, internal, server_error},
+};
 use crate::store::{DbNodeStore, Store};
 use alloy_consensus::Header;
 use alloy_eips::{
@@ -17,15 +26,24 @@ use jsonrpsee::{
     types::{ErrorObject, ErrorObjectOwned},
 };
 use revm::{
-    Context, Database, ExecuteEvm, MainBuilder, MainContext,
+    Context, Database, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     bytecode::Bytecode,
-    context::{BlockEnv, CfgEnv, TxEnv, either::Either, result::ExecutionResult},
+    context::{
+        BlockEnv, CfgEnv, TxEnv,
+        either::Either,
+        result::{ExecutionResult, HaltReason},
+    },
     context_interface::block::BlobExcessGasAndPrice,
     database_interface::DBErrorMarker,
+    interpreter::{CallInputs, CallOutcome, InstructionResult, Interpreter, InterpreterTypes},
     precompile::{PrecompileSpecId, Precompiles},
     state::AccountInfo,
 };
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use trace_builder::{ChainConfig, StateTrie};
 
 /// The most gas one `eth_call` may use (geth's default RPC gas cap).
@@ -34,6 +52,15 @@ pub const RPC_GAS_CAP: u64 = 50_000_000;
 const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
 /// JSON-RPC error code of a reverted call, with the revert data in `data`.
 const EXECUTION_REVERTED: i32 = 3;
+/// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
+/// thread.
+const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
+/// Instructions between two looks at the clock while a call runs on the RPC's own thread.
+const CLOCK_EVERY_STEPS: u32 = 64;
+/// Most gas a precompile call may be given on the RPC's own thread: one instruction that runs a
+/// precompile can take milliseconds (a pairing check with many pairs), so a call that gives one
+/// more starts again on a blocking thread.
+const IN_MEMORY_PRECOMPILE_GAS: u64 = 200_000;
 
 /// Calls that simulate transactions.
 #[rpc(server, namespace = "eth")]
@@ -76,18 +103,15 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes> {
-        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
-        tokio::task::spawn_blocking(move || {
-            let mut simulator = simulator;
-            let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
-            let outcome = simulator.run(&request, gas, RPC_GAS_CAP)?;
-            match outcome.result {
-                ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-                other => Err(failure(other)),
-            }
-        })
-        .await
-        .map_err(internal)?
+        let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
+        if let Some(outcome) = simulator.run_in_memory(&request, gas) {
+            return call_output(outcome?);
+        }
+        let mut simulator = simulator.reading_database();
+        tokio::task::spawn_blocking(move || call_output(simulator.run(&request, gas, RPC_GAS_CAP)?))
+            .await
+            .map_err(internal)?
     }
 
     async fn estimate_gas(
@@ -97,7 +121,7 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64> {
-        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        let simulator = self.simulator(block, state_overrides, block_overrides).await?.reading_database();
         tokio::task::spawn_blocking(move || simulator.estimate(&request).map(U64::from))
             .await
             .map_err(internal)?
@@ -108,7 +132,7 @@ impl EthCallApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
-        let simulator = self.simulator(block, None, None).await?;
+        let simulator = self.simulator(block, None, None).await?.reading_database();
         tokio::task::spawn_blocking(move || simulator.access_list(request)).await.map_err(internal)?
     }
 }
@@ -131,7 +155,13 @@ impl EthRpc {
         Ok(Simulator {
             chain: ChainConfig::l2(self.chain_id),
             block: block_env(&header, block_overrides.as_deref()),
-            state: CallState::new(self.store.clone(), self.nodes.clone(), &header, overrides),
+            state: CallState::new(
+                self.store.clone(),
+                self.nodes.in_memory(),
+                self.codes.clone(),
+                &header,
+                overrides,
+            ),
         })
     }
 }
@@ -151,8 +181,38 @@ struct Outcome {
 }
 
 impl Simulator {
+    /// Runs `request` with `gas` gas, under the RPC gas cap, from what is in memory and within
+    /// [`IN_MEMORY_TIME`]; `None` when it needs more.
+    fn run_in_memory(&mut self, request: &TransactionRequest, gas: u64) -> Option<RpcResult<Outcome>> {
+        let mut budget = InMemoryBudget {
+            deadline: Instant::now() + IN_MEMORY_TIME,
+            steps: 0,
+            precompiles: Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec)),
+            exhausted: false,
+        };
+        let outcome = self.execute(request, gas, RPC_GAS_CAP, Some(&mut budget));
+        (!budget.exhausted && !self.state.missed).then_some(outcome)
+    }
+
+    /// This simulator reading the database for what is not in memory: only for a blocking
+    /// thread.
+    fn reading_database(self) -> Self {
+        Self { state: self.state.reading_database(), ..self }
+    }
+
     /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`.
     fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
+        self.execute(request, gas, gas_cap, None)
+    }
+
+    /// [`Simulator::run`], within a budget if one is given.
+    fn execute(
+        &mut self,
+        request: &TransactionRequest,
+        gas: u64,
+        gas_cap: u64,
+        budget: Option<&mut InMemoryBudget>,
+    ) -> RpcResult<Outcome> {
         let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
         let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
         cfg.chain_id = self.chain.chain_id;
@@ -162,12 +222,13 @@ impl Simulator {
         cfg.disable_block_gas_limit = true;
         cfg.disable_base_fee = !priced;
         let tx = tx_env(request, gas, self.chain.chain_id)?;
-        let mut evm = Context::mainnet()
-            .with_block(self.block.clone())
-            .with_cfg(cfg)
-            .with_db(&mut self.state)
-            .build_mainnet();
-        let outcome = evm.transact(tx).map_err(|error| match error {
+        let context =
+            Context::mainnet().with_block(self.block.clone()).with_cfg(cfg).with_db(&mut self.state);
+        let outcome = match budget {
+            Some(budget) => context.build_mainnet_with_inspector(budget).inspect_tx(tx),
+            None => context.build_mainnet().transact(tx),
+        };
+        let outcome = outcome.map_err(|error| match error {
             revm::context::result::EVMError::Transaction(reason) => server_error(reason.to_string()),
             revm::context::result::EVMError::Header(reason) => server_error(reason.to_string()),
             other => internal(other),
@@ -281,8 +342,47 @@ impl Simulator {
     }
 }
 
-fn is_out_of_gas(reason: &revm::context::result::HaltReason) -> bool {
-    matches!(reason, revm::context::result::HaltReason::OutOfGas(_))
+/// Stops a run on the RPC's own thread past its deadline, or at a precompile call given more
+/// than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every instruction and call fails at once, so
+/// the run unwinds quickly; its outcome is discarded.
+#[derive(Debug)]
+struct InMemoryBudget {
+    deadline: Instant,
+    steps: u32,
+    precompiles: &'static Precompiles,
+    exhausted: bool,
+}
+
+impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for InMemoryBudget {
+    fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(CLOCK_EVERY_STEPS) && Instant::now() >= self.deadline {
+            self.exhausted = true;
+        }
+        if self.exhausted {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+
+    fn call(&mut self, _context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        if inputs.gas_limit > IN_MEMORY_PRECOMPILE_GAS && self.precompiles.contains(&inputs.bytecode_address)
+        {
+            self.exhausted = true;
+        }
+        self.exhausted.then(|| CallOutcome::new_oog(inputs.gas_limit, inputs.return_memory_offset.clone(), 0))
+    }
+}
+
+/// What `eth_call` answers for a run: its output, or its failure.
+fn call_output(outcome: Outcome) -> RpcResult<Bytes> {
+    match outcome.result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        other => Err(failure(other)),
+    }
+}
+
+fn is_out_of_gas(reason: &HaltReason) -> bool {
+    matches!(reason, HaltReason::OutOfGas(_))
 }
 
 /// The error of a call that did not succeed: code 3 with the revert data for a revert (and the
@@ -296,8 +396,25 @@ fn failure(result: ExecutionResult) -> ErrorObjectOwned {
             };
             ErrorObject::owned(EXECUTION_REVERTED, message, Some(output))
         }
-        ExecutionResult::Halt { reason, .. } => server_error(format!("execution halted: {reason:?}")),
+        ExecutionResult::Halt { reason, .. } => server_error(halt_message(&reason)),
         ExecutionResult::Success { .. } => server_error("succeeded"),
+    }
+}
+
+/// A halt as geth words it, so that tools matching geth's messages understand it.
+fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".to_string(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".to_string(),
+        HaltReason::StateChangeDuringStaticCall | HaltReason::CallNotAllowedInsideStatic => {
+            "write protection".to_string()
+        }
+        HaltReason::CallTooDeep => "max call depth exceeded".to_string(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".to_string(),
+        HaltReason::CreateCollision => "contract address collision".to_string(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".to_string(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -391,15 +508,23 @@ fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<Tx
 }
 
 /// A block's state for calls: accounts and storage through the trie at its state root, codes
-/// and ancestor hashes from the store, and the request's overrides on top. Runs on a blocking
-/// thread (the trie and the store are read synchronously).
+/// and ancestor hashes from the store, and the request's overrides on top.
+///
+/// It starts out serving only what is in memory (cached trie nodes and codes), which any thread
+/// may do; a read that needs the database fails and sets `missed`. Once
+/// [`CallState::reading_database`] it reads the database synchronously, on a blocking thread.
 struct CallState {
     trie: StateTrie<DbNodeStore>,
+    nodes: DbNodeStore,
+    root: B256,
     store: Store,
+    codes: Arc<Codes>,
     runtime: tokio::runtime::Handle,
     number: u64,
     overrides: StateOverride,
     override_codes: B256Map<Bytes>,
+    in_memory: bool,
+    missed: bool,
 }
 
 /// A read the call's state could not serve.
@@ -410,20 +535,51 @@ struct CallStateError(String);
 impl DBErrorMarker for CallStateError {}
 
 impl CallState {
-    fn new(store: Store, nodes: DbNodeStore, header: &Header, overrides: StateOverride) -> Self {
+    /// The state of `header`'s block, serving what is in memory: `nodes` must be
+    /// [`DbNodeStore::in_memory`].
+    fn new(
+        store: Store,
+        nodes: DbNodeStore,
+        codes: Arc<Codes>,
+        header: &Header,
+        overrides: StateOverride,
+    ) -> Self {
         let override_codes = overrides
             .values()
             .filter_map(|account| account.code.clone())
             .map(|code| (keccak256(&code), code))
             .collect();
         Self {
-            trie: StateTrie::new(nodes, header.state_root),
+            trie: StateTrie::new(nodes.clone(), header.state_root),
+            nodes,
+            root: header.state_root,
             store,
+            codes,
             runtime: tokio::runtime::Handle::current(),
             number: header.number,
             overrides,
             override_codes,
+            in_memory: true,
+            missed: false,
         }
+    }
+
+    /// The same state, read from the database where memory lacks it.
+    fn reading_database(self) -> Self {
+        let nodes = self.nodes.reading_database();
+        Self {
+            trie: StateTrie::new(nodes.clone(), self.root),
+            nodes,
+            in_memory: false,
+            missed: false,
+            ..self
+        }
+    }
+
+    /// `error` as the call's state error, noting a read memory could not serve.
+    fn read_error(&mut self, error: impl std::fmt::Display) -> CallStateError {
+        self.missed |= self.in_memory;
+        CallStateError(error.to_string())
     }
 }
 
@@ -431,7 +587,10 @@ impl Database for CallState {
     type Error = CallStateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        let account = self.trie.account(address).map_err(|e| CallStateError(e.to_string()))?;
+        let account = match self.trie.account(address) {
+            Ok(account) => account,
+            Err(error) => return Err(self.read_error(error)),
+        };
         let Some(overrides) = self.overrides.get(&address) else {
             return Ok(account.map(|account| trace_builder::AccountState::from(account).into()));
         };
@@ -454,15 +613,23 @@ impl Database for CallState {
         if code_hash == KECCAK256_EMPTY {
             return Ok(Bytecode::default());
         }
-        let code = match self.override_codes.get(&code_hash) {
-            Some(code) => Some(code.clone()),
-            None => self
-                .runtime
-                .block_on(self.store.code(code_hash))
-                .map_err(|e| CallStateError(e.to_string()))?,
-        };
-        let code = code.ok_or_else(|| CallStateError(format!("missing code {code_hash}")))?;
-        Bytecode::new_raw_checked(code).map_err(|e| CallStateError(e.to_string()))
+        if let Some(code) = self.override_codes.get(&code_hash) {
+            return Bytecode::new_raw_checked(code.clone()).map_err(|e| CallStateError(e.to_string()));
+        }
+        if let Some(code) = self.codes.get(&code_hash) {
+            return Ok(code);
+        }
+        if self.in_memory {
+            return Err(self.read_error(format!("code {code_hash} is not in memory")));
+        }
+        let code = self
+            .runtime
+            .block_on(self.store.code(code_hash))
+            .map_err(|e| CallStateError(e.to_string()))?
+            .ok_or_else(|| CallStateError(format!("missing code {code_hash}")))?;
+        let code = Bytecode::new_raw_checked(code).map_err(|e| CallStateError(e.to_string()))?;
+        self.codes.insert(code_hash, code.clone());
+        Ok(code)
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
@@ -475,12 +642,18 @@ impl Database for CallState {
                 return Ok(U256::from_be_bytes(value.0));
             }
         }
-        self.trie.storage(address, index).map_err(|e| CallStateError(e.to_string()))
+        match self.trie.storage(address, index) {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.read_error(error)),
+        }
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
         if number >= self.number {
             return Ok(B256::ZERO);
+        }
+        if self.in_memory {
+            return Err(self.read_error(format!("the hash of block {number} is not in memory")));
         }
         let hash = self
             .runtime

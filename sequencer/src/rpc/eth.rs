@@ -105,6 +105,8 @@ pub struct EthRpc {
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
     head_accounts: Arc<HeadAccounts>,
+    /// Analysed codes for simulated calls.
+    pub(super) codes: Arc<super::codes::Codes>,
     journal: PoolJournal,
 }
 
@@ -216,6 +218,7 @@ impl EthRpc {
             pending_txs,
             log_limits,
             head_accounts: Arc::default(),
+            codes: Arc::default(),
             journal: PoolJournal::spawn(store.clone()),
             store,
         }

@@ -4,6 +4,7 @@
 mod batch;
 mod blocks;
 mod call;
+mod codes;
 mod convert;
 mod eth;
 mod fees;

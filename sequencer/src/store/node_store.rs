@@ -15,12 +15,14 @@ use trace_builder::trie::{CommittedNode, Location, NodeStore, StoreError as Trie
 /// cost of O(1) per access. Nodes written by the sequencer enter the cache as they are committed.
 ///
 /// The trie is synchronous; database reads run with `Handle::block_on`, so this store must only
-/// be used off the async runtime's worker threads (the block builder runs on a blocking thread).
+/// be used off the async runtime's worker threads (the block builder runs on a blocking thread),
+/// unless it is [`DbNodeStore::in_memory`], which never reads the database.
 #[derive(Clone, Debug)]
 pub struct DbNodeStore {
     store: Store,
     runtime: tokio::runtime::Handle,
     cache: Arc<Mutex<Generations>>,
+    in_memory: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,7 +62,19 @@ impl DbNodeStore {
     /// A node store over `store` whose cache holds about `cache_bytes` of nodes.
     pub fn new(store: Store, runtime: tokio::runtime::Handle, cache_bytes: usize) -> Self {
         let cache = Generations { budget_bytes: cache_bytes, ..Default::default() };
-        Self { store, runtime, cache: Arc::new(Mutex::new(cache)) }
+        Self { store, runtime, cache: Arc::new(Mutex::new(cache)), in_memory: false }
+    }
+
+    /// The same store and cache, serving only what the cache holds: a node it lacks is an
+    /// error instead of a database read, so the store may be used on the async runtime's
+    /// threads.
+    pub fn in_memory(&self) -> Self {
+        Self { in_memory: true, ..self.clone() }
+    }
+
+    /// The same store and cache, reading the database for nodes the cache lacks.
+    pub fn reading_database(&self) -> Self {
+        Self { in_memory: false, ..self.clone() }
     }
 
     /// Puts freshly committed nodes into the cache.
@@ -89,6 +103,9 @@ impl NodeStore for DbNodeStore {
     ) -> Result<Option<StoredNode>, TrieStoreError> {
         if let Some(node) = self.cache.lock().get(hash) {
             return Ok(Some(node));
+        }
+        if self.in_memory {
+            return Err(TrieStoreError(format!("trie node {hash} is not in memory")));
         }
         let node = self
             .runtime

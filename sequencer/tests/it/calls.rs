@@ -116,3 +116,71 @@ async fn calls_estimates_and_access_lists() {
     assert!(result.gas_used > U256::from(21_000));
     node.stop().await;
 }
+
+/// Returns the word 42.
+const FORTY_TWO: &[u8] = &[0x60, 0x2a, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3];
+/// Counts down from 1,000,000 (7M instructions and 26M gas, far more than a call may run on the
+/// RPC's own thread), then returns the word 42.
+const COUNTDOWN: &[u8] = &[
+    0x62, 0x0f, 0x42, 0x40, 0x5b, 0x60, 0x01, 0x90, 0x03, 0x80, 0x60, 0x04, 0x57, 0x60, 0x2a, 0x5f, 0x52,
+    0x60, 0x20, 0x5f, 0xf3,
+];
+/// Loops forever.
+const SPIN: &[u8] = &[0x5b, 0x5f, 0x56];
+/// Returns the hash of the block before the call's block.
+const PARENT_HASH: &[u8] = &[0x43, 0x60, 0x01, 0x90, 0x03, 0x40, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3];
+
+/// Calls `target` and returns the first word it returned.
+fn forwarder(target: Address) -> Vec<u8> {
+    [
+        &[0x60, 0x20, 0x5f, 0x5f, 0x5f, 0x5f, 0x73][..],
+        target.as_slice(),
+        &[0x5a, 0xf1, 0x50, 0x60, 0x20, 0x5f, 0xf3],
+    ]
+    .concat()
+}
+
+/// `eth_call` of `code` (as an override at an empty address) at `block`.
+async fn call_code(provider: &RootProvider, code: &[u8], block: &str) -> Result<Bytes, String> {
+    let at = address!("0x00000000000000000000000000000000000c0de1");
+    let mut overrides = StateOverride::default();
+    overrides.insert(at, AccountOverride { code: Some(Bytes::copy_from_slice(code)), ..Default::default() });
+    let request = TransactionRequest::default().from(dev_signer(1).address()).to(at);
+    provider.raw_request("eth_call".into(), (&request, block, &overrides)).await.map_err(|e| e.to_string())
+}
+
+/// Calls first run from memory within a time budget; calls that need the database (a code, trie
+/// nodes after a restart, an ancestor's hash) or more time start again on a blocking thread, and
+/// answer exactly as if they had run there alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_memory_cannot_serve_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let answer = Bytes::from(U256::from(42).to_be_bytes::<32>().to_vec());
+    let target = deploy(&provider, 0, FORTY_TWO).await;
+
+    // The callee's code is read inside the forwarder's frame: first from the database, then
+    // from memory.
+    for _ in 0..2 {
+        assert_eq!(call_code(&provider, &forwarder(target), "latest").await.unwrap(), answer);
+    }
+    assert_eq!(call_code(&provider, COUNTDOWN, "latest").await.unwrap(), answer);
+    let spin = call_code(&provider, SPIN, "latest").await.unwrap_err();
+    assert!(spin.contains("out of gas"), "{spin}");
+    let number = provider.get_block_number().await.unwrap();
+    let parent = provider.get_block_by_number((number - 1).into()).await.unwrap().unwrap();
+    let hash = call_code(&provider, PARENT_HASH, &format!("{number:#x}")).await.unwrap();
+    assert_eq!(hash.as_ref(), parent.header.hash.as_slice());
+
+    // After a restart no trie node is in memory.
+    node.stop().await;
+    let node = launch(dir.path(), None).await;
+    let provider = crate::support::provider(&node);
+    assert_eq!(call_code(&provider, &forwarder(target), "latest").await.unwrap(), answer);
+    let balance = provider.get_balance(dev_signer(0).address()).await.unwrap();
+    let request = TransactionRequest::default().from(dev_signer(0).address()).to(target);
+    assert_eq!(provider.call(request).await.unwrap(), answer);
+    assert!(balance > U256::ZERO);
+    node.stop().await;
+}
