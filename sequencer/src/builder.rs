@@ -21,6 +21,7 @@ use std::{
 };
 use tokio::sync::watch;
 use trace_builder::{
+    AccountState,
     chain::ChainConfig,
     executor::{BlockExecutor, BlockInputs, seal_header},
     state_trie::StateTrie,
@@ -36,9 +37,10 @@ pub struct ChainHead {
     pub hash: B256,
     /// The sealed header.
     pub header: Header,
-    /// The accounts the block changed; empty when not known (a head read back at start-up), so
-    /// that caches of the state before it start over.
-    pub changed: Arc<[Address]>,
+    /// The accounts the block changed, with their state after it (`None`: deleted); empty when
+    /// not known (a head read back at start-up), so that caches of the state before it start
+    /// over.
+    pub changed: Arc<[(Address, Option<AccountState>)]>,
 }
 
 /// A block the producer sealed and committed, with where its time went.
@@ -240,7 +242,8 @@ impl BlockProducer {
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
         let removed = self.revalidate_pool(&record.header)?;
-        let changed = record.changes.accounts.keys().copied().collect();
+        let changed =
+            record.changes.accounts.iter().map(|(address, change)| (*address, change.info.clone())).collect();
         self.head = ChainHead { number, hash, header: record.header.clone(), changed };
         self.start_commit(record.clone(), removed);
 

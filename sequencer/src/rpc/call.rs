@@ -10,7 +10,7 @@
 
 use super::{
     codes::Codes,
-    eth::{EthRpc, INVALID_PARAMS, ResolvedBlock, internal, server_error},
+    eth::{EthRpc, HeadAccounts, HeadChanges, INVALID_PARAMS, ResolvedBlock, internal, server_error},
 };
 use crate::store::{DbNodeStore, Store};
 use alloy_consensus::Header;
@@ -144,7 +144,7 @@ impl EthRpc {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Simulator> {
-        let ResolvedBlock { header, .. } = self.resolve_required(block).await?;
+        let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
         if overrides.values().any(|account| account.move_precompile_to.is_some()) {
             return Err(invalid_params("movePrecompileToAddress is not supported"));
@@ -154,14 +154,8 @@ impl EthRpc {
         }
         Ok(Simulator {
             chain: ChainConfig::l2(self.chain_id),
-            block: block_env(&header, block_overrides.as_deref()),
-            state: CallState::new(
-                self.store.clone(),
-                self.nodes.in_memory(),
-                self.codes.clone(),
-                &header,
-                overrides,
-            ),
+            block: block_env(&block.header, block_overrides.as_deref()),
+            state: CallState::new(self, &block, overrides),
         })
     }
 }
@@ -507,8 +501,9 @@ fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<Tx
     })
 }
 
-/// A block's state for calls: accounts and storage through the trie at its state root, codes
-/// and ancestor hashes from the store, and the request's overrides on top.
+/// A block's state for calls: accounts and storage through the trie at its state root (accounts
+/// the RPC holds for the head from memory), codes and ancestor hashes from the store, and the
+/// request's overrides on top.
 ///
 /// It starts out serving only what is in memory (cached trie nodes and codes), which any thread
 /// may do; a read that needs the database fails and sets `missed`. Once
@@ -519,6 +514,8 @@ struct CallState {
     root: B256,
     store: Store,
     codes: Arc<Codes>,
+    /// The RPC's accounts of the head, when the block is the head.
+    head: Option<(Arc<HeadAccounts>, HeadChanges)>,
     runtime: tokio::runtime::Handle,
     number: u64,
     overrides: StateOverride,
@@ -535,15 +532,10 @@ struct CallStateError(String);
 impl DBErrorMarker for CallStateError {}
 
 impl CallState {
-    /// The state of `header`'s block, serving what is in memory: `nodes` must be
-    /// [`DbNodeStore::in_memory`].
-    fn new(
-        store: Store,
-        nodes: DbNodeStore,
-        codes: Arc<Codes>,
-        header: &Header,
-        overrides: StateOverride,
-    ) -> Self {
+    /// The state of `block` as `rpc` reads it, serving what is in memory.
+    fn new(rpc: &EthRpc, block: &ResolvedBlock, overrides: StateOverride) -> Self {
+        let header = &block.header;
+        let nodes = rpc.nodes.in_memory();
         let override_codes = overrides
             .values()
             .filter_map(|account| account.code.clone())
@@ -553,8 +545,9 @@ impl CallState {
             trie: StateTrie::new(nodes.clone(), header.state_root),
             nodes,
             root: header.state_root,
-            store,
-            codes,
+            store: rpc.store.clone(),
+            codes: rpc.codes.clone(),
+            head: rpc.head_changes(block).map(|head| (rpc.head_accounts.clone(), head)),
             runtime: tokio::runtime::Handle::current(),
             number: header.number,
             overrides,
@@ -587,15 +580,18 @@ impl Database for CallState {
     type Error = CallStateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        let account = match self.trie.account(address) {
-            Ok(account) => account,
-            Err(error) => return Err(self.read_error(error)),
+        let held = self.head.as_ref().and_then(|(accounts, head)| accounts.get(head, &address));
+        let account = match held {
+            Some(account) => account,
+            None => match self.trie.account(address) {
+                Ok(account) => account.map(trace_builder::AccountState::from),
+                Err(error) => return Err(self.read_error(error)),
+            },
         };
         let Some(overrides) = self.overrides.get(&address) else {
-            return Ok(account.map(|account| trace_builder::AccountState::from(account).into()));
+            return Ok(account.map(AccountInfo::from));
         };
-        let mut info: AccountInfo =
-            account.map(|account| trace_builder::AccountState::from(account).into()).unwrap_or_default();
+        let mut info = account.map(AccountInfo::from).unwrap_or_default();
         if let Some(balance) = overrides.balance {
             info.balance = balance;
         }

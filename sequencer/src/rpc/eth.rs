@@ -104,23 +104,25 @@ pub struct EthRpc {
     /// Hashes of transactions the pool admitted, for filters and subscriptions.
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
-    head_accounts: Arc<HeadAccounts>,
+    pub(super) head_accounts: Arc<HeadAccounts>,
     /// Analysed codes for simulated calls.
     pub(super) codes: Arc<super::codes::Codes>,
     journal: PoolJournal,
 }
 
-/// Accounts of the head block as the flat tables hold them. When the head moves by one block
-/// the accounts that block changed are dropped and the rest kept; after a larger move (a head
-/// the RPC did not see) it starts over. Wallets polling balances and nonces then cost one query
-/// per account and change, not per account and block.
+/// Accounts of the head block. When the head moves on, the accounts its block changed take the
+/// states the builder published with it and the rest are kept; accounts read from the flat
+/// tables join them. A head whose changes are unknown (read back at start-up) starts it over.
+/// Wallets polling balances and nonces of active accounts then cost no query at all, and of
+/// idle ones one query per account.
 #[derive(Debug, Default)]
-struct HeadAccounts {
+pub(super) struct HeadAccounts {
     inner: parking_lot::Mutex<(u64, HashMap<Address, Option<trace_builder::AccountState>>)>,
 }
 
-/// A head's number and the accounts its block changed, as [`ChainHead`] has them.
-type HeadChanges = (u64, std::sync::Arc<[Address]>);
+/// A head's number and the accounts its block changed with their new states, as [`ChainHead`]
+/// has them.
+pub(super) type HeadChanges = (u64, std::sync::Arc<[(Address, Option<trace_builder::AccountState>)]>);
 
 /// Most accounts [`HeadAccounts`] holds before it starts over.
 const MAX_HEAD_ACCOUNTS: usize = 100_000;
@@ -128,7 +130,11 @@ const MAX_HEAD_ACCOUNTS: usize = 100_000;
 impl HeadAccounts {
     /// The account at `head` if held. A reader whose head is older than the cache's gets
     /// nothing.
-    fn get(&self, head: &HeadChanges, address: &Address) -> Option<Option<trace_builder::AccountState>> {
+    pub(super) fn get(
+        &self,
+        head: &HeadChanges,
+        address: &Address,
+    ) -> Option<Option<trace_builder::AccountState>> {
         let mut inner = self.inner.lock();
         Self::advance(&mut inner, head);
         if inner.0 != head.0 {
@@ -139,8 +145,8 @@ impl HeadAccounts {
 
     /// Keeps `account`, read while `head` was the head; a value read before the head moved
     /// is not kept. (A value read while `head` was the head may already be the next block's:
-    /// the block is committed before the RPC sees it as the head. Moving to that block drops it
-    /// if the block changed the account.)
+    /// the block is committed before the RPC sees it as the head. Moving to that block replaces
+    /// it with the block's own state of the account.)
     fn insert(&self, head: &HeadChanges, address: Address, account: Option<trace_builder::AccountState>) {
         let mut inner = self.inner.lock();
         Self::advance(&mut inner, head);
@@ -152,19 +158,17 @@ impl HeadAccounts {
         }
     }
 
-    /// Moves the cache to `head` if it is newer.
+    /// Moves the cache to `head` if it is newer. After a head the cache did not see, what it
+    /// held may be stale: it keeps only `head`'s own changes.
     fn advance(inner: &mut (u64, HashMap<Address, Option<trace_builder::AccountState>>), head: &HeadChanges) {
         let (number, changed) = head;
         if *number <= inner.0 {
             return;
         }
-        if *number == inner.0 + 1 && !changed.is_empty() {
-            for address in changed.iter() {
-                inner.1.remove(address);
-            }
-        } else {
+        if *number != inner.0 + 1 || changed.is_empty() || inner.1.len() + changed.len() > MAX_HEAD_ACCOUNTS {
             inner.1.clear();
         }
+        inner.1.extend(changed.iter().take(MAX_HEAD_ACCOUNTS).cloned());
         inner.0 = *number;
     }
 }
@@ -271,6 +275,12 @@ impl EthRpc {
         self.resolve(block).await?.ok_or_else(|| server_error("header not found"))
     }
 
+    /// The head's changes when `block` is still the head.
+    pub(super) fn head_changes(&self, block: &ResolvedBlock) -> Option<HeadChanges> {
+        let head = self.head.borrow();
+        (block.is_head && head.number == block.header.number).then(|| (head.number, head.changed.clone()))
+    }
+
     /// An account at a block: the flat tables for the head, the trie below it.
     async fn account_at(
         &self,
@@ -278,20 +288,16 @@ impl EthRpc {
         block: &ResolvedBlock,
     ) -> RpcResult<Option<trace_builder::AccountState>> {
         if block.is_head {
-            let head: HeadChanges = {
-                let head = self.head.borrow();
-                (head.number, head.changed.clone())
+            let Some(head) = self.head_changes(block) else {
+                // The head moved since the block was resolved: read the flat tables as they are.
+                return self.store.account(address).await.map_err(internal);
             };
-            if head.0 == block.header.number {
-                if let Some(account) = self.head_accounts.get(&head, &address) {
-                    return Ok(account);
-                }
-                let account = self.store.account(address).await.map_err(internal)?;
-                self.head_accounts.insert(&head, address, account.clone());
+            if let Some(account) = self.head_accounts.get(&head, &address) {
                 return Ok(account);
             }
-            // The head moved since the block was resolved: read the flat tables as they are.
-            return self.store.account(address).await.map_err(internal);
+            let account = self.store.account(address).await.map_err(internal)?;
+            self.head_accounts.insert(&head, address, account.clone());
+            return Ok(account);
         }
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
@@ -483,7 +489,7 @@ mod head_accounts_tests {
     use super::*;
     use std::sync::Arc;
 
-    fn head(number: u64, changed: &[Address]) -> HeadChanges {
+    fn head(number: u64, changed: &[(Address, Option<trace_builder::AccountState>)]) -> HeadChanges {
         (number, Arc::from(changed))
     }
 
@@ -492,20 +498,26 @@ mod head_accounts_tests {
     }
 
     #[test]
-    fn a_new_head_drops_only_what_its_block_changed() {
-        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    fn a_new_head_replaces_only_what_its_block_changed() {
+        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
         let cache = HeadAccounts::default();
         cache.insert(&head(1, &[]), a, account(1));
         cache.insert(&head(1, &[]), b, account(1));
         assert_eq!(cache.get(&head(1, &[]), &a), Some(account(1)));
-        // Block 2 changed `a` only.
-        assert_eq!(cache.get(&head(2, &[a]), &a), None);
-        assert_eq!(cache.get(&head(2, &[a]), &b), Some(account(1)));
+        // Block 2 changed `a` and deleted `c`: their new states, and `b` as it was.
+        let two = head(2, &[(a, account(2)), (c, None)]);
+        assert_eq!(cache.get(&two, &a), Some(account(2)));
+        assert_eq!(cache.get(&two, &c), Some(None));
+        assert_eq!(cache.get(&two, &b), Some(account(1)));
         // A reader still at block 1 gets nothing, and keeps nothing.
         assert_eq!(cache.get(&head(1, &[]), &b), None);
         cache.insert(&head(1, &[]), a, account(7));
-        assert_eq!(cache.get(&head(2, &[a]), &a), None);
-        // A head the cache did not see (block 3) in between: start over.
-        assert_eq!(cache.get(&head(4, &[a]), &b), None);
+        assert_eq!(cache.get(&two, &a), Some(account(2)));
+        // A head the cache did not see (block 3) in between: only block 4's own changes stay.
+        let four = head(4, &[(c, account(4))]);
+        assert_eq!(cache.get(&four, &b), None);
+        assert_eq!(cache.get(&four, &c), Some(account(4)));
+        // A head with unknown changes starts over.
+        assert_eq!(cache.get(&head(5, &[]), &c), None);
     }
 }
