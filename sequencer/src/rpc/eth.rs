@@ -128,6 +128,25 @@ pub(super) type HeadChanges = (u64, std::sync::Arc<[(Address, Option<trace_build
 const MAX_HEAD_ACCOUNTS: usize = 100_000;
 
 impl HeadAccounts {
+    /// A cache that moves to every head the builder publishes as it comes, so that the states
+    /// of every block's changed accounts are held, not only those of the heads a read happened
+    /// to see. It stops following when the builder is gone.
+    fn following(mut heads: watch::Receiver<ChainHead>) -> Arc<Self> {
+        let cache = Arc::new(Self::default());
+        let weak = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            while heads.changed().await.is_ok() {
+                let Some(cache) = weak.upgrade() else { return };
+                let head = {
+                    let head = heads.borrow_and_update();
+                    (head.number, head.changed.clone())
+                };
+                Self::advance(&mut cache.inner.lock(), &head);
+            }
+        });
+        cache
+    }
+
     /// The account at `head` if held. A reader whose head is older than the cache's gets
     /// nothing.
     pub(super) fn get(
@@ -217,11 +236,11 @@ impl EthRpc {
             chain_id,
             nodes,
             mempool,
+            head_accounts: HeadAccounts::following(head.clone()),
             head,
             filters: Arc::default(),
             pending_txs,
             log_limits,
-            head_accounts: Arc::default(),
             codes: Arc::default(),
             journal: PoolJournal::spawn(store.clone()),
             store,
@@ -519,5 +538,34 @@ mod head_accounts_tests {
         assert_eq!(cache.get(&four, &c), Some(account(4)));
         // A head with unknown changes starts over.
         assert_eq!(cache.get(&head(5, &[]), &c), None);
+    }
+
+    #[tokio::test]
+    async fn it_holds_the_changes_of_every_published_head() {
+        let published = |number: u64, changed: &[(Address, Option<trace_builder::AccountState>)]| {
+            crate::builder::ChainHead {
+                number,
+                hash: B256::with_last_byte(number as u8),
+                header: Header { number, ..Default::default() },
+                changed: Arc::from(changed),
+            }
+        };
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let (sender, receiver) = watch::channel(published(1, &[]));
+        let cache = HeadAccounts::following(receiver);
+        for (number, changed) in [(2, (a, account(2))), (3, (b, account(3)))] {
+            sender.send_replace(published(number, &[changed]));
+            // The follower moves the cache before the next head comes, as blocks come a block
+            // time apart; no read comes in between.
+            for _ in 0..100 {
+                if cache.inner.lock().0 == number {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        let three = head(3, &[(b, account(3))]);
+        assert_eq!(cache.get(&three, &a), Some(account(2)));
+        assert_eq!(cache.get(&three, &b), Some(account(3)));
     }
 }
