@@ -52,6 +52,10 @@ struct Args {
     /// SQLite.
     #[arg(long)]
     database_url: Option<String>,
+    /// Log filter of our node (its log goes to stderr), e.g. `info` for every sealed block's
+    /// timings.
+    #[arg(long, default_value = "warn")]
+    node_log: String,
     /// The Anvil binary.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
     anvil: String,
@@ -111,7 +115,7 @@ fn main() {
             Some(url) => Some(support::fresh_postgres_database(url, "rpc_load").await),
             None => None,
         };
-        let (mut child, url) = launch_ours(dir.path(), database_url, &addresses, args.gas_limit, raw.len());
+        let (mut child, url) = launch_ours(dir.path(), database_url, &addresses, &args, raw.len());
         let figures = measure(&url, &raw, &addresses, &args).await;
         child.kill().ok();
         child.wait().ok();
@@ -170,11 +174,11 @@ fn launch_ours(
     dir: &std::path::Path,
     database_url: Option<String>,
     senders: &[Address],
-    gas_limit: u64,
+    args: &Args,
     transactions: usize,
 ) -> (Child, String) {
     let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
-    genesis.gas_limit = gas_limit;
+    genesis.gas_limit = args.gas_limit;
     for sender in senders {
         genesis.alloc.insert(
             *sender,
@@ -193,14 +197,15 @@ fn launch_ours(
         .arg(dir.join("data"))
         .args(["--http-addr", &format!("127.0.0.1:{port}")])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--block-time-ms", "1000", "--log-filter", "warn"])
+        .args(["--block-time-ms", "1000", "--log-filter", &args.node_log])
         .args(["--mempool-max-pending", &transactions.max(5_120).to_string()])
         .args(["--mempool-max-per-sender", &transactions.max(16).to_string()])
         .args(["--mempool-max-bytes", &(transactions * 1_024).max(64 << 20).to_string()]);
     if let Some(url) = database_url {
         command.args(["--database-url", &url]);
     }
-    let child = command.stdout(Stdio::null()).spawn().unwrap();
+    // The node logs (and prints its banner) to stdout: onto our stderr, away from the table.
+    let child = command.stdout(std::io::stderr()).spawn().unwrap();
     (child, wait_for_port(port, "our node"))
 }
 

@@ -21,7 +21,7 @@ use std::{
 };
 use tokio::sync::watch;
 use trace_builder::{
-    AccountState,
+    AccountState, StateChanges,
     chain::ChainConfig,
     executor::{BlockExecutor, BlockInputs, seal_header},
     state_trie::StateTrie,
@@ -241,7 +241,7 @@ impl BlockProducer {
         // pool), while the database commits it.
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
-        let removed = self.revalidate_pool(&record.header)?;
+        let removed = self.revalidate_pool(&record.header, &record.changes)?;
         let changed =
             record.changes.accounts.iter().map(|(address, change)| (*address, change.info.clone())).collect();
         self.head = ChainHead { number, hash, header: record.header.clone(), changed };
@@ -309,14 +309,18 @@ impl BlockProducer {
     /// Re-validates the pool against the state after `header` and returns the pooled
     /// transactions that left it (included, replaced, dropped), for the store to forget once
     /// the block is durable.
-    fn revalidate_pool(&mut self, header: &Header) -> Result<Vec<B256>, BuildError> {
+    fn revalidate_pool(&mut self, header: &Header, changes: &StateChanges) -> Result<Vec<B256>, BuildError> {
         let state_error = |e: StateReadError| BuildError::State(e.to_string());
         self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
         let head =
             PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
         let state = &mut self.state;
+        let sealed = changes
+            .accounts
+            .iter()
+            .map(|(address, change)| (*address, SenderState::from_account(change.info.as_ref())));
         self.mempool
-            .revalidate(head, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
+            .revalidate(head, sealed, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
             .map_err(state_error)?;
         Ok(self.mempool.take_removed())
     }

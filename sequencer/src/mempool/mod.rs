@@ -387,6 +387,11 @@ struct Pool {
     bytes: usize,
     /// Hashes that left the pool without being handed back by [`Mempool::take_removed`] yet.
     removed: Vec<B256>,
+    /// The states the newest block gave the accounts it changed. The pool moves to a block
+    /// when the builder seals it, the RPC once it is committed: until then the RPC reads the
+    /// state before it, and a sender whose transactions the block included (and the pool
+    /// forgot) would look to the RPC as if they were still to come.
+    sealed_states: HashMap<Address, SenderState>,
 }
 
 impl Mempool {
@@ -417,6 +422,7 @@ impl Mempool {
                 queued: 0,
                 bytes: 0,
                 removed: Vec::new(),
+                sealed_states: HashMap::new(),
             }),
             clock,
             metrics: PoolMetrics::default(),
@@ -500,18 +506,22 @@ impl Mempool {
     }
 
     /// Re-validates every pooled transaction after a block: with the new `head`, and each
-    /// sender's state as `state` reads it. Drops what the chain passed (included or replaced on
+    /// sender's state as `state` reads it. `sealed` are the states the block gave the accounts it
+    /// changed: admissions of their senders use them while the RPC still reads the state before
+    /// the block. Drops what the chain passed (included or replaced on
     /// chain), what asks for more gas than a block holds, what costs more than the sender has;
     /// moves to queued what follows a gap or exceeds the sender's funds; drops queued
     /// transactions of senders idle for the queued lifetime; then evicts down to the limits.
     pub fn revalidate<E>(
         &self,
         head: PoolHead,
+        sealed: impl IntoIterator<Item = (Address, SenderState)>,
         mut state: impl FnMut(Address) -> Result<SenderState, E>,
     ) -> Result<(), E> {
         let now = self.clock.now();
         let mut pool = self.inner.lock();
         pool.head = head;
+        pool.sealed_states = sealed.into_iter().collect();
         let lifetime = pool.config.queued_lifetime();
         let senders: Vec<Address> = pool.senders.keys().copied().collect();
         for sender in senders {
@@ -717,6 +727,12 @@ impl Pool {
         // The caller's read and the last re-validation race; the higher nonce is the newer.
         let state = match self.senders.get(&sender) {
             Some(known) if known.state.nonce > state.nonce => known.state,
+            _ => state,
+        };
+        // The caller may have read the state before the newest sealed block, which is at least
+        // as new.
+        let state = match self.sealed_states.get(&sender) {
+            Some(sealed) if sealed.nonce >= state.nonce => *sealed,
             _ => state,
         };
         if nonce < state.nonce {

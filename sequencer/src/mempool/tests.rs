@@ -348,11 +348,31 @@ fn queued_transactions_of_an_idle_sender_expire() {
     clock.advance(Duration::from_secs(2 * 3600));
     let active = pool.add(tx(2, 5, 100, 1), rich(0)).unwrap();
     clock.advance(Duration::from_secs(3600 + 1));
-    pool.revalidate(head(), no_state_errors(rich(0))).unwrap();
+    pool.revalidate(head(), [], no_state_errors(rich(0))).unwrap();
     assert!(pool.get(&idle).is_none(), "queued for over 3 h");
     assert!(pool.get(&active).is_some(), "its sender sent something 1 h ago");
     assert_eq!((pool.size().pending, pool.size().queued), (1, 1), "pending transactions do not expire");
     assert!(pool.take_removed().contains(&idle));
+}
+
+#[test]
+fn admission_uses_the_sealed_block_while_the_rpc_reads_the_one_before() {
+    let pool = pool();
+    for nonce in 0..2 {
+        pool.add(tx(1, nonce, 100, 1), rich(0)).unwrap();
+    }
+    // The builder sealed a block with both: the pool forgets them and sender 1.
+    pool.revalidate(head(), [(sender(1), rich(2))], no_state_errors(rich(2))).unwrap();
+    assert_eq!(pool.size().pending + pool.size().queued, 0);
+    // The RPC, before the block is committed, still reads nonce 0.
+    let next = pool.add(tx(1, 2, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.is_pending(&next), Some(true), "nonce 2 is next after the sealed block");
+    let error = pool.add(tx(1, 1, 200, 2), rich(0)).unwrap_err();
+    assert!(matches!(error, PoolError::NonceTooLow { expected: 2, got: 1 }), "{error}");
+    // The next block moves on: its own changes only.
+    pool.revalidate(head(), [], no_state_errors(rich(2))).unwrap();
+    let gapped = pool.add(tx(2, 1, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.is_pending(&gapped), Some(false));
 }
 
 #[test]
@@ -375,7 +395,7 @@ fn revalidation_follows_the_new_state() {
             _ => rich(0),
         })
     };
-    pool.revalidate(PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, after).unwrap();
+    pool.revalidate(PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, [], after).unwrap();
     assert_eq!(pool.pending_nonce(sender(1), 2), 3);
     assert_eq!(pool.is_pending(&waiting), Some(true), "the gap filled on chain");
     assert!(pool.get(&costly).is_none(), "costs more than the balance");
@@ -388,7 +408,7 @@ fn revalidation_follows_the_new_state() {
     pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
     let second = pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
     let poorer = SenderState { nonce: 0, balance: U256::from(3_000_000u64), has_code: false };
-    pool.revalidate(head(), no_state_errors(poorer)).unwrap();
+    pool.revalidate(head(), [], no_state_errors(poorer)).unwrap();
     assert_eq!(pool.is_pending(&second), Some(false));
     assert_eq!(pool.pending_nonce(sender(1), 0), 1);
     // The builder found the first invalid: the second stays queued behind the gap.
@@ -461,7 +481,7 @@ fn a_pooled_authorization_limits_its_authority_and_needs_a_quiet_authority() {
     let after = |address: Address| -> Result<SenderState, std::convert::Infallible> {
         Ok(if address == sender(1) || address == authority.address() { rich(1) } else { rich(0) })
     };
-    pool.revalidate(head(), after).unwrap();
+    pool.revalidate(head(), [], after).unwrap();
     pool.add(eip1559(authority.address(), 1, 100, 1), rich(1)).unwrap();
     pool.add(eip1559(authority.address(), 2, 100, 1), rich(1)).unwrap();
     let delegated_now = SenderState { has_code: true, ..rich(1) };
