@@ -6,7 +6,7 @@
 //! `--database-url`).
 //!
 //! `cargo bench -p sequencer --bench rpc_load -- [--transactions 10000] [--senders 1000]
-//! [--gas-limit 30000000] [--database-url postgres://...] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
+//! [--gas-limit 30000000] [--database-url postgres://...] [--node-log info] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
 //! prints one Markdown table. Anvil comes from the pinned npm package in `tools/`
 //! (`npm ci --prefix tools`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
