@@ -6,7 +6,7 @@
 //! `--database-url`).
 //!
 //! `cargo bench -p sequencer --bench rpc_load -- [--transactions 10000] [--senders 1000]
-//! [--gas-limit 30000000] [--database-url postgres://...] [--node-log info] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
+//! [--gas-limit 30000000] [--database-url postgres://...] [--node-log info] [--restart] [--anvil tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil]`
 //! prints one Markdown table. Anvil comes from the pinned npm package in `tools/`
 //! (`npm ci --prefix tools`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -56,6 +56,10 @@ struct Args {
     /// timings.
     #[arg(long, default_value = "warn")]
     node_log: String,
+    /// Stop our node with kill -9 once it has made a block, and measure it restarted on the
+    /// same data, with cold caches.
+    #[arg(long)]
+    restart: bool,
     /// The Anvil binary.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
     anvil: String,
@@ -115,7 +119,20 @@ fn main() {
             Some(url) => Some(support::fresh_postgres_database(url, "rpc_load").await),
             None => None,
         };
-        let (mut child, url) = launch_ours(dir.path(), database_url, &addresses, &args, raw.len());
+        let (mut command, port) = our_node(dir.path(), database_url, &addresses, &args, raw.len());
+        let mut child = command.spawn().unwrap();
+        let url = wait_for_port(port, "our node");
+        if args.restart {
+            let client = reqwest::Client::new();
+            while rpc(&client, &url, "eth_blockNumber", json!([])).await == json!("0x0") {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            child.kill().ok();
+            child.wait().ok();
+            eprintln!("{url}: restarting");
+            child = command.spawn().unwrap();
+            wait_for_port(port, "our node, restarted");
+        }
         let figures = measure(&url, &raw, &addresses, &args).await;
         child.kill().ok();
         child.wait().ok();
@@ -167,16 +184,16 @@ fn main() {
     println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
 }
 
-/// Our node as its own process, as Anvil runs: the `sequencer` binary on SQLite in `dir` (or
-/// on the given database), the senders funded in its genesis, a pool that holds the whole load,
-/// 1 s blocks.
-fn launch_ours(
+/// Our node as its own process, as Anvil runs: the command that starts the `sequencer` binary on
+/// SQLite in `dir` (or on the given database), the senders funded in its genesis, a pool that
+/// holds the whole load, 1 s blocks; and its port.
+fn our_node(
     dir: &std::path::Path,
     database_url: Option<String>,
     senders: &[Address],
     args: &Args,
     transactions: usize,
-) -> (Child, String) {
+) -> (Command, u16) {
     let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
     genesis.gas_limit = args.gas_limit;
     for sender in senders {
@@ -205,8 +222,8 @@ fn launch_ours(
         command.args(["--database-url", &url]);
     }
     // The node logs (and prints its banner) to stdout: onto our stderr, away from the table.
-    let child = command.stdout(std::io::stderr()).spawn().unwrap();
-    (child, wait_for_port(port, "our node"))
+    command.stdout(std::io::stderr());
+    (command, port)
 }
 
 /// A port nothing listens on now.

@@ -98,6 +98,9 @@ pub struct BlockProducer {
     metrics: BlockMetrics,
     /// The commit of the newest sealed block, running in the background.
     in_flight: Option<tokio::task::JoinHandle<Result<Duration, crate::error::StoreError>>>,
+    /// Accounts loaded for the pool since the last block: their trie paths are warmed with the
+    /// next block's.
+    cold_accounts: Vec<Address>,
 }
 
 impl BlockProducer {
@@ -125,6 +128,7 @@ impl BlockProducer {
             heads,
             metrics: BlockMetrics::default(),
             in_flight: None,
+            cold_accounts: Vec::new(),
         }
     }
 
@@ -166,9 +170,12 @@ impl BlockProducer {
         let prefetch = |state: &mut LatestState, addresses: Vec<Address>| {
             state.prefetch(addresses).map_err(|e| BuildError::State(e.to_string()))
         };
-        prefetch(&mut self.state, self.mempool.senders())?;
+        let mut cold = std::mem::take(&mut self.cold_accounts);
+        cold.extend(prefetch(&mut self.state, self.mempool.senders())?);
         let candidates = self.mempool.best(base_fee);
-        prefetch(&mut self.state, candidates.iter().filter_map(|tx| tx.inner().to()).collect())?;
+        cold.extend(prefetch(&mut self.state, candidates.iter().filter_map(|tx| tx.inner().to()).collect())?);
+        // The trie is updated after execution: its paths load meanwhile.
+        let warming = self.nodes.warm_account_paths(parent.state_root, cold);
         let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
             .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
         let mut included = Vec::with_capacity(candidates.len());
@@ -193,6 +200,11 @@ impl BlockProducer {
             executor.finish().map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
         let build_seconds = build_started.elapsed();
 
+        let warming_started = Instant::now();
+        if let Some(warming) = warming {
+            let _ = warming.join();
+        }
+        let warming_wait = warming_started.elapsed();
         let root_started = Instant::now();
         // Hashing happens once, in the commit (on all cores for a big block).
         self.trie.update(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
@@ -265,6 +277,7 @@ impl BlockProducer {
             build_ms = build_seconds.as_secs_f64() * 1e3,
             state_root_ms = state_root_seconds.as_secs_f64() * 1e3,
             waited_for_previous_commit_ms = commit_wait.as_secs_f64() * 1e3,
+            waited_for_trie_warming_ms = warming_wait.as_secs_f64() * 1e3,
             "sealed block"
         );
         Ok(ProducedBlock {
@@ -311,7 +324,8 @@ impl BlockProducer {
     /// the block is durable.
     fn revalidate_pool(&mut self, header: &Header, changes: &StateChanges) -> Result<Vec<B256>, BuildError> {
         let state_error = |e: StateReadError| BuildError::State(e.to_string());
-        self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
+        let cold = self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
+        self.cold_accounts.extend(cold);
         let head =
             PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
         let state = &mut self.state;

@@ -1,9 +1,10 @@
 //! Trie nodes from the database, behind a bounded in-memory cache.
 
 use super::Store;
-use alloy_primitives::{B256, Bytes, map::B256Map};
+use alloy_primitives::{Address, B256, Bytes, map::B256Map};
 use parking_lot::Mutex;
-use std::sync::Arc;
+use std::{sync::Arc, thread::JoinHandle};
+use trace_builder::StateTrie;
 use trace_builder::trie::{CommittedNode, Location, NodeStore, StoreError as TrieStoreError, StoredNode};
 
 /// The sequencer's [`NodeStore`]: a two-generation cache in front of the `trie_nodes` table.
@@ -88,6 +89,43 @@ impl DbNodeStore {
             };
             cache.insert(node.hash, stored);
         }
+    }
+}
+
+/// Threads that read trie paths at once to warm the cache: a few of the pool's connections.
+const WARMING_THREADS: usize = 4;
+
+/// Fewest accounts worth starting threads for.
+const MIN_WARMED_ACCOUNTS: usize = 32;
+
+impl DbNodeStore {
+    /// Starts reading the account-trie paths of `addresses` at `root` on a few threads, so that
+    /// their nodes are cached by the time the builder updates the trie: after a restart, or
+    /// for accounts untouched since, every node on a path is a database round trip, and the
+    /// trie alone would make them one after another. `None` when there are too few to bother.
+    /// Read errors are left for the builder's own reads to report.
+    pub fn warm_account_paths(&self, root: B256, addresses: Vec<Address>) -> Option<JoinHandle<()>> {
+        if addresses.len() < MIN_WARMED_ACCOUNTS {
+            return None;
+        }
+        let store = self.reading_database();
+        let spawned = std::thread::Builder::new().name("trie-warming".into()).spawn(move || {
+            let share = addresses.len().div_ceil(WARMING_THREADS);
+            std::thread::scope(|scope| {
+                for part in addresses.chunks(share) {
+                    let trie_store = store.clone();
+                    scope.spawn(move || {
+                        let mut trie = StateTrie::new(trie_store, root);
+                        for address in part {
+                            if trie.account(*address).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        spawned.ok()
     }
 }
 
