@@ -506,12 +506,12 @@ impl Mempool {
     }
 
     /// Re-validates every pooled transaction after a block: with the new `head`, and each
-    /// sender's state as `state` reads it. `sealed` are the states the block gave the accounts it
-    /// changed: admissions of their senders use them while the RPC still reads the state before
-    /// the block. Drops what the chain passed (included or replaced on
+    /// sender's state as `state` reads it. Drops what the chain passed (included or replaced on
     /// chain), what asks for more gas than a block holds, what costs more than the sender has;
     /// moves to queued what follows a gap or exceeds the sender's funds; drops queued
     /// transactions of senders idle for the queued lifetime; then evicts down to the limits.
+    /// `sealed` are the states the block gave the accounts it changed: admissions of their
+    /// senders use them while the RPC still reads the state before the block.
     pub fn revalidate<E>(
         &self,
         head: PoolHead,

@@ -4,8 +4,10 @@ use super::Store;
 use alloy_primitives::{Address, B256, Bytes, map::B256Map};
 use parking_lot::Mutex;
 use std::{sync::Arc, thread::JoinHandle};
-use trace_builder::StateTrie;
-use trace_builder::trie::{CommittedNode, Location, NodeStore, StoreError as TrieStoreError, StoredNode};
+use trace_builder::{
+    StateTrie,
+    trie::{CommittedNode, Location, NodeStore, StoreError as TrieStoreError, StoredNode},
+};
 
 /// The sequencer's [`NodeStore`]: a two-generation cache in front of the `trie_nodes` table.
 ///
@@ -36,6 +38,12 @@ struct Generations {
 
 /// Bytes a cached node costs besides its RLP and child locations (key, map slot, headers).
 const ENTRY_OVERHEAD: usize = 128;
+
+/// Threads that read trie paths at once to warm the cache: a few of the pool's connections.
+const WARMING_THREADS: usize = 4;
+
+/// Fewest accounts worth starting threads for.
+const MIN_WARMED_ACCOUNTS: usize = 32;
 
 impl Generations {
     fn get(&mut self, hash: &B256) -> Option<StoredNode> {
@@ -91,12 +99,6 @@ impl DbNodeStore {
         }
     }
 }
-
-/// Threads that read trie paths at once to warm the cache: a few of the pool's connections.
-const WARMING_THREADS: usize = 4;
-
-/// Fewest accounts worth starting threads for.
-const MIN_WARMED_ACCOUNTS: usize = 32;
 
 impl DbNodeStore {
     /// Starts reading the account-trie paths of `addresses` at `root` on a few threads, so that
