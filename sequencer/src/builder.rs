@@ -21,7 +21,7 @@ use std::{
 };
 use tokio::sync::watch;
 use trace_builder::{
-    AccountState, StateChanges,
+    AccountState,
     chain::ChainConfig,
     executor::{BlockExecutor, BlockInputs, seal_header},
     state_trie::StateTrie,
@@ -253,9 +253,9 @@ impl BlockProducer {
         // pool), while the database commits it.
         self.nodes.cache_nodes(&record.trie_nodes);
         self.state.apply(&record.changes, number, hash);
-        let removed = self.revalidate_pool(&record.header, &record.changes)?;
-        let changed =
+        let changed: Arc<[_]> =
             record.changes.accounts.iter().map(|(address, change)| (*address, change.info.clone())).collect();
+        let removed = self.revalidate_pool(&record.header, &changed)?;
         self.head = ChainHead { number, hash, header: record.header.clone(), changed };
         self.start_commit(record.clone(), removed);
 
@@ -322,17 +322,20 @@ impl BlockProducer {
     /// Re-validates the pool against the state after `header` and returns the pooled
     /// transactions that left it (included, replaced, dropped), for the store to forget once
     /// the block is durable.
-    fn revalidate_pool(&mut self, header: &Header, changes: &StateChanges) -> Result<Vec<B256>, BuildError> {
+    /// `changed` are the accounts the block changed, with their new states.
+    fn revalidate_pool(
+        &mut self,
+        header: &Header,
+        changed: &[(Address, Option<AccountState>)],
+    ) -> Result<Vec<B256>, BuildError> {
         let state_error = |e: StateReadError| BuildError::State(e.to_string());
         let cold = self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
         self.cold_accounts.extend(cold);
         let head =
             PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
         let state = &mut self.state;
-        let sealed = changes
-            .accounts
-            .iter()
-            .map(|(address, change)| (*address, SenderState::from_account(change.info.as_ref())));
+        let sealed =
+            changed.iter().map(|(address, account)| (*address, SenderState::from_account(account.as_ref())));
         self.mempool
             .revalidate(head, sealed, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
             .map_err(state_error)?;

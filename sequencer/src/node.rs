@@ -56,12 +56,17 @@ impl Node {
         let url = config.database.resolved_url();
         let store = Store::open(&url, config.database.max_connections).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
-        let mut written_genesis = None;
+        let runtime = tokio::runtime::Handle::current();
+        let cache_bytes =
+            usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
         if store.init_or_check_genesis(genesis.chain_id, genesis.hash).await? == GenesisStatus::Fresh {
             let record = genesis.block_record();
             store.commit_block(&record, genesis.chain_id).await?;
             tracing::info!(target: "node", hash = %genesis.hash, "wrote genesis block");
-            written_genesis = Some(record);
+            // The first blocks touch the genesis accounts: their trie nodes stay at hand, as
+            // every block's do once committed.
+            nodes.cache_nodes(&record.trie_nodes);
         }
         let (number, hash) =
             store.head().await?.ok_or_else(|| StoreError::Corrupt("no head block".into()))?;
@@ -72,15 +77,6 @@ impl Node {
         let head = ChainHead { number, hash, header, changed: Arc::from([]) };
         tracing::info!(target: "node", number, %hash, "resuming from head");
 
-        let runtime = tokio::runtime::Handle::current();
-        let cache_bytes =
-            usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
-        // The first blocks touch the genesis accounts: their trie nodes are at hand when this
-        // node just wrote them, as every block's are once committed.
-        if let Some(record) = written_genesis {
-            nodes.cache_nodes(&record.trie_nodes);
-        }
         let chain = ChainConfig::l2(genesis.chain_id);
         let pool_head =
             PoolHead { base_fee: chain.next_base_fee(&head.header), gas_limit: head.header.gas_limit };
