@@ -7,14 +7,15 @@
 //! calls of a batch reach the journal together and share one commit. Responses keep the
 //! batch's order, and the response size limit holds as before.
 
-use futures_util::future::join_all;
+use futures_util::{FutureExt, future::join_all};
 use jsonrpsee::{
     core::{
         middleware::{Batch, BatchEntry, Notification, RpcServiceT},
         server::{BatchResponseBuilder, MethodResponse},
     },
-    types::Request,
+    types::{ErrorCode, ErrorObject, Request},
 };
+use std::borrow::Cow;
 
 /// Wraps the server's RPC service; see the module docs. The layer is a function of the inner
 /// service, as jsonrpsee's `RpcServiceBuilder::layer_fn` takes it.
@@ -71,12 +72,22 @@ where
                     }
                 }
             }
-            let answered = join_all(calls.into_iter().map(|(position, request)| {
+            // Each call is a task of its own, so that an idle worker thread takes calls of a
+            // busy one's batch: a batch's signature recoveries then run on every core.
+            let spawned = calls.into_iter().map(|(position, request)| {
                 let inner = inner.clone();
-                async move { (position, inner.call(request).await) }
-            }))
-            .await;
-            let mut responses = answered.into_iter().chain(errors).collect::<Vec<_>>();
+                let request = owned(request);
+                let id = request.id.clone();
+                tokio::spawn(async move { inner.call(request).await }).map(move |joined| {
+                    // A call that panicked answers as an internal error; the batch goes on.
+                    let response = joined.unwrap_or_else(|_| {
+                        MethodResponse::error(id, ErrorObject::from(ErrorCode::InternalError))
+                    });
+                    (position, response)
+                })
+            });
+            let mut responses = join_all(spawned).await;
+            responses.extend(errors);
             responses.sort_by_key(|(position, _)| *position);
             if responses.is_empty() && notified {
                 return MethodResponse::notification();
@@ -96,5 +107,16 @@ where
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.inner.notification(notification)
+    }
+}
+
+/// `request` with its borrowed parts copied, so that it can move to a task of its own.
+fn owned(request: Request<'_>) -> Request<'static> {
+    Request {
+        jsonrpc: request.jsonrpc,
+        id: request.id.into_owned(),
+        method: Cow::Owned(request.method.into_owned()),
+        params: request.params.map(|params| Cow::Owned(params.into_owned())),
+        extensions: request.extensions,
     }
 }

@@ -44,6 +44,10 @@ pub struct Store {
     /// Connections for writes: on SQLite one connection of its own, on PostgreSQL the same
     /// pool as the reads.
     writer: AnyPool,
+    /// Connections for the pool's journal: on SQLite one connection to a file of its own, so
+    /// that an admission never waits for a block's commit; on PostgreSQL the same pool as the
+    /// reads.
+    journal: AnyPool,
     backend: Backend,
     /// Where the pool's journal keeps each transaction it holds (hash → sequence number).
     journal_rows: std::sync::Arc<parking_lot::Mutex<alloy_primitives::map::B256Map<i64>>>,
@@ -53,6 +57,9 @@ pub struct Store {
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Page cache of the SQLite writer connection, in KiB: the pages a block commit touches.
 const SQLITE_WRITER_CACHE_KIB: i64 = 1 << 20;
+/// Page cache of the SQLite pool-journal connection, in KiB: it appends, and deletes what it
+/// appended recently.
+const SQLITE_JOURNAL_CACHE_KIB: i64 = 16 << 10;
 /// Page cache of each SQLite reader connection, in KiB; reads also go through the memory map.
 const SQLITE_READER_CACHE_KIB: i64 = 64 << 10;
 /// Most bytes of the SQLite file mapped into memory (SQLite's own ceiling by default).
@@ -125,7 +132,7 @@ impl Store {
             }
         };
         let readers = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
-        let (pool, writer) = match backend {
+        let (pool, writer, journal) = match backend {
             Backend::Sqlite => {
                 // SQLite has one writer at a time. Giving the writes one connection of their own
                 // queues them in the pool instead of in SQLite's busy handler (which sleeps),
@@ -138,11 +145,19 @@ impl Store {
                 let writer = connect(writer).await?;
                 let readers =
                     readers.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)));
-                (connect(readers).await?, writer)
+                let journal_url = sqlite_journal_url(&url);
+                let journal = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_JOURNAL_CACHE_KIB)))
+                    .connect(&journal_url)
+                    .await
+                    .map_err(|source| StoreError::Connect { url: journal_url, source })?;
+                (connect(readers).await?, writer, journal)
             }
             Backend::Postgres => {
                 let pool = connect(readers).await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool.clone(), pool)
             }
         };
         let migrator = match backend {
@@ -151,9 +166,12 @@ impl Store {
         };
         migrator.run(&writer).await?;
         if backend == Backend::Sqlite {
+            sqlx::migrate!("../migrations/sqlite-pool-journal").run(&journal).await?;
+            pool::move_journal_out_of_chain_file(&writer, &journal).await?;
             tokio::spawn(checkpoint_sqlite(pool.clone()));
+            tokio::spawn(checkpoint_sqlite(journal.clone()));
         }
-        Ok(Self { pool, writer, backend, journal_rows: Default::default() })
+        Ok(Self { pool, writer, journal, backend, journal_rows: Default::default() })
     }
 
     /// The engine behind this store.
@@ -427,6 +445,7 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+        self.journal.close().await;
     }
 }
 
@@ -655,6 +674,16 @@ fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
             .map_err(|source| StoreError::CreateDir { dir: dir.to_owned(), source })?;
     }
     Ok(if url.contains('?') { format!("{url}&mode=rwc") } else { format!("{url}?mode=rwc") })
+}
+
+/// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
+/// `chain_url` (as [`prepare_sqlite`] returns it): `chain.sqlite` → `chain.pool-journal.sqlite`.
+fn sqlite_journal_url(chain_url: &str) -> String {
+    let (path, query) = chain_url.split_once('?').unwrap_or((chain_url, ""));
+    let scheme_len = if path.starts_with("sqlite://") { "sqlite://".len() } else { "sqlite:".len() };
+    let (scheme, path) = path.split_at(scheme_len);
+    let journal = std::path::Path::new(path).with_extension("pool-journal.sqlite");
+    format!("{scheme}{}?{query}", journal.display())
 }
 
 /// A URL fit for logs: the password, if any, is replaced.

@@ -1,9 +1,9 @@
 //! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
 
-use super::{Store, Value, address, b256, insert_rows_returning};
+use super::{Backend, Store, Value, address, b256, insert_rows, insert_rows_returning};
 use crate::error::StoreError;
 use alloy_primitives::{Address, B256, Bytes};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most admitted transactions one group commit of the [`PoolJournal`] writes.
@@ -15,8 +15,8 @@ const QUEUE_CAPACITY: usize = 16_384;
 /// Makes admitted transactions durable before the RPC acknowledges them, in groups: whatever
 /// admissions are waiting when a write starts go into the same database transaction, and each
 /// is answered once that transaction committed. A write transaction per admission would cost a
-/// synchronous commit each (PostgreSQL) or a turn at the single writer lock that the block
-/// commit needs too (SQLite); a group costs one for all. Cheap to clone.
+/// synchronous commit each (PostgreSQL) or a turn at the single writer lock of the journal's
+/// SQLite file (SQLite); a group costs one for all. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PoolJournal {
     admissions: mpsc::Sender<Admission>,
@@ -70,7 +70,7 @@ impl Store {
                 vec![Value::Blob(hash.to_vec()), Value::Blob(sender.to_vec()), Value::Blob(raw.to_vec())]
             })
             .collect();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.journal.begin().await?;
         let returned = insert_rows_returning(
             &mut tx,
             self.backend,
@@ -101,7 +101,7 @@ impl Store {
         if seqs.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.journal.begin().await?;
         for chunk in seqs.chunks(self.backend.params_per_statement()) {
             let placeholders = self.backend.placeholders(chunk.len());
             // Only generated placeholders are formatted into the SQL.
@@ -120,7 +120,7 @@ impl Store {
     /// Learns where each one is kept, and drops the older rows of a transaction recorded twice.
     pub async fn pooled_transactions(&self) -> Result<Vec<(Address, Bytes)>, StoreError> {
         let rows = sqlx::query("SELECT seq, hash, sender, raw FROM pool_journal ORDER BY seq")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.journal)
             .await?;
         let mut transactions = Vec::with_capacity(rows.len());
         let mut duplicates = Vec::new();
@@ -137,6 +137,39 @@ impl Store {
         self.delete_journal_rows(&duplicates).await?;
         Ok(transactions)
     }
+}
+
+/// Moves the rows of the journal table in the chain's SQLite file, where nodes before the
+/// journal had a file of its own kept it, to the journal's file, in their order. A crash
+/// between the two commits leaves a row in both files; the next start moves it again, and
+/// [`Store::pooled_transactions`] keeps one of each.
+pub(super) async fn move_journal_out_of_chain_file(
+    chain: &AnyPool,
+    journal: &AnyPool,
+) -> Result<(), StoreError> {
+    let rows =
+        sqlx::query("SELECT hash, sender, raw FROM pool_journal ORDER BY seq").fetch_all(chain).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = rows
+        .iter()
+        .map(|row| {
+            Ok(vec![
+                Value::Blob(row.try_get::<Vec<u8>, _>(0)?),
+                Value::Blob(row.try_get::<Vec<u8>, _>(1)?),
+                Value::Blob(row.try_get::<Vec<u8>, _>(2)?),
+            ])
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let moved = rows.len();
+    let mut tx = journal.begin().await?;
+    insert_rows(&mut tx, Backend::Sqlite, "INSERT INTO pool_journal (hash, sender, raw) VALUES ", "", rows)
+        .await?;
+    tx.commit().await?;
+    sqlx::query("DELETE FROM pool_journal").execute(chain).await?;
+    tracing::info!(target: "store", moved, "moved the pool journal into its own file");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,5 +198,32 @@ mod tests {
         store.close().await;
         let store = Store::open(&url, 2).await.unwrap();
         assert_eq!(store.pooled_transactions().await.unwrap(), []);
+    }
+
+    #[tokio::test]
+    async fn rows_an_older_node_journaled_in_the_chain_file_move_to_the_journal_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
+        let store = Store::open(&url, 2).await.unwrap();
+        // As a node before the journal's own file wrote them.
+        for i in [1u8, 2] {
+            sqlx::query("INSERT INTO pool_journal (hash, sender, raw) VALUES ($1, $2, $3)")
+                .bind(vec![i; 32])
+                .bind(vec![i; 20])
+                .bind(vec![i; 5])
+                .execute(&store.writer)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+
+        let store = Store::open(&url, 2).await.unwrap();
+        let moved = [1u8, 2].map(|i| (Address::repeat_byte(i), Bytes::from(vec![i; 5])));
+        assert_eq!(store.pooled_transactions().await.unwrap(), moved);
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pool_journal").fetch_one(&store.writer).await.unwrap();
+        assert_eq!(left, 0);
+        assert!(dir.path().join("chain.pool-journal.sqlite").exists());
+        store.close().await;
     }
 }
