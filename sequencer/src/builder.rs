@@ -286,9 +286,9 @@ impl BlockProducer {
         })
     }
 
-    /// Commits `record` in the background: the block, then the removal of the pooled
-    /// transactions that left the pool with it (an acknowledged transaction stays stored until
-    /// the block that includes it is durable), then the new head for the RPC.
+    /// Commits `record` in the background: the block, then the new head for the RPC, then the
+    /// removal of the pooled transactions that left the pool with it from the journal (an
+    /// acknowledged transaction stays stored until the block that includes it is durable).
     fn start_commit(&mut self, record: BlockRecord, removed: Vec<B256>) {
         let store = self.store.clone();
         let heads = self.heads.clone();
@@ -300,10 +300,10 @@ impl BlockProducer {
             store.commit_block(&record, chain_id).await?;
             let took = started.elapsed();
             commit_seconds.record(took);
+            heads.send_replace(head);
             if !removed.is_empty() {
                 store.delete_pooled(&removed).await?;
             }
-            heads.send_replace(head);
             Ok(took)
         });
         self.in_flight = Some(task);
