@@ -145,7 +145,7 @@ impl Store {
                 let writer = connect(writer).await?;
                 let readers =
                     readers.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)));
-                let journal_url = sqlite_journal_url(&url);
+                let journal_url = pool::sqlite_journal_url(&url);
                 let journal = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -674,16 +674,6 @@ fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
             .map_err(|source| StoreError::CreateDir { dir: dir.to_owned(), source })?;
     }
     Ok(if url.contains('?') { format!("{url}&mode=rwc") } else { format!("{url}?mode=rwc") })
-}
-
-/// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
-/// `chain_url` (as [`prepare_sqlite`] returns it): `chain.sqlite` → `chain.pool-journal.sqlite`.
-fn sqlite_journal_url(chain_url: &str) -> String {
-    let (path, query) = chain_url.split_once('?').unwrap_or((chain_url, ""));
-    let scheme_len = if path.starts_with("sqlite://") { "sqlite://".len() } else { "sqlite:".len() };
-    let (scheme, path) = path.split_at(scheme_len);
-    let journal = std::path::Path::new(path).with_extension("pool-journal.sqlite");
-    format!("{scheme}{}?{query}", journal.display())
 }
 
 /// A URL fit for logs: the password, if any, is replaced.

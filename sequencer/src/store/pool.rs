@@ -139,6 +139,22 @@ impl Store {
     }
 }
 
+/// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
+/// `chain_url`: `chain.sqlite` → `chain.pool-journal.sqlite`, with the same URL parameters.
+pub(super) fn sqlite_journal_url(chain_url: &str) -> String {
+    let (path, query) =
+        chain_url.split_once('?').map_or((chain_url, None), |(path, query)| (path, Some(query)));
+    let (scheme, path) = ["sqlite://", "sqlite:"]
+        .into_iter()
+        .find_map(|scheme| path.strip_prefix(scheme).map(|path| (scheme, path)))
+        .unwrap_or(("sqlite:", path));
+    let journal = std::path::Path::new(path).with_extension("pool-journal.sqlite");
+    match query {
+        Some(query) => format!("{scheme}{}?{query}", journal.display()),
+        None => format!("{scheme}{}", journal.display()),
+    }
+}
+
 /// Moves the rows of the journal table in the chain's SQLite file, where nodes before the
 /// journal had a file of its own kept it, to the journal's file, in their order. A crash
 /// between the two commits leaves a row in both files; the next start moves it again, and
@@ -198,6 +214,16 @@ mod tests {
         store.close().await;
         let store = Store::open(&url, 2).await.unwrap();
         assert_eq!(store.pooled_transactions().await.unwrap(), []);
+    }
+
+    #[test]
+    fn the_journal_file_sits_beside_the_chain_file() {
+        assert_eq!(
+            sqlite_journal_url("sqlite:///data/chain.sqlite?mode=rwc"),
+            "sqlite:///data/chain.pool-journal.sqlite?mode=rwc"
+        );
+        assert_eq!(sqlite_journal_url("sqlite:chain.db"), "sqlite:chain.pool-journal.sqlite");
+        assert_eq!(sqlite_journal_url("sqlite://data/chain"), "sqlite://data/chain.pool-journal.sqlite");
     }
 
     #[tokio::test]
