@@ -16,6 +16,7 @@ use jsonrpsee::{
     types::{ErrorCode, ErrorObject, Request},
 };
 use std::borrow::Cow;
+use tokio::task::AbortHandle;
 
 /// Wraps the server's RPC service; see the module docs. The layer is a function of the inner
 /// service, as jsonrpsee's `RpcServiceBuilder::layer_fn` takes it.
@@ -73,20 +74,28 @@ where
                 }
             }
             // Each call is a task of its own, so that an idle worker thread takes calls of a
-            // busy one's batch: a batch's signature recoveries then run on every core.
-            let spawned = calls.into_iter().map(|(position, request)| {
-                let inner = inner.clone();
-                let request = owned(request);
-                let id = request.id.clone();
-                tokio::spawn(async move { inner.call(request).await }).map(move |joined| {
-                    // A call that panicked answers as an internal error; the batch goes on.
-                    let response = joined.unwrap_or_else(|_| {
-                        MethodResponse::error(id, ErrorObject::from(ErrorCode::InternalError))
-                    });
-                    (position, response)
+            // busy one's batch: a batch's signature recoveries then run on every core. As when
+            // they ran inside the batch's future, they stop if it is dropped (the client left).
+            let mut tasks = CallTasks(Vec::with_capacity(calls.len()));
+            let spawned = calls
+                .into_iter()
+                .map(|(position, request)| {
+                    let inner = inner.clone();
+                    let request = owned(request);
+                    let id = request.id.clone();
+                    let task = tokio::spawn(async move { inner.call(request).await });
+                    tasks.0.push(task.abort_handle());
+                    task.map(move |joined| {
+                        // A call that panicked answers as an internal error; the batch goes on.
+                        let response = joined.unwrap_or_else(|_| {
+                            MethodResponse::error(id, ErrorObject::from(ErrorCode::InternalError))
+                        });
+                        (position, response)
+                    })
                 })
-            });
+                .collect::<Vec<_>>();
             let mut responses = join_all(spawned).await;
+            drop(tasks);
             responses.extend(errors);
             responses.sort_by_key(|(position, _)| *position);
             if responses.is_empty() && notified {
@@ -107,6 +116,18 @@ where
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.inner.notification(notification)
+    }
+}
+
+/// The tasks running a batch's calls, stopped when the batch's future is dropped before they
+/// finish.
+struct CallTasks(Vec<AbortHandle>);
+
+impl Drop for CallTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
