@@ -49,8 +49,8 @@ pub struct Store {
     /// reads.
     journal: AnyPool,
     backend: Backend,
-    /// Where the pool's journal keeps each transaction it holds (hash → sequence number).
-    journal_rows: std::sync::Arc<parking_lot::Mutex<alloy_primitives::map::B256Map<i64>>>,
+    /// Where the pool's journal keeps each transaction it holds.
+    journal_index: std::sync::Arc<parking_lot::Mutex<pool::JournalIndex>>,
 }
 
 /// How long a query waits for a free connection.
@@ -171,7 +171,9 @@ impl Store {
             tokio::spawn(checkpoint_sqlite(pool.clone()));
             tokio::spawn(checkpoint_sqlite(journal.clone()));
         }
-        Ok(Self { pool, writer, journal, backend, journal_rows: Default::default() })
+        let journal_index =
+            std::sync::Arc::new(parking_lot::Mutex::new(pool::JournalIndex::read(&journal).await?));
+        Ok(Self { pool, writer, journal, backend, journal_index })
     }
 
     /// The engine behind this store.
@@ -480,21 +482,6 @@ async fn insert_rows(
         query.execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// [`insert_rows`] for statements whose `tail` has a `RETURNING` clause: the rows returned.
-async fn insert_rows_returning(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    head: &str,
-    tail: &str,
-    rows: Vec<Vec<Value>>,
-) -> Result<Vec<AnyRow>, StoreError> {
-    let mut returned = Vec::with_capacity(rows.len());
-    for query in insert_statements(backend, head, tail, rows) {
-        returned.extend(query.fetch_all(&mut **tx).await?);
-    }
-    Ok(returned)
 }
 
 /// The multi-row statements that insert `rows`, as few as the parameter limit allows.

@@ -1,8 +1,8 @@
 //! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
 
-use super::{Backend, Store, Value, address, b256, insert_rows, insert_rows_returning};
+use super::{Backend, Store, Value, address, b256, insert_rows};
 use crate::error::StoreError;
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, map::B256Map};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,29 +61,40 @@ impl PoolJournal {
 
 impl Store {
     /// Records admitted transactions (hash, sender, EIP-2718 bytes) in one database
-    /// transaction; returns once they are durable. The rows are appended to the journal; the
-    /// store remembers where, for [`Store::delete_pooled`].
+    /// transaction; returns once they are durable. The rows are appended to the journal under
+    /// sequence numbers the store gives them; it remembers which, for [`Store::delete_pooled`].
     pub async fn insert_pooled(&self, transactions: &[(B256, Address, &[u8])]) -> Result<(), StoreError> {
-        let rows = transactions
-            .iter()
-            .map(|(hash, sender, raw)| {
-                vec![Value::Blob(hash.to_vec()), Value::Blob(sender.to_vec()), Value::Blob(raw.to_vec())]
+        let first = {
+            let mut index = self.journal_index.lock();
+            let first = index.last_seq + 1;
+            index.last_seq += transactions.len() as i64;
+            first
+        };
+        let rows = (first..)
+            .zip(transactions)
+            .map(|(seq, (hash, sender, raw))| {
+                vec![
+                    Value::Int(seq),
+                    Value::Blob(hash.to_vec()),
+                    Value::Blob(sender.to_vec()),
+                    Value::Blob(raw.to_vec()),
+                ]
             })
             .collect();
         let mut tx = self.journal.begin().await?;
-        let returned = insert_rows_returning(
+        insert_rows(
             &mut tx,
             self.backend,
-            "INSERT INTO pool_journal (hash, sender, raw) VALUES ",
-            " RETURNING seq, hash",
+            "INSERT INTO pool_journal (seq, hash, sender, raw) VALUES ",
+            "",
             rows,
         )
         .await?;
         tx.commit().await?;
-        let mut journal_rows = self.journal_rows.lock();
-        for row in &returned {
+        let mut index = self.journal_index.lock();
+        for (seq, (hash, _, _)) in (first..).zip(transactions) {
             // A transaction recorded twice keeps its older row too: start-up removes it.
-            journal_rows.insert(b256(row, 1)?, row.try_get::<i64, _>(0)?);
+            index.rows.insert(*hash, seq);
         }
         Ok(())
     }
@@ -91,8 +102,8 @@ impl Store {
     /// Forgets transactions that left the pool, in batched statements.
     pub async fn delete_pooled(&self, hashes: &[B256]) -> Result<(), StoreError> {
         let seqs: Vec<i64> = {
-            let mut journal_rows = self.journal_rows.lock();
-            hashes.iter().filter_map(|hash| journal_rows.remove(hash)).collect()
+            let mut index = self.journal_index.lock();
+            hashes.iter().filter_map(|hash| index.rows.remove(hash)).collect()
         };
         self.delete_journal_rows(&seqs).await
     }
@@ -125,9 +136,9 @@ impl Store {
         let mut transactions = Vec::with_capacity(rows.len());
         let mut duplicates = Vec::new();
         {
-            let mut journal_rows = self.journal_rows.lock();
+            let mut index = self.journal_index.lock();
             for row in &rows {
-                if let Some(older) = journal_rows.insert(b256(row, 1)?, row.try_get::<i64, _>(0)?) {
+                if let Some(older) = index.rows.insert(b256(row, 1)?, row.try_get::<i64, _>(0)?) {
                     duplicates.push(older);
                     continue;
                 }
@@ -136,6 +147,26 @@ impl Store {
         }
         self.delete_journal_rows(&duplicates).await?;
         Ok(transactions)
+    }
+}
+
+/// Where the journal keeps each transaction it holds, and the sequence numbers it gave.
+#[derive(Debug)]
+pub(super) struct JournalIndex {
+    /// Each held transaction's row: hash → sequence number.
+    rows: B256Map<i64>,
+    /// The greatest sequence number given; the next row gets the one after it.
+    last_seq: i64,
+}
+
+impl JournalIndex {
+    /// The index of the journal in `journal` as the store opens it: no rows known yet
+    /// ([`Store::pooled_transactions`] learns them), numbers going on after the greatest there.
+    /// One node writes the journal at a time.
+    pub(super) async fn read(journal: &AnyPool) -> Result<Self, StoreError> {
+        let last_seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM pool_journal").fetch_one(journal).await?;
+        Ok(Self { rows: B256Map::default(), last_seq })
     }
 }
 
@@ -210,7 +241,15 @@ mod tests {
         let store = Store::open(&url, 2).await.unwrap();
         let expected = [(txs[1].1, Bytes::from(txs[1].2.clone())), (txs[3].1, Bytes::from(txs[3].2.clone()))];
         assert_eq!(store.pooled_transactions().await.unwrap(), expected);
-        store.delete_pooled(&[txs[1].0, txs[3].0]).await.unwrap();
+        // What is recorded after a restart comes after what the restart found.
+        let late = tx(5);
+        store.insert_pooled(&[(late.0, late.1, late.2.as_slice())]).await.unwrap();
+        store.delete_pooled(&[txs[1].0]).await.unwrap();
+        store.close().await;
+        let store = Store::open(&url, 2).await.unwrap();
+        let expected = [(txs[3].1, Bytes::from(txs[3].2.clone())), (late.1, Bytes::from(late.2.clone()))];
+        assert_eq!(store.pooled_transactions().await.unwrap(), expected);
+        store.delete_pooled(&[txs[3].0, late.0]).await.unwrap();
         store.close().await;
         let store = Store::open(&url, 2).await.unwrap();
         assert_eq!(store.pooled_transactions().await.unwrap(), []);
