@@ -118,15 +118,15 @@ impl EthBlocksApiServer for EthRpc {
 impl EthRpc {
     async fn transaction_count_in(&self, block: BlockId) -> RpcResult<Option<U64>> {
         let Some(resolved) = self.resolve(Some(block)).await? else { return Ok(None) };
-        let transactions = self.store.block_transactions(resolved.header.number).await.map_err(internal)?;
-        Ok(Some(U64::from(transactions.len())))
+        let count = self.store.block_transaction_count(resolved.header.number).await.map_err(internal)?;
+        Ok(Some(U64::from(count)))
     }
 
     async fn transaction_at(&self, block: BlockId, index: usize) -> RpcResult<Option<Transaction>> {
         let Some(resolved) = self.resolve(Some(block)).await? else { return Ok(None) };
         let header = resolved.header;
-        let transactions = self.store.block_transactions(header.number).await.map_err(internal)?;
+        let stored = self.store.block_transaction(header.number, index as u64).await.map_err(internal)?;
         let hash = header.hash_slow();
-        Ok(transactions.get(index).map(|stored| convert::mined_transaction(stored, &header, hash)))
+        Ok(stored.map(|stored| convert::mined_transaction(&stored, &header, hash)))
     }
 }

@@ -371,6 +371,32 @@ impl Store {
         rows.iter().map(StoredTransaction::from_row).collect()
     }
 
+    /// How many transactions block `number` holds (0 for a block not stored), from the index
+    /// alone.
+    pub async fn block_transaction_count(&self, number: u64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE block_number = $1")
+            .bind(number as i64)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count as u64)
+    }
+
+    /// The transaction at `index` in block `number`, if there is one.
+    pub async fn block_transaction(
+        &self,
+        number: u64,
+        index: u64,
+    ) -> Result<Option<StoredTransaction>, StoreError> {
+        let Ok(index) = i64::try_from(index) else { return Ok(None) };
+        let row =
+            sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 AND tx_index = $2")))
+                .bind(number as i64)
+                .bind(index)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(StoredTransaction::from_row).transpose()
+    }
+
     /// A mined transaction by hash.
     pub async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE hash = $1")))

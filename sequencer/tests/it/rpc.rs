@@ -180,6 +180,21 @@ async fn every_method_over_http_matches_the_spec() {
             _ => {}
         }
     }
+    // Counts and positions agree with the block's own list of transactions.
+    let hashes = client.call("eth_getBlockByNumber", json!([block, false])).await["transactions"].clone();
+    let hashes = hashes.as_array().unwrap();
+    let count = json!(format!("{:#x}", hashes.len()));
+    assert_eq!(client.call("eth_getBlockTransactionCountByNumber", json!([block])).await, count);
+    assert_eq!(client.call("eth_getBlockTransactionCountByHash", json!([block_hash])).await, count);
+    let last_index = json!(format!("{:#x}", hashes.len() - 1));
+    let at_last = client.call("eth_getTransactionByBlockNumberAndIndex", json!([block, last_index])).await;
+    assert_eq!(at_last["hash"], hashes[hashes.len() - 1]);
+    assert_eq!(at_last["transactionIndex"], last_index);
+    let past_the_end = json!(format!("{:#x}", hashes.len()));
+    assert_eq!(
+        client.call("eth_getTransactionByBlockHashAndIndex", json!([block_hash, past_the_end])).await,
+        Value::Null
+    );
     assert_eq!(client.call("net_version", json!([])).await, json!(DEV_CHAIN_ID.to_string()));
     assert_eq!(client.call("net_listening", json!([])).await, json!(false));
     assert_eq!(client.call("net_peerCount", json!([])).await, json!("0x0"));
