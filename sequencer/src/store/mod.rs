@@ -371,8 +371,8 @@ impl Store {
         rows.iter().map(StoredTransaction::from_row).collect()
     }
 
-    /// How many transactions block `number` holds (0 for a block not stored), from the index
-    /// alone.
+    /// How many transactions block `number` holds (0 for a block not stored), counted by the
+    /// database through the block-position index, without reading the rows back.
     pub async fn block_transaction_count(&self, number: u64) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE block_number = $1")
             .bind(number as i64)
