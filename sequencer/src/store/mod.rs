@@ -262,7 +262,7 @@ impl Store {
                 Value::Int(index as i64),
                 Value::Blob(transaction.sender.to_vec()),
                 Value::Blob(transaction.raw.to_vec()),
-                Value::Blob(transaction.encoded_receipt()),
+                Value::Blob(transaction.stored_receipt()),
                 Value::Int(transaction.gas_used as i64),
                 Value::OptBlob(transaction.contract_address.map(|a| a.to_vec())),
             ]);
