@@ -122,14 +122,8 @@ impl Store {
             Backend::Sqlite => prepare_sqlite(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let connect = |options: AnyPoolOptions| {
-            let url = url.clone();
-            async move {
-                options
-                    .connect(&url)
-                    .await
-                    .map_err(|source| StoreError::Connect { url: redact(&url), source })
-            }
+        let connect = |options: AnyPoolOptions, url: String| async move {
+            options.connect(&url).await.map_err(|source| StoreError::Connect { url: redact(&url), source })
         };
         let readers = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
         let (pool, writer, journal) = match backend {
@@ -137,26 +131,23 @@ impl Store {
                 // SQLite has one writer at a time. Giving the writes one connection of their own
                 // queues them in the pool instead of in SQLite's busy handler (which sleeps),
                 // and keeps that connection's page cache warm: a connection's cache is dropped
-                // whenever another connection has written.
-                let writer = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_WRITER_CACHE_KIB)));
-                let writer = connect(writer).await?;
+                // whenever another connection has written. The pool's journal, in a file of its
+                // own, has its own writer.
+                let one_writer = |cache_kib: i64| {
+                    AnyPoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, cache_kib)))
+                };
+                let writer = connect(one_writer(SQLITE_WRITER_CACHE_KIB), url.clone()).await?;
+                let journal =
+                    connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), pool::sqlite_journal_url(&url)).await?;
                 let readers =
                     readers.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)));
-                let journal_url = pool::sqlite_journal_url(&url);
-                let journal = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_JOURNAL_CACHE_KIB)))
-                    .connect(&journal_url)
-                    .await
-                    .map_err(|source| StoreError::Connect { url: journal_url, source })?;
-                (connect(readers).await?, writer, journal)
+                (connect(readers, url).await?, writer, journal)
             }
             Backend::Postgres => {
-                let pool = connect(readers).await?;
+                let pool = connect(readers, url).await?;
                 (pool.clone(), pool.clone(), pool)
             }
         };

@@ -98,9 +98,7 @@ impl DbNodeStore {
             cache.insert(node.hash, stored);
         }
     }
-}
 
-impl DbNodeStore {
     /// Starts reading the account-trie paths of `addresses` at `root` on a few threads, so that
     /// their nodes are cached by the time the builder updates the trie: after a restart, or
     /// for accounts untouched since, every node on a path is a database round trip, and the
