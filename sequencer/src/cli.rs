@@ -86,9 +86,6 @@ pub struct NodeArgs {
     /// `rpc.max_logs`.
     #[arg(long, env = "SEQUENCER_RPC_MAX_LOGS")]
     pub rpc_max_logs: Option<u32>,
-    /// `rpc.busy_poll_micros`: how long the server polls after a call before it sleeps.
-    #[arg(long, env = "SEQUENCER_RPC_BUSY_POLL_MICROS")]
-    pub rpc_busy_poll_micros: Option<u64>,
     /// `rpc.cors_origins`: comma-separated origins, or `*`.
     #[arg(long, env = "SEQUENCER_RPC_CORS", value_delimiter = ',')]
     pub rpc_cors: Option<Vec<String>>,
@@ -157,7 +154,6 @@ impl NodeArgs {
         set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
         set(&mut config.rpc.max_logs_block_range, self.rpc_max_logs_block_range);
         set(&mut config.rpc.max_logs, self.rpc_max_logs);
-        set(&mut config.rpc.busy_poll_micros, self.rpc_busy_poll_micros);
         set(&mut config.rpc.max_subscriptions_per_connection, self.rpc_max_subscriptions);
         set(&mut config.rpc.cors_origins, self.rpc_cors);
         set(&mut config.mempool.max_pending, self.mempool_max_pending);

@@ -114,10 +114,6 @@ pub struct RpcSection {
     pub max_logs_block_range: u64,
     /// Most logs one `eth_getLogs` (or log filter poll) may return.
     pub max_logs: u32,
-    /// Microseconds the server's threads keep polling after a call before they sleep; 0
-    /// lets them sleep at once. Polling spends only CPU time no other thread wants, and saves
-    /// each request of a steady stream the cost of waking a sleeping core.
-    pub busy_poll_micros: u64,
 }
 
 impl Default for RpcSection {
@@ -132,7 +128,6 @@ impl Default for RpcSection {
             cors_origins: vec!["*".to_owned()],
             max_logs_block_range: 10_000,
             max_logs: 10_000,
-            busy_poll_micros: 200,
         }
     }
 }

@@ -1,10 +1,8 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
-//! endpoint: body size, batch length, connections, subscriptions, CORS. Under load the
-//! workers poll instead of sleeping between calls ([`busy_poll`]).
+//! endpoint: body size, batch length, connections, subscriptions, CORS.
 
 mod batch;
 mod blocks;
-mod busy_poll;
 mod call;
 mod codes;
 mod convert;
@@ -54,23 +52,15 @@ pub async fn serve(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .build();
     let max_response_bytes = config.max_response_body_bytes as usize;
-    let busy_poll = (config.busy_poll_micros > 0)
-        .then(|| busy_poll::BusyPoll::new(std::time::Duration::from_micros(config.busy_poll_micros)));
-    let noted = busy_poll.clone();
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
         .set_rpc_middleware(
             RpcServiceBuilder::new()
-                .layer_fn(move |service| busy_poll::NoteCalls::new(service, noted.clone()))
                 .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes)),
         )
         .build(config.http_addr)
         .await?;
     let addr = server.local_addr()?;
-    let handle = server.start(module);
-    if let Some(busy_poll) = busy_poll {
-        busy_poll.start(&handle);
-    }
-    Ok((addr, handle))
+    Ok((addr, server.start(module)))
 }
