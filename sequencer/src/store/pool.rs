@@ -2,7 +2,10 @@
 
 use super::{Backend, Store, Value, address, b256, insert_rows};
 use crate::error::StoreError;
-use alloy_primitives::{Address, B256, Bytes, map::B256Map};
+use alloy_primitives::{
+    Address, B256, Bytes,
+    map::{B256Map, B256Set},
+};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,12 +67,8 @@ impl Store {
     /// transaction; returns once they are durable. The rows are appended to the journal under
     /// sequence numbers the store gives them; it remembers which, for [`Store::delete_pooled`].
     pub async fn insert_pooled(&self, transactions: &[(B256, Address, &[u8])]) -> Result<(), StoreError> {
-        let first = {
-            let mut index = self.journal_index.lock();
-            let first = index.last_seq + 1;
-            index.last_seq += transactions.len() as i64;
-            first
-        };
+        let hashes = transactions.iter().map(|(hash, _, _)| *hash).collect::<Vec<_>>();
+        let first = self.journal_index.lock().begin(&hashes);
         let rows = (first..)
             .zip(transactions)
             .map(|(seq, (hash, sender, raw))| {
@@ -81,30 +80,29 @@ impl Store {
                 ]
             })
             .collect();
-        let mut tx = self.journal.begin().await?;
-        insert_rows(
-            &mut tx,
-            self.backend,
-            "INSERT INTO pool_journal (seq, hash, sender, raw) VALUES ",
-            "",
-            rows,
-        )
-        .await?;
-        tx.commit().await?;
-        let mut index = self.journal_index.lock();
-        for (seq, (hash, _, _)) in (first..).zip(transactions) {
-            // A transaction recorded twice keeps its older row too: start-up removes it.
-            index.rows.insert(*hash, seq);
+        let written = async {
+            let mut tx = self.journal.begin().await?;
+            insert_rows(
+                &mut tx,
+                self.backend,
+                "INSERT INTO pool_journal (seq, hash, sender, raw) VALUES ",
+                "",
+                rows,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         }
-        Ok(())
+        .await;
+        let left = self.journal_index.lock().end(first, &hashes, written.is_ok());
+        written?;
+        // The pool let these go while they were being written; nothing else would delete them.
+        self.delete_journal_rows(&left).await
     }
 
     /// Forgets transactions that left the pool, in batched statements.
     pub async fn delete_pooled(&self, hashes: &[B256]) -> Result<(), StoreError> {
-        let seqs: Vec<i64> = {
-            let mut index = self.journal_index.lock();
-            hashes.iter().filter_map(|hash| index.rows.remove(hash)).collect()
-        };
+        let seqs = self.journal_index.lock().forget(hashes);
         self.delete_journal_rows(&seqs).await
     }
 
@@ -151,12 +149,20 @@ impl Store {
 }
 
 /// Where the journal keeps each transaction it holds, and the sequence numbers it gave.
+///
+/// The RPC hands a transaction to the pool before its row is durable, so the block builder can
+/// include it, and the pool let it go, while the row is still being written. Such a
+/// transaction is remembered until its write ends, and its row deleted then.
 #[derive(Debug)]
 pub(super) struct JournalIndex {
     /// Each held transaction's row: hash → sequence number.
     rows: B256Map<i64>,
     /// The greatest sequence number given; the next row gets the one after it.
     last_seq: i64,
+    /// Transactions whose rows are being written.
+    writing: B256Map<usize>,
+    /// Transactions the pool let go while their rows were being written.
+    left_while_writing: B256Set,
 }
 
 impl JournalIndex {
@@ -166,7 +172,65 @@ impl JournalIndex {
     pub(super) async fn read(journal: &AnyPool) -> Result<Self, StoreError> {
         let last_seq: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM pool_journal").fetch_one(journal).await?;
-        Ok(Self { rows: B256Map::default(), last_seq })
+        Ok(Self {
+            rows: B256Map::default(),
+            last_seq,
+            writing: B256Map::default(),
+            left_while_writing: B256Set::default(),
+        })
+    }
+
+    /// Numbers rows for `hashes`, about to be written; returns the first number.
+    fn begin(&mut self, hashes: &[B256]) -> i64 {
+        let first = self.last_seq + 1;
+        self.last_seq += hashes.len() as i64;
+        for hash in hashes {
+            *self.writing.entry(*hash).or_default() += 1;
+        }
+        first
+    }
+
+    /// The write that [`Self::begin`] numbered from `first` ended, `written` or not. Returns
+    /// the rows it wrote for transactions the pool let go meanwhile, to delete.
+    fn end(&mut self, first: i64, hashes: &[B256], written: bool) -> Vec<i64> {
+        let mut left = Vec::new();
+        for (seq, hash) in (first..).zip(hashes) {
+            let Some(writes) = self.writing.get_mut(hash) else { continue };
+            *writes -= 1;
+            let last_write = *writes == 0;
+            if last_write {
+                self.writing.remove(hash);
+            }
+            let gone = if last_write {
+                self.left_while_writing.remove(hash)
+            } else {
+                self.left_while_writing.contains(hash)
+            };
+            match (written, gone) {
+                (false, _) => {}
+                (true, true) => left.push(seq),
+                // A transaction recorded twice keeps its older row too: start-up removes it.
+                (true, false) => {
+                    self.rows.insert(*hash, seq);
+                }
+            }
+        }
+        left
+    }
+
+    /// Forgets transactions that left the pool; returns the rows to delete now. Those whose
+    /// rows are being written are deleted when the write ends ([`Self::end`]).
+    fn forget(&mut self, hashes: &[B256]) -> Vec<i64> {
+        let mut seqs = Vec::new();
+        for hash in hashes {
+            if let Some(seq) = self.rows.remove(hash) {
+                seqs.push(seq);
+            }
+            if self.writing.contains_key(hash) {
+                self.left_while_writing.insert(*hash);
+            }
+        }
+        seqs
     }
 }
 
@@ -223,6 +287,35 @@ pub(super) async fn move_journal_out_of_chain_file(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transaction_the_pool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
+        let mut index = JournalIndex {
+            rows: B256Map::default(),
+            last_seq: 0,
+            writing: B256Map::default(),
+            left_while_writing: B256Set::default(),
+        };
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let first = index.begin(&[a, b]);
+        // The block builder included `a` before its row was durable.
+        assert_eq!(index.forget(&[a]), Vec::<i64>::new());
+        assert_eq!(index.end(first, &[a, b], true), vec![first]);
+        assert_eq!(index.forget(&[b]), vec![first + 1]);
+        assert!(index.rows.is_empty() && index.writing.is_empty() && index.left_while_writing.is_empty());
+
+        // Recorded twice at once and let go during both writes: both rows go.
+        let (first, second) = (index.begin(&[a]), index.begin(&[a]));
+        assert_eq!(index.forget(&[a]), Vec::<i64>::new());
+        assert_eq!(index.end(first, &[a], true), vec![first]);
+        assert_eq!(index.end(second, &[a], true), vec![second]);
+
+        // A failed write leaves nothing to delete, and nothing remembered.
+        let first = index.begin(&[b]);
+        index.forget(&[b]);
+        assert_eq!(index.end(first, &[b], false), Vec::<i64>::new());
+        assert!(index.rows.is_empty() && index.writing.is_empty() && index.left_while_writing.is_empty());
+    }
 
     #[tokio::test]
     async fn the_journal_forgets_what_left_the_pool_and_a_transaction_recorded_twice_once() {
