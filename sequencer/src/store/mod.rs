@@ -501,7 +501,28 @@ async fn insert_rows(
     Ok(())
 }
 
-/// The multi-row statements that insert `rows`, as few as the parameter limit allows.
+/// How many of `rows` rows each statement of [`insert_statements`] inserts: `most` while that
+/// many are left, then the rest in one statement, or, with `powers_of_two`, in statements of
+/// the greatest power of two left.
+fn statement_sizes(rows: usize, most: usize, powers_of_two: bool) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut left = rows;
+    while left > 0 {
+        let size = if left >= most || !powers_of_two { left.min(most) } else { 1 << left.ilog2() };
+        sizes.push(size);
+        left -= size;
+    }
+    sizes
+}
+
+/// The multi-row statements that insert `rows`: as many rows per statement as the parameter
+/// limit allows, and the rest after them.
+///
+/// Each row count is a statement text of its own, which the database prepares the first time a
+/// connection sends it. On PostgreSQL that is a round trip to the server and its CPU to parse,
+/// analyse and describe, so the rest goes in statements of a power of two rows each: a
+/// connection prepares each of a fixed few texts once, instead of one for nearly every insert.
+/// SQLite prepares in process, for less than running a handful of statements costs.
 fn insert_statements(
     backend: Backend,
     head: &str,
@@ -511,9 +532,10 @@ fn insert_statements(
     let Some(width) = rows.first().map(Vec::len) else { return Vec::new() };
     let rows_per_statement = (backend.params_per_statement() / width).max(1);
     let mut statements = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
+    let sizes = statement_sizes(rows.len(), rows_per_statement, backend == Backend::Postgres);
+    let mut rows = rows.into_iter();
+    for size in sizes {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(size).collect();
         let mut sql = String::with_capacity(head.len() + chunk.len() * width * 6 + tail.len());
         sql.push_str(head);
         let mut param = 0;
@@ -711,4 +733,26 @@ pub(crate) fn address(row: &AnyRow, index: usize) -> Result<Address, StoreError>
     let raw: Vec<u8> = row.try_get(index)?;
     Address::try_from(raw.as_slice())
         .map_err(|_| StoreError::Corrupt(format!("address of {} bytes", raw.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_use_full_statements_then_powers_of_two_on_postgres() {
+        assert_eq!(statement_sizes(0, 250, true), Vec::<usize>::new());
+        assert_eq!(statement_sizes(1, 250, true), vec![1]);
+        assert_eq!(statement_sizes(250, 250, true), vec![250]);
+        assert_eq!(statement_sizes(611, 250, true), vec![250, 250, 64, 32, 8, 4, 2, 1]);
+        assert_eq!(statement_sizes(611, 250, false), vec![250, 250, 111]);
+        // Every row once, and only a fixed few statement sizes over many inserts.
+        let mut seen = std::collections::BTreeSet::new();
+        for rows in 0..2_000 {
+            let sizes = statement_sizes(rows, 250, true);
+            assert_eq!(sizes.iter().sum::<usize>(), rows);
+            seen.extend(sizes);
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![1, 2, 4, 8, 16, 32, 64, 128, 250]);
+    }
 }
