@@ -106,18 +106,41 @@ impl Store {
         self.delete_journal_rows(&seqs).await
     }
 
+    /// Deletes the rows numbered `seqs`. A block takes most of the pool in the order it was
+    /// admitted, so the numbers come mostly in runs; each run is deleted as a range of the key,
+    /// not number by number.
     async fn delete_journal_rows(&self, seqs: &[i64]) -> Result<(), StoreError> {
         if seqs.is_empty() {
             return Ok(());
         }
+        let (runs, single): (Vec<_>, Vec<_>) =
+            seq_runs(seqs).into_iter().partition(|(first, last)| first < last);
+        let single: Vec<i64> = single.into_iter().map(|(seq, _)| seq).collect();
         let mut tx = self.journal.begin().await?;
-        for chunk in seqs.chunks(self.backend.params_per_statement()) {
+        for chunk in single.chunks(self.backend.params_per_statement()) {
             let placeholders = self.backend.placeholders(chunk.len());
             // Only generated placeholders are formatted into the SQL.
             let sql = format!("DELETE FROM pool_journal WHERE seq IN ({placeholders})");
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for seq in chunk {
                 query = query.bind(*seq);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        // A few hundred ranges a statement keeps the OR chain far below SQLite's expression
+        // depth limit (1,000).
+        for chunk in runs.chunks(256) {
+            let mut sql = String::from("DELETE FROM pool_journal WHERE ");
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 { "seq BETWEEN " } else { " OR seq BETWEEN " });
+                self.backend.push_placeholder(&mut sql, 2 * i + 1);
+                sql.push_str(" AND ");
+                self.backend.push_placeholder(&mut sql, 2 * i + 2);
+            }
+            // Only generated placeholders are formatted into the SQL.
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (first, last) in chunk {
+                query = query.bind(*first).bind(*last);
             }
             query.execute(&mut *tx).await?;
         }
@@ -234,6 +257,20 @@ impl JournalIndex {
     }
 }
 
+/// `seqs` as runs of consecutive numbers, (first, last) each, in increasing order.
+fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for seq in sorted {
+        match runs.last_mut() {
+            Some((_, last)) if seq <= *last + 1 => *last = seq.max(*last),
+            _ => runs.push((seq, seq)),
+        }
+    }
+    runs
+}
+
 /// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
 /// `chain_url`: `chain.sqlite` → `chain.pool-journal.sqlite`, with the same URL parameters.
 pub(super) fn sqlite_journal_url(chain_url: &str) -> String {
@@ -289,6 +326,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rows_to_delete_go_as_runs_of_consecutive_numbers() {
+        assert_eq!(seq_runs(&[]), Vec::<(i64, i64)>::new());
+        assert_eq!(seq_runs(&[7]), vec![(7, 7)]);
+        assert_eq!(seq_runs(&[5, 3, 4, 9, 10, 1, 4]), vec![(1, 1), (3, 5), (9, 10)]);
+    }
+
+    #[test]
     fn a_transaction_the_pool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
         let mut index = JournalIndex {
             rows: B256Map::default(),
@@ -315,6 +359,26 @@ mod tests {
         index.forget(&[b]);
         assert_eq!(index.end(first, &[b], false), Vec::<i64>::new());
         assert!(index.rows.is_empty() && index.writing.is_empty() && index.left_while_writing.is_empty());
+    }
+
+    #[tokio::test]
+    async fn runs_and_single_rows_are_deleted_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
+        let store = Store::open(&url, 2).await.unwrap();
+        let txs: Vec<_> =
+            (1..=10u8).map(|i| (B256::repeat_byte(i), Address::repeat_byte(i), vec![i; 5])).collect();
+        let rows: Vec<_> = txs.iter().map(|(hash, sender, raw)| (*hash, *sender, raw.as_slice())).collect();
+        store.insert_pooled(&rows).await.unwrap();
+        // Rows 2 to 6 (a run) and 8 (alone) leave.
+        let leaving: Vec<B256> = [2, 3, 4, 5, 6, 8].iter().map(|i| txs[i - 1].0).collect();
+        store.delete_pooled(&leaving).await.unwrap();
+        store.close().await;
+
+        let store = Store::open(&url, 2).await.unwrap();
+        let expected: Vec<_> =
+            [1, 7, 9, 10].iter().map(|i| (txs[i - 1].1, Bytes::from(txs[i - 1].2.clone()))).collect();
+        assert_eq!(store.pooled_transactions().await.unwrap(), expected);
     }
 
     #[tokio::test]
