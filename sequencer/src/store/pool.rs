@@ -97,7 +97,12 @@ impl Store {
         let left = self.journal_index.lock().end(first, &hashes, written.is_ok());
         written?;
         // The pool let these go while they were being written; nothing else would delete them.
-        self.delete_journal_rows(&left).await
+        // The group is durable either way: a row this fails to delete stays until the next
+        // start-up, which finds its transaction mined and drops it.
+        if let Err(error) = self.delete_journal_rows(&left).await {
+            tracing::warn!(target: "store", %error, rows = left.len(), "could not delete journal rows of included transactions");
+        }
+        Ok(())
     }
 
     /// Forgets transactions that left the pool, in batched statements.
@@ -195,12 +200,17 @@ impl JournalIndex {
     pub(super) async fn read(journal: &AnyPool) -> Result<Self, StoreError> {
         let last_seq: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM pool_journal").fetch_one(journal).await?;
-        Ok(Self {
+        Ok(Self::after(last_seq))
+    }
+
+    /// An index of no rows whose numbers go on after `last_seq`.
+    fn after(last_seq: i64) -> Self {
+        Self {
             rows: B256Map::default(),
             last_seq,
             writing: B256Map::default(),
             left_while_writing: B256Set::default(),
-        })
+        }
     }
 
     /// Numbers rows for `hashes`, about to be written; returns the first number.
@@ -264,7 +274,7 @@ fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
     let mut runs: Vec<(i64, i64)> = Vec::new();
     for seq in sorted {
         match runs.last_mut() {
-            Some((_, last)) if seq <= *last + 1 => *last = seq.max(*last),
+            Some((_, last)) if seq <= *last + 1 => *last = seq,
             _ => runs.push((seq, seq)),
         }
     }
@@ -334,12 +344,7 @@ mod tests {
 
     #[test]
     fn a_transaction_the_pool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
-        let mut index = JournalIndex {
-            rows: B256Map::default(),
-            last_seq: 0,
-            writing: B256Map::default(),
-            left_while_writing: B256Set::default(),
-        };
+        let mut index = JournalIndex::after(0);
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         let first = index.begin(&[a, b]);
         // The block builder included `a` before its row was durable.
