@@ -53,6 +53,15 @@ fn describe() {
         metrics::Unit::Seconds,
         "Writing a sealed block to the database"
     );
+    describe_histogram!(
+        "sequencer_pool_journal_write_seconds",
+        metrics::Unit::Seconds,
+        "Making one group of admitted transactions durable in the pool journal"
+    );
+    describe_histogram!(
+        "sequencer_pool_journal_group_transactions",
+        "Admitted transactions per journal write"
+    );
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
     describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");

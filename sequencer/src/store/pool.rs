@@ -39,11 +39,18 @@ impl PoolJournal {
     /// is dropped, after writing what was handed to it.
     pub fn spawn(store: Store) -> Self {
         let (admissions, mut queue) = mpsc::channel::<Admission>(QUEUE_CAPACITY);
+        let write_seconds = metrics::histogram!("sequencer_pool_journal_write_seconds");
+        let group_transactions = metrics::histogram!("sequencer_pool_journal_group_transactions");
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_GROUP);
             while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
                 let rows = group.iter().map(|a| (a.hash, a.sender, a.raw.as_ref())).collect::<Vec<_>>();
+                let started = std::time::Instant::now();
                 let outcome = store.insert_pooled(&rows).await.map_err(|error| error.to_string());
+                let took = started.elapsed();
+                write_seconds.record(took);
+                group_transactions.record(rows.len() as f64);
+                tracing::debug!(target: "store", transactions = rows.len(), ms = took.as_secs_f64() * 1e3, "journal group written");
                 for admission in group.drain(..) {
                     // The RPC call may have gone away (client disconnected): nothing to tell.
                     let _ = admission.durable.send(outcome.clone());

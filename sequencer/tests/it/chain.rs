@@ -180,6 +180,29 @@ async fn exercise_chain(node: &Node) {
     }
 
     refused_transactions(node).await;
+    exported_metrics(node).await;
+}
+
+/// What an operator's Prometheus scrapes once the chain has blocks and the pool has journaled
+/// transactions: every series below present, and counting.
+async fn exported_metrics(node: &Node) {
+    let text =
+        reqwest::get(format!("http://{}/metrics", node.metrics_addr)).await.unwrap().text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} is not exported:\n{text}"))
+    };
+    for series in [
+        "sequencer_blocks_total",
+        "sequencer_transactions_total",
+        "sequencer_head_number",
+        "sequencer_block_commit_seconds_count",
+        "sequencer_pool_journal_write_seconds_count",
+        "sequencer_pool_journal_group_transactions_sum",
+    ] {
+        assert!(value(series) > 0.0, "{series} is {}", value(series));
+    }
 }
 
 /// Transactions the node must refuse, with the messages wallets match on.
