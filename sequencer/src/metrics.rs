@@ -62,6 +62,13 @@ fn describe() {
         "sequencer_pool_journal_group_transactions",
         "Admitted transactions per journal write"
     );
+    describe_counter!("sequencer_rpc_calls_total", "JSON-RPC calls answered, by method");
+    describe_counter!("sequencer_rpc_errors_total", "JSON-RPC calls answered with an error, by method");
+    describe_histogram!(
+        "sequencer_rpc_call_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer a JSON-RPC call, by method"
+    );
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
     describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");

@@ -1,5 +1,6 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
-//! endpoint: body size, batch length, connections, subscriptions, CORS.
+//! endpoint: body size, batch length, connections, subscriptions, CORS. Every call is
+//! counted and timed per method for Prometheus.
 
 mod batch;
 mod blocks;
@@ -9,6 +10,7 @@ mod convert;
 mod eth;
 mod fees;
 mod logs;
+mod metered;
 mod pubsub;
 mod rollup;
 mod txpool;
@@ -52,12 +54,14 @@ pub async fn serve(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .build();
     let max_response_bytes = config.max_response_body_bytes as usize;
+    let metrics = metered::RpcMetrics::new(module.method_names());
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
         .set_rpc_middleware(
             RpcServiceBuilder::new()
-                .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes)),
+                .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes))
+                .layer_fn(move |service| metered::Metered::new(service, metrics.clone())),
         )
         .build(config.http_addr)
         .await?;

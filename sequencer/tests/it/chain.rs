@@ -186,6 +186,17 @@ async fn exercise_chain(node: &Node) {
 /// What an operator's Prometheus scrapes once the chain has blocks and the pool has journaled
 /// transactions: every series below present, and counting.
 async fn exported_metrics(node: &Node) {
+    // A method the node does not serve counts as `unknown`: clients cannot add series.
+    let unknown = reqwest::Client::new()
+        .post(format!("http://{}", node.rpc_addr))
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "made_up_method", "params": []}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(unknown.contains("-32601"), "{unknown}");
     let text =
         reqwest::get(format!("http://{}/metrics", node.metrics_addr)).await.unwrap().text().await.unwrap();
     let value = |series: &str| -> f64 {
@@ -200,9 +211,15 @@ async fn exported_metrics(node: &Node) {
         "sequencer_block_commit_seconds_count",
         "sequencer_pool_journal_write_seconds_count",
         "sequencer_pool_journal_group_transactions_sum",
+        r#"sequencer_rpc_calls_total{method="eth_sendRawTransaction"}"#,
+        r#"sequencer_rpc_errors_total{method="eth_sendRawTransaction"}"#,
+        r#"sequencer_rpc_call_seconds_count{method="eth_getBlockByNumber"}"#,
+        r#"sequencer_rpc_calls_total{method="unknown"}"#,
+        r#"sequencer_rpc_errors_total{method="unknown"}"#,
     ] {
         assert!(value(series) > 0.0, "{series} is {}", value(series));
     }
+    assert!(!text.contains("made_up_method"));
 }
 
 /// Transactions the node must refuse, with the messages wallets match on.

@@ -1,0 +1,111 @@
+//! Per-method call metrics: how many calls, how many failed, and how long they took.
+//!
+//! Series are labelled with the method's name only for methods the node serves; every other
+//! name a client sends counts as `unknown`, so that no client can add series.
+
+use jsonrpsee::{
+    core::{
+        middleware::{Batch, Notification, RpcServiceT},
+        server::MethodResponse,
+    },
+    types::Request,
+};
+use metrics::{Counter, Histogram, counter, histogram};
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+/// The metric handles of one method.
+#[derive(Debug)]
+struct MethodMetrics {
+    calls: Counter,
+    errors: Counter,
+    seconds: Histogram,
+}
+
+impl MethodMetrics {
+    fn new(method: &'static str) -> Self {
+        Self {
+            calls: counter!("sequencer_rpc_calls_total", "method" => method),
+            errors: counter!("sequencer_rpc_errors_total", "method" => method),
+            seconds: histogram!("sequencer_rpc_call_seconds", "method" => method),
+        }
+    }
+}
+
+/// The metric handles of every served method, looked up by name on each call.
+#[derive(Debug)]
+pub(super) struct RpcMetrics {
+    methods: HashMap<&'static str, MethodMetrics>,
+    unknown: MethodMetrics,
+}
+
+impl RpcMetrics {
+    /// Handles for `methods`, the names the server answers.
+    pub(super) fn new(methods: impl IntoIterator<Item = &'static str>) -> Arc<Self> {
+        Arc::new(Self {
+            methods: methods.into_iter().map(|method| (method, MethodMetrics::new(method))).collect(),
+            unknown: MethodMetrics::new("unknown"),
+        })
+    }
+
+    /// The label of `method`: its own name if served, else `unknown`.
+    fn label(&self, method: &str) -> &'static str {
+        self.methods.get_key_value(method).map_or("unknown", |(name, _)| name)
+    }
+
+    fn of(&self, label: &str) -> &MethodMetrics {
+        self.methods.get(label).unwrap_or(&self.unknown)
+    }
+}
+
+/// RPC middleware that records [`RpcMetrics`] for every call, over HTTP and WebSocket, each
+/// call of a batch on its own.
+#[derive(Clone, Debug)]
+pub(super) struct Metered<S> {
+    inner: S,
+    metrics: Arc<RpcMetrics>,
+}
+
+impl<S> Metered<S> {
+    /// `inner` with its calls recorded in `metrics`.
+    pub(super) fn new(inner: S, metrics: Arc<RpcMetrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<S> RpcServiceT for Metered<S>
+where
+    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let metrics = self.metrics.clone();
+        let started = Instant::now();
+        let label = metrics.label(request.method_name());
+        let response = self.inner.call(request);
+        async move {
+            let response = response.await;
+            let of = metrics.of(label);
+            of.calls.increment(1);
+            if response.is_error() {
+                of.errors.increment(1);
+            }
+            of.seconds.record(started.elapsed());
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.metrics.of(self.metrics.label(notification.method_name())).calls.increment(1);
+        self.inner.notification(notification)
+    }
+}
