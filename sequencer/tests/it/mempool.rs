@@ -177,14 +177,27 @@ async fn pooled_transactions_survive_a_restart_on_postgres() {
     node.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mined_transactions_leave_nothing_in_the_journal_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
+    mined_transactions_leave_nothing_in_the_journal(dir.path(), url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mined_transactions_leave_nothing_in_the_journal_on_postgres() {
+    let server = crate::postgres::PgServer::start();
+    let url = server.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    mined_transactions_leave_nothing_in_the_journal(dir.path(), url).await;
+}
+
 /// Every transaction a block included leaves the pool's journal: after the node stops,
 /// nothing is left to replay. (A block can include a transaction while its journal row is
 /// still being written; that rare interleaving is covered deterministically by the store's
 /// unit test.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mined_transactions_leave_nothing_in_the_journal() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = launch(dir.path(), None).await;
+async fn mined_transactions_leave_nothing_in_the_journal(dir: &std::path::Path, url: String) {
+    let node = launch(dir, Some(url.clone())).await;
     let provider = provider(&node);
     // Bursts of 15 transactions from each of the 10 funded accounts (the pool holds 16 per
     // sender), each burst waited for before the next.
@@ -211,7 +224,6 @@ async fn mined_transactions_leave_nothing_in_the_journal() {
     wait_block(&provider, head + 1).await;
     node.stop().await;
 
-    let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
     let store = sequencer::store::Store::open(&url, 1).await.unwrap();
     let left = store.pooled_transactions().await.unwrap();
     assert!(left.is_empty(), "{} mined transactions left in the journal", left.len());
