@@ -17,7 +17,11 @@ use jsonrpsee::{
     proc_macros::rpc,
     types::{ErrorObject, ErrorObjectOwned},
 };
-use std::{collections::HashMap, sync::Arc};
+use serde::Serialize;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 use tokio::sync::watch;
 use trace_builder::state_trie::StateTrie;
 
@@ -48,6 +52,17 @@ pub trait EthApi {
     /// A storage slot at a block.
     #[method(name = "getStorageAt")]
     async fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Many storage slots of many accounts at one block: per account, the values in the order
+    /// of its slots.
+    #[method(name = "getStorageValues")]
+    async fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<U256>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>>;
+    /// What history this node serves, for routers choosing a node for a query.
+    #[method(name = "capabilities")]
+    async fn capabilities(&self) -> RpcResult<Capabilities>;
     /// Submits a signed transaction; returns its hash.
     #[method(name = "sendRawTransaction")]
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
@@ -65,6 +80,37 @@ pub trait EthApi {
         slots: Vec<B256>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
+}
+
+/// The most slots one `eth_getStorageValues` call reads, over all its accounts.
+const MAX_STORAGE_VALUES: usize = 1024;
+
+/// The `eth_capabilities` answer: the head, and from which block each kind of data is served.
+#[derive(Clone, Debug, Serialize)]
+pub struct Capabilities {
+    head: CapabilitiesHead,
+    state: Retention,
+    tx: Retention,
+    logs: Retention,
+    receipts: Retention,
+    blocks: Retention,
+    stateproofs: Retention,
+}
+
+/// The head block as `eth_capabilities` reports it.
+#[derive(Clone, Debug, Serialize)]
+struct CapabilitiesHead {
+    number: U64,
+    hash: B256,
+}
+
+/// How much of one kind of data the node keeps. This node prunes nothing, so every kind is
+/// served from genesis and there is no deletion strategy to report.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Retention {
+    disabled: bool,
+    oldest_block: U64,
 }
 
 /// `net_` methods.
@@ -390,6 +436,62 @@ impl EthApiServer for EthRpc {
                 .map_err(internal)?
         };
         Ok(B256::from(value))
+    }
+
+    async fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<U256>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+        let slots: usize = requests.values().map(Vec::len).sum();
+        if slots > MAX_STORAGE_VALUES {
+            let message = format!("too many slots: {slots}, at most {MAX_STORAGE_VALUES} per call");
+            return Err(ErrorObject::owned(INVALID_PARAMS, message, None::<()>));
+        }
+        let block = self.resolve_required(block).await?;
+        let values = if block.is_head {
+            let mut values = BTreeMap::new();
+            for (address, slots) in requests {
+                let mut read = Vec::with_capacity(slots.len());
+                for slot in slots {
+                    read.push(B256::from(self.store.storage(address, slot).await.map_err(internal)?));
+                }
+                values.insert(address, read);
+            }
+            values
+        } else {
+            let mut trie = StateTrie::new(self.nodes.clone(), block.header.state_root);
+            tokio::task::spawn_blocking(move || {
+                requests
+                    .into_iter()
+                    .map(|(address, slots)| {
+                        let read = slots.into_iter().map(|slot| trie.storage(address, slot).map(B256::from));
+                        Ok((address, read.collect::<Result<_, _>>()?))
+                    })
+                    .collect::<Result<_, trace_builder::TrieError>>()
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?
+        };
+        Ok(values)
+    }
+
+    async fn capabilities(&self) -> RpcResult<Capabilities> {
+        let (number, hash) = {
+            let head = self.head.borrow();
+            (head.number, head.hash)
+        };
+        let all = Retention { disabled: false, oldest_block: U64::ZERO };
+        Ok(Capabilities {
+            head: CapabilitiesHead { number: U64::from(number), hash },
+            state: all.clone(),
+            tx: all.clone(),
+            logs: all.clone(),
+            receipts: all.clone(),
+            blocks: all.clone(),
+            stateproofs: all,
+        })
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {

@@ -1,5 +1,5 @@
 //! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`
-//! and `eth_blobBaseFee`, from the sealed blocks.
+//! `eth_baseFee` and `eth_blobBaseFee`, from the sealed blocks.
 
 use super::eth::{EthRpc, INVALID_PARAMS, internal};
 use alloy_consensus::Transaction as _;
@@ -43,14 +43,15 @@ pub trait EthFeesApi {
     /// The blob base fee of the next block.
     #[method(name = "blobBaseFee")]
     async fn blob_base_fee(&self) -> RpcResult<U256>;
+    /// The base fee per gas of the next block.
+    #[method(name = "baseFee")]
+    async fn base_fee(&self) -> RpcResult<U256>;
 }
 
 #[async_trait]
 impl EthFeesApiServer for EthRpc {
     async fn gas_price(&self) -> RpcResult<U256> {
-        let head = self.head.borrow().header.clone();
-        let base_fee = ChainConfig::l2(self.chain_id).next_base_fee(&head);
-        Ok(U256::from(base_fee) + U256::from(self.suggested_tip().await?))
+        Ok(U256::from(self.next_base_fee()) + U256::from(self.suggested_tip().await?))
     }
 
     async fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
@@ -111,9 +112,18 @@ impl EthFeesApiServer for EthRpc {
         let chain = ChainConfig::l2(self.chain_id);
         Ok(U256::from(chain.blob_base_fee(chain.next_excess_blob_gas(&head))))
     }
+
+    async fn base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.next_base_fee()))
+    }
 }
 
 impl EthRpc {
+    /// The base fee of the block after the head.
+    fn next_base_fee(&self) -> u64 {
+        ChainConfig::l2(self.chain_id).next_base_fee(&self.head.borrow().header)
+    }
+
     /// The 60th percentile of the effective tips paid in the last blocks.
     async fn suggested_tip(&self) -> RpcResult<u128> {
         let head = self.head.borrow().number;

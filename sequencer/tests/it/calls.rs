@@ -3,12 +3,13 @@
 
 use crate::support::{dev_signer, init_code, launch, provider, sign, wait_receipt};
 use alloy_consensus::TxEip1559;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, address};
 use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_eth::{
     TransactionRequest,
     state::{AccountOverride, StateOverride},
 };
+use serde_json::json;
 
 /// `SSTORE(calldata[0..32], calldata[32..64])`.
 const STORE: &[u8] = &[0x60, 0x20, 0x35, 0x60, 0x00, 0x35, 0x55, 0x00];
@@ -81,6 +82,7 @@ async fn calls_estimates_and_access_lists() {
     // estimateGas: the answer suffices and one less does not, for a fresh slot (no refund)
     // and for clearing it again (with a refund).
     let mut nonce = provider.get_transaction_count(sender).await.unwrap();
+    let mut blocks = Vec::new();
     for (slot, value) in [(1u64, 9u64), (1, 0)] {
         let input = words(U256::from(slot), U256::from(value));
         let request = TransactionRequest::default().from(sender).to(store).input(input.clone().into());
@@ -92,8 +94,21 @@ async fn calls_estimates_and_access_lists() {
         assert!(too_little.is_err(), "{estimate} - 1 gas was enough for slot {slot} = {value}");
         let raw = sign(&dev_signer(0), eip1559(nonce, TxKind::Call(store), estimate, input));
         let hash = *provider.send_raw_transaction(&raw).await.unwrap().tx_hash();
-        assert!(wait_receipt(&provider, hash).await.status(), "the estimate {estimate} did not suffice");
+        let receipt = wait_receipt(&provider, hash).await;
+        assert!(receipt.status(), "the estimate {estimate} did not suffice");
+        blocks.push(receipt.block_number.unwrap());
         nonce += 1;
+    }
+    // eth_getStorageValues: the slot as each block left it, from the trie below the head.
+    for (block, value) in blocks.iter().zip([9u64, 0]) {
+        let values: std::collections::HashMap<Address, Vec<B256>> = provider
+            .raw_request(
+                "eth_getStorageValues".into(),
+                (json!({store.to_string(): ["0x1", "0x2"]}), U64::from(*block)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(values[&store], [B256::from(U256::from(value)), B256::ZERO], "at block {block}");
     }
     let plain = provider
         .estimate_gas(

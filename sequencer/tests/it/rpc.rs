@@ -132,10 +132,17 @@ async fn every_method_over_http_matches_the_spec() {
         ("eth_gasPrice", json!([])),
         ("eth_maxPriorityFeePerGas", json!([])),
         ("eth_blobBaseFee", json!([])),
+        ("eth_baseFee", json!([])),
+        ("eth_capabilities", json!([])),
         ("eth_feeHistory", json!(["0x5", latest, [25.0, 75.0]])),
         ("eth_getBalance", json!([sender, latest])),
         ("eth_getCode", json!([emitter, latest])),
         ("eth_getStorageAt", json!([emitter, "0x0", latest])),
+        (
+            "eth_getStorageValues",
+            json!([{emitter.to_string(): ["0x0", "0x1"], sender.to_string(): []}, latest]),
+        ),
+        ("eth_getStorageValues", json!([{emitter.to_string(): ["0x0"]}, block])),
         ("eth_getTransactionCount", json!([sender, "pending"])),
         ("eth_getProof", json!([emitter, [B256::ZERO], latest])),
         ("eth_call", json!([call, latest])),
@@ -177,6 +184,19 @@ async fn every_method_over_http_matches_the_spec() {
             "eth_syncing" => assert_eq!(result, json!(false)),
             "eth_accounts" => assert_eq!(result, json!([])),
             "eth_chainId" => assert_eq!(result, json!(format!("{DEV_CHAIN_ID:#x}"))),
+            "eth_getStorageValues" => {
+                let values = result.as_object().unwrap();
+                let slots = &values.iter().find(|(address, _)| address.parse() == Ok(emitter)).unwrap().1;
+                let zero = client.call("eth_getStorageAt", json!([emitter, "0x0", params[1]])).await;
+                assert_eq!(slots[0], zero, "{result}");
+            }
+            "eth_capabilities" => {
+                assert_eq!(result["blocks"], json!({"disabled": false, "oldestBlock": "0x0"}));
+                assert!(
+                    u64::from_str_radix(&result["head"]["number"].as_str().unwrap()[2..], 16).unwrap()
+                        >= block_number
+                );
+            }
             _ => {}
         }
     }
@@ -212,6 +232,10 @@ async fn every_method_over_http_matches_the_spec() {
     assert!(content["queued"].as_object().unwrap().keys().any(|sender| sender.eq_ignore_ascii_case(&gapped)));
     client.call("txpool_inspect", json!([])).await;
     assert_eq!(client.call("eth_uninstallFilter", json!([block_filter])).await, json!(false));
+    let too_many: Vec<String> = (0..1025).map(|slot| format!("{slot:#x}")).collect();
+    let refused = client.error("eth_getStorageValues", json!([{emitter.to_string(): too_many}])).await;
+    assert_eq!(refused["code"], json!(-32602), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("at most 1024"), "{refused}");
 
     // Errors: the standard codes and clear messages past the limits.
     let parse =
