@@ -113,6 +113,9 @@ pub struct NodeArgs {
     /// `mempool.queued_lifetime_ms`: how long queued transactions of an idle sender stay.
     #[arg(long, env = "SEQUENCER_MEMPOOL_QUEUED_LIFETIME_MS")]
     pub mempool_queued_lifetime_ms: Option<u64>,
+    /// `mempool.allow_unprotected_txs`: accept transactions signed without a chain id.
+    #[arg(long, env = "SEQUENCER_MEMPOOL_ALLOW_UNPROTECTED_TXS")]
+    pub mempool_allow_unprotected_txs: Option<bool>,
     /// `metrics.addr`: Prometheus listen address.
     #[arg(long, env = "SEQUENCER_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -164,6 +167,7 @@ impl NodeArgs {
         set(&mut config.mempool.min_tip_wei, self.mempool_min_tip_wei);
         set(&mut config.mempool.price_bump_percent, self.mempool_price_bump_percent);
         set(&mut config.mempool.queued_lifetime_ms, self.mempool_queued_lifetime_ms);
+        set(&mut config.mempool.allow_unprotected_txs, self.mempool_allow_unprotected_txs);
         set(&mut config.metrics.addr, self.metrics_addr);
         set(&mut config.log.filter, self.log_filter);
         set(&mut config.log.format, self.log_format);

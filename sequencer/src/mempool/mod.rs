@@ -18,7 +18,10 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
 use metrics::{Counter, Gauge, counter, gauge};
 use parking_lot::Mutex;
-use revm::{context_interface::cfg::GasParams, primitives::hardfork::SpecId};
+use revm::{
+    context_interface::cfg::GasParams,
+    primitives::{eip7825::TX_GAS_LIMIT_CAP, hardfork::SpecId},
+};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, hash_map::Entry},
@@ -55,6 +58,10 @@ pub struct PoolConfig {
     /// How long the queued transactions of a sender who submits nothing new stay, in
     /// milliseconds (geth: 3 hours).
     pub queued_lifetime_ms: u64,
+    /// Whether transactions signed without a chain id (before EIP-155, replayable on every
+    /// chain) are accepted. geth refuses them unless `--rpc.allow-unprotected-txs`; a chain
+    /// needs them once, to deploy the deterministic CREATE2 factory.
+    pub allow_unprotected_txs: bool,
 }
 
 impl Default for PoolConfig {
@@ -68,6 +75,7 @@ impl Default for PoolConfig {
             min_tip_wei: 0,
             price_bump_percent: 10,
             queued_lifetime_ms: 3 * 60 * 60 * 1_000,
+            allow_unprotected_txs: false,
         }
     }
 }
@@ -132,7 +140,7 @@ pub enum PoolError {
         /// The block gas limit.
         limit: u64,
     },
-    /// The gas limit does not cover the intrinsic cost (or the EIP-7623 calldata floor).
+    /// The gas limit does not cover the intrinsic cost.
     #[error("intrinsic gas too low: gas {gas}, minimum needed {needed}")]
     IntrinsicGasTooLow {
         /// The transaction's gas limit.
@@ -140,6 +148,25 @@ pub enum PoolError {
         /// Its intrinsic gas.
         needed: u64,
     },
+    /// The gas limit covers the intrinsic cost but not the EIP-7623 calldata floor.
+    #[error("insufficient gas for floor data gas cost: gas {gas}, minimum needed {needed}")]
+    FloorDataGas {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// Its calldata floor.
+        needed: u64,
+    },
+    /// The gas limit is above the EIP-7825 cap on one transaction's gas.
+    #[error("transaction gas limit too high (cap: {cap}, tx: {gas})")]
+    GasLimitTooHigh {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// Signed without a chain id, and the pool takes only replay-protected transactions.
+    #[error("only replay-protected (EIP-155) transactions allowed over RPC")]
+    Unprotected,
     /// The encoded transaction is larger than the pool accepts.
     #[error("oversized data: transaction size {size}, limit {limit}")]
     OversizedData {
@@ -210,6 +237,9 @@ impl PoolError {
             Self::InsufficientFunds { .. } => "insufficient_funds",
             Self::ExceedsBlockGasLimit { .. } => "exceeds_block_gas_limit",
             Self::IntrinsicGasTooLow { .. } => "intrinsic_gas_too_low",
+            Self::FloorDataGas { .. } => "floor_data_gas",
+            Self::GasLimitTooHigh { .. } => "gas_limit_too_high",
+            Self::Unprotected => "unprotected",
             Self::OversizedData { .. } => "oversized_data",
             Self::InvalidChainId { .. } => "invalid_chain_id",
             Self::TxTypeNotSupported => "tx_type_not_supported",
@@ -652,16 +682,19 @@ fn validate_stateless(
     if size > config.max_tx_bytes {
         return Err(PoolError::OversizedData { size, limit: config.max_tx_bytes });
     }
-    if let Some(got) = tx.chain_id()
-        && got != chain_id
-    {
-        return Err(PoolError::InvalidChainId { expected: chain_id, got });
+    match tx.chain_id() {
+        Some(got) if got != chain_id => return Err(PoolError::InvalidChainId { expected: chain_id, got }),
+        None if !config.allow_unprotected_txs => return Err(PoolError::Unprotected),
+        _ => {}
     }
     if tx.is_create() && tx.input().len() > MAX_INITCODE_SIZE {
         return Err(PoolError::InitCodeTooLarge { size: tx.input().len(), limit: MAX_INITCODE_SIZE });
     }
     if tx.gas_limit() > block_gas_limit {
         return Err(PoolError::ExceedsBlockGasLimit { gas: tx.gas_limit(), limit: block_gas_limit });
+    }
+    if spec.is_enabled_in(SpecId::OSAKA) && tx.gas_limit() > TX_GAS_LIMIT_CAP {
+        return Err(PoolError::GasLimitTooHigh { gas: tx.gas_limit(), cap: TX_GAS_LIMIT_CAP });
     }
     let tip = tx.priority_fee_or_price();
     if tip > tx.max_fee_per_gas() {
@@ -683,9 +716,12 @@ fn validate_stateless(
         authorizations,
         None,
     );
-    let needed = gas.initial_regular_gas.saturating_add(gas.initial_state_gas).max(gas.floor_gas);
-    if tx.gas_limit() < needed {
-        return Err(PoolError::IntrinsicGasTooLow { gas: tx.gas_limit(), needed });
+    let intrinsic = gas.initial_regular_gas.saturating_add(gas.initial_state_gas);
+    if tx.gas_limit() < intrinsic {
+        return Err(PoolError::IntrinsicGasTooLow { gas: tx.gas_limit(), needed: intrinsic });
+    }
+    if tx.gas_limit() < gas.floor_gas {
+        return Err(PoolError::FloorDataGas { gas: tx.gas_limit(), needed: gas.floor_gas });
     }
     if tip < u128::from(config.min_tip_wei) {
         return Err(PoolError::Underpriced { tip, min: u128::from(config.min_tip_wei) });

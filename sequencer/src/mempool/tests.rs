@@ -199,6 +199,17 @@ fn messages_start_with_what_wallets_match_on() {
         (with(1, 0, |t| t.gas_limit = 20_999), rich(0), "intrinsic gas too low"),
         (with(1, 0, |t| t.input = Bytes::from(vec![1u8; 100])), rich(0), "intrinsic gas too low"),
         (
+            // 100 non-zero bytes: 22,600 gas intrinsic, but an EIP-7623 floor of 25,000.
+            with(1, 0, |t| {
+                t.input = Bytes::from(vec![1u8; 100]);
+                t.gas_limit = 24_000;
+            }),
+            rich(0),
+            "insufficient gas for floor data gas cost",
+        ),
+        (with(1, 0, |t| t.gas_limit = 20_000_000), rich(0), "transaction gas limit too high (cap: 16777216"),
+        (unprotected(1, 0), rich(0), "only replay-protected (EIP-155) transactions allowed over RPC"),
+        (
             with(1, 0, |t| {
                 t.input = Bytes::from(vec![0u8; 129 * 1024]);
                 t.gas_limit = 29_000_000;
@@ -225,6 +236,27 @@ fn messages_start_with_what_wallets_match_on() {
     }
     assert!(pool.is_empty());
     pool.add(with(1, 0, |t| t.max_priority_fee_per_gas = 2), rich(0)).unwrap();
+}
+
+/// A legacy transaction signed without a chain id (before EIP-155).
+fn unprotected(from: u8, nonce: u64) -> Recovered<TxEnvelope> {
+    let tx = TxLegacy {
+        chain_id: None,
+        nonce,
+        gas_price: 100,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::ZERO),
+        value: U256::from(from),
+        ..Default::default()
+    };
+    Recovered::new_unchecked(TxEnvelope::from(tx.into_signed(Signature::test_signature())), sender(from))
+}
+
+#[test]
+fn unprotected_transactions_only_when_the_operator_allows_them() {
+    let pool = pool_with(PoolConfig { allow_unprotected_txs: true, ..PoolConfig::default() });
+    pool.add(unprotected(1, 0), rich(0)).unwrap();
+    assert_eq!(pool.size().pending, 1);
 }
 
 #[test]
