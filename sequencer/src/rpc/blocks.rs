@@ -32,6 +32,16 @@ pub trait EthBlocksApi {
     /// Number of uncles of a block by number: always zero after the merge.
     #[method(name = "getUncleCountByBlockNumber")]
     async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    /// An uncle by block hash and index: none after the merge.
+    #[method(name = "getUncleByBlockHashAndIndex")]
+    async fn uncle_by_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<()>>;
+    /// An uncle by block number and index: none after the merge.
+    #[method(name = "getUncleByBlockNumberAndIndex")]
+    async fn uncle_by_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<()>>;
     /// A transaction by block hash and index.
     #[method(name = "getTransactionByBlockHashAndIndex")]
     async fn transaction_by_hash_and_index(&self, hash: B256, index: Index)
@@ -81,6 +91,18 @@ impl EthBlocksApiServer for EthRpc {
 
     async fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
         Ok(self.resolve(Some(BlockId::Number(number))).await?.map(|_| U64::ZERO))
+    }
+
+    async fn uncle_by_hash_and_index(&self, _hash: B256, _index: Index) -> RpcResult<Option<()>> {
+        Ok(None)
+    }
+
+    async fn uncle_by_number_and_index(
+        &self,
+        _number: BlockNumberOrTag,
+        _index: Index,
+    ) -> RpcResult<Option<()>> {
+        Ok(None)
     }
 
     async fn transaction_by_hash_and_index(

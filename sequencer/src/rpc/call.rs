@@ -26,17 +26,25 @@ use jsonrpsee::{
     types::{ErrorObject, ErrorObjectOwned},
 };
 use revm::{
-    Context, Database, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
+    Context,
+    Database,
+    ExecuteEvm,
+    InspectEvm,
+    Inspector,
+    MainBuilder,
+    MainContext,
     bytecode::Bytecode,
     context::{
         BlockEnv, CfgEnv, TxEnv,
         either::Either,
-        result::{ExecutionResult, HaltReason},
+        result::{ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::block::BlobExcessGasAndPrice,
     database_interface::DBErrorMarker,
     interpreter::{CallInputs, CallOutcome, InstructionResult, Interpreter, InterpreterTypes},
     precompile::{PrecompileSpecId, Precompiles},
+    // EIP-7825: the most gas one transaction may use from Osaka on; estimates stay below it.
+    primitives::eip7825::TX_GAS_LIMIT_CAP,
     state::AccountInfo,
 };
 use std::{
@@ -48,8 +56,6 @@ use trace_builder::{ChainConfig, StateTrie};
 
 /// The most gas one `eth_call` may use (geth's default RPC gas cap).
 pub const RPC_GAS_CAP: u64 = 50_000_000;
-/// EIP-7825: the most gas one transaction may use from Osaka on; estimates stay below it.
-const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
 /// JSON-RPC error code of a reverted call, with the revert data in `data`.
 const EXECUTION_REVERTED: i32 = 3;
 /// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
@@ -91,6 +97,7 @@ pub trait EthCallApi {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult>;
 }
 
@@ -131,8 +138,9 @@ impl EthCallApiServer for EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult> {
-        let simulator = self.simulator(block, None, None).await?.reading_database();
+        let simulator = self.simulator(block, state_overrides, None).await?.reading_database();
         tokio::task::spawn_blocking(move || simulator.access_list(request)).await.map_err(internal)?
     }
 }
@@ -223,7 +231,9 @@ impl Simulator {
             None => context.build_mainnet().transact(tx),
         };
         let outcome = outcome.map_err(|error| match error {
-            revm::context::result::EVMError::Transaction(reason) => server_error(reason.to_string()),
+            revm::context::result::EVMError::Transaction(reason) => {
+                server_error(precheck_message(&reason, request, self.block.basefee))
+            }
             revm::context::result::EVMError::Header(reason) => server_error(reason.to_string()),
             other => internal(other),
         })?;
@@ -251,7 +261,21 @@ impl Simulator {
             let affordable = spendable / U256::from(fee);
             hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
         }
-        let first = self.run(request, hi, cap)?;
+        let value = request.value.unwrap_or_default();
+        if value > U256::ZERO {
+            let from = request.from.unwrap_or_default();
+            let balance = self.state.basic(from).map_err(internal)?.map(|a| a.balance).unwrap_or_default();
+            if value > balance {
+                return Err(server_error("insufficient funds for transfer"));
+            }
+        }
+        let first = self.run(request, hi, cap).map_err(|error| {
+            if error.message().starts_with("intrinsic gas too low") {
+                server_error(format!("gas required exceeds allowance ({hi})"))
+            } else {
+                error
+            }
+        })?;
         let used = match first.result {
             // Before refunds: the limit must cover what execution spent, refunds come after.
             ExecutionResult::Success { gas, .. } => gas.total_gas_spent(),
@@ -307,11 +331,14 @@ impl Simulator {
                 outcome
                     .touched
                     .iter()
+                    // As geth's tracer: the sender, the recipient, the precompiles and the
+                    // coinbase are warm anyway, so they are listed only for their slots.
                     .filter(|(address, slots)| {
-                        *address != from
-                            && *address != to
-                            && !precompiles.contains(address)
-                            && !(slots.is_empty() && *address == self.block.beneficiary)
+                        let warm = *address == from
+                            || *address == to
+                            || precompiles.contains(address)
+                            || *address == self.block.beneficiary;
+                        !(warm && slots.is_empty())
                     })
                     .map(|(address, slots)| AccessListItem {
                         address: *address,
@@ -322,8 +349,8 @@ impl Simulator {
             let mut next = next;
             next.0.sort_by_key(|item| item.address);
             if next == list {
-                let error =
-                    (!outcome.result.is_success()).then(|| failure(outcome.result.clone()).to_string());
+                let error = (!outcome.result.is_success())
+                    .then(|| failure(outcome.result.clone()).message().to_string());
                 return Ok(AccessListResult {
                     access_list: list,
                     gas_used: U256::from(outcome.result.tx_gas_used()),
@@ -383,6 +410,8 @@ fn is_out_of_gas(reason: &HaltReason) -> bool {
 /// decoded reason in the message when it is an `Error(string)`), a server error for a halt.
 fn failure(result: ExecutionResult) -> ErrorObjectOwned {
     match result {
+        // geth answers a revert without data as a plain server error.
+        ExecutionResult::Revert { output, .. } if output.is_empty() => server_error("execution reverted"),
         ExecutionResult::Revert { output, .. } => {
             let message = match revert_reason(&output) {
                 Some(reason) => format!("execution reverted: {reason}"),
@@ -408,6 +437,45 @@ fn halt_message(reason: &HaltReason) -> String {
         HaltReason::CreateCollision => "contract address collision".to_string(),
         HaltReason::CreateContractSizeLimit => "max code size exceeded".to_string(),
         HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A transaction the EVM refused before running it, in geth's words: wallets and libraries
+/// (viem, ethers) sort errors by matching them.
+fn precheck_message(reason: &InvalidTransaction, request: &TransactionRequest, base_fee: u64) -> String {
+    let from = request.from.unwrap_or_default();
+    match reason {
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            format!("insufficient funds for gas * price + value: address {from} have {balance} want {fee}")
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            format!("nonce too high: address {from}, tx: {tx} state: {state}")
+        }
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            format!("nonce too low: address {from}, tx: {tx} state: {state}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => format!(
+            "max fee per gas less than block base fee: address {from}, maxFeePerGas: {}, baseFee: {base_fee}",
+            request.max_fee_per_gas.or(request.gas_price).unwrap_or_default()
+        ),
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => format!(
+            "max priority fee per gas higher than max fee per gas: address {from}, maxPriorityFeePerGas: {}, maxFeePerGas: {}",
+            request.max_priority_fee_per_gas.unwrap_or_default(),
+            request.max_fee_per_gas.unwrap_or_default()
+        ),
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}")
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            format!("insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}")
+        }
+        InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => {
+            format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})")
+        }
+        InvalidTransaction::CreateInitCodeSizeLimit => "max initcode size exceeded".to_string(),
+        InvalidTransaction::InvalidChainId => "invalid chain id".to_string(),
+        InvalidTransaction::EmptyAuthorizationList => "EIP-7702 transaction with empty auth list".to_string(),
         other => other.to_string(),
     }
 }
@@ -462,13 +530,26 @@ fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
         if let Some(base_fee) = overrides.base_fee {
             block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
         }
+        if let Some(blob_base_fee) = overrides.blob_base_fee {
+            let excess_blob_gas =
+                block.blob_excess_gas_and_price.map(|blob| blob.excess_blob_gas).unwrap_or_default();
+            block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice {
+                excess_blob_gas,
+                blob_gasprice: u128::try_from(blob_base_fee).unwrap_or(u128::MAX),
+            });
+        }
     }
     block
 }
 
 /// revm's transaction for a request, with `gas` gas, on chain `chain_id` unless it names one.
 fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<TxEnv> {
-    let input = request.input.input().cloned().unwrap_or_default();
+    let input = request
+        .input
+        .clone()
+        .try_into_unique_input()
+        .map_err(|_| invalid_params(r#"both "data" and "input" are set and not equal"#))?
+        .unwrap_or_default();
     if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
         return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
     }

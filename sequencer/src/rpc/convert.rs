@@ -47,12 +47,14 @@ pub(super) fn mined_transaction(
 
 /// A transaction still in the pool.
 pub(super) fn pending_transaction(tx: Recovered<TxEnvelope>) -> Transaction {
+    // As geth: a pending transaction's `gasPrice` is the most it may pay, its fee cap.
+    let gas_price = alloy_consensus::Transaction::max_fee_per_gas(tx.inner());
     Transaction {
         inner: tx,
         block_hash: None,
         block_number: None,
         transaction_index: None,
-        effective_gas_price: None,
+        effective_gas_price: Some(gas_price),
         block_timestamp: None,
     }
 }

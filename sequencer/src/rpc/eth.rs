@@ -77,7 +77,7 @@ pub trait EthApi {
     async fn proof(
         &self,
         address: Address,
-        slots: Vec<B256>,
+        slots: Vec<alloy_serde::JsonStorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
 }
@@ -538,13 +538,15 @@ impl EthApiServer for EthRpc {
     async fn proof(
         &self,
         address: Address,
-        slots: Vec<B256>,
+        slots: Vec<alloy_serde::JsonStorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
         let block = self.resolve_required(block).await?;
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
-        let keys: Vec<U256> = slots.iter().map(|slot| U256::from_be_bytes(slot.0)).collect();
+        // A key shorter than 32 bytes (`0x0`) is the number it spells, as geth reads it; the
+        // answer names each key as it was asked.
+        let keys: Vec<U256> = slots.iter().map(|slot| U256::from_be_bytes(slot.as_b256().0)).collect();
         let proof = tokio::task::spawn_blocking(move || StateTrie::new(nodes, root).proof(address, &keys))
             .await
             .map_err(internal)?
@@ -570,7 +572,7 @@ impl EthApiServer for EthRpc {
                 .into_iter()
                 .zip(slots)
                 .map(|(storage, slot)| EIP1186StorageProof {
-                    key: alloy_serde::JsonStorageKey::Hash(slot),
+                    key: slot,
                     value: storage.value,
                     proof: storage.proof,
                 })

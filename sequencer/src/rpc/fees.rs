@@ -1,7 +1,7 @@
 //! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`
 //! `eth_baseFee` and `eth_blobBaseFee`, from the sealed blocks.
 
-use super::eth::{EthRpc, INVALID_PARAMS, internal};
+use super::eth::{EthRpc, internal, server_error};
 use alloy_consensus::Transaction as _;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{U64, U256};
@@ -9,7 +9,6 @@ use alloy_rpc_types_eth::FeeHistory;
 use jsonrpsee::{
     core::{RpcResult, async_trait},
     proc_macros::rpc,
-    types::ErrorObject,
 };
 use trace_builder::ChainConfig;
 
@@ -64,17 +63,25 @@ impl EthFeesApiServer for EthRpc {
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
-        let invalid = |message: String| ErrorObject::owned(INVALID_PARAMS, message, None::<()>);
         let count = block_count.to::<u64>().min(MAX_FEE_HISTORY_BLOCKS);
-        let newest = self.tag_number(newest_block).min(self.head.borrow().number);
-        if let Some(percentiles) = &reward_percentiles
-            && (percentiles.iter().any(|p| !(0.0..=100.0).contains(p))
-                || percentiles.windows(2).any(|pair| pair[0] > pair[1]))
-        {
-            return Err(invalid("reward percentiles must be increasing values from 0 to 100".into()));
+        let head = self.head.borrow().number;
+        let newest = self.tag_number(newest_block);
+        if newest > head {
+            return Err(server_error(format!("request beyond head block: requested {newest}, head {head}")));
+        }
+        // As geth: percentiles in [0, 100], strictly increasing; none asked, no rewards.
+        let reward_percentiles = reward_percentiles.filter(|percentiles| !percentiles.is_empty());
+        if let Some(percentiles) = &reward_percentiles {
+            if let Some(p) = percentiles.iter().find(|p| !(0.0..=100.0).contains(*p)) {
+                return Err(server_error(format!("invalid reward percentile: {p}")));
+            }
+            if let Some(pair) = percentiles.windows(2).find(|pair| pair[0] >= pair[1]) {
+                let (before, after) = (pair[0], pair[1]);
+                return Err(server_error(format!("invalid reward percentile: {after} after {before}")));
+            }
         }
         if count == 0 {
-            return Ok(FeeHistory { oldest_block: newest, ..FeeHistory::default() });
+            return Ok(FeeHistory::default());
         }
         let oldest = newest.saturating_sub(count - 1);
         let chain = ChainConfig::l2(self.chain_id);

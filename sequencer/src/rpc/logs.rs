@@ -93,14 +93,26 @@ impl EthLogsApiServer for EthRpc {
     }
 
     async fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
-        // Checked now so that a bad filter fails here, not at every poll.
-        self.filter_range(&filter).await?;
+        // As geth's: polls return logs of blocks sealed after the filter was installed, from
+        // `fromBlock` on if that is later (history is `eth_getFilterLogs`'s). A range that
+        // starts after the head is a filter waiting for its blocks, not an error; only two
+        // block numbers in the wrong order are.
         let head = self.head.borrow().number;
         let last_block = match filter.block_option {
-            FilterBlockOption::Range { from_block: Some(from), .. } => {
-                self.tag_number(from).saturating_sub(1)
+            FilterBlockOption::Range { from_block, to_block } => {
+                if let (Some(BlockNumberOrTag::Number(from)), Some(BlockNumberOrTag::Number(to))) =
+                    (from_block, to_block)
+                    && from > to
+                {
+                    return Err(invalid_params(format!(
+                        "invalid block range: fromBlock {from} is after toBlock {to}"
+                    )));
+                }
+                from_block.map_or(head, |from| self.tag_number(from).saturating_sub(1).max(head))
             }
-            _ => head,
+            FilterBlockOption::AtBlockHash(_) => {
+                return Err(invalid_params("a filter cannot name a blockHash; use eth_getLogs".into()));
+            }
         };
         self.install(FilterKind::Logs(Box::new(filter)), last_block)
     }

@@ -22,7 +22,7 @@ pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
-pub use txpool::{BySender, TxpoolApiServer, TxpoolContent, TxpoolStatus};
+pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 
 use crate::config::RpcSection;
 use jsonrpsee::{

@@ -21,8 +21,11 @@ pub struct TxpoolStatus {
     pub queued: U64,
 }
 
-/// Per sender, per nonce (as a decimal string, as geth keys it).
-pub type BySender<T> = BTreeMap<Address, BTreeMap<String, T>>;
+/// Per nonce, as a decimal string (as geth keys it).
+pub type ByNonce<T> = BTreeMap<String, T>;
+
+/// Per sender (EIP-55 checksummed, as geth keys it), per nonce.
+pub type BySender<T> = BTreeMap<String, ByNonce<T>>;
 
 /// `txpool_content` and `txpool_inspect`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,18 @@ pub trait TxpoolApi {
     /// A one-line summary of every pooled transaction.
     #[method(name = "inspect")]
     async fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
+    /// The pooled transactions of one sender.
+    #[method(name = "contentFrom")]
+    async fn content_from(&self, sender: Address) -> RpcResult<TxpoolContentFrom>;
+}
+
+/// `txpool_contentFrom`: one sender's pooled transactions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxpoolContentFrom {
+    /// Executable transactions.
+    pub pending: ByNonce<Transaction>,
+    /// Transactions waiting for a nonce gap to fill or for funds.
+    pub queued: ByNonce<Transaction>,
 }
 
 #[async_trait]
@@ -56,6 +71,14 @@ impl TxpoolApiServer for EthRpc {
 
     async fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
         Ok(self.pool_view(convert::pending_transaction))
+    }
+
+    async fn content_from(&self, sender: Address) -> RpcResult<TxpoolContentFrom> {
+        let mut content = self.mempool.content();
+        let side = |side: &mut BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>| {
+            by_nonce(side.remove(&sender).unwrap_or_default(), convert::pending_transaction)
+        };
+        Ok(TxpoolContentFrom { pending: side(&mut content.pending), queued: side(&mut content.queued) })
     }
 
     async fn inspect(&self) -> RpcResult<TxpoolContent<String>> {
@@ -76,12 +99,16 @@ impl EthRpc {
     fn pool_view<T>(&self, view: impl Fn(Recovered<TxEnvelope>) -> T) -> TxpoolContent<T> {
         let content = self.mempool.content();
         let side = |side: BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>| {
-            side.into_iter()
-                .map(|(sender, txs)| {
-                    (sender, txs.into_iter().map(|(nonce, tx)| (nonce.to_string(), view(tx))).collect())
-                })
-                .collect()
+            side.into_iter().map(|(sender, txs)| (sender.to_checksum(None), by_nonce(txs, &view))).collect()
         };
         TxpoolContent { pending: side(content.pending), queued: side(content.queued) }
     }
+}
+
+/// One sender's transactions keyed by nonce, each as `view` shows it.
+fn by_nonce<T>(
+    txs: BTreeMap<u64, Recovered<TxEnvelope>>,
+    view: impl Fn(Recovered<TxEnvelope>) -> T,
+) -> ByNonce<T> {
+    txs.into_iter().map(|(nonce, tx)| (nonce.to_string(), view(tx))).collect()
 }

@@ -129,6 +129,101 @@ async fn calls_estimates_and_access_lists() {
     let addresses: Vec<Address> = result.access_list.0.iter().map(|item| item.address).collect();
     assert_eq!(addresses, vec![probed]);
     assert!(result.gas_used > U256::from(21_000));
+    // The callee's own slots are listed (it is warm, its slots are not), and a failure is
+    // named in plain words.
+    let request = TransactionRequest::default()
+        .from(sender)
+        .to(store)
+        .input(words(U256::from(7), U256::from(1)).into());
+    let result = provider.create_access_list(&request).await.unwrap();
+    assert_eq!(result.access_list.0.len(), 1, "{:?}", result.access_list);
+    assert_eq!(result.access_list.0[0].address, store);
+    assert_eq!(result.access_list.0[0].storage_keys, vec![B256::with_last_byte(7)]);
+    let request =
+        TransactionRequest::default().from(sender).to(reverter).input(Bytes::from(data.to_vec()).into());
+    let result = provider.create_access_list(&request).await.unwrap();
+    assert_eq!(result.error.as_deref(), Some("execution reverted"));
+    // ... with state overrides as its third parameter: LOAD at an empty address reads slot 5.
+    let request = TransactionRequest::default()
+        .from(sender)
+        .to(virtual_contract)
+        .input(Bytes::from(U256::from(5).to_be_bytes::<32>().to_vec()).into());
+    let result: alloy_eips::eip2930::AccessListResult =
+        provider.raw_request("eth_createAccessList".into(), (&request, "latest", &overrides)).await.unwrap();
+    assert_eq!(result.access_list.0[0].storage_keys, vec![B256::with_last_byte(5)], "{result:?}");
+
+    // Calls the EVM refuses before running them fail in geth's words, which wallets match.
+    let refused = |request: TransactionRequest| {
+        let provider = provider.clone();
+        async move {
+            let error =
+                provider.raw_request::<_, Bytes>("eth_call".into(), (&request, "latest")).await.unwrap_err();
+            error.as_error_resp().expect("a JSON-RPC error").message.to_string()
+        }
+    };
+    let call = TransactionRequest::default().from(sender).to(Address::repeat_byte(1));
+    let nonce = provider.get_transaction_count(sender).await.unwrap();
+    for (request, expected) in [
+        (call.clone().nonce(nonce + 5), "nonce too high: address"),
+        (call.clone().nonce(0), "nonce too low: address"),
+        (call.clone().gas_limit(1_000), "intrinsic gas too low: have 1000, want 21000"),
+        (
+            call.clone().max_fee_per_gas(1).max_priority_fee_per_gas(0),
+            "max fee per gas less than block base fee",
+        ),
+        (
+            call.clone().from(Address::repeat_byte(0x99)).value(U256::from(256)),
+            "insufficient funds for gas * price + value",
+        ),
+    ] {
+        let message = refused(request).await;
+        assert!(message.starts_with(expected), "{message:?} should start with {expected:?}");
+    }
+    let error = provider
+        .estimate_gas(
+            TransactionRequest::default().from(Address::repeat_byte(0x99)).to(sender).value(U256::from(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.as_error_resp().unwrap().message, "insufficient funds for transfer");
+
+    // A revert without data is a plain server error, as geth answers it.
+    let mut empty_revert = StateOverride::default();
+    empty_revert.insert(
+        virtual_contract,
+        AccountOverride { code: Some(Bytes::from_static(&[0x5f, 0x5f, 0xfd])), ..Default::default() },
+    );
+    let request = TransactionRequest::default().from(sender).to(virtual_contract);
+    let error = provider
+        .raw_request::<_, Bytes>("eth_call".into(), (&request, "latest", &empty_revert))
+        .await
+        .unwrap_err();
+    let payload = error.as_error_resp().unwrap();
+    assert_eq!(
+        (payload.code, payload.message.as_ref(), payload.data.is_none()),
+        (-32000, "execution reverted", true)
+    );
+
+    // Block overrides reach BLOBBASEFEE too.
+    let mut blob_fee = StateOverride::default();
+    // BLOBBASEFEE PUSH0 MSTORE PUSH1 32 PUSH0 RETURN
+    blob_fee.insert(
+        virtual_contract,
+        AccountOverride {
+            code: Some(Bytes::from_static(&[0x4a, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3])),
+            ..Default::default()
+        },
+    );
+    let output: Bytes = provider
+        .raw_request("eth_call".into(), (&request, "latest", &blob_fee, json!({"blobBaseFee": "0x77"})))
+        .await
+        .unwrap();
+    assert_eq!(output.as_ref(), B256::with_last_byte(0x77).as_slice());
+
+    // `data` and `input` that disagree are refused, not silently resolved.
+    let both = json!({"from": sender, "to": store, "data": "0x01", "input": "0x02"});
+    let error = provider.raw_request::<_, Bytes>("eth_call".into(), (both, "latest")).await.unwrap_err();
+    assert_eq!(error.as_error_resp().unwrap().code, -32602);
     node.stop().await;
 }
 

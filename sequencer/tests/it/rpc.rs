@@ -97,7 +97,7 @@ async fn every_method_over_http_matches_the_spec() {
     let block_number = receipt.block_number.unwrap();
     let block_hash = receipt.block_hash.unwrap();
     // A nonce gap: queued in the pool.
-    client
+    let gapped_hash = client
         .call("eth_sendRawTransaction", json!([tx(5, 1, TxKind::Call(Address::ZERO), 21_000, Bytes::new())]))
         .await;
 
@@ -149,6 +149,7 @@ async fn every_method_over_http_matches_the_spec() {
         ("eth_estimateGas", json!([call])),
         ("eth_createAccessList", json!([call, latest])),
         ("eth_getTransactionByHash", json!([last])),
+        ("eth_getProof", json!([emitter, ["0x0"], block])),
         ("eth_getRawTransactionByHash", json!([last])),
         ("eth_getTransactionByBlockHashAndIndex", json!([block_hash, "0x0"])),
         ("eth_getTransactionByBlockNumberAndIndex", json!([block, "0x0"])),
@@ -161,6 +162,9 @@ async fn every_method_over_http_matches_the_spec() {
         ("eth_getBlockTransactionCountByNumber", json!([block])),
         ("eth_getUncleCountByBlockHash", json!([block_hash])),
         ("eth_getUncleCountByBlockNumber", json!([block])),
+        ("eth_getUncleByBlockHashAndIndex", json!([block_hash, "0x0"])),
+        ("eth_getUncleByBlockNumberAndIndex", json!([block, "0x0"])),
+        ("eth_feeHistory", json!(["0x2", latest, []])),
         ("eth_getLogs", json!([{"fromBlock": first, "toBlock": block, "address": emitter, "topics": [red]}])),
         ("eth_getFilterChanges", json!([log_filter])),
         ("eth_getFilterLogs", json!([log_filter])),
@@ -174,6 +178,9 @@ async fn every_method_over_http_matches_the_spec() {
             spec.check(method, &result);
         }
         match method {
+            "eth_getFilterChanges" if params[0] == log_filter => {
+                assert_eq!(result.as_array().unwrap().len(), 2, "{method}: {result}");
+            }
             "eth_getLogs" | "eth_getFilterLogs" => {
                 assert_eq!(result.as_array().unwrap().len(), 2, "{method}: {result}");
             }
@@ -182,6 +189,14 @@ async fn every_method_over_http_matches_the_spec() {
                 assert_eq!(result, json!("0x0"))
             }
             "eth_syncing" => assert_eq!(result, json!(false)),
+            "eth_getUncleByBlockHashAndIndex" | "eth_getUncleByBlockNumberAndIndex" => {
+                assert_eq!(result, Value::Null)
+            }
+            // A short key is the number it spells, and is named back as asked.
+            "eth_getProof" if params[1] == json!(["0x0"]) => {
+                assert_eq!(result["storageProof"][0]["key"], json!("0x0"), "{result}");
+            }
+            "eth_feeHistory" if params[2] == json!([]) => assert!(result.get("reward").is_none(), "{result}"),
             "eth_accounts" => assert_eq!(result, json!([])),
             "eth_chainId" => assert_eq!(result, json!(format!("{DEV_CHAIN_ID:#x}"))),
             "eth_getStorageValues" => {
@@ -227,11 +242,37 @@ async fn every_method_over_http_matches_the_spec() {
     );
     let status = client.call("txpool_status", json!([])).await;
     assert_eq!(status["queued"], json!("0x1"), "{status}");
+    // A pending transaction's gas price is its fee cap, as geth gives it. (The spec's
+    // transaction result describes mined ones only: block hash, number and index set.)
+    let pooled = client.call("eth_getTransactionByHash", json!([gapped_hash])).await;
+    assert_eq!(pooled["blockHash"], Value::Null);
+    assert_eq!(pooled["gasPrice"], pooled["maxFeePerGas"], "{pooled}");
     let content = client.call("txpool_content", json!([])).await;
-    let gapped = dev_signer(5).address().to_string();
-    assert!(content["queued"].as_object().unwrap().keys().any(|sender| sender.eq_ignore_ascii_case(&gapped)));
+    // Senders are keyed by their EIP-55 (checksummed) address, as geth keys them.
+    let gapped = dev_signer(5).address().to_checksum(None);
+    assert_eq!(content["queued"][&gapped]["1"]["hash"], gapped_hash, "{content}");
+    let from = client.call("txpool_contentFrom", json!([gapped])).await;
+    assert_eq!(from["queued"]["1"]["hash"], gapped_hash, "{from}");
+    assert_eq!(from["pending"], json!({}));
     client.call("txpool_inspect", json!([])).await;
     assert_eq!(client.call("eth_uninstallFilter", json!([block_filter])).await, json!(false));
+    // A filter returns what comes after it is installed, not history (that is
+    // eth_getFilterLogs's); one that starts after the head waits for its blocks.
+    let late = client
+        .call("eth_newFilter", json!([{"fromBlock": first, "address": emitter, "topics": [red]}]))
+        .await;
+    assert_eq!(client.call("eth_getFilterChanges", json!([late])).await, json!([]));
+    assert_eq!(client.call("eth_getFilterLogs", json!([late])).await.as_array().unwrap().len(), 2);
+    let ahead = format!("{:#x}", provider.get_block_number().await.unwrap() + 1_000);
+    let future = client.call("eth_newFilter", json!([{"fromBlock": ahead}])).await;
+    assert_eq!(client.call("eth_getFilterChanges", json!([future])).await, json!([]));
+    let backwards = client.error("eth_newFilter", json!([{"fromBlock": "0x9", "toBlock": "0x8"}])).await;
+    assert_eq!(backwards["code"], json!(-32602), "{backwards}");
+    // Fee history of blocks that do not exist yet, or with percentiles out of order, fails.
+    let beyond = client.error("eth_feeHistory", json!(["0x2", "0xffffff", []])).await;
+    assert!(beyond["message"].as_str().unwrap().starts_with("request beyond head block"), "{beyond}");
+    let unordered = client.error("eth_feeHistory", json!(["0x2", "latest", [50.0, 50.0]])).await;
+    assert!(unordered["message"].as_str().unwrap().starts_with("invalid reward percentile"), "{unordered}");
     let too_many: Vec<String> = (0..1025).map(|slot| format!("{slot:#x}")).collect();
     let refused = client.error("eth_getStorageValues", json!([{emitter.to_string(): too_many}])).await;
     assert_eq!(refused["code"], json!(-32602), "{refused}");
