@@ -425,7 +425,7 @@ fn failure(result: ExecutionResult) -> ErrorObjectOwned {
 }
 
 /// A halt as geth words it, so that tools matching geth's messages understand it.
-fn halt_message(reason: &HaltReason) -> String {
+pub(super) fn halt_message(reason: &HaltReason) -> String {
     match reason {
         HaltReason::OutOfGas(_) => "out of gas".to_string(),
         HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".to_string(),
@@ -443,7 +443,11 @@ fn halt_message(reason: &HaltReason) -> String {
 
 /// A transaction the EVM refused before running it, in geth's words: wallets and libraries
 /// (viem, ethers) sort errors by matching them.
-fn precheck_message(reason: &InvalidTransaction, request: &TransactionRequest, base_fee: u64) -> String {
+pub(super) fn precheck_message(
+    reason: &InvalidTransaction,
+    request: &TransactionRequest,
+    base_fee: u64,
+) -> String {
     let from = request.from.unwrap_or_default();
     match reason {
         InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
@@ -481,7 +485,7 @@ fn precheck_message(reason: &InvalidTransaction, request: &TransactionRequest, b
 }
 
 /// The message of an `Error(string)` revert.
-fn revert_reason(output: &[u8]) -> Option<String> {
+pub(super) fn revert_reason(output: &[u8]) -> Option<String> {
     let data = output.strip_prefix(&[0x08, 0xc3, 0x79, 0xa0])?;
     let offset = usize::try_from(U256::from_be_slice(data.get(..32)?)).ok()?;
     let len = usize::try_from(U256::from_be_slice(data.get(offset..offset.checked_add(32)?)?)).ok()?;
@@ -589,7 +593,7 @@ fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<Tx
 /// It starts out serving only what is in memory (cached trie nodes and codes), which any thread
 /// may do; a read that needs the database fails and sets `missed`. Once
 /// [`CallState::reading_database`] it reads the database synchronously, on a blocking thread.
-struct CallState {
+pub(super) struct CallState {
     trie: StateTrie<DbNodeStore>,
     nodes: DbNodeStore,
     root: B256,
@@ -608,13 +612,13 @@ struct CallState {
 /// A read the call's state could not serve.
 #[derive(Debug, thiserror::Error)]
 #[error("state unavailable: {0}")]
-struct CallStateError(String);
+pub(super) struct CallStateError(String);
 
 impl DBErrorMarker for CallStateError {}
 
 impl CallState {
     /// The state of `block` as `rpc` reads it, serving what is in memory.
-    fn new(rpc: &EthRpc, block: &ResolvedBlock, overrides: StateOverride) -> Self {
+    pub(super) fn new(rpc: &EthRpc, block: &ResolvedBlock, overrides: StateOverride) -> Self {
         let header = &block.header;
         let nodes = rpc.nodes.in_memory();
         let override_codes = overrides
@@ -639,7 +643,7 @@ impl CallState {
     }
 
     /// The same state, read from the database where memory lacks it.
-    fn reading_database(self) -> Self {
+    pub(super) fn reading_database(self) -> Self {
         let nodes = self.nodes.reading_database();
         Self {
             trie: StateTrie::new(nodes.clone(), self.root),

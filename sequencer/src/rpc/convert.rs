@@ -9,13 +9,24 @@ use alloy_rpc_types_eth::{Block, BlockTransactions, Log, Transaction, Transactio
 /// A block with transaction hashes, or full transactions when `full`.
 pub(super) fn block(header: Header, transactions: &[StoredTransaction], full: bool) -> Block {
     let hash = header.hash_slow();
-    let size = alloy_rlp::Encodable::length(&header)
-        + transactions.iter().map(|tx| tx.record.raw.len()).sum::<usize>();
+    let body_size = transactions.iter().map(|tx| tx.record.raw.len()).sum::<usize>();
     let transactions = if full {
         BlockTransactions::Full(transactions.iter().map(|tx| mined_transaction(tx, &header, hash)).collect())
     } else {
         BlockTransactions::Hashes(transactions.iter().map(|tx| tx.record.hash).collect())
     };
+    block_of(header, hash, transactions, body_size)
+}
+
+/// A block in the execution-apis shape: `header` (whose hash is `hash`) and its transactions,
+/// whose encodings take `body_size` bytes.
+pub(super) fn block_of(
+    header: Header,
+    hash: B256,
+    transactions: BlockTransactions<Transaction>,
+    body_size: usize,
+) -> Block {
+    let size = alloy_rlp::Encodable::length(&header) + body_size;
     Block {
         header: alloy_rpc_types_eth::Header {
             hash,

@@ -299,6 +299,7 @@ impl EthRpc {
         module.merge(EthApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
+        module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
         module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;

@@ -13,6 +13,7 @@ mod logs;
 mod metered;
 mod pubsub;
 mod rollup;
+mod simulate;
 mod txpool;
 
 pub use blocks::EthBlocksApiServer;
@@ -22,6 +23,7 @@ pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
+pub use simulate::EthSimulateApiServer;
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 
 use crate::config::RpcSection;

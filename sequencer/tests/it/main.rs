@@ -8,6 +8,7 @@ mod mempool;
 mod postgres;
 mod restart;
 mod rpc;
+mod simulate;
 mod spec;
 mod support;
 mod trace;

@@ -108,6 +108,20 @@ def main(url: str) -> None:
     except Web3RPCError as error:
         assert "insufficient funds for gas * price + value" in str(error), error
 
+    # eth_simulateV1 as web3.py sends it: a transfer and a logging call, nothing committed.
+    nonce_before = w3.eth.get_transaction_count(me.address)
+    simulated = w3.eth.simulate_v1(
+        {"blockStateCalls": [{"calls": [
+            {"from": me.address, "to": friend.address, "value": value},
+            {"from": me.address, "to": emitter, "data": data},
+        ]}]},
+        "latest",
+    )
+    calls = simulated[0]["calls"]
+    assert [call["status"] for call in calls] == [1, 1], calls
+    assert int.from_bytes(calls[1]["logs"][0]["data"], "big") == 42, calls
+    assert w3.eth.get_transaction_count(me.address) == nonce_before
+
     history = w3.eth.fee_history(4, "latest", [10, 90])
     assert len(history["baseFeePerGas"]) == len(history["gasUsedRatio"]) + 1
     assert all(len(rewards) == 2 for rewards in history["reward"])

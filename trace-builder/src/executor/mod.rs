@@ -32,7 +32,10 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use block_state::BlockState;
 use revm::{
     Context, Database, ExecuteCommitEvm, MainBuilder, MainContext,
-    context::{BlockEnv, CfgEnv, JournalTr, result::EVMError},
+    context::{
+        BlockEnv, CfgEnv, JournalTr,
+        result::{EVMError, ExecutionResult, HaltReason},
+    },
     context_interface::block::BlobExcessGasAndPrice,
     handler::{MainnetContext, MainnetEvm},
     primitives::hardfork::SpecId,
@@ -94,6 +97,23 @@ pub struct TxOutcome {
     pub contract_address: Option<Address>,
     /// The return data, or the revert data; empty after a halt.
     pub output: Bytes,
+    /// Why execution halted (out of gas, an invalid opcode...), for a transaction that
+    /// failed without reverting.
+    pub halt: Option<HaltReason>,
+}
+
+/// How a simulated block (`eth_simulateV1`) departs from the L1 rules. Its inputs are free
+/// (any gas limit, any later timestamp, block numbers may skip), and its fees may be set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Simulation {
+    /// Checks every transaction as a real block would: nonce, fee cap against the base fee,
+    /// a sender without code. Off, transactions run as `eth_call` runs them, and the base fee
+    /// is zero unless set.
+    pub validation: bool,
+    /// The block's base fee, instead of the one its parent implies.
+    pub base_fee: Option<u64>,
+    /// The block's blob base fee, instead of the one its parent implies.
+    pub blob_base_fee: Option<u128>,
 }
 
 /// A block's execution, ready to be sealed with [`seal_header`].
@@ -165,15 +185,48 @@ impl<DB: Database> BlockExecutor<DB> {
         parent: &Header,
         inputs: &BlockInputs,
     ) -> Result<Self, ExecutionError> {
+        Self::start(db, chain, parent, inputs, None)
+    }
+
+    /// Starts a simulated block: as [`BlockExecutor::new`] (system calls included), without
+    /// the header rules on `inputs`, and with `simulation`'s departures from the L1 rules.
+    pub fn simulating(
+        db: DB,
+        chain: &ChainConfig,
+        parent: &Header,
+        inputs: &BlockInputs,
+        simulation: &Simulation,
+    ) -> Result<Self, ExecutionError> {
+        Self::start(db, chain, parent, inputs, Some(simulation))
+    }
+
+    fn start(
+        db: DB,
+        chain: &ChainConfig,
+        parent: &Header,
+        inputs: &BlockInputs,
+        simulation: Option<&Simulation>,
+    ) -> Result<Self, ExecutionError> {
         let number = inputs.number;
         chain.check_supported().map_err(|spec| ExecutionError::UnsupportedSpec { number, spec })?;
-        check_inputs(chain, parent, inputs)
-            .map_err(|reason| ExecutionError::InvalidInputs { number, reason })?;
+        if simulation.is_none() {
+            check_inputs(chain, parent, inputs)
+                .map_err(|reason| ExecutionError::InvalidInputs { number, reason })?;
+        }
 
-        let base_fee = chain.next_base_fee(parent);
+        let validation = simulation.is_none_or(|simulation| simulation.validation);
+        let base_fee = match simulation.and_then(|simulation| simulation.base_fee) {
+            Some(base_fee) => base_fee,
+            None if validation => chain.next_base_fee(parent),
+            None => 0,
+        };
         let cancun = chain.spec.is_enabled_in(SpecId::CANCUN);
         let excess_blob_gas = if cancun { chain.next_excess_blob_gas(parent) } else { 0 };
-        let blob_gas_price = cancun.then(|| chain.blob_base_fee(excess_blob_gas));
+        let blob_gas_price = cancun.then(|| {
+            simulation
+                .and_then(|simulation| simulation.blob_base_fee)
+                .unwrap_or_else(|| chain.blob_base_fee(excess_blob_gas))
+        });
         let block = BlockEnv {
             number: U256::from(number),
             beneficiary: inputs.beneficiary,
@@ -191,6 +244,11 @@ impl<DB: Database> BlockExecutor<DB> {
         let mut cfg = CfgEnv::new_with_spec(chain.spec);
         cfg.chain_id = chain.chain_id;
         cfg.tx_chain_id_check = true;
+        if !validation {
+            cfg.disable_nonce_check = true;
+            cfg.disable_base_fee = true;
+            cfg.disable_eip3607 = true;
+        }
         if cancun {
             // revm checks the per-transaction blob count only when told the maximum.
             cfg.max_blobs_per_tx = Some(chain.blob_params.max_blobs_per_tx);
@@ -272,6 +330,10 @@ impl<DB: Database> BlockExecutor<DB> {
         self.transactions_size = self.transactions_size.saturating_add(size);
         let success = result.is_success();
         let output = result.output().cloned().unwrap_or_default();
+        let halt = match &result {
+            ExecutionResult::Halt { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
         let receipt =
             Receipt { status: success.into(), cumulative_gas_used: self.gas_used, logs: result.into_logs() };
         let receipt = ReceiptEnvelope::from_typed(envelope.tx_type(), receipt.with_bloom());
@@ -286,6 +348,7 @@ impl<DB: Database> BlockExecutor<DB> {
             blob_gas_price: self.blob_gas_price.filter(|_| blob_gas > 0),
             contract_address: envelope.is_create().then(|| tx.signer().create(envelope.nonce())),
             output,
+            halt,
         })
     }
 

@@ -1,0 +1,527 @@
+//! `eth_simulateV1`: a sequence of blocks of calls, each block on the state the one before it
+//! left, with block and state overrides, never committed.
+//!
+//! Each simulated block runs through the block executor that seals the chain's real blocks
+//! (system calls included), in its simulation mode: free header inputs and, unless `validation`
+//! is asked for, calls checked as `eth_call` checks them. Calls become transactions signed
+//! with an empty signature, as geth builds them, so that every block has real transaction,
+//! receipt and state roots and a real hash. The state root comes from the trie at the base
+//! block with every simulated block's changes applied in memory.
+
+use super::{
+    call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason},
+    convert,
+    eth::{EthRpc, INVALID_PARAMS, internal, server_error},
+};
+use crate::store::DbNodeStore;
+use alloy_consensus::{
+    Header, SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
+    constants::KECCAK_EMPTY, transaction::Recovered,
+};
+use alloy_eips::{BlockId, eip2718::Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256, map::HashMap};
+use alloy_rpc_types_eth::{
+    Block, BlockOverrides, BlockTransactions, Log, Transaction, TransactionRequest,
+    simulate::{SimBlock, SimCallResult, SimulateError, SimulatePayload, SimulatedBlock},
+    state::StateOverride,
+};
+use jsonrpsee::{
+    core::{RpcResult, async_trait},
+    proc_macros::rpc,
+    types::{ErrorObject, ErrorObjectOwned},
+};
+use revm::{
+    Database, bytecode::Bytecode, context::result::InvalidTransaction, primitives::eip7825::TX_GAS_LIMIT_CAP,
+    state::AccountInfo,
+};
+use std::collections::BTreeMap;
+use trace_builder::{
+    AccountChange, AccountState, BlockExecutor, BlockInputs, ChainConfig, Simulation, StateChanges,
+    StateTrie, TransactionError, ordered_trie_root, seal_header,
+};
+
+/// Most blocks one call simulates, gaps between block numbers included (the spec's suggestion:
+/// BLOCKHASH's window).
+const MAX_BLOCKS: u64 = 256;
+/// Most calls one simulation runs, over all its blocks.
+const MAX_CALLS: usize = 1_000;
+/// Seconds between simulated blocks whose time is not set (geth's).
+const BLOCK_TIME_STEP: u64 = 12;
+
+/// The spec's error codes for a simulation that cannot run.
+mod code {
+    pub(super) const NONCE_TOO_LOW: i32 = -38010;
+    pub(super) const NONCE_TOO_HIGH: i32 = -38011;
+    pub(super) const BASE_FEE_TOO_LOW: i32 = -38012;
+    pub(super) const INTRINSIC_GAS: i32 = -38013;
+    pub(super) const INSUFFICIENT_FUNDS: i32 = -38014;
+    pub(super) const BLOCK_GAS_LIMIT: i32 = -38015;
+    pub(super) const BLOCK_NUMBER_ORDER: i32 = -38020;
+    pub(super) const BLOCK_TIME_ORDER: i32 = -38021;
+    pub(super) const SENDER_NOT_EOA: i32 = -38024;
+    pub(super) const INIT_CODE_SIZE: i32 = -38025;
+    pub(super) const CLIENT_LIMIT: i32 = -38026;
+    /// A call that halted (out of gas, invalid opcode...).
+    pub(super) const VM_ERROR: i32 = -32015;
+    /// A call that reverted.
+    pub(super) const REVERTED: i32 = 3;
+}
+
+/// `eth_simulateV1`.
+#[rpc(server, namespace = "eth")]
+pub trait EthSimulateApi {
+    /// Runs blocks of calls on a block's state, each block on the last one's; returns the
+    /// blocks as they would be sealed, with each call's result.
+    #[method(name = "simulateV1")]
+    async fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<SimulatedBlock<Block>>>;
+}
+
+#[async_trait]
+impl EthSimulateApiServer for EthRpc {
+    async fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<SimulatedBlock<Block>>> {
+        check_payload(&payload)?;
+        let base = self.resolve_required(block).await?;
+        let state = CallState::new(self, &base, StateOverride::default()).reading_database();
+        let simulator = Simulator {
+            chain: ChainConfig::l2(self.chain_id),
+            state: Overlay::new(state),
+            trie: StateTrie::new(self.nodes.clone(), base.header.state_root),
+            gas_left: RPC_GAS_CAP,
+        };
+        tokio::task::spawn_blocking(move || simulator.run(payload, base.header)).await.map_err(internal)?
+    }
+}
+
+/// Refuses what the simulation does not run: too much, or options it does not have.
+fn check_payload(payload: &SimulatePayload) -> RpcResult<()> {
+    if payload.block_state_calls.len() as u64 > MAX_BLOCKS {
+        return Err(limit(format!("too many blocks: at most {MAX_BLOCKS}")));
+    }
+    let calls: usize = payload.block_state_calls.iter().map(|block| block.calls.len()).sum();
+    if calls > MAX_CALLS {
+        return Err(limit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
+    }
+    if payload.trace_transfers {
+        return Err(invalid_params("traceTransfers is not supported"));
+    }
+    let overrides = payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref());
+    for account in overrides.flat_map(|overrides| overrides.values()) {
+        if account.move_precompile_to.is_some() {
+            return Err(invalid_params("movePrecompileToAddress is not supported"));
+        }
+        if account.state.is_some() && account.state_diff.is_some() {
+            return Err(invalid_params("an account override has both state and stateDiff"));
+        }
+    }
+    Ok(())
+}
+
+/// One simulation: the state the blocks run on, the trie that roots it, and the gas left.
+struct Simulator {
+    chain: ChainConfig,
+    state: Overlay<CallState>,
+    trie: StateTrie<DbNodeStore>,
+    /// Gas all calls together may still use (the RPC gas cap).
+    gas_left: u64,
+}
+
+impl Simulator {
+    fn run(mut self, payload: SimulatePayload, base: Header) -> RpcResult<Vec<SimulatedBlock<Block>>> {
+        let mut parent = base.clone();
+        let mut blocks = Vec::with_capacity(payload.block_state_calls.len());
+        for sim_block in payload.block_state_calls {
+            let overrides = sim_block.block_overrides.clone().unwrap_or_default();
+            let number = match overrides.number {
+                Some(number) => u64::try_from(number).unwrap_or(u64::MAX),
+                None => parent.number + 1,
+            };
+            if number <= parent.number {
+                return Err(error(
+                    code::BLOCK_NUMBER_ORDER,
+                    format!("block numbers must increase: {number} after {}", parent.number),
+                ));
+            }
+            if number - base.number > MAX_BLOCKS {
+                return Err(limit(format!("too many blocks: at most {MAX_BLOCKS} after the base block")));
+            }
+            // Numbers skipped are empty blocks, as geth fills them.
+            while parent.number + 1 < number {
+                let filler = self.block(&base, &parent, SimBlock::default(), payload.validation, false)?;
+                parent = filler.inner.header.inner.clone();
+                blocks.push(filler);
+            }
+            let block =
+                self.block(&base, &parent, sim_block, payload.validation, payload.return_full_transactions)?;
+            parent = block.inner.header.inner.clone();
+            blocks.push(block);
+        }
+        Ok(blocks)
+    }
+
+    /// Runs one block on top of `parent`: its state overrides, then its calls.
+    fn block(
+        &mut self,
+        base: &Header,
+        parent: &Header,
+        sim_block: SimBlock,
+        validation: bool,
+        full: bool,
+    ) -> RpcResult<SimulatedBlock<Block>> {
+        let overrides = sim_block.block_overrides.unwrap_or_default();
+        let inputs = inputs(base, parent, &overrides)?;
+        let simulation = Simulation {
+            validation,
+            base_fee: overrides.base_fee.map(|fee| u64::try_from(fee).unwrap_or(u64::MAX)),
+            blob_base_fee: overrides.blob_base_fee.map(|fee| u128::try_from(fee).unwrap_or(u128::MAX)),
+        };
+        let overridden = self.state_overrides(sim_block.state_overrides.unwrap_or_default())?;
+        self.state.apply(&overridden);
+        self.trie.update(&overridden).map_err(internal)?;
+
+        // Nonces the calls default to: the state's, counted up call by call.
+        let mut nonces: HashMap<Address, u64> = HashMap::default();
+        for request in &sim_block.calls {
+            let from = request.from.unwrap_or_default();
+            if let std::collections::hash_map::Entry::Vacant(entry) = nonces.entry(from) {
+                let account = self.state.basic(from).map_err(internal)?;
+                entry.insert(account.map_or(0, |account| account.nonce));
+            }
+        }
+        let mut executor =
+            BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
+                .map_err(internal)?;
+        let mut transactions = Vec::with_capacity(sim_block.calls.len());
+        let mut results = Vec::with_capacity(sim_block.calls.len());
+        for request in sim_block.calls {
+            let from = request.from.unwrap_or_default();
+            let nonce = nonces.get(&from).copied().unwrap_or_default();
+            let gas = request
+                .gas
+                .unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP))
+                .min(self.gas_left);
+            let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
+            let outcome = executor
+                .execute_transaction(&tx)
+                .map_err(|error| refused(error, &request, executor.base_fee()))?;
+            self.gas_left = self.gas_left.saturating_sub(outcome.gas_used);
+            nonces.insert(from, request.nonce.unwrap_or(nonce).saturating_add(1));
+            results.push(call_result(outcome));
+            transactions.push(tx);
+        }
+        let executed = executor.finish().map_err(internal)?;
+        self.state.apply(&executed.changes);
+        self.trie.update(&executed.changes).map_err(internal)?;
+        let state_root = self.trie.root_hash();
+        let encoded: Vec<Vec<u8>> = transactions.iter().map(|tx| tx.inner().encoded_2718()).collect();
+        let header =
+            seal_header(&self.chain, parent, &inputs, &executed, ordered_trie_root(&encoded), state_root);
+        let hash = header.hash_slow();
+        self.state.block_hashes.insert(header.number, hash);
+
+        // The logs' places, now that the block has a hash.
+        let mut log_index = 0;
+        for (index, (result, tx)) in results.iter_mut().zip(&transactions).enumerate() {
+            for log in &mut result.logs {
+                log.block_hash = Some(hash);
+                log.block_number = Some(header.number);
+                log.block_timestamp = Some(header.timestamp);
+                log.transaction_hash = Some(*tx.inner().tx_hash());
+                log.transaction_index = Some(index as u64);
+                log.log_index = Some(log_index);
+                log_index += 1;
+            }
+        }
+        let body_size = encoded.iter().map(Vec::len).sum();
+        let transactions = if full {
+            BlockTransactions::Full(
+                transactions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, tx)| Transaction {
+                        effective_gas_price: Some(tx.inner().effective_gas_price(header.base_fee_per_gas)),
+                        inner: tx,
+                        block_hash: Some(hash),
+                        block_number: Some(header.number),
+                        transaction_index: Some(index as u64),
+                        block_timestamp: Some(header.timestamp),
+                    })
+                    .collect(),
+            )
+        } else {
+            BlockTransactions::Hashes(transactions.iter().map(|tx| *tx.inner().tx_hash()).collect())
+        };
+        Ok(SimulatedBlock { inner: convert::block_of(header, hash, transactions, body_size), calls: results })
+    }
+
+    /// A block's state overrides as changes to the state before it: the fields they set on
+    /// the account as it stands, its storage replaced (`state`) or patched (`stateDiff`).
+    fn state_overrides(&mut self, overrides: StateOverride) -> RpcResult<StateChanges> {
+        let mut changes = StateChanges::default();
+        for (address, account) in overrides {
+            let current = self.state.basic(address).map_err(internal)?.unwrap_or_default();
+            let mut info = AccountState {
+                nonce: current.nonce,
+                balance: current.balance,
+                code_hash: if current.code_hash.is_zero() { KECCAK_EMPTY } else { current.code_hash },
+            };
+            if let Some(balance) = account.balance {
+                info.balance = balance;
+            }
+            if let Some(nonce) = account.nonce {
+                info.nonce = nonce;
+            }
+            if let Some(code) = account.code {
+                info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(&code) };
+                if !code.is_empty() {
+                    changes.codes.insert(info.code_hash, code);
+                }
+            }
+            let storage_wiped = account.state.is_some();
+            let storage: BTreeMap<U256, U256> = account
+                .state
+                .or(account.state_diff)
+                .into_iter()
+                .flatten()
+                .map(|(slot, value)| (U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0)))
+                .collect();
+            changes.accounts.insert(address, AccountChange { info: Some(info), storage_wiped, storage });
+        }
+        Ok(changes)
+    }
+}
+
+/// The header inputs of a simulated block after `parent`: the overrides, or the base block's
+/// gas limit and coinbase, and a time one step after the parent's.
+fn inputs(base: &Header, parent: &Header, overrides: &BlockOverrides) -> RpcResult<BlockInputs> {
+    let number = parent.number + 1;
+    let timestamp = overrides.time.unwrap_or(parent.timestamp + BLOCK_TIME_STEP);
+    if timestamp < parent.timestamp {
+        return Err(error(
+            code::BLOCK_TIME_ORDER,
+            format!("block timestamps must not decrease: {timestamp} after {}", parent.timestamp),
+        ));
+    }
+    Ok(BlockInputs {
+        number,
+        timestamp,
+        beneficiary: overrides.coinbase.unwrap_or(base.beneficiary),
+        gas_limit: overrides.gas_limit.unwrap_or(base.gas_limit),
+        prev_randao: overrides.random.unwrap_or_default(),
+        extra_data: Bytes::new(),
+        parent_beacon_block_root: B256::ZERO,
+        withdrawals: Vec::new(),
+    })
+}
+
+/// A call as a transaction from its sender, signed with an empty signature: a legacy or
+/// EIP-2930 transaction when it names a gas price, EIP-7702 when it carries authorizations,
+/// EIP-1559 otherwise.
+fn transaction(
+    request: &TransactionRequest,
+    nonce: u64,
+    gas_limit: u64,
+    chain_id: u64,
+) -> RpcResult<Recovered<TxEnvelope>> {
+    if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
+        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
+    }
+    let input = request
+        .input
+        .clone()
+        .try_into_unique_input()
+        .map_err(|_| invalid_params(r#"both "data" and "input" are set and not equal"#))?
+        .unwrap_or_default();
+    let nonce = request.nonce.unwrap_or(nonce);
+    let to = request.to.unwrap_or(TxKind::Create);
+    let value = request.value.unwrap_or_default();
+    let access_list = request.access_list.clone().unwrap_or_default();
+    let signature = Signature::new(U256::ZERO, U256::ZERO, false);
+    let envelope: TxEnvelope = if let Some(gas_price) = request.gas_price {
+        if request.access_list.is_some() {
+            let tx = TxEip2930 { chain_id, nonce, gas_price, gas_limit, to, value, access_list, input };
+            tx.into_signed(signature).into()
+        } else {
+            let tx = TxLegacy { chain_id: Some(chain_id), nonce, gas_price, gas_limit, to, value, input };
+            tx.into_signed(signature).into()
+        }
+    } else if let Some(authorization_list) = request.authorization_list.clone() {
+        let TxKind::Call(to) = to else {
+            return Err(invalid_params("an EIP-7702 call needs a recipient"));
+        };
+        let tx = TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: request.max_fee_per_gas.unwrap_or_default(),
+            max_priority_fee_per_gas: request.max_priority_fee_per_gas.unwrap_or_default(),
+            to,
+            value,
+            access_list,
+            authorization_list,
+            input,
+        };
+        tx.into_signed(signature).into()
+    } else {
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: request.max_fee_per_gas.unwrap_or_default(),
+            max_priority_fee_per_gas: request.max_priority_fee_per_gas.unwrap_or_default(),
+            to,
+            value,
+            access_list,
+            input,
+        };
+        tx.into_signed(signature).into()
+    };
+    Ok(Recovered::new_unchecked(envelope, request.from.unwrap_or_default()))
+}
+
+/// A call's result: success with its output and logs, or its revert or halt.
+fn call_result(outcome: trace_builder::TxOutcome) -> SimCallResult {
+    let logs =
+        outcome.receipt.logs().iter().map(|log| Log { inner: log.clone(), ..Default::default() }).collect();
+    let error = match (&outcome.halt, outcome.success) {
+        (_, true) => None,
+        (Some(reason), false) => Some(SimulateError {
+            code: code::VM_ERROR,
+            message: format!("vm execution error: {}", halt_message(reason)),
+            data: None,
+        }),
+        (None, false) => Some(SimulateError {
+            code: code::REVERTED,
+            message: match revert_reason(&outcome.output) {
+                Some(reason) => format!("execution reverted: {reason}"),
+                None => "execution reverted".to_string(),
+            },
+            data: Some(outcome.output.clone()),
+        }),
+    };
+    SimCallResult {
+        return_data: outcome.output,
+        logs: if outcome.success { logs } else { Vec::new() },
+        gas_used: outcome.gas_used,
+        max_used_gas: None,
+        status: outcome.success,
+        error,
+    }
+}
+
+/// A call the block refused before running it: the spec's code, geth's words.
+fn refused(refusal: TransactionError, request: &TransactionRequest, base_fee: u64) -> ErrorObjectOwned {
+    match refusal {
+        TransactionError::Invalid { reason, .. } => {
+            let code = match &reason {
+                InvalidTransaction::NonceTooLow { .. } => code::NONCE_TOO_LOW,
+                InvalidTransaction::NonceTooHigh { .. } => code::NONCE_TOO_HIGH,
+                InvalidTransaction::GasPriceLessThanBasefee => code::BASE_FEE_TOO_LOW,
+                InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
+                | InvalidTransaction::GasFloorMoreThanGasLimit { .. } => code::INTRINSIC_GAS,
+                InvalidTransaction::LackOfFundForMaxFee { .. } => code::INSUFFICIENT_FUNDS,
+                InvalidTransaction::RejectCallerWithCode => code::SENDER_NOT_EOA,
+                InvalidTransaction::CreateInitCodeSizeLimit => code::INIT_CODE_SIZE,
+                _ => super::eth::SERVER_ERROR,
+            };
+            error(code, precheck_message(&reason, request, base_fee))
+        }
+        TransactionError::BlockGasExhausted { gas_limit, available, .. } => error(
+            code::BLOCK_GAS_LIMIT,
+            format!("block gas limit reached: the call asks for {gas_limit}, the block has {available} left"),
+        ),
+        other => internal(other),
+    }
+}
+
+fn error(code: i32, message: String) -> ErrorObjectOwned {
+    ErrorObject::owned(code, message, None::<()>)
+}
+
+fn limit(message: String) -> ErrorObjectOwned {
+    error(code::CLIENT_LIMIT, message)
+}
+
+fn invalid_params(message: &str) -> ErrorObjectOwned {
+    error(INVALID_PARAMS, message.to_string())
+}
+
+/// A state with the simulated blocks' changes on top: what they set is read here, the rest
+/// from `base`.
+struct Overlay<DB> {
+    base: DB,
+    /// Accounts the blocks changed; `None` for one they deleted.
+    accounts: HashMap<Address, Option<AccountState>>,
+    /// Storage the blocks wrote, and whether they cleared the account's storage first.
+    storage: HashMap<Address, (bool, HashMap<U256, U256>)>,
+    codes: HashMap<B256, Bytes>,
+    /// Hashes of the simulated blocks, for BLOCKHASH.
+    block_hashes: HashMap<u64, B256>,
+}
+
+impl<DB> Overlay<DB> {
+    fn new(base: DB) -> Self {
+        Self {
+            base,
+            accounts: HashMap::default(),
+            storage: HashMap::default(),
+            codes: HashMap::default(),
+            block_hashes: HashMap::default(),
+        }
+    }
+
+    fn apply(&mut self, changes: &StateChanges) {
+        for (address, change) in &changes.accounts {
+            self.accounts.insert(*address, change.info.clone());
+            if change.info.is_none() || change.storage_wiped {
+                self.storage.insert(*address, (true, HashMap::default()));
+            }
+            let slots = &mut self.storage.entry(*address).or_default().1;
+            slots.extend(change.storage.iter().map(|(slot, value)| (*slot, *value)));
+        }
+        self.codes.extend(changes.codes.iter().map(|(hash, code)| (*hash, code.clone())));
+    }
+}
+
+impl<DB: Database> Database for Overlay<DB> {
+    type Error = DB::Error;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        match self.accounts.get(&address) {
+            Some(account) => Ok(account.clone().map(AccountInfo::from)),
+            None => self.base.basic(address),
+        }
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        match self.codes.get(&code_hash) {
+            // Code an override set may be anything: what does not parse runs as legacy code
+            // (and fails at its first byte, 0xEF).
+            Some(code) => Ok(Bytecode::new_raw_checked(code.clone())
+                .unwrap_or_else(|_| Bytecode::new_legacy(code.clone()))),
+            None => self.base.code_by_hash(code_hash),
+        }
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        match self.storage.get(&address) {
+            Some((_, slots)) if slots.contains_key(&index) => Ok(slots[&index]),
+            Some((true, _)) => Ok(U256::ZERO),
+            _ => self.base.storage(address, index),
+        }
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        match self.block_hashes.get(&number) {
+            Some(hash) => Ok(*hash),
+            None => self.base.block_hash(number),
+        }
+    }
+}
