@@ -42,7 +42,9 @@ pub struct PoolConfig {
     pub max_pending: usize,
     /// Most non-executable (queued) transactions in the pool (geth: 1024).
     pub max_queued: usize,
-    /// Most transactions (pending and queued) of one sender (geth and reth: 16 slots).
+    /// Most transactions (pending and queued) of one sender (reth: 16; geth guarantees 16 and
+    /// takes more while the whole pool has room). A sender at the limit keeps its lowest
+    /// nonces: a lower one displaces its highest queued transaction.
     pub max_per_sender: usize,
     /// Most bytes the pooled transactions may take: their encoded size plus a fixed
     /// per-transaction overhead for the pool's own bookkeeping.
@@ -782,10 +784,19 @@ impl Pool {
         {
             return Err(PoolError::ReplacementUnderpriced);
         }
+        // A sender at its limit keeps its lowest nonces: a transaction below its highest
+        // queued one takes that one's place (a batch admitted out of order, or a gap filled
+        // late, must not lock the sender out until the queued lifetime ends).
+        let replacing = replaced.is_some();
         let pooled = existing.map_or(0, |s| s.txs.len());
-        if replaced.is_none() && pooled >= self.config.max_per_sender {
-            return Err(PoolError::AccountLimitExceeded { pooled, max: self.config.max_per_sender });
-        }
+        let displaced = if !replacing && pooled >= self.config.max_per_sender {
+            match existing.and_then(|s| s.txs.last_key_value()) {
+                Some((highest, last)) if !last.pending && *highest > nonce => Some(*highest),
+                _ => return Err(PoolError::AccountLimitExceeded { pooled, max: self.config.max_per_sender }),
+            }
+        } else {
+            None
+        };
         // Funds: this transaction on top of the sender's pending ones (geth's overdraft check).
         let spent = existing.map_or(U256::ZERO, |s| {
             s.txs
@@ -803,8 +814,11 @@ impl Pool {
         }
         self.check_authorizations(sender, nonce, &state, &authorities)?;
 
+        if let Some(highest) = displaced {
+            self.drop_tx(sender, highest);
+        }
         // The replaced transaction is kept aside until the new one has survived the limits.
-        let old = if replaced.is_some() { self.take_tx(sender, nonce) } else { None };
+        let old = if replacing { self.take_tx(sender, nonce) } else { None };
         let size = encoded_size + ENTRY_OVERHEAD_BYTES;
         let new = PooledTx { tx, hash, size, cost: tx_cost, authorities, pending: false };
         self.insert_tx(sender, state, now, new);

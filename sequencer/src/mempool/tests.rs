@@ -295,6 +295,27 @@ fn a_sender_holds_at_most_its_share() {
 }
 
 #[test]
+fn a_sender_at_its_limit_keeps_its_lowest_nonces() {
+    // A batch admitted out of order: nonces 5, 9 and 7 queue behind a gap from 0.
+    let pool = pool_with(PoolConfig { max_per_sender: 3, ..PoolConfig::default() });
+    let nine = pool.add(tx(1, 9, 100, 1), rich(0)).unwrap();
+    pool.add(tx(1, 5, 100, 1), rich(0)).unwrap();
+    let seven = pool.add(tx(1, 7, 100, 1), rich(0)).unwrap();
+    pool.take_removed();
+    // Nonce 0 fills the gap at the front: the highest queued one (9) makes room.
+    pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.take_removed(), vec![nine]);
+    // Nonce 1 runs on: 7 makes room. Then 8 is above every queued one left: refused.
+    pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.take_removed(), vec![seven]);
+    assert!(matches!(pool.add(tx(1, 8, 100, 1), rich(0)), Err(PoolError::AccountLimitExceeded { .. })));
+    // Pending transactions are never displaced: with 0, 1 and 2 pending, 3 is refused.
+    pool.add(tx(1, 2, 100, 1), rich(0)).unwrap();
+    assert_eq!(pool.size().pending, 3);
+    assert!(matches!(pool.add(tx(1, 3, 100, 1), rich(0)), Err(PoolError::AccountLimitExceeded { .. })));
+}
+
+#[test]
 fn a_full_pending_pool_evicts_the_cheapest_or_refuses_the_newcomer() {
     let pool = pool_with(PoolConfig { max_pending: 3, ..PoolConfig::default() });
     let cheapest = pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
