@@ -7,6 +7,10 @@
 //! (cached trie nodes and codes), for at most [`IN_MEMORY_TIME`]; a call that needs the database
 //! or more time starts again on a blocking thread. Handing every call to a blocking thread costs
 //! two thread wake-ups, more than the call itself.
+//!
+//! On blocking threads, a request's runs (one for `eth_call`, a search's worth for
+//! `eth_estimateGas`) stop together after [`EXECUTION_TIMEOUT`], and at most half the cores run
+//! them at once (see [`EthRpc::execution_permit`]).
 
 use super::{
     codes::Codes,
@@ -28,7 +32,6 @@ use jsonrpsee::{
 use revm::{
     Context,
     Database,
-    ExecuteEvm,
     InspectEvm,
     Inspector,
     MainBuilder,
@@ -61,7 +64,10 @@ const EXECUTION_REVERTED: i32 = 3;
 /// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
 /// thread.
 const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
-/// Instructions between two looks at the clock while a call runs on the RPC's own thread.
+/// How long one request's execution may run on a blocking thread, all its runs together
+/// (geth's `RPCEVMTimeout`).
+pub(super) const EXECUTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Instructions between two looks at the clock while a call runs.
 const CLOCK_EVERY_STEPS: u32 = 64;
 /// Most gas a precompile call may be given on the RPC's own thread: one instruction that runs a
 /// precompile can take milliseconds (a pairing check with many pairs), so a call that gives one
@@ -115,10 +121,14 @@ impl EthCallApiServer for EthRpc {
         if let Some(outcome) = simulator.run_in_memory(&request, gas) {
             return call_output(outcome?);
         }
+        let permit = self.execution_permit().await?;
         let mut simulator = simulator.reading_database();
-        tokio::task::spawn_blocking(move || call_output(simulator.run(&request, gas, RPC_GAS_CAP)?))
-            .await
-            .map_err(internal)?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            call_output(simulator.run(&request, gas, RPC_GAS_CAP)?)
+        })
+        .await
+        .map_err(internal)?
     }
 
     async fn estimate_gas(
@@ -128,10 +138,15 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64> {
-        let simulator = self.simulator(block, state_overrides, block_overrides).await?.reading_database();
-        tokio::task::spawn_blocking(move || simulator.estimate(&request).map(U64::from))
-            .await
-            .map_err(internal)?
+        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        let permit = self.execution_permit().await?;
+        let simulator = simulator.reading_database();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            simulator.estimate(&request).map(U64::from)
+        })
+        .await
+        .map_err(internal)?
     }
 
     async fn create_access_list(
@@ -140,8 +155,15 @@ impl EthCallApiServer for EthRpc {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult> {
-        let simulator = self.simulator(block, state_overrides, None).await?.reading_database();
-        tokio::task::spawn_blocking(move || simulator.access_list(request)).await.map_err(internal)?
+        let simulator = self.simulator(block, state_overrides, None).await?;
+        let permit = self.execution_permit().await?;
+        let simulator = simulator.reading_database();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            simulator.access_list(request)
+        })
+        .await
+        .map_err(internal)?
     }
 }
 
@@ -164,6 +186,7 @@ impl EthRpc {
             chain: ChainConfig::l2(self.chain_id),
             block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
+            deadline: None,
         })
     }
 }
@@ -173,6 +196,8 @@ struct Simulator {
     chain: ChainConfig,
     block: BlockEnv,
     state: CallState,
+    /// When runs on a blocking thread stop, all together: set when they start.
+    deadline: Option<Instant>,
 }
 
 /// One simulated run.
@@ -186,34 +211,44 @@ impl Simulator {
     /// Runs `request` with `gas` gas, under the RPC gas cap, from what is in memory and within
     /// [`IN_MEMORY_TIME`]; `None` when it needs more.
     fn run_in_memory(&mut self, request: &TransactionRequest, gas: u64) -> Option<RpcResult<Outcome>> {
-        let mut budget = InMemoryBudget {
-            deadline: Instant::now() + IN_MEMORY_TIME,
-            steps: 0,
-            precompiles: Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec)),
-            exhausted: false,
-        };
-        let outcome = self.execute(request, gas, RPC_GAS_CAP, Some(&mut budget));
+        let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec));
+        let mut budget = Budget::new(Instant::now() + IN_MEMORY_TIME, Some(precompiles));
+        let outcome = self.execute(request, gas, RPC_GAS_CAP, &mut budget);
         (!budget.exhausted && !self.state.missed).then_some(outcome)
     }
 
     /// This simulator reading the database for what is not in memory: only for a blocking
-    /// thread.
+    /// thread. Its runs have [`EXECUTION_TIMEOUT`] from now, together.
     fn reading_database(self) -> Self {
-        Self { state: self.state.reading_database(), ..self }
+        Self {
+            state: self.state.reading_database(),
+            deadline: Some(Instant::now() + EXECUTION_TIMEOUT),
+            ..self
+        }
     }
 
-    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`.
+    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, until the
+    /// deadline.
     fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
-        self.execute(request, gas, gas_cap, None)
+        let deadline = self.deadline.unwrap_or_else(|| Instant::now() + EXECUTION_TIMEOUT);
+        let mut budget = Budget::new(deadline, None);
+        let outcome = self.execute(request, gas, gas_cap, &mut budget);
+        if budget.exhausted {
+            return Err(server_error(format!(
+                "execution aborted (timeout = {}s)",
+                EXECUTION_TIMEOUT.as_secs()
+            )));
+        }
+        outcome
     }
 
-    /// [`Simulator::run`], within a budget if one is given.
+    /// [`Simulator::run`] within `budget`.
     fn execute(
         &mut self,
         request: &TransactionRequest,
         gas: u64,
         gas_cap: u64,
-        budget: Option<&mut InMemoryBudget>,
+        budget: &mut Budget,
     ) -> RpcResult<Outcome> {
         let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
         let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
@@ -226,10 +261,7 @@ impl Simulator {
         let tx = tx_env(request, gas, self.chain.chain_id)?;
         let context =
             Context::mainnet().with_block(self.block.clone()).with_cfg(cfg).with_db(&mut self.state);
-        let outcome = match budget {
-            Some(budget) => context.build_mainnet_with_inspector(budget).inspect_tx(tx),
-            None => context.build_mainnet().transact(tx),
-        };
+        let outcome = context.build_mainnet_with_inspector(budget).inspect_tx(tx);
         let outcome = outcome.map_err(|error| match error {
             revm::context::result::EVMError::Transaction(reason) => {
                 server_error(precheck_message(&reason, request, self.block.basefee))
@@ -314,7 +346,7 @@ impl Simulator {
     /// Runs `request` until the set of accounts and slots it touches stops changing, as geth
     /// does, and returns that set without the sender, the recipient and the precompiles.
     fn access_list(mut self, mut request: TransactionRequest) -> RpcResult<AccessListResult> {
-        let gas = request.gas.unwrap_or(self.block.gas_limit.min(TX_GAS_LIMIT_CAP));
+        let gas = request.gas.unwrap_or(self.block.gas_limit.min(TX_GAS_LIMIT_CAP)).min(RPC_GAS_CAP);
         let from = request.from.unwrap_or_default();
         let to = match request.to {
             Some(TxKind::Call(to)) => to,
@@ -363,18 +395,24 @@ impl Simulator {
     }
 }
 
-/// Stops a run on the RPC's own thread past its deadline, or at a precompile call given more
-/// than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every instruction and call fails at once, so
-/// the run unwinds quickly; its outcome is discarded.
+/// Stops a run past its deadline and, on the RPC's own thread (where `precompiles` is given),
+/// at a precompile call given more than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every
+/// instruction and call fails at once, so the run unwinds quickly; its outcome is discarded.
 #[derive(Debug)]
-struct InMemoryBudget {
+struct Budget {
     deadline: Instant,
     steps: u32,
-    precompiles: &'static Precompiles,
+    precompiles: Option<&'static Precompiles>,
     exhausted: bool,
 }
 
-impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for InMemoryBudget {
+impl Budget {
+    fn new(deadline: Instant, precompiles: Option<&'static Precompiles>) -> Self {
+        Self { deadline, steps: 0, precompiles, exhausted: false }
+    }
+}
+
+impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Budget {
     fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
         self.steps = self.steps.wrapping_add(1);
         if self.steps.is_multiple_of(CLOCK_EVERY_STEPS) && Instant::now() >= self.deadline {
@@ -386,7 +424,8 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for InMemoryBudget {
     }
 
     fn call(&mut self, _context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
-        if inputs.gas_limit > IN_MEMORY_PRECOMPILE_GAS && self.precompiles.contains(&inputs.bytecode_address)
+        if inputs.gas_limit > IN_MEMORY_PRECOMPILE_GAS
+            && self.precompiles.is_some_and(|precompiles| precompiles.contains(&inputs.bytecode_address))
         {
             self.exhausted = true;
         }
@@ -760,5 +799,40 @@ mod tests {
         assert_eq!(revert_reason(&output).as_deref(), Some("nope"));
         assert_eq!(revert_reason(&[0x08, 0xc3, 0x79, 0xa0, 1]), None);
         assert_eq!(revert_reason(&[]), None);
+    }
+
+    #[test]
+    fn a_run_past_its_deadline_stops() {
+        use revm::database::{CacheDB, EmptyDB};
+        // JUMPDEST PUSH0 JUMP: loops until the gas runs out, 50M gas is millions of steps.
+        let code = Bytes::from_static(&[0x5b, 0x5f, 0x56]);
+        let looping = Address::repeat_byte(0x10);
+        let mut db = CacheDB::<EmptyDB>::default();
+        db.insert_account_info(
+            looping,
+            AccountInfo {
+                code_hash: keccak256(&code),
+                code: Some(Bytecode::new_raw(code)),
+                ..Default::default()
+            },
+        );
+        let mut cfg = CfgEnv::new_with_spec(ChainConfig::l2(1).spec);
+        cfg.tx_gas_limit_cap = Some(RPC_GAS_CAP);
+        let tx = TxEnv {
+            caller: Address::repeat_byte(1),
+            kind: TxKind::Call(looping),
+            gas_limit: RPC_GAS_CAP,
+            ..Default::default()
+        };
+        let mut budget = Budget::new(Instant::now(), None);
+        let outcome = Context::mainnet()
+            .with_cfg(cfg)
+            .with_db(db)
+            .build_mainnet_with_inspector(&mut budget)
+            .inspect_tx(tx);
+        assert!(!outcome.unwrap().result.is_success());
+        assert!(budget.exhausted);
+        // It stopped at the first look at the clock, not when the gas ran out.
+        assert_eq!(budget.steps, CLOCK_EVERY_STEPS);
     }
 }

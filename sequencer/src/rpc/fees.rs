@@ -14,6 +14,8 @@ use trace_builder::ChainConfig;
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// The most reward percentiles one `eth_feeHistory` call asks for (geth's).
+const MAX_REWARD_PERCENTILES: usize = 100;
 /// Blocks the tip suggestion looks back over.
 const TIP_SAMPLE_BLOCKS: u64 = 20;
 /// The percentile of recent effective tips that `eth_maxPriorityFeePerGas` suggests (geth's).
@@ -72,6 +74,11 @@ impl EthFeesApiServer for EthRpc {
         // As geth: percentiles in [0, 100], strictly increasing; none asked, no rewards.
         let reward_percentiles = reward_percentiles.filter(|percentiles| !percentiles.is_empty());
         if let Some(percentiles) = &reward_percentiles {
+            if percentiles.len() > MAX_REWARD_PERCENTILES {
+                return Err(server_error(format!(
+                    "invalid reward percentile: over the query limit {MAX_REWARD_PERCENTILES}"
+                )));
+            }
             if let Some(p) = percentiles.iter().find(|p| !(0.0..=100.0).contains(*p)) {
                 return Err(server_error(format!("invalid reward percentile: {p}")));
             }

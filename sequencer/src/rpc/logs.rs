@@ -18,6 +18,7 @@ use jsonrpsee::{
 use parking_lot::Mutex;
 use std::{
     collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::sync::broadcast;
@@ -28,6 +29,10 @@ const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_FILTERS: usize = 10_000;
 /// Most block hashes one block-filter poll returns.
 const MAX_BLOCK_HASHES: u64 = 1_024;
+/// Most addresses one log filter names (geth's).
+pub(super) const MAX_FILTER_ADDRESSES: usize = 1_000;
+/// Most alternatives one topic position of a log filter lists.
+pub(super) const MAX_FILTER_TOPIC_ALTERNATIVES: usize = 1_000;
 
 /// The limits of log queries (`rpc.max_logs_block_range`, `rpc.max_logs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +47,13 @@ pub struct LogLimits {
 #[derive(Debug, Default)]
 pub(super) struct Filters {
     installed: Mutex<HashMap<U256, InstalledFilter>>,
+}
+
+/// The logs of the newest block a subscriber asked for, read once for all subscribers: every
+/// logs subscription matches them in memory instead of querying the store itself.
+#[derive(Debug, Default)]
+pub(super) struct NewestBlockLogs {
+    newest: tokio::sync::Mutex<Option<(u64, Arc<[Log]>)>>,
 }
 
 #[derive(Debug)]
@@ -88,6 +100,7 @@ pub trait EthLogsApi {
 #[async_trait]
 impl EthLogsApiServer for EthRpc {
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        check_filter_size(&filter)?;
         let (from, to) = self.filter_range(&filter).await?;
         self.query_logs(&filter, from, to, self.log_limits.max_logs as usize).await
     }
@@ -97,6 +110,7 @@ impl EthLogsApiServer for EthRpc {
         // `fromBlock` on if that is later (history is `eth_getFilterLogs`'s). A range that
         // starts after the head is a filter waiting for its blocks, not an error; only two
         // block numbers in the wrong order are.
+        check_filter_size(&filter)?;
         let head = self.head.borrow().number;
         let last_block = match filter.block_option {
             FilterBlockOption::Range { from_block, to_block } => {
@@ -269,6 +283,45 @@ impl EthRpc {
         installed.insert(id, InstalledFilter { kind, last_block, last_used: Instant::now() });
         Ok(id)
     }
+}
+
+impl EthRpc {
+    /// Every log of block `number`, from the store once per block however many subscribers
+    /// ask.
+    pub(super) async fn block_logs(&self, number: u64) -> RpcResult<Arc<[Log]>> {
+        let mut newest = self.newest_block_logs.newest.lock().await;
+        if let Some((cached, logs)) = newest.as_ref()
+            && *cached == number
+        {
+            return Ok(logs.clone());
+        }
+        let query = LogQuery { from: number, to: number, addresses: Vec::new(), topics: Default::default() };
+        // A block's logs are bounded by its gas: no result limit here.
+        let logs: Arc<[Log]> = self.store.logs(&query, usize::MAX).await.map_err(internal)?.into();
+        // A subscriber catching up on an older block does not evict the newest.
+        if newest.as_ref().is_none_or(|(cached, _)| *cached < number) {
+            *newest = Some((number, logs.clone()));
+        }
+        Ok(logs)
+    }
+}
+
+/// Refuses a filter larger than a query may be: each address and topic is a parameter of
+/// every query the filter makes, and a filter is held in memory as long as it is installed.
+pub(super) fn check_filter_size(filter: &Filter) -> RpcResult<()> {
+    if filter.address.len() > MAX_FILTER_ADDRESSES {
+        return Err(invalid_params(format!(
+            "exceed max addresses: {} addresses, at most {MAX_FILTER_ADDRESSES}",
+            filter.address.len()
+        )));
+    }
+    if let Some(topics) = filter.topics.iter().find(|topics| topics.len() > MAX_FILTER_TOPIC_ALTERNATIVES) {
+        return Err(invalid_params(format!(
+            "exceed max topics: {} alternatives in one position, at most {MAX_FILTER_TOPIC_ALTERNATIVES}",
+            topics.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Removes filters idle for longer than [`FILTER_TIMEOUT`].

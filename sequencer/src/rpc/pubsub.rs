@@ -39,13 +39,18 @@ impl EthPubSubApiServer for EthRpc {
         match kind.as_str() {
             "newHeads" | "logs" => {
                 let filter = match (kind.as_str(), params) {
-                    ("logs", Some(params)) => match serde_json::from_value::<Filter>(params) {
-                        Ok(filter) => Some(filter),
-                        Err(error) => {
-                            pending.reject(reject(format!("invalid logs filter: {error}"))).await;
-                            return Ok(());
+                    ("logs", Some(params)) => {
+                        let filter = serde_json::from_value::<Filter>(params)
+                            .map_err(|error| reject(format!("invalid logs filter: {error}")))
+                            .and_then(|filter| super::logs::check_filter_size(&filter).map(|()| filter));
+                        match filter {
+                            Ok(filter) => Some(filter),
+                            Err(error) => {
+                                pending.reject(error).await;
+                                return Ok(());
+                            }
                         }
-                    },
+                    }
                     ("logs", None) => Some(Filter::default()),
                     _ => None,
                 };
@@ -85,12 +90,11 @@ impl EthRpc {
                         Ok(Some(header)) => send(&sink, &convert::block(header, &[], false).header).await,
                         _ => true,
                     },
-                    // A block's logs are bounded by its gas: no result limit here.
-                    Some(filter) => match self.query_logs(filter, number, number, usize::MAX).await {
+                    Some(filter) => match self.block_logs(number).await {
                         Ok(logs) => {
                             let mut sent = true;
-                            for log in logs {
-                                sent &= send(&sink, &log).await;
+                            for log in logs.iter().filter(|log| filter.matches(&log.inner)) {
+                                sent &= send(&sink, log).await;
                             }
                             sent
                         }

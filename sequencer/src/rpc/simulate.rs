@@ -89,6 +89,7 @@ impl EthSimulateApiServer for EthRpc {
     ) -> RpcResult<Vec<SimulatedBlock<Block>>> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
+        let permit = self.execution_permit().await?;
         let state = CallState::new(self, &base, StateOverride::default()).reading_database();
         let simulator = Simulator {
             chain: ChainConfig::l2(self.chain_id),
@@ -96,7 +97,12 @@ impl EthSimulateApiServer for EthRpc {
             trie: StateTrie::new(self.nodes.clone(), base.header.state_root),
             gas_left: RPC_GAS_CAP,
         };
-        tokio::task::spawn_blocking(move || simulator.run(payload, base.header)).await.map_err(internal)?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            simulator.run(payload, base.header)
+        })
+        .await
+        .map_err(internal)?
     }
 }
 

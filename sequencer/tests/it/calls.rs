@@ -152,6 +152,19 @@ async fn calls_estimates_and_access_lists() {
         provider.raw_request("eth_createAccessList".into(), (&request, "latest", &overrides)).await.unwrap();
     assert_eq!(result.access_list.0[0].storage_keys, vec![B256::with_last_byte(5)], "{result:?}");
 
+    // An access list for a loop that never ends, with all the gas there is: the run stops at
+    // the RPC gas cap (it used to run for ever on a blocking thread).
+    let mut looping = StateOverride::default();
+    looping.insert(
+        virtual_contract,
+        AccountOverride { code: Some(Bytes::from_static(SPIN)), ..Default::default() },
+    );
+    let request = TransactionRequest::default().from(sender).to(virtual_contract).gas_limit(u64::MAX);
+    let result: alloy_eips::eip2930::AccessListResult =
+        provider.raw_request("eth_createAccessList".into(), (&request, "latest", &looping)).await.unwrap();
+    assert_eq!(result.gas_used, U256::from(sequencer::rpc::RPC_GAS_CAP), "{result:?}");
+    assert_eq!(result.error.as_deref(), Some("out of gas"));
+
     // Calls the EVM refuses before running them fail in geth's words, which wallets match.
     let refused = |request: TransactionRequest| {
         let provider = provider.clone();

@@ -273,6 +273,23 @@ async fn every_method_over_http_matches_the_spec() {
     assert!(beyond["message"].as_str().unwrap().starts_with("request beyond head block"), "{beyond}");
     let unordered = client.error("eth_feeHistory", json!(["0x2", "latest", [50.0, 50.0]])).await;
     assert!(unordered["message"].as_str().unwrap().starts_with("invalid reward percentile"), "{unordered}");
+    // Filters larger than a query may be are refused, as geth refuses them.
+    let addresses: Vec<Address> =
+        (0..1_001u32).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+    let wide = json!([{"fromBlock": first, "address": addresses}]);
+    for method in ["eth_getLogs", "eth_newFilter"] {
+        let refused = client.error(method, wide.clone()).await;
+        assert!(
+            refused["message"].as_str().unwrap().starts_with("exceed max addresses"),
+            "{method}: {refused}"
+        );
+    }
+    let topics: Vec<B256> = (0..1_001u64).map(|i| B256::from(U256::from(i))).collect();
+    let refused = client.error("eth_getLogs", json!([{"fromBlock": first, "topics": [topics]}])).await;
+    assert!(refused["message"].as_str().unwrap().starts_with("exceed max topics"), "{refused}");
+    let percentiles: Vec<f64> = (0..101).map(|p| p as f64 * 0.5).collect();
+    let refused = client.error("eth_feeHistory", json!(["0x2", "latest", percentiles])).await;
+    assert!(refused["message"].as_str().unwrap().contains("over the query limit 100"), "{refused}");
     let too_many: Vec<String> = (0..1025).map(|slot| format!("{slot:#x}")).collect();
     let refused = client.error("eth_getStorageValues", json!([{emitter.to_string(): too_many}])).await;
     assert_eq!(refused["code"], json!(-32602), "{refused}");
