@@ -31,6 +31,17 @@ pub enum StoreError {
     /// A query failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// Another process writes this database.
+    #[error("database {0} is in use by another node; stop it first (one node writes a database)")]
+    InUse(String),
+    /// The SQLite lock file could not be opened or locked.
+    #[error("cannot lock {path}: {source}")]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The pool journal could not make an admitted transaction durable.
     #[error("pool journal: {0}")]
     Journal(String),

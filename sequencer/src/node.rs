@@ -9,7 +9,7 @@ use crate::{
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
     rpc::{self, EthRpc, LogLimits, RollupApiServer, RollupRpc},
-    store::{DbNodeStore, GenesisStatus, Store, redact},
+    store::{DbNodeStore, GenesisStatus, Store, WriterLock, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Decodable2718;
@@ -42,18 +42,23 @@ pub struct Node {
     metrics_task: tokio::task::JoinHandle<std::io::Result<()>>,
     producer: tokio::task::JoinHandle<Result<(), crate::error::BuildError>>,
     shutdown: Arc<AtomicBool>,
+    /// This node's claim on the database, released when it is dropped.
+    _writer_lock: WriterLock,
 }
 
 impl Node {
     /// Opens the store (writing the genesis block into a fresh one, refusing one made for
     /// another chain), starts block production, JSON-RPC and metrics.
     pub async fn launch(config: &Config, genesis: ChainGenesis) -> Result<Self, NodeError> {
+        let url = config.database.resolved_url();
+        // Claimed before anything is bound, read or migrated: a second node refused here
+        // touches nothing.
+        let writer_lock = WriterLock::acquire(&url).await?;
         let prometheus = metrics::install_recorder().map_err(|e| NodeError::Metrics(e.to_string()))?;
         let (metrics_addr, metrics_task) = metrics::serve(config.metrics.addr, prometheus)
             .await
             .map_err(|source| NodeError::Bind { what: "metrics", addr: config.metrics.addr, source })?;
 
-        let url = config.database.resolved_url();
         let store = Store::open(&url, config.database.max_connections).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
         let runtime = tokio::runtime::Handle::current();
@@ -133,6 +138,7 @@ impl Node {
             metrics_task,
             producer,
             shutdown,
+            _writer_lock: writer_lock,
         })
     }
 

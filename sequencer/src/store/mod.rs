@@ -10,11 +10,13 @@ mod node_store;
 mod pool;
 mod records;
 mod trie_nodes;
+mod writer_lock;
 
 pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
 pub use pool::PoolJournal;
 pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
+pub use writer_lock::WriterLock;
 
 use crate::error::StoreError;
 use alloy_consensus::Header;
@@ -34,6 +36,19 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL server.
     Postgres,
+}
+
+impl Backend {
+    /// The engine a database URL names.
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
 }
 
 /// Handle to the chain database. Cheap to clone.
@@ -111,13 +126,7 @@ impl Store {
     /// migrations.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
+        let backend = Backend::of(url)?;
         let url = match backend {
             Backend::Sqlite => prepare_sqlite(url)?,
             Backend::Postgres => url.to_owned(),
@@ -685,9 +694,14 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, cache_kib: i64) -> Resul
 }
 
 /// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
-fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
+/// The file a `sqlite:` URL names.
+fn sqlite_path(url: &str) -> &str {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    path.split('?').next().unwrap_or(path)
+}
+
+fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
+    let path = sqlite_path(url);
     // Every connection to `:memory:` would open a database of its own, and the node needs the
     // builder's writes to reach the RPC's reads.
     if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {

@@ -29,6 +29,12 @@ fn transfer(nonce: u64, to: Address) -> TxEip1559 {
 async fn restart_continues_chain(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let node = launch(dir.path(), database_url.clone()).await;
+    // While it runs, a second node on the same database is refused before it touches it.
+    let second =
+        Node::launch(&config(dir.path(), database_url.clone(), 200), ChainGenesis::dev().unwrap()).await;
+    let Err(refused) = second else { panic!("a second node started on a database in use") };
+    let refused = refused.to_string();
+    assert!(refused.contains("in use by another node"), "{refused}");
     let provider = provider(&node);
     let hash = *provider
         .send_raw_transaction(&sign(&dev_signer(0), transfer(0, Address::repeat_byte(0x11))))

@@ -1,0 +1,69 @@
+//! One node writes a database at a time. Two would both seal blocks on the same chain, and
+//! the second one's commit fails only after it has acknowledged transactions it then loses.
+
+use super::{Backend, prepare_sqlite, redact, sqlite_path};
+use crate::error::StoreError;
+use sqlx::{Connection, Row};
+
+/// The advisory lock key a node holds on its PostgreSQL database ("nrsq" in ASCII).
+const POSTGRES_LOCK_KEY: i64 = 0x6e72_7371;
+
+/// Held by the node that writes a database, for as long as it runs; dropping it lets another
+/// node start.
+#[derive(Debug)]
+pub struct WriterLock {
+    _held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// An exclusive `flock` on a file beside the SQLite database: the system releases it when
+    /// the process ends, however it ends.
+    File { _file: std::fs::File },
+    /// A session advisory lock: PostgreSQL releases it when this connection closes, which a
+    /// process that dies closes too.
+    Postgres { _connection: sqlx::AnyConnection },
+}
+
+impl WriterLock {
+    /// Claims the database at `url` for this process, or fails at once if another holds it.
+    pub async fn acquire(url: &str) -> Result<Self, StoreError> {
+        let in_use = || StoreError::InUse(redact(url));
+        let held = match Backend::of(url)? {
+            Backend::Sqlite => {
+                // Checks the URL and creates the database's directory.
+                prepare_sqlite(url)?;
+                let path = format!("{}.lock", sqlite_path(url));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|source| StoreError::LockFile { path: path.clone().into(), source })?;
+                match file.try_lock() {
+                    Ok(()) => Held::File { _file: file },
+                    Err(std::fs::TryLockError::WouldBlock) => return Err(in_use()),
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        return Err(StoreError::LockFile { path: path.into(), source });
+                    }
+                }
+            }
+            Backend::Postgres => {
+                sqlx::any::install_default_drivers();
+                let mut connection = sqlx::AnyConnection::connect(url)
+                    .await
+                    .map_err(|source| StoreError::Connect { url: redact(url), source })?;
+                let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+                    .bind(POSTGRES_LOCK_KEY)
+                    .fetch_one(&mut connection)
+                    .await?
+                    .try_get(0)?;
+                if !locked {
+                    return Err(in_use());
+                }
+                Held::Postgres { _connection: connection }
+            }
+        };
+        Ok(Self { _held: held })
+    }
+}
