@@ -18,7 +18,9 @@ pub mod verifier;
 
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
-pub use executor::{BlockExecutor, BlockInputs, ExecutedBlock, Simulation, TxOutcome, seal_header};
+pub use executor::{
+    BlockExecutor, BlockInputs, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome, seal_header,
+};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
 pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
 pub use trace::{Trace, TraceBlock, Witness, WitnessBuilder};

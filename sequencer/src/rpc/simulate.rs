@@ -6,7 +6,9 @@
 //! is asked for, calls checked as `eth_call` checks them. Calls become transactions signed
 //! with an empty signature, as geth builds them, so that every block has real transaction,
 //! receipt and state roots and a real hash. The state root comes from the trie at the base
-//! block with every simulated block's changes applied in memory.
+//! block with every simulated block's changes applied in memory. With `traceTransfers`, each
+//! call's logs also show the ether it moved, as `Transfer` logs of the pseudo-token
+//! 0xEeee…EeeE, in execution order.
 
 use super::{
     call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason},
@@ -115,9 +117,6 @@ fn check_payload(payload: &SimulatePayload) -> RpcResult<()> {
     if calls > MAX_CALLS {
         return Err(limit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
     }
-    if payload.trace_transfers {
-        return Err(invalid_params("traceTransfers is not supported"));
-    }
     let overrides = payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref());
     for account in overrides.flat_map(|overrides| overrides.values()) {
         if account.move_precompile_to.is_some() {
@@ -143,6 +142,11 @@ impl Simulator {
     fn run(mut self, payload: SimulatePayload, base: Header) -> RpcResult<Vec<SimulatedBlock<Block>>> {
         let mut parent = base.clone();
         let mut blocks = Vec::with_capacity(payload.block_state_calls.len());
+        let options = Options {
+            validation: payload.validation,
+            trace_transfers: payload.trace_transfers,
+            full_transactions: payload.return_full_transactions,
+        };
         for sim_block in payload.block_state_calls {
             let overrides = sim_block.block_overrides.clone().unwrap_or_default();
             let number = match overrides.number {
@@ -160,12 +164,11 @@ impl Simulator {
             }
             // Numbers skipped are empty blocks, as geth fills them.
             while parent.number + 1 < number {
-                let filler = self.block(&base, &parent, SimBlock::default(), payload.validation, false)?;
+                let filler = self.block(&base, &parent, SimBlock::default(), &options)?;
                 parent = filler.inner.header.inner.clone();
                 blocks.push(filler);
             }
-            let block =
-                self.block(&base, &parent, sim_block, payload.validation, payload.return_full_transactions)?;
+            let block = self.block(&base, &parent, sim_block, &options)?;
             parent = block.inner.header.inner.clone();
             blocks.push(block);
         }
@@ -178,13 +181,12 @@ impl Simulator {
         base: &Header,
         parent: &Header,
         sim_block: SimBlock,
-        validation: bool,
-        full: bool,
+        options: &Options,
     ) -> RpcResult<SimulatedBlock<Block>> {
         let overrides = sim_block.block_overrides.unwrap_or_default();
         let inputs = inputs(base, parent, &overrides)?;
         let simulation = Simulation {
-            validation,
+            validation: options.validation,
             base_fee: overrides.base_fee.map(|fee| u64::try_from(fee).unwrap_or(u64::MAX)),
             blob_base_fee: overrides.blob_base_fee.map(|fee| u128::try_from(fee).unwrap_or(u128::MAX)),
         };
@@ -214,12 +216,17 @@ impl Simulator {
                 .unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP))
                 .min(self.gas_left);
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
-            let outcome = executor
-                .execute_transaction(&tx)
-                .map_err(|error| refused(error, &request, executor.base_fee()))?;
+            let base_fee = executor.base_fee();
+            let refused = |error| refused(error, &request, base_fee);
+            let (outcome, traced) = if options.trace_transfers {
+                let (outcome, logs) = executor.execute_transaction_tracing_transfers(&tx).map_err(refused)?;
+                (outcome, Some(logs))
+            } else {
+                (executor.execute_transaction(&tx).map_err(refused)?, None)
+            };
             self.gas_left = self.gas_left.saturating_sub(outcome.gas_used);
             nonces.insert(from, request.nonce.unwrap_or(nonce).saturating_add(1));
-            results.push(call_result(outcome));
+            results.push(call_result(outcome, traced));
             transactions.push(tx);
         }
         let executed = executor.finish().map_err(internal)?;
@@ -246,7 +253,7 @@ impl Simulator {
             }
         }
         let body_size = encoded.iter().map(Vec::len).sum();
-        let transactions = if full {
+        let transactions = if options.full_transactions {
             BlockTransactions::Full(
                 transactions
                     .into_iter()
@@ -392,10 +399,27 @@ fn transaction(
     Ok(Recovered::new_unchecked(envelope, request.from.unwrap_or_default()))
 }
 
-/// A call's result: success with its output and logs, or its revert or halt.
-fn call_result(outcome: trace_builder::TxOutcome) -> SimCallResult {
-    let logs =
-        outcome.receipt.logs().iter().map(|log| Log { inner: log.clone(), ..Default::default() }).collect();
+/// What a simulation asks of every block beyond its calls.
+struct Options {
+    /// Transactions checked as a real block checks them.
+    validation: bool,
+    /// Ether transfers reported among the logs, as `Transfer` logs.
+    trace_transfers: bool,
+    /// Blocks with whole transactions, not their hashes.
+    full_transactions: bool,
+}
+
+/// A call's result: success with its output and logs (the `traced` ones, transfers included,
+/// when traced), or its revert or halt.
+fn call_result(
+    outcome: trace_builder::TxOutcome,
+    traced: Option<Vec<alloy_primitives::Log>>,
+) -> SimCallResult {
+    let logs = traced
+        .unwrap_or_else(|| outcome.receipt.logs().to_vec())
+        .into_iter()
+        .map(|log| Log { inner: log, ..Default::default() })
+        .collect();
     let error = match (&outcome.halt, outcome.success) {
         (_, true) => None,
         (Some(reason), false) => Some(SimulateError {

@@ -127,6 +127,19 @@ async fn simulated_blocks_run_on_each_others_state() {
     let too_far =
         json!({"blockStateCalls": [{"blockOverrides": {"number": format!("{:#x}", head + 1_000)}}]});
     assert_eq!(code(too_far).await, -38026);
+    // traceTransfers: the ether a call moves shows among its logs, as a Transfer log of the
+    // pseudo-token 0xEeee…EeeE, and the block's own receipts do not have it.
+    let traced = json!({"blockStateCalls": [{"calls": [{"from": sender, "to": poor, "value": "0x7"}]}], "traceTransfers": true});
+    let traced = simulate(traced).await.unwrap();
+    spec.check("eth_simulateV1", &traced);
+    let log = &traced[0]["calls"][0]["logs"][0];
+    assert_eq!(log["address"].as_str().unwrap().to_lowercase(), format!("0x{}", "e".repeat(40)), "{log}");
+    assert_eq!(log["topics"][1], json!(sender.into_word()));
+    assert_eq!(log["topics"][2], json!(poor.into_word()));
+    assert_eq!(log["data"], json!(B256::from(U256::from(7))));
+    assert_eq!(log["blockHash"], traced[0]["hash"]);
+    assert_eq!(traced[0]["logsBloom"], json!(alloy_primitives::Bloom::ZERO));
+
     // With validation, a call that pays the base fee runs as a real block would run it.
     let fee = provider.get_gas_price().await.unwrap() * 2;
     let paying = json!({

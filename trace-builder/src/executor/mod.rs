@@ -15,9 +15,11 @@ mod block_state;
 mod header;
 mod system_calls;
 mod transaction;
+mod transfer_log;
 
 pub use header::seal_header;
 pub use transaction::tx_env;
+pub use transfer_log::{TRANSFER_LOG_ADDRESS, TransferLog};
 
 use crate::{
     chain::ChainConfig,
@@ -31,7 +33,7 @@ use alloy_eips::{eip2718::Encodable2718, eip4895::Withdrawal, eip7685::Requests}
 use alloy_primitives::{Address, B256, Bytes, U256};
 use block_state::BlockState;
 use revm::{
-    Context, Database, ExecuteCommitEvm, MainBuilder, MainContext,
+    Context, Database, ExecuteCommitEvm, InspectCommitEvm, MainBuilder, MainContext,
     context::{
         BlockEnv, CfgEnv, JournalTr,
         result::{EVMError, ExecutionResult, HaltReason},
@@ -42,7 +44,9 @@ use revm::{
 };
 
 /// The EVM the executor drives: revm's mainnet EVM over the block's state layer.
-type BlockEvm<DB> = MainnetEvm<MainnetContext<BlockState<DB>>>;
+/// The EVM a block runs on. Its inspector runs only for
+/// [`BlockExecutor::execute_transaction_tracing_transfers`]: sealing a block never calls it.
+type BlockEvm<DB> = MainnetEvm<MainnetContext<BlockState<DB>>, TransferLog>;
 
 /// The smallest gas limit a block may have.
 const MIN_GAS_LIMIT: u64 = 5_000;
@@ -254,8 +258,11 @@ impl<DB: Database> BlockExecutor<DB> {
             cfg.max_blobs_per_tx = Some(chain.blob_params.max_blobs_per_tx);
             cfg.blob_base_fee_update_fraction = u64::try_from(chain.blob_params.update_fraction).ok();
         }
-        let mut evm =
-            Context::mainnet().with_block(block).with_cfg(cfg).with_db(BlockState::new(db)).build_mainnet();
+        let mut evm = Context::mainnet()
+            .with_block(block)
+            .with_cfg(cfg)
+            .with_db(BlockState::new(db))
+            .build_mainnet_with_inspector(TransferLog::default());
         system_calls::pre_block(
             &mut evm,
             chain.spec,
@@ -288,6 +295,27 @@ impl<DB: Database> BlockExecutor<DB> {
     /// blob count or fee, type not active in the fork, EIP-7825 gas cap...). A builder skips
     /// it; a verifier rejects the block. The sender is taken from `tx` as recovered.
     pub fn execute_transaction(&mut self, tx: &Recovered<TxEnvelope>) -> Result<TxOutcome, TransactionError> {
+        self.execute(tx, false)
+    }
+
+    /// [`BlockExecutor::execute_transaction`], also returning the transaction's logs with its
+    /// ether transfers among them as `Transfer` logs (see [`TransferLog`]), for simulations.
+    /// A failed transaction has none.
+    pub fn execute_transaction_tracing_transfers(
+        &mut self,
+        tx: &Recovered<TxEnvelope>,
+    ) -> Result<(TxOutcome, Vec<alloy_primitives::Log>), TransactionError> {
+        let outcome = self.execute(tx, true)?;
+        let logs = self.evm.inspector.take();
+        let logs = if outcome.success { logs } else { Vec::new() };
+        Ok((outcome, logs))
+    }
+
+    fn execute(
+        &mut self,
+        tx: &Recovered<TxEnvelope>,
+        trace_transfers: bool,
+    ) -> Result<TxOutcome, TransactionError> {
         let envelope = tx.inner();
         let hash = *envelope.tx_hash();
         let available = self.gas_limit.saturating_sub(self.gas_used);
@@ -313,7 +341,13 @@ impl<DB: Database> BlockExecutor<DB> {
             }
         }
 
-        let result = self.evm.transact_commit(tx_env(tx)).map_err(|error| {
+        let result = if trace_transfers {
+            self.evm.inspector.take();
+            self.evm.inspect_tx_commit(tx_env(tx))
+        } else {
+            self.evm.transact_commit(tx_env(tx))
+        };
+        let result = result.map_err(|error| {
             // The rejected transaction's reads are not the block's.
             self.evm.ctx.journaled_state.database.discard_pending();
             match error {

@@ -602,3 +602,66 @@ mod random_blocks {
         }
     }
 }
+
+#[test]
+fn traced_transfers_sit_among_the_logs_in_execution_order() {
+    let mut state = state();
+    let (forwarder, payee, reverter) = (
+        address!("0x00000000000000000000000000000000000000f0"),
+        address!("0x00000000000000000000000000000000000000d0"),
+        address!("0x00000000000000000000000000000000000000aa"),
+    );
+    // LOG0(0, 0); CALL(gas, payee, 1); CALL(gas, reverter, 2); STOP
+    let call_with = |to: Address, value: u8| {
+        let mut code = vec![0x60, 0, 0x60, 0, 0x60, 0, 0x60, 0, 0x60, value, 0x73];
+        code.extend_from_slice(to.as_slice());
+        code.extend_from_slice(&[0x5a, 0xf1, 0x50]);
+        code
+    };
+    let code =
+        [vec![0x60, 0, 0x60, 0, 0xa0], call_with(payee, 1), call_with(reverter, 2), vec![0x00]].concat();
+    deploy(&mut state, forwarder, code.into());
+    deploy(&mut state, reverter, bytes!("0x60006000fd"));
+    let sender = key(1).address();
+    let transfer = |from: Address, to: Address, value: u64| {
+        let topics = vec![
+            b256!("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"),
+            from.into_word(),
+            to.into_word(),
+        ];
+        alloy_primitives::Log::new_unchecked(
+            TRANSFER_LOG_ADDRESS,
+            topics,
+            U256::from(value).to_be_bytes_vec().into(),
+        )
+    };
+    let own_log = alloy_primitives::Log::new_unchecked(forwarder, Vec::new(), Bytes::new());
+
+    let mut executor = executor(&mut state);
+    let tx = TxEip1559 { value: U256::from(10), ..call(0, forwarder, 200_000) };
+    let (outcome, logs) = executor.execute_transaction_tracing_transfers(&sign(&key(1), tx)).unwrap();
+    assert!(outcome.success);
+    // The reverted call's transfer of 2 is gone with it; the receipt has only the real log.
+    assert_eq!(logs, vec![transfer(sender, forwarder, 10), own_log.clone(), transfer(forwarder, payee, 1)]);
+    assert_eq!(outcome.receipt.logs(), std::slice::from_ref(&own_log));
+
+    // A creation with value: the transfer names the new contract, before what its init code logs.
+    // Init code: LOG0(0, 0); STOP
+    let create = TxEip1559 {
+        to: TxKind::Create,
+        value: U256::from(5),
+        input: bytes!("0x60006000a000"),
+        ..call(1, Address::ZERO, 200_000)
+    };
+    let (outcome, logs) = executor.execute_transaction_tracing_transfers(&sign(&key(1), create)).unwrap();
+    let created = outcome.contract_address.unwrap();
+    let created_log = alloy_primitives::Log::new_unchecked(created, Vec::new(), Bytes::new());
+    assert_eq!(logs, vec![transfer(sender, created, 5), created_log]);
+    // Untraced, the same executor collects nothing.
+    let plain = TxEip1559 { value: U256::from(3), ..call(2, forwarder, 200_000) };
+    executor.execute_transaction(&sign(&key(1), plain)).unwrap();
+    assert_eq!(
+        executor.execute_transaction_tracing_transfers(&sign(&key(1), call(3, payee, 50_000))).unwrap().1,
+        vec![]
+    );
+}
