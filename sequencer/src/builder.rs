@@ -300,16 +300,21 @@ impl BlockProducer {
         let head = self.head.clone();
         let chain_id = self.config.chain.chain_id;
         let commit_seconds = self.metrics.commit_seconds.clone();
-        let task = self.runtime.spawn(async move {
-            let started = Instant::now();
-            store.commit_block(&record, chain_id).await?;
-            let took = started.elapsed();
-            commit_seconds.record(took);
-            heads.send_replace(head);
-            if !removed.is_empty() {
-                store.delete_pooled(&removed).await?;
-            }
-            Ok(took)
+        // On a thread of its own rather than among the RPC's tasks: a flood of requests must
+        // not queue the chain's commit behind it.
+        let runtime = self.runtime.clone();
+        let task = self.runtime.spawn_blocking(move || {
+            runtime.block_on(async move {
+                let started = Instant::now();
+                store.commit_block(&record, chain_id).await?;
+                let took = started.elapsed();
+                commit_seconds.record(took);
+                heads.send_replace(head);
+                if !removed.is_empty() {
+                    store.delete_pooled(&removed).await?;
+                }
+                Ok(took)
+            })
         });
         self.in_flight = Some(task);
     }

@@ -8,7 +8,7 @@ use crate::{
     genesis::ChainGenesis,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
-    rpc::{self, EthRpc, LogLimits, RollupApiServer, RollupRpc},
+    rpc::{self, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc},
     store::{DbNodeStore, GenesisStatus, Store, WriterLock, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
@@ -42,6 +42,8 @@ pub struct Node {
     metrics_task: tokio::task::JoinHandle<std::io::Result<()>>,
     producer: tokio::task::JoinHandle<Result<(), crate::error::BuildError>>,
     shutdown: Arc<AtomicBool>,
+    /// The RPC's call executions, stopped with the node.
+    executions: Executions,
     /// This node's claim on the database, released when it is dropped.
     _writer_lock: WriterLock,
 }
@@ -109,16 +111,16 @@ impl Node {
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
 
-        let mut module = EthRpc::new(
+        let eth = EthRpc::new(
             genesis.chain_id,
             store.clone(),
             nodes.clone(),
             mempool,
             head_rx.clone(),
             LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
-        )
-        .into_module()
-        .map_err(|e| NodeError::Task(e.to_string()))?;
+        );
+        let executions = eth.executions();
+        let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
             .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes).into_rpc())
             .map_err(|e| NodeError::Task(e.to_string()))?;
@@ -138,6 +140,7 @@ impl Node {
             metrics_task,
             producer,
             shutdown,
+            executions,
             _writer_lock: writer_lock,
         })
     }
@@ -163,6 +166,9 @@ impl Node {
 
     async fn stop_tasks(&mut self) {
         self.shutdown.store(true, Ordering::Relaxed);
+        // Calls waiting to execute are refused and running ones stop, so the server's drain of
+        // in-flight requests does not sit out their queue time.
+        self.executions.stop();
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
         if !self.producer.is_finished() {

@@ -10,11 +10,12 @@
 //!
 //! On blocking threads, a request's runs (one for `eth_call`, a search's worth for
 //! `eth_estimateGas`) stop together after [`EXECUTION_TIMEOUT`], and at most half the cores run
-//! them at once (see [`EthRpc::execution_permit`]).
+//! them at once (see [`Executions`]); they stop too when the node stops.
 
 use super::{
     codes::Codes,
     eth::{EthRpc, HeadAccounts, HeadChanges, INVALID_PARAMS, ResolvedBlock, internal, server_error},
+    executions::{Executions, STOPPING},
 };
 use crate::store::{DbNodeStore, Store};
 use alloy_consensus::Header;
@@ -64,11 +65,19 @@ const EXECUTION_REVERTED: i32 = 3;
 /// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
 /// thread.
 const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
+/// The same while calls wait for the blocking threads: a flood of heavy calls then costs the
+/// RPC's threads little each, so that the tasks queued behind them (other clients' requests, the
+/// database pool's own) are not held up for seconds. A wallet's read still fits.
+const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
 /// How long one request's execution may run on a blocking thread, all its runs together
 /// (geth's `RPCEVMTimeout`).
 pub(super) const EXECUTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Instructions between two looks at the clock while a call runs.
 const CLOCK_EVERY_STEPS: u32 = 64;
+/// Gas between two looks at the clock, whatever the instructions: one instruction can take long
+/// (`KECCAK256` over 256 KiB of memory costs 49k gas and half a millisecond), and gas is what
+/// roughly follows time. At most about 100 µs pass between two looks.
+const CLOCK_EVERY_GAS: u64 = 10_000;
 /// Most gas a precompile call may be given on the RPC's own thread: one instruction that runs a
 /// precompile can take milliseconds (a pairing check with many pairs), so a call that gives one
 /// more starts again on a blocking thread.
@@ -121,7 +130,7 @@ impl EthCallApiServer for EthRpc {
         if let Some(outcome) = simulator.run_in_memory(&request, gas) {
             return call_output(outcome?);
         }
-        let permit = self.execution_permit().await?;
+        let permit = self.executions.permit().await?;
         let mut simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -139,7 +148,7 @@ impl EthCallApiServer for EthRpc {
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64> {
         let simulator = self.simulator(block, state_overrides, block_overrides).await?;
-        let permit = self.execution_permit().await?;
+        let permit = self.executions.permit().await?;
         let simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -156,7 +165,7 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult> {
         let simulator = self.simulator(block, state_overrides, None).await?;
-        let permit = self.execution_permit().await?;
+        let permit = self.executions.permit().await?;
         let simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -187,6 +196,7 @@ impl EthRpc {
             block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
             deadline: None,
+            executions: self.executions.clone(),
         })
     }
 }
@@ -198,6 +208,8 @@ struct Simulator {
     state: CallState,
     /// When runs on a blocking thread stop, all together: set when they start.
     deadline: Option<Instant>,
+    /// Runs on a blocking thread stop too when the node stops.
+    executions: Executions,
 }
 
 /// One simulated run.
@@ -209,10 +221,12 @@ struct Outcome {
 
 impl Simulator {
     /// Runs `request` with `gas` gas, under the RPC gas cap, from what is in memory and within
-    /// [`IN_MEMORY_TIME`]; `None` when it needs more.
+    /// [`IN_MEMORY_TIME`] ([`IN_MEMORY_TIME_SATURATED`] while calls wait to execute); `None`
+    /// when it needs more.
     fn run_in_memory(&mut self, request: &TransactionRequest, gas: u64) -> Option<RpcResult<Outcome>> {
         let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec));
-        let mut budget = Budget::new(Instant::now() + IN_MEMORY_TIME, Some(precompiles));
+        let time = if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
+        let mut budget = Budget::new(Instant::now() + time).in_memory(precompiles);
         let outcome = self.execute(request, gas, RPC_GAS_CAP, &mut budget);
         (!budget.exhausted && !self.state.missed).then_some(outcome)
     }
@@ -231,8 +245,11 @@ impl Simulator {
     /// deadline.
     fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
         let deadline = self.deadline.unwrap_or_else(|| Instant::now() + EXECUTION_TIMEOUT);
-        let mut budget = Budget::new(deadline, None);
+        let mut budget = Budget::new(deadline).stopped_by(self.executions.clone());
         let outcome = self.execute(request, gas, gas_cap, &mut budget);
+        if budget.exhausted && self.executions.stopping() {
+            return Err(server_error(STOPPING));
+        }
         if budget.exhausted {
             return Err(server_error(format!(
                 "execution aborted (timeout = {}s)",
@@ -267,6 +284,9 @@ impl Simulator {
                 server_error(precheck_message(&reason, request, self.block.basefee))
             }
             revm::context::result::EVMError::Header(reason) => server_error(reason.to_string()),
+            // A read memory could not serve: the run starts again on a blocking thread and this
+            // outcome is discarded, so there is nothing to report.
+            other if self.state.missed => server_error(other.to_string()),
             other => internal(other),
         })?;
         let touched = outcome
@@ -395,29 +415,56 @@ impl Simulator {
     }
 }
 
-/// Stops a run past its deadline and, on the RPC's own thread (where `precompiles` is given),
-/// at a precompile call given more than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every
+/// Stops a run past its deadline, when the node stops, and, on the RPC's own thread, at a
+/// precompile call given more than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every
 /// instruction and call fails at once, so the run unwinds quickly; its outcome is discarded.
 #[derive(Debug)]
 struct Budget {
     deadline: Instant,
     steps: u32,
+    /// The running frame's gas left at the last look at the clock (or the first step).
+    gas_at_look: Option<u64>,
+    /// On the RPC's own thread: the precompiles whose costly calls stop the run.
     precompiles: Option<&'static Precompiles>,
+    /// On a blocking thread: the executions whose stop stops the run.
+    executions: Option<Executions>,
     exhausted: bool,
 }
 
 impl Budget {
-    fn new(deadline: Instant, precompiles: Option<&'static Precompiles>) -> Self {
-        Self { deadline, steps: 0, precompiles, exhausted: false }
+    fn new(deadline: Instant) -> Self {
+        Self { deadline, steps: 0, gas_at_look: None, precompiles: None, executions: None, exhausted: false }
+    }
+
+    /// This budget for a run on the RPC's own thread.
+    fn in_memory(self, precompiles: &'static Precompiles) -> Self {
+        Self { precompiles: Some(precompiles), ..self }
+    }
+
+    /// This budget, ending too when `executions` stop.
+    fn stopped_by(self, executions: Executions) -> Self {
+        Self { executions: Some(executions), ..self }
+    }
+
+    /// Looks at the clock and the node's stop every [`CLOCK_EVERY_STEPS`] instructions or
+    /// [`CLOCK_EVERY_GAS`] gas, whichever comes first; `gas_left` is the running frame's. (A
+    /// frame that starts or returns changes the gas left too, and costs one more look.)
+    fn tick(&mut self, gas_left: u64) {
+        self.steps = self.steps.wrapping_add(1);
+        let gas_at_look = *self.gas_at_look.get_or_insert(gas_left);
+        if !self.steps.is_multiple_of(CLOCK_EVERY_STEPS) && gas_at_look.abs_diff(gas_left) < CLOCK_EVERY_GAS {
+            return;
+        }
+        self.gas_at_look = Some(gas_left);
+        if Instant::now() >= self.deadline || self.executions.as_ref().is_some_and(Executions::stopping) {
+            self.exhausted = true;
+        }
     }
 }
 
 impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Budget {
     fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
-        self.steps = self.steps.wrapping_add(1);
-        if self.steps.is_multiple_of(CLOCK_EVERY_STEPS) && Instant::now() >= self.deadline {
-            self.exhausted = true;
-        }
+        self.tick(interp.gas.remaining());
         if self.exhausted {
             interp.halt(InstructionResult::OutOfGas);
         }
@@ -801,11 +848,16 @@ mod tests {
         assert_eq!(revert_reason(&[]), None);
     }
 
-    #[test]
-    fn a_run_past_its_deadline_stops() {
+    /// JUMPDEST PUSH0 JUMP: 50M gas keep it going for millions of steps.
+    const CHEAP_LOOP: &[u8] = &[0x5b, 0x5f, 0x56];
+    /// JUMPDEST, KECCAK256 over 256 KiB, POP, PUSH0 JUMP: 49k gas and half a millisecond a
+    /// round.
+    const HASHING_LOOP: &[u8] = &[0x5b, 0x62, 0x04, 0x00, 0x00, 0x5f, 0x20, 0x50, 0x5f, 0x56];
+
+    /// Runs `code` with 50M gas within `budget`.
+    fn run_loop(code: &'static [u8], budget: &mut Budget) {
         use revm::database::{CacheDB, EmptyDB};
-        // JUMPDEST PUSH0 JUMP: loops until the gas runs out, 50M gas is millions of steps.
-        let code = Bytes::from_static(&[0x5b, 0x5f, 0x56]);
+        let code = Bytes::from_static(code);
         let looping = Address::repeat_byte(0x10);
         let mut db = CacheDB::<EmptyDB>::default();
         db.insert_account_info(
@@ -824,15 +876,37 @@ mod tests {
             gas_limit: RPC_GAS_CAP,
             ..Default::default()
         };
-        let mut budget = Budget::new(Instant::now(), None);
-        let outcome = Context::mainnet()
-            .with_cfg(cfg)
-            .with_db(db)
-            .build_mainnet_with_inspector(&mut budget)
-            .inspect_tx(tx);
+        let outcome =
+            Context::mainnet().with_cfg(cfg).with_db(db).build_mainnet_with_inspector(budget).inspect_tx(tx);
         assert!(!outcome.unwrap().result.is_success());
+    }
+
+    #[test]
+    fn a_run_past_its_deadline_stops() {
+        let mut budget = Budget::new(Instant::now());
+        run_loop(CHEAP_LOOP, &mut budget);
         assert!(budget.exhausted);
         // It stopped at the first look at the clock, not when the gas ran out.
+        assert_eq!(budget.steps, CLOCK_EVERY_STEPS);
+    }
+
+    #[test]
+    fn costly_instructions_bring_the_clock_look_forward() {
+        let mut budget = Budget::new(Instant::now());
+        run_loop(HASHING_LOOP, &mut budget);
+        assert!(budget.exhausted);
+        // The first hash (the 4th instruction) alone costs more than CLOCK_EVERY_GAS: the
+        // instruction after it looks at the clock, not the 64th, 15 hashes later.
+        assert_eq!(budget.steps, 5);
+    }
+
+    #[test]
+    fn a_run_stops_when_the_node_stops() {
+        let executions = Executions::new(1);
+        executions.stop();
+        let mut budget = Budget::new(Instant::now() + Duration::from_secs(3600)).stopped_by(executions);
+        run_loop(CHEAP_LOOP, &mut budget);
+        assert!(budget.exhausted);
         assert_eq!(budget.steps, CLOCK_EVERY_STEPS);
     }
 }

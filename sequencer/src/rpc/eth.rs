@@ -21,7 +21,6 @@ use serde::Serialize;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Arc,
-    time::Duration,
 };
 use tokio::sync::watch;
 use trace_builder::state_trie::StateTrie;
@@ -156,8 +155,8 @@ pub struct EthRpc {
     pub(super) head_accounts: Arc<HeadAccounts>,
     /// Analysed codes for simulated calls.
     pub(super) codes: Arc<super::codes::Codes>,
-    /// Permits to execute calls on blocking threads (see [`EthRpc::execution_permit`]).
-    executions: Arc<tokio::sync::Semaphore>,
+    /// Permits to execute calls on blocking threads.
+    pub(super) executions: super::executions::Executions,
     journal: PoolJournal,
 }
 
@@ -243,14 +242,6 @@ impl HeadAccounts {
     }
 }
 
-/// How long a call waits for a permit to execute before it is refused.
-const EXECUTION_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Calls executing on blocking threads at once: half the cores, at least one.
-fn concurrent_executions() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
-}
-
 /// Admitted transactions a slow filter or subscriber may lag behind before it skips some.
 const PENDING_FEED_CAPACITY: usize = 4_096;
 
@@ -302,7 +293,7 @@ impl EthRpc {
             pending_txs,
             log_limits,
             codes: Arc::default(),
-            executions: Arc::new(tokio::sync::Semaphore::new(concurrent_executions())),
+            executions: super::executions::Executions::default(),
             journal: PoolJournal::spawn(store.clone()),
             store,
         }
@@ -324,19 +315,9 @@ impl EthRpc {
         Ok(module)
     }
 
-    /// A permit to execute calls on a blocking thread (`eth_call` past its in-memory try,
-    /// `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1`), held while they run. Half
-    /// the cores execute calls at most, so that a flood of heavy calls leaves the others to the
-    /// block builder and the RPC; requests beyond wait, for [`EXECUTION_QUEUE_TIMEOUT`] at most.
-    pub(super) async fn execution_permit(&self) -> RpcResult<tokio::sync::OwnedSemaphorePermit> {
-        match tokio::time::timeout(EXECUTION_QUEUE_TIMEOUT, self.executions.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(closed)) => Err(internal(closed)),
-            Err(_) => Err(server_error(format!(
-                "server busy: no call could start executing within {}s",
-                EXECUTION_QUEUE_TIMEOUT.as_secs()
-            ))),
-        }
+    /// The permits to execute calls on blocking threads, for the node to stop them.
+    pub fn executions(&self) -> super::executions::Executions {
+        self.executions.clone()
     }
 
     /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean. Until

@@ -4,6 +4,8 @@
 //!
 //! Filters live in memory, bounded in number, and expire after five idle minutes as geth's do.
 //! A pending-transaction filter keeps a bounded queue of the hashes admitted since its last poll.
+//! The addresses and topics that log filters and logs subscriptions hold are bounded together
+//! (see [`CriteriaLease`]), so that no number of clients can fill the memory with them.
 
 use super::eth::{EthRpc, INVALID_PARAMS, internal, server_error};
 use crate::store::LogQuery;
@@ -18,7 +20,10 @@ use jsonrpsee::{
 use parking_lot::Mutex;
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 use tokio::sync::broadcast;
@@ -33,6 +38,10 @@ const MAX_BLOCK_HASHES: u64 = 1_024;
 pub(super) const MAX_FILTER_ADDRESSES: usize = 1_000;
 /// Most alternatives one topic position of a log filter lists.
 pub(super) const MAX_FILTER_TOPIC_ALTERNATIVES: usize = 1_000;
+/// Most addresses and topic alternatives that installed log filters and logs subscriptions name
+/// together. Each is held in hash sets, about 70 bytes, so they hold some 70 MB at most; without
+/// this bound 500 connections of 1,024 maximal subscriptions each would hold 170 GB.
+const MAX_INSTALLED_CRITERIA: usize = 1_000_000;
 
 /// The limits of log queries (`rpc.max_logs_block_range`, `rpc.max_logs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +56,41 @@ pub struct LogLimits {
 #[derive(Debug, Default)]
 pub(super) struct Filters {
     installed: Mutex<HashMap<U256, InstalledFilter>>,
+    /// Addresses and topic alternatives held by log filters and logs subscriptions.
+    criteria: AtomicUsize,
+}
+
+/// A log filter's share of [`MAX_INSTALLED_CRITERIA`], held as long as the filter or the
+/// subscription lives and given back when dropped.
+#[derive(Debug)]
+pub(super) struct CriteriaLease {
+    filters: Arc<Filters>,
+    count: usize,
+}
+
+impl Filters {
+    /// Takes `filter`'s share of [`MAX_INSTALLED_CRITERIA`], or refuses it when it would pass.
+    pub(super) fn lease(self: &Arc<Self>, filter: &Filter) -> RpcResult<CriteriaLease> {
+        let count = filter.address.len() + filter.topics.iter().map(|topic| topic.len()).sum::<usize>();
+        self.criteria
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                let total = held + count;
+                (total <= MAX_INSTALLED_CRITERIA).then_some(total)
+            })
+            .map_err(|held| {
+                server_error(format!(
+                    "too many filter criteria installed: {held} addresses and topics are held, \
+                     at most {MAX_INSTALLED_CRITERIA}; uninstall filters or name fewer"
+                ))
+            })?;
+        Ok(CriteriaLease { filters: self.clone(), count })
+    }
+}
+
+impl Drop for CriteriaLease {
+    fn drop(&mut self) {
+        self.filters.criteria.fetch_sub(self.count, Ordering::AcqRel);
+    }
 }
 
 /// The logs of the newest block a subscriber asked for, read once for all subscribers: every
@@ -66,7 +110,8 @@ struct InstalledFilter {
 
 #[derive(Debug)]
 enum FilterKind {
-    Logs(Box<Filter>),
+    /// The filter, and its share of the criteria for as long as it is installed.
+    Logs(Box<Filter>, #[allow(dead_code, reason = "held, not read")] CriteriaLease),
     Blocks,
     PendingTransactions(broadcast::Receiver<B256>),
 }
@@ -128,7 +173,8 @@ impl EthLogsApiServer for EthRpc {
                 return Err(invalid_params("a filter cannot name a blockHash; use eth_getLogs".into()));
             }
         };
-        self.install(FilterKind::Logs(Box::new(filter)), last_block)
+        let lease = self.filters.lease(&filter)?;
+        self.install(FilterKind::Logs(Box::new(filter), lease), last_block)
     }
 
     async fn new_block_filter(&self) -> RpcResult<U256> {
@@ -167,7 +213,7 @@ impl EthLogsApiServer for EthRpc {
                     entry.last_block = to.max(entry.last_block);
                     (None, (from, to))
                 }
-                FilterKind::Logs(filter) => {
+                FilterKind::Logs(filter, _) => {
                     let to = match filter.block_option {
                         FilterBlockOption::Range { to_block: Some(to), .. } => self.tag_number(to).min(head),
                         _ => head,
@@ -205,7 +251,7 @@ impl EthLogsApiServer for EthRpc {
             let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
             entry.last_used = Instant::now();
             match &entry.kind {
-                FilterKind::Logs(filter) => filter.clone(),
+                FilterKind::Logs(filter, _) => filter.clone(),
                 _ => return Err(invalid_params("not a log filter".into())),
             }
         };
@@ -346,4 +392,30 @@ fn filter_not_found() -> ErrorObjectOwned {
 
 fn invalid_params(message: String) -> ErrorObjectOwned {
     ErrorObject::owned(INVALID_PARAMS, message, None::<()>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    #[test]
+    fn filters_and_subscriptions_hold_bounded_criteria() {
+        let filters = Arc::new(Filters::default());
+        let addresses: Vec<Address> =
+            (0..1_000u16).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+        let filter = Filter::new().address(addresses).event_signature(B256::repeat_byte(1));
+        let per_filter = 1_001;
+        let fitting = MAX_INSTALLED_CRITERIA / per_filter;
+        let mut leases: Vec<_> = (0..fitting).map(|_| filters.lease(&filter).unwrap()).collect();
+        let refused = filters.lease(&filter).unwrap_err();
+        assert!(refused.message().starts_with("too many filter criteria installed"), "{refused:?}");
+        // A filter naming nothing costs nothing.
+        let everything = filters.lease(&Filter::new()).unwrap();
+        // An uninstalled filter or an ended subscription gives its share back.
+        leases.pop();
+        let again = filters.lease(&filter).unwrap();
+        drop((leases, again, everything));
+        assert_eq!(filters.criteria.load(Ordering::Acquire), 0);
+    }
 }

@@ -38,25 +38,30 @@ impl EthPubSubApiServer for EthRpc {
         let reject = |message: String| ErrorObject::owned(INVALID_PARAMS, message, None::<()>);
         match kind.as_str() {
             "newHeads" | "logs" => {
-                let filter = match (kind.as_str(), params) {
+                let (filter, lease) = match (kind.as_str(), params) {
                     ("logs", Some(params)) => {
                         let filter = serde_json::from_value::<Filter>(params)
                             .map_err(|error| reject(format!("invalid logs filter: {error}")))
-                            .and_then(|filter| super::logs::check_filter_size(&filter).map(|()| filter));
+                            .and_then(|filter| super::logs::check_filter_size(&filter).map(|()| filter))
+                            .and_then(|filter| Ok((self.filters.lease(&filter)?, filter)));
                         match filter {
-                            Ok(filter) => Some(filter),
+                            Ok((lease, filter)) => (Some(filter), Some(lease)),
                             Err(error) => {
                                 pending.reject(error).await;
                                 return Ok(());
                             }
                         }
                     }
-                    ("logs", None) => Some(Filter::default()),
-                    _ => None,
+                    ("logs", None) => (Some(Filter::default()), None),
+                    _ => (None, None),
                 };
                 let sink = pending.accept().await?;
                 let rpc = self.clone();
-                tokio::spawn(async move { rpc.follow_blocks(sink, filter).await });
+                // The filter's lease on the criteria ends with the subscription.
+                tokio::spawn(async move {
+                    rpc.follow_blocks(sink, filter).await;
+                    drop(lease);
+                });
             }
             "newPendingTransactions" => {
                 let full = params.as_ref().and_then(serde_json::Value::as_bool).unwrap_or(false);

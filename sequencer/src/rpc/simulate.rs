@@ -91,7 +91,7 @@ impl EthSimulateApiServer for EthRpc {
     ) -> RpcResult<Vec<SimulatedBlock<Block>>> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
-        let permit = self.execution_permit().await?;
+        let permit = self.executions.permit().await?;
         let state = CallState::new(self, &base, StateOverride::default()).reading_database();
         let simulator = Simulator {
             chain: ChainConfig::l2(self.chain_id),
@@ -211,13 +211,22 @@ impl Simulator {
         for request in sim_block.calls {
             let from = request.from.unwrap_or_default();
             let nonce = nonces.get(&from).copied().unwrap_or_default();
-            let gas = request
-                .gas
-                .unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP))
-                .min(self.gas_left);
+            let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
+            let gas = wanted.min(self.gas_left);
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
             let base_fee = executor.base_fee();
-            let refused = |error| refused(error, &request, base_fee);
+            let refused = |error| match error {
+                // The call had too little gas only because the calls before it used the cap up.
+                TransactionError::Invalid {
+                    reason:
+                        InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
+                        | InvalidTransaction::GasFloorMoreThanGasLimit { .. },
+                    ..
+                } if gas < wanted => limit(format!(
+                    "the calls used up the simulation's gas ({RPC_GAS_CAP}): {gas} gas left, {wanted} wanted"
+                )),
+                error => refused(error, &request, base_fee),
+            };
             let (outcome, traced) = if options.trace_transfers {
                 let (outcome, logs) = executor.execute_transaction_tracing_transfers(&tx).map_err(refused)?;
                 (outcome, Some(logs))

@@ -307,3 +307,36 @@ async fn calls_memory_cannot_serve_run_again() {
     assert!(balance > U256::ZERO);
     node.stop().await;
 }
+
+/// KECCAK256 over 256 KiB of memory, again and again: 50M gas take about a second.
+const HASHING_LOOP: &[u8] = &[0x5b, 0x62, 0x04, 0x00, 0x00, 0x5f, 0x20, 0x50, 0x5f, 0x56];
+
+/// A node that stops refuses the calls waiting to execute and stops the running ones, with a
+/// clear error, instead of draining a queue of heavy calls before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_ends_calls_waiting_and_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    // Far more hashing than the execution threads can finish before the stop below.
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let provider = provider.clone();
+            tokio::spawn(async move { call_code(&provider, HASHING_LOOP, "latest").await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    node.stop().await;
+    let mut stopped = 0;
+    for call in calls {
+        let message = call.await.unwrap().unwrap_err();
+        if message.contains("execution aborted: the node is shutting down") {
+            stopped += 1;
+        } else {
+            // One that finished before the stop ran out of gas; a request the server no longer
+            // took is a transport error, not a hang.
+            assert!(message.contains("out of gas") || !message.contains("server returned"), "{message}");
+        }
+    }
+    assert!(stopped > 0);
+}

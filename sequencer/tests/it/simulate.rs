@@ -127,6 +127,17 @@ async fn simulated_blocks_run_on_each_others_state() {
     let too_far =
         json!({"blockStateCalls": [{"blockOverrides": {"number": format!("{:#x}", head + 1_000)}}]});
     assert_eq!(code(too_far).await, -38026);
+    // Five loops of 10M gas each, a block each, use the simulation's 50M up: the sixth call
+    // is refused for that, not for its own gas.
+    let looping = Address::repeat_byte(0xc4);
+    let spinning = json!({"calls": [{"from": sender, "to": looping, "gas": "0x989680"}]});
+    let mut blocks = vec![spinning; 6];
+    blocks[0]["stateOverrides"] = json!({looping.to_string(): {"code": "0x5b5f56"}});
+    let exhausting = json!({"blockStateCalls": blocks});
+    let spent = simulate(exhausting).await.unwrap_err();
+    let spent = spent.as_error_resp().expect("a JSON-RPC error");
+    assert_eq!(spent.code, -38026);
+    assert!(spent.message.contains("used up the simulation's gas"), "{}", spent.message);
     // traceTransfers: the ether a call moves shows among its logs, as a Transfer log of the
     // pseudo-token 0xEeee…EeeE, and the block's own receipts do not have it.
     let traced = json!({"blockStateCalls": [{"calls": [{"from": sender, "to": poor, "value": "0x7"}]}], "traceTransfers": true});
