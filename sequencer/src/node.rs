@@ -44,8 +44,8 @@ pub struct Node {
     shutdown: Arc<AtomicBool>,
     /// The RPC's call executions, stopped with the node.
     executions: Executions,
-    /// This node's claim on the database, released when it is dropped.
-    _writer_lock: WriterLock,
+    /// This node's claim on the database, released when it stops (or is dropped).
+    writer_lock: Option<WriterLock>,
 }
 
 impl Node {
@@ -141,7 +141,7 @@ impl Node {
             producer,
             shutdown,
             executions,
-            _writer_lock: writer_lock,
+            writer_lock: Some(writer_lock),
         })
     }
 
@@ -176,6 +176,9 @@ impl Node {
         }
         self.metrics_task.abort();
         self.store.close().await;
+        if let Some(lock) = self.writer_lock.take() {
+            lock.release().await;
+        }
     }
 }
 

@@ -3,10 +3,12 @@
 //! geth's state and block overrides, never committed.
 //!
 //! A wallet's call (a balance, an allowance, a quote) reads a few hot accounts and runs a few
-//! hundred instructions. `eth_call` first runs on the RPC's own thread from what is in memory
-//! (cached trie nodes and codes), for at most [`IN_MEMORY_TIME`]; a call that needs the database
-//! or more time starts again on a blocking thread. Handing every call to a blocking thread costs
-//! two thread wake-ups, more than the call itself.
+//! hundred instructions, and its estimate is a few such runs. `eth_call` and `eth_estimateGas`
+//! first run on the RPC's own thread from what is in memory (cached trie nodes and codes), for
+//! at most [`IN_MEMORY_TIME`]; one that needs the database or more time starts again on a
+//! blocking thread. Handing every call to a blocking thread costs two thread wake-ups, more
+//! than the call itself, and under a flood of heavy calls it would queue a wallet's estimate
+//! behind them.
 //!
 //! On blocking threads, a request's runs (one for `eth_call`, a search's worth for
 //! `eth_estimateGas`) stop together after [`EXECUTION_TIMEOUT`], and at most half the cores run
@@ -72,6 +74,9 @@ const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
 /// How long one request's execution may run on a blocking thread, all its runs together
 /// (geth's `RPCEVMTimeout`).
 pub(super) const EXECUTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// The error of a run that memory could not serve in time; never answered, the request starts
+/// again on a blocking thread.
+const FELL_SHORT: &str = "needs the database or more time";
 /// Instructions between two looks at the clock while a call runs.
 const CLOCK_EVERY_STEPS: u32 = 64;
 /// Gas between two looks at the clock, whatever the instructions: one instruction can take long
@@ -127,7 +132,7 @@ impl EthCallApiServer for EthRpc {
     ) -> RpcResult<Bytes> {
         let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
         let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
-        if let Some(outcome) = simulator.run_in_memory(&request, gas) {
+        if let Some(outcome) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
             return call_output(outcome?);
         }
         let permit = self.executions.permit().await?;
@@ -147,9 +152,13 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64> {
-        let simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        // A wallet's estimate (a transfer, a token transfer) is a few short runs: from memory.
+        if let Some(estimate) = simulator.in_memory(|simulator| simulator.estimate(&request)) {
+            return estimate.map(U64::from);
+        }
         let permit = self.executions.permit().await?;
-        let simulator = simulator.reading_database();
+        let mut simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             simulator.estimate(&request).map(U64::from)
@@ -191,11 +200,13 @@ impl EthRpc {
         if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
             return Err(invalid_params("an account override has both state and stateDiff"));
         }
+        let in_memory_time =
+            if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
         Ok(Simulator {
             chain: ChainConfig::l2(self.chain_id),
             block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
-            deadline: None,
+            mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: false },
             executions: self.executions.clone(),
         })
     }
@@ -206,10 +217,18 @@ struct Simulator {
     chain: ChainConfig,
     block: BlockEnv,
     state: CallState,
-    /// When runs on a blocking thread stop, all together: set when they start.
-    deadline: Option<Instant>,
+    mode: Mode,
     /// Runs on a blocking thread stop too when the node stops.
     executions: Executions,
+}
+
+/// Where a simulator's runs execute, and until when, all together.
+enum Mode {
+    /// On the RPC's own thread, from memory; once a run needs the database or more time, it
+    /// fell short and every later run fails at once.
+    InMemory { until: Instant, fell_short: bool },
+    /// On a blocking thread, reading the database.
+    Blocking { until: Instant },
 }
 
 /// One simulated run.
@@ -220,15 +239,16 @@ struct Outcome {
 }
 
 impl Simulator {
-    /// Runs `request` with `gas` gas, under the RPC gas cap, from what is in memory and within
-    /// [`IN_MEMORY_TIME`] ([`IN_MEMORY_TIME_SATURATED`] while calls wait to execute); `None`
-    /// when it needs more.
-    fn run_in_memory(&mut self, request: &TransactionRequest, gas: u64) -> Option<RpcResult<Outcome>> {
-        let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec));
-        let time = if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
-        let mut budget = Budget::new(Instant::now() + time).in_memory(precompiles);
-        let outcome = self.execute(request, gas, RPC_GAS_CAP, &mut budget);
-        (!budget.exhausted && !self.state.missed).then_some(outcome)
+    /// What `work` answers from memory, within [`IN_MEMORY_TIME`] ([`IN_MEMORY_TIME_SATURATED`]
+    /// while calls wait to execute) from the simulator's creation; `None` when it needs more,
+    /// and it is to start again [`Simulator::reading_database`].
+    fn in_memory<T>(&mut self, work: impl FnOnce(&mut Self) -> RpcResult<T>) -> Option<RpcResult<T>> {
+        let answer = work(self);
+        (!self.fell_short()).then_some(answer)
+    }
+
+    fn fell_short(&self) -> bool {
+        matches!(self.mode, Mode::InMemory { fell_short: true, .. })
     }
 
     /// This simulator reading the database for what is not in memory: only for a blocking
@@ -236,27 +256,48 @@ impl Simulator {
     fn reading_database(self) -> Self {
         Self {
             state: self.state.reading_database(),
-            deadline: Some(Instant::now() + EXECUTION_TIMEOUT),
+            mode: Mode::Blocking { until: Instant::now() + EXECUTION_TIMEOUT },
             ..self
         }
     }
 
-    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, until the
-    /// deadline.
+    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, within the
+    /// mode's time.
     fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
-        let deadline = self.deadline.unwrap_or_else(|| Instant::now() + EXECUTION_TIMEOUT);
-        let mut budget = Budget::new(deadline).stopped_by(self.executions.clone());
+        let mut budget = match self.mode {
+            Mode::InMemory { fell_short: true, .. } => return Err(server_error(FELL_SHORT)),
+            Mode::InMemory { until, .. } => Budget::new(until)
+                .in_memory(Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec))),
+            Mode::Blocking { until } => Budget::new(until).stopped_by(self.executions.clone()),
+        };
         let outcome = self.execute(request, gas, gas_cap, &mut budget);
-        if budget.exhausted && self.executions.stopping() {
-            return Err(server_error(STOPPING));
+        match &mut self.mode {
+            Mode::InMemory { fell_short, .. } if budget.exhausted || self.state.missed => {
+                *fell_short = true;
+                Err(server_error(FELL_SHORT))
+            }
+            Mode::Blocking { .. } if budget.exhausted && self.executions.stopping() => {
+                Err(server_error(STOPPING))
+            }
+            Mode::Blocking { .. } if budget.exhausted => {
+                Err(server_error(format!("execution aborted (timeout = {}s)", EXECUTION_TIMEOUT.as_secs())))
+            }
+            _ => outcome,
         }
-        if budget.exhausted {
-            return Err(server_error(format!(
-                "execution aborted (timeout = {}s)",
-                EXECUTION_TIMEOUT.as_secs()
-            )));
+    }
+
+    /// The balance of `address`, for the estimate's checks.
+    fn balance(&mut self, address: Address) -> RpcResult<U256> {
+        match self.state.basic(address) {
+            Ok(account) => Ok(account.map(|account| account.balance).unwrap_or_default()),
+            Err(_) if self.state.missed => {
+                if let Mode::InMemory { fell_short, .. } = &mut self.mode {
+                    *fell_short = true;
+                }
+                Err(server_error(FELL_SHORT))
+            }
+            Err(error) => Err(internal(error)),
         }
-        outcome
     }
 
     /// [`Simulator::run`] within `budget`.
@@ -301,22 +342,20 @@ impl Simulator {
 
     /// The least gas limit with which `request` succeeds; a request that fails even with the
     /// most gas allowed returns its failure (revert data included).
-    fn estimate(mut self, request: &TransactionRequest) -> RpcResult<u64> {
+    fn estimate(&mut self, request: &TransactionRequest) -> RpcResult<u64> {
         let cap = self.block.gas_limit.min(TX_GAS_LIMIT_CAP);
         let mut hi = request.gas.unwrap_or(cap).min(cap);
         // A priced request cannot use more gas than its sender can pay for.
         let fee = request.max_fee_per_gas.or(request.gas_price).unwrap_or_default();
         if fee > 0 {
-            let from = request.from.unwrap_or_default();
-            let balance = self.state.basic(from).map_err(internal)?.map(|a| a.balance).unwrap_or_default();
+            let balance = self.balance(request.from.unwrap_or_default())?;
             let spendable = balance.saturating_sub(request.value.unwrap_or_default());
             let affordable = spendable / U256::from(fee);
             hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
         }
         let value = request.value.unwrap_or_default();
         if value > U256::ZERO {
-            let from = request.from.unwrap_or_default();
-            let balance = self.state.basic(from).map_err(internal)?.map(|a| a.balance).unwrap_or_default();
+            let balance = self.balance(request.from.unwrap_or_default())?;
             if value > balance {
                 return Err(server_error("insufficient funds for transfer"));
             }

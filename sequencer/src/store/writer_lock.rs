@@ -12,7 +12,7 @@ const POSTGRES_LOCK_KEY: i64 = 0x6e72_7371;
 /// node start.
 #[derive(Debug)]
 pub struct WriterLock {
-    _held: Held,
+    held: Held,
 }
 
 #[derive(Debug)]
@@ -22,7 +22,7 @@ enum Held {
     File { _file: std::fs::File },
     /// A session advisory lock: PostgreSQL releases it when this connection closes, which a
     /// process that dies closes too.
-    Postgres { _connection: sqlx::AnyConnection },
+    Postgres { connection: sqlx::AnyConnection },
 }
 
 impl WriterLock {
@@ -61,9 +61,25 @@ impl WriterLock {
                 if !locked {
                     return Err(in_use());
                 }
-                Held::Postgres { _connection: connection }
+                Held::Postgres { connection }
             }
         };
-        Ok(Self { _held: held })
+        Ok(Self { held })
+    }
+
+    /// Gives the claim up now. Dropping it does too, but a PostgreSQL server frees a session
+    /// lock only once it notices the connection is gone, so a node started right after this
+    /// one stops could find the database still claimed.
+    pub async fn release(self) {
+        if let Held::Postgres { mut connection } = self.held {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(POSTGRES_LOCK_KEY)
+                .execute(&mut connection)
+                .await;
+            if let Err(error) = unlocked {
+                tracing::warn!(target: "store", %error, "could not release the database claim; it ends with the connection");
+            }
+            let _ = connection.close().await;
+        }
     }
 }

@@ -296,10 +296,14 @@ async fn calls_memory_cannot_serve_run_again() {
     let hash = call_code(&provider, PARENT_HASH, &format!("{number:#x}")).await.unwrap();
     assert_eq!(hash.as_ref(), parent.header.hash.as_slice());
 
+    let request = TransactionRequest::default().from(dev_signer(0).address()).to(target);
+    let estimate = provider.estimate_gas(request.clone()).await.unwrap();
+
     // After a restart no trie node is in memory.
     node.stop().await;
     let node = launch(dir.path(), None).await;
     let provider = crate::support::provider(&node);
+    assert_eq!(provider.estimate_gas(request).await.unwrap(), estimate);
     assert_eq!(call_code(&provider, &forwarder(target), "latest").await.unwrap(), answer);
     let balance = provider.get_balance(dev_signer(0).address()).await.unwrap();
     let request = TransactionRequest::default().from(dev_signer(0).address()).to(target);
