@@ -671,17 +671,23 @@ fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
     block
 }
 
-/// revm's transaction for a request, with `gas` gas, on chain `chain_id` unless it names one.
-fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<TxEnv> {
-    let input = request
+/// The input of a request that names a kind of transaction the L2 runs: blob transactions are
+/// not, and `data` and `input` must agree when both are given.
+pub(super) fn request_input(request: &TransactionRequest) -> RpcResult<Bytes> {
+    if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
+        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
+    }
+    Ok(request
         .input
         .clone()
         .try_into_unique_input()
         .map_err(|_| invalid_params(r#"both "data" and "input" are set and not equal"#))?
-        .unwrap_or_default();
-    if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
-        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
-    }
+        .unwrap_or_default())
+}
+
+/// revm's transaction for a request, with `gas` gas, on chain `chain_id` unless it names one.
+fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<TxEnv> {
+    let input = request_input(request)?;
     let authorization_list: Vec<_> =
         request.authorization_list.iter().flatten().cloned().map(Either::Left).collect();
     let tx_type = if !authorization_list.is_empty() {

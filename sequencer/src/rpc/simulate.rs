@@ -13,7 +13,7 @@
 use super::{
     call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason},
     convert,
-    eth::{EthRpc, INVALID_PARAMS, internal, server_error},
+    eth::{EthRpc, INVALID_PARAMS, internal},
 };
 use crate::store::DbNodeStore;
 use alloy_consensus::{
@@ -352,15 +352,7 @@ fn transaction(
     gas_limit: u64,
     chain_id: u64,
 ) -> RpcResult<Recovered<TxEnvelope>> {
-    if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
-        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
-    }
-    let input = request
-        .input
-        .clone()
-        .try_into_unique_input()
-        .map_err(|_| invalid_params(r#"both "data" and "input" are set and not equal"#))?
-        .unwrap_or_default();
+    let input = super::call::request_input(request)?;
     let nonce = request.nonce.unwrap_or(nonce);
     let to = request.to.unwrap_or(TxKind::Create);
     let value = request.value.unwrap_or_default();
