@@ -307,6 +307,7 @@ impl EthRpc {
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
+        module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
         module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
         module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;

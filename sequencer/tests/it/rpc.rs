@@ -134,6 +134,8 @@ async fn every_method_over_http_matches_the_spec() {
         ("eth_blobBaseFee", json!([])),
         ("eth_baseFee", json!([])),
         ("eth_capabilities", json!([])),
+        ("eth_config", json!([])),
+        ("eth_coinbase", json!([])),
         ("eth_feeHistory", json!(["0x5", latest, [25.0, 75.0]])),
         ("eth_getBalance", json!([sender, latest])),
         ("eth_getCode", json!([emitter, latest])),
@@ -204,6 +206,25 @@ async fn every_method_over_http_matches_the_spec() {
                 let slots = &values.iter().find(|(address, _)| address.parse() == Ok(emitter)).unwrap().1;
                 let zero = client.call("eth_getStorageAt", json!([emitter, "0x0", params[1]])).await;
                 assert_eq!(slots[0], zero, "{result}");
+            }
+            "eth_config" => {
+                let current = &result["current"];
+                assert_eq!(current["chainId"], json!(format!("{DEV_CHAIN_ID:#x}")));
+                // Osaka: the BLS precompiles of Prague and P256VERIFY (EIP-7951) at 0x100.
+                assert_eq!(current["precompiles"]["P256VERIFY"], json!(format!("0x{:040x}", 0x100)));
+                assert_eq!(current["precompiles"].as_object().unwrap().len(), 18, "{result}");
+                assert_eq!(current["blobSchedule"]["max"], json!(9), "{result}");
+                // The fork hash of a chain whose forks are all at genesis: CRC32 of its hash.
+                let genesis =
+                    client.call("eth_getBlockByNumber", json!(["0x0", false])).await["hash"].clone();
+                let genesis: B256 = serde_json::from_value(genesis).unwrap();
+                let crc = crc32(genesis.as_slice());
+                assert_eq!(current["forkId"], json!(format!("{crc:#010x}")), "{result}");
+                assert_eq!((&result["next"], &result["last"]), (&Value::Null, &Value::Null));
+            }
+            "eth_coinbase" => {
+                let head = client.call("eth_getBlockByNumber", json!(["latest", false])).await;
+                assert_eq!(result, head["miner"]);
             }
             "eth_capabilities" => {
                 assert_eq!(result["blocks"], json!({"disabled": false, "oldestBlock": "0x0"}));
@@ -338,4 +359,17 @@ async fn every_method_over_http_matches_the_spec() {
             .contains("filter not found")
     );
     node.stop().await;
+}
+
+/// CRC-32 (IEEE), bit by bit: the fork hash of EIP-2124, computed here independently of the
+/// node's library.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
 }
