@@ -396,9 +396,19 @@ impl Simulator {
     fn succeeds(&mut self, request: &TransactionRequest, gas: u64, cap: u64) -> RpcResult<bool> {
         match self.run(request, gas, cap) {
             Ok(outcome) => Ok(outcome.result.is_success()),
-            // Too little gas to cover the intrinsic cost is a failure, not an error.
-            Err(error) if error.code() == super::eth::SERVER_ERROR => Ok(false),
+            // Too little gas to cover the intrinsic cost is a failure, not an error; a run that
+            // was stopped (its time is up, the node stops) says nothing about the gas, and the
+            // search ends with its error rather than with its upper bound.
+            Err(error) if error.code() == super::eth::SERVER_ERROR && !self.stopped() => Ok(false),
             Err(error) => Err(error),
+        }
+    }
+
+    /// Whether runs are stopped: memory fell short, the time is up, or the node stops.
+    fn stopped(&self) -> bool {
+        match self.mode {
+            Mode::InMemory { fell_short, .. } => fell_short,
+            Mode::Blocking { until } => Instant::now() >= until || self.executions.stopping(),
         }
     }
 

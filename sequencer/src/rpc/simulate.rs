@@ -141,6 +141,8 @@ struct Simulator {
 impl Simulator {
     fn run(mut self, payload: SimulatePayload, base: Header) -> RpcResult<Vec<SimulatedBlock<Block>>> {
         let mut parent = base.clone();
+        // BLOCKHASH in the first simulated block sees the base block, as in a real one.
+        self.state.block_hashes.insert(base.number, base.hash_slow());
         let mut blocks = Vec::with_capacity(payload.block_state_calls.len());
         let options = Options {
             validation: payload.validation,
@@ -164,11 +166,11 @@ impl Simulator {
             }
             // Numbers skipped are empty blocks, as geth fills them.
             while parent.number + 1 < number {
-                let filler = self.block(&base, &parent, SimBlock::default(), &options)?;
+                let filler = self.block(&parent, SimBlock::default(), &options)?;
                 parent = filler.inner.header.inner.clone();
                 blocks.push(filler);
             }
-            let block = self.block(&base, &parent, sim_block, &options)?;
+            let block = self.block(&parent, sim_block, &options)?;
             parent = block.inner.header.inner.clone();
             blocks.push(block);
         }
@@ -178,13 +180,15 @@ impl Simulator {
     /// Runs one block on top of `parent`: its state overrides, then its calls.
     fn block(
         &mut self,
-        base: &Header,
         parent: &Header,
         sim_block: SimBlock,
         options: &Options,
     ) -> RpcResult<SimulatedBlock<Block>> {
         let overrides = sim_block.block_overrides.unwrap_or_default();
-        let inputs = inputs(base, parent, &overrides)?;
+        let inputs = inputs(parent, &overrides)?;
+        if let Some(hashes) = &overrides.block_hash {
+            self.state.block_hashes.extend(hashes);
+        }
         let simulation = Simulation {
             validation: options.validation,
             base_fee: overrides.base_fee.map(|fee| u64::try_from(fee).unwrap_or(u64::MAX)),
@@ -212,6 +216,12 @@ impl Simulator {
             let from = request.from.unwrap_or_default();
             let nonce = nonces.get(&from).copied().unwrap_or_default();
             let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
+            if request.gas.is_some_and(|gas| gas > self.gas_left) {
+                return Err(limit(format!(
+                    "the calls used up the simulation's gas ({RPC_GAS_CAP}): {} gas left, {wanted} wanted",
+                    self.gas_left
+                )));
+            }
             let gas = wanted.min(self.gas_left);
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
             let base_fee = executor.base_fee();
@@ -320,25 +330,35 @@ impl Simulator {
     }
 }
 
-/// The header inputs of a simulated block after `parent`: the overrides, or the base block's
-/// gas limit and coinbase, and a time one step after the parent's.
-fn inputs(base: &Header, parent: &Header, overrides: &BlockOverrides) -> RpcResult<BlockInputs> {
+/// The header inputs of a simulated block after `parent`: the overrides, or the parent's gas
+/// limit and coinbase (an override carries on to the next blocks, as in geth), and a time one
+/// step after the parent's.
+fn inputs(parent: &Header, overrides: &BlockOverrides) -> RpcResult<BlockInputs> {
     let number = parent.number + 1;
-    let timestamp = overrides.time.unwrap_or(parent.timestamp + BLOCK_TIME_STEP);
-    if timestamp < parent.timestamp {
+    let timestamp = match overrides.time {
+        Some(time) => time,
+        None => parent
+            .timestamp
+            .checked_add(BLOCK_TIME_STEP)
+            .ok_or_else(|| error(code::BLOCK_TIME_ORDER, "block timestamps overflow".to_string()))?,
+    };
+    if timestamp <= parent.timestamp {
         return Err(error(
             code::BLOCK_TIME_ORDER,
-            format!("block timestamps must not decrease: {timestamp} after {}", parent.timestamp),
+            format!("block timestamps must increase: {timestamp} after {}", parent.timestamp),
         ));
+    }
+    if overrides.difficulty.is_some() {
+        return Err(invalid_params("a difficulty override does not apply after the Merge"));
     }
     Ok(BlockInputs {
         number,
         timestamp,
-        beneficiary: overrides.coinbase.unwrap_or(base.beneficiary),
-        gas_limit: overrides.gas_limit.unwrap_or(base.gas_limit),
+        beneficiary: overrides.coinbase.unwrap_or(parent.beneficiary),
+        gas_limit: overrides.gas_limit.unwrap_or(parent.gas_limit),
         prev_randao: overrides.random.unwrap_or_default(),
         extra_data: Bytes::new(),
-        parent_beacon_block_root: B256::ZERO,
+        parent_beacon_block_root: overrides.beacon_root.unwrap_or_default(),
         withdrawals: Vec::new(),
     })
 }

@@ -151,6 +151,29 @@ async fn simulated_blocks_run_on_each_others_state() {
     assert_eq!(log["blockHash"], traced[0]["hash"]);
     assert_eq!(traced[0]["logsBloom"], json!(alloy_primitives::Bloom::ZERO));
 
+    // BLOCKHASH(number - 1) in the first simulated block is the base block's hash; a coinbase
+    // override carries on to the next block; timestamps must increase.
+    let base = provider.get_block_by_number(head.into()).await.unwrap().unwrap();
+    let hasher = Address::repeat_byte(0xc5);
+    let coinbase = Address::repeat_byte(0xc6);
+    let chained = simulate(json!({"blockStateCalls": [
+        {
+            "stateOverrides": {hasher.to_string(): {"code": "0x436001900340 5f5260205ff3".replace(' ', "")}},
+            "blockOverrides": {"feeRecipient": coinbase},
+            "calls": [{"from": sender, "to": hasher}],
+        },
+        {},
+    ]}))
+    .await
+    .unwrap();
+    let base_number = quantity(&chained[0]["number"]) - 1;
+    let simulated_on = provider.get_block_by_number(base_number.into()).await.unwrap().unwrap();
+    assert_eq!(chained[0]["calls"][0]["returnData"], json!(simulated_on.header.hash), "{chained}");
+    assert_eq!(chained[1]["miner"], json!(coinbase), "{chained}");
+    // (An older block's time is at most the newest's.)
+    let same_time = json!({"blockStateCalls": [{"blockOverrides": {"time": base.header.timestamp}}]});
+    assert_eq!(code(same_time).await, -38021);
+
     // With validation, a call that pays the base fee runs as a real block would run it.
     let fee = provider.get_gas_price().await.unwrap() * 2;
     let paying = json!({
@@ -160,5 +183,16 @@ async fn simulated_blocks_run_on_each_others_state() {
     let paid = simulate(paying).await.unwrap();
     assert_eq!(paid[0]["calls"][0]["status"], json!("0x1"), "{paid}");
     assert!(quantity(&paid[0]["baseFeePerGas"]) > 0);
+    // A contract (a smart account) may send even with validation, as in geth.
+    let account = Address::repeat_byte(0xc7);
+    let from_contract = json!({
+        "blockStateCalls": [{
+            "stateOverrides": {account.to_string(): {"code": "0x00", "balance": "0xde0b6b3a7640000"}},
+            "calls": [{"from": account, "to": poor, "value": "0x1", "maxFeePerGas": format!("{fee:#x}"), "maxPriorityFeePerGas": "0x1"}],
+        }],
+        "validation": true,
+    });
+    let sent = simulate(from_contract).await.unwrap();
+    assert_eq!(sent[0]["calls"][0]["status"], json!("0x1"), "{sent}");
     node.stop().await;
 }

@@ -251,8 +251,10 @@ impl<DB: Database> BlockExecutor<DB> {
         if !validation {
             cfg.disable_nonce_check = true;
             cfg.disable_base_fee = true;
-            cfg.disable_eip3607 = true;
         }
+        // A simulation may send from a contract (a multisig, a smart account) even with
+        // validation, as geth's does: EIP-3607 only binds real blocks.
+        cfg.disable_eip3607 = simulation.is_some();
         if cancun {
             // revm checks the per-transaction blob count only when told the maximum.
             cfg.max_blobs_per_tx = Some(chain.blob_params.max_blobs_per_tx);
