@@ -814,10 +814,9 @@ impl Pool {
         }
         self.check_authorizations(sender, nonce, &state, &authorities)?;
 
-        if let Some(highest) = displaced {
-            self.drop_tx(sender, highest);
-        }
-        // The replaced transaction is kept aside until the new one has survived the limits.
+        // The displaced and the replaced transactions are kept aside until the new one has
+        // survived the limits.
+        let displaced = displaced.and_then(|highest| self.take_tx(sender, highest));
         let old = if replacing { self.take_tx(sender, nonce) } else { None };
         let size = encoded_size + ENTRY_OVERHEAD_BYTES;
         let new = PooledTx { tx, hash, size, cost: tx_cost, authorities, pending: false };
@@ -825,16 +824,18 @@ impl Pool {
         let mark = self.removed.len();
         self.enforce_limits();
         if self.by_hash.contains_key(&hash) {
-            self.removed.extend(old.map(|old| old.hash));
+            self.removed.extend([old, displaced].into_iter().flatten().map(|gone| gone.hash));
             return Ok(hash);
         }
         // It was the cheapest: refused, so never acknowledged, and nothing for the store to
-        // forget; the transaction it was to replace stays.
+        // forget; the transactions it was to replace or displace stay.
         if let Some(position) = self.removed.iter().skip(mark).position(|removed| *removed == hash) {
             self.removed.remove(mark + position);
         }
-        if let Some(old) = old {
-            self.insert_tx(sender, state, now, old);
+        if old.is_some() || displaced.is_some() {
+            for kept in [old, displaced].into_iter().flatten() {
+                self.insert_tx(sender, state, now, kept);
+            }
             self.enforce_limits();
         }
         Err(PoolError::PoolFull)

@@ -316,6 +316,23 @@ fn a_sender_at_its_limit_keeps_its_lowest_nonces() {
 }
 
 #[test]
+fn a_newcomer_refused_for_a_full_pool_displaces_nothing() {
+    // Sender 1 is at its limit with two queued transactions; the pending pool is full of
+    // better payers. Its nonce 0 would displace nonce 9, but is itself the cheapest pending.
+    let pool = pool_with(PoolConfig { max_per_sender: 2, max_pending: 2, ..PoolConfig::default() });
+    let nine = pool.add(tx(1, 9, 100, 1), rich(0)).unwrap();
+    let five = pool.add(tx(1, 5, 100, 1), rich(0)).unwrap();
+    pool.add(tx(2, 0, 100, 5), rich(0)).unwrap();
+    pool.add(tx(3, 0, 100, 6), rich(0)).unwrap();
+    pool.take_removed();
+    assert_eq!(pool.add(tx(1, 0, 100, 1), rich(0)), Err(PoolError::PoolFull));
+    // Nothing the RPC acknowledged is lost for a transaction it refused.
+    assert!(pool.get(&nine).is_some() && pool.get(&five).is_some());
+    assert!(pool.take_removed().is_empty());
+    assert_eq!((pool.size().pending, pool.size().queued), (2, 2));
+}
+
+#[test]
 fn a_full_pending_pool_evicts_the_cheapest_or_refuses_the_newcomer() {
     let pool = pool_with(PoolConfig { max_pending: 3, ..PoolConfig::default() });
     let cheapest = pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
