@@ -323,6 +323,20 @@ pub struct PoolContent {
     pub queued: BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
 }
 
+impl PoolContent {
+    /// The transactions of `senders`, copied.
+    fn of<'a>(senders: impl Iterator<Item = (&'a Address, &'a SenderTxs)>) -> Self {
+        let mut content = Self::default();
+        for (sender, txs) in senders {
+            for (nonce, tx) in &txs.txs {
+                let side = if tx.pending { &mut content.pending } else { &mut content.queued };
+                side.entry(*sender).or_default().insert(*nonce, tx.tx.clone());
+            }
+        }
+        content
+    }
+}
+
 /// Metrics of the pool (bounded labels: the refusal reason is one of [`PoolError::reason`]'s).
 #[derive(Clone, Debug)]
 struct PoolMetrics {
@@ -637,15 +651,13 @@ impl Mempool {
     /// Every pooled transaction, pending and queued, by sender and nonce: for `txpool_content`
     /// and `txpool_inspect`.
     pub fn content(&self) -> PoolContent {
-        let pool = self.inner.lock();
-        let mut content = PoolContent::default();
-        for (sender, txs) in &pool.senders {
-            for (nonce, tx) in &txs.txs {
-                let side = if tx.pending { &mut content.pending } else { &mut content.queued };
-                side.entry(*sender).or_default().insert(*nonce, tx.tx.clone());
-            }
-        }
-        content
+        PoolContent::of(self.inner.lock().senders.iter())
+    }
+
+    /// `sender`'s pooled transactions, pending and queued: for `txpool_contentFrom`, without
+    /// copying everyone else's.
+    pub fn content_from(&self, sender: Address) -> PoolContent {
+        PoolContent::of(self.inner.lock().senders.get_key_value(&sender).into_iter())
     }
 
     /// Pending and queued counts and pooled bytes.

@@ -74,7 +74,7 @@ impl TxpoolApiServer for EthRpc {
     }
 
     async fn content_from(&self, sender: Address) -> RpcResult<TxpoolContentFrom> {
-        let mut content = self.mempool.content();
+        let mut content = self.mempool.content_from(sender);
         let side = |side: &mut BTreeMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>| {
             by_nonce(side.remove(&sender).unwrap_or_default(), convert::pending_transaction)
         };
