@@ -55,7 +55,10 @@ use revm::{
 };
 use std::{
     collections::BTreeSet,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 use trace_builder::{ChainConfig, StateTrie};
@@ -74,6 +77,11 @@ const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
 /// How long one request's execution may run on a blocking thread, all its runs together
 /// (geth's `RPCEVMTimeout`).
 pub(super) const EXECUTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a request whose execution ran out of time is told (geth's words).
+pub(super) fn timeout_message() -> String {
+    format!("execution aborted (timeout = {}s)", EXECUTION_TIMEOUT.as_secs())
+}
+
 /// The error of a run that memory could not serve in time; never answered, the request starts
 /// again on a blocking thread.
 const FELL_SHORT: &str = "needs the database or more time";
@@ -279,8 +287,8 @@ impl Simulator {
             Mode::Blocking { .. } if budget.exhausted && self.executions.stopping() => {
                 Err(server_error(STOPPING))
             }
-            Mode::Blocking { .. } if budget.exhausted => {
-                Err(server_error(format!("execution aborted (timeout = {}s)", EXECUTION_TIMEOUT.as_secs())))
+            Mode::Blocking { .. } if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) => {
+                Err(server_error(timeout_message()))
             }
             _ => outcome,
         }
@@ -328,6 +336,7 @@ impl Simulator {
             // A read memory could not serve: the run starts again on a blocking thread and this
             // outcome is discarded, so there is nothing to report.
             other if self.state.missed => server_error(other.to_string()),
+            _ if self.state.timed_out.load(Ordering::Relaxed) => server_error(timeout_message()),
             other => internal(other),
         })?;
         let touched = outcome
@@ -748,6 +757,10 @@ pub(super) struct CallState {
     override_codes: B256Map<Bytes>,
     in_memory: bool,
     missed: bool,
+    /// Reading the database: when reads stop, and whether they did. Runs that read much
+    /// (`eth_simulateV1`'s blocks, on no inspector's clock) stop there too.
+    deadline: Option<Instant>,
+    timed_out: Arc<AtomicBool>,
 }
 
 /// A read the call's state could not serve.
@@ -780,10 +793,13 @@ impl CallState {
             override_codes,
             in_memory: true,
             missed: false,
+            deadline: None,
+            timed_out: Arc::default(),
         }
     }
 
-    /// The same state, read from the database where memory lacks it.
+    /// The same state, read from the database where memory lacks it, for
+    /// [`EXECUTION_TIMEOUT`] from now.
     pub(super) fn reading_database(self) -> Self {
         let nodes = self.nodes.reading_database();
         Self {
@@ -791,8 +807,24 @@ impl CallState {
             nodes,
             in_memory: false,
             missed: false,
+            deadline: Some(Instant::now() + EXECUTION_TIMEOUT),
             ..self
         }
+    }
+
+    /// Set once a read found the time up; shared, so that it can be read while an executor
+    /// holds the state.
+    pub(super) fn timed_out(&self) -> Arc<AtomicBool> {
+        self.timed_out.clone()
+    }
+
+    /// Refuses a read past the deadline.
+    fn check_deadline(&self) -> Result<(), CallStateError> {
+        if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            self.timed_out.store(true, Ordering::Relaxed);
+            return Err(CallStateError(timeout_message()));
+        }
+        Ok(())
     }
 
     /// `error` as the call's state error, noting a read memory could not serve.
@@ -809,10 +841,13 @@ impl Database for CallState {
         let held = self.head.as_ref().and_then(|(accounts, head)| accounts.get(head, &address));
         let account = match held {
             Some(account) => account,
-            None => match self.trie.account(address) {
-                Ok(account) => account.map(trace_builder::AccountState::from),
-                Err(error) => return Err(self.read_error(error)),
-            },
+            None => {
+                self.check_deadline()?;
+                match self.trie.account(address) {
+                    Ok(account) => account.map(trace_builder::AccountState::from),
+                    Err(error) => return Err(self.read_error(error)),
+                }
+            }
         };
         let Some(overrides) = self.overrides.get(&address) else {
             return Ok(account.map(AccountInfo::from));
@@ -844,6 +879,7 @@ impl Database for CallState {
         if self.in_memory {
             return Err(self.read_error(format!("code {code_hash} is not in memory")));
         }
+        self.check_deadline()?;
         let code = self
             .runtime
             .block_on(self.store.code(code_hash))
@@ -864,6 +900,7 @@ impl Database for CallState {
                 return Ok(U256::from_be_bytes(value.0));
             }
         }
+        self.check_deadline()?;
         match self.trie.storage(address, index) {
             Ok(value) => Ok(value),
             Err(error) => Err(self.read_error(error)),
@@ -877,6 +914,7 @@ impl Database for CallState {
         if self.in_memory {
             return Err(self.read_error(format!("the hash of block {number} is not in memory")));
         }
+        self.check_deadline()?;
         let hash = self
             .runtime
             .block_on(self.store.block_hash(number))

@@ -11,9 +11,9 @@
 //! 0xEeee…EeeE, in execution order.
 
 use super::{
-    call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason},
+    call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason, timeout_message},
     convert,
-    eth::{EthRpc, INVALID_PARAMS, internal},
+    eth::{EthRpc, INVALID_PARAMS, internal, server_error},
 };
 use crate::store::DbNodeStore;
 use alloy_consensus::{
@@ -36,7 +36,13 @@ use revm::{
     Database, bytecode::Bytecode, context::result::InvalidTransaction, primitives::eip7825::TX_GAS_LIMIT_CAP,
     state::AccountInfo,
 };
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 use trace_builder::{
     AccountChange, AccountState, BlockExecutor, BlockInputs, ChainConfig, Simulation, StateChanges,
     StateTrie, TransactionError, ordered_trie_root, seal_header,
@@ -94,6 +100,7 @@ impl EthSimulateApiServer for EthRpc {
         let permit = self.executions.permit().await?;
         let state = CallState::new(self, &base, StateOverride::default()).reading_database();
         let simulator = Simulator {
+            timed_out: state.timed_out(),
             chain: ChainConfig::l2(self.chain_id),
             state: Overlay::new(state),
             trie: StateTrie::new(self.nodes.clone(), base.header.state_root),
@@ -136,6 +143,8 @@ struct Simulator {
     trie: StateTrie<DbNodeStore>,
     /// Gas all calls together may still use (the RPC gas cap).
     gas_left: u64,
+    /// Set when the state's reads found the time up ([`super::call::EXECUTION_TIMEOUT`]).
+    timed_out: Arc<AtomicBool>,
 }
 
 impl Simulator {
@@ -203,7 +212,7 @@ impl Simulator {
         for request in &sim_block.calls {
             let from = request.from.unwrap_or_default();
             if let std::collections::hash_map::Entry::Vacant(entry) = nonces.entry(from) {
-                let account = self.state.basic(from).map_err(internal)?;
+                let account = self.state.basic(from).map_err(|error| state_error(&self.timed_out, error))?;
                 entry.insert(account.map_or(0, |account| account.nonce));
             }
         }
@@ -225,7 +234,9 @@ impl Simulator {
             let gas = wanted.min(self.gas_left);
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
             let base_fee = executor.base_fee();
+            let timed_out = self.timed_out.clone();
             let refused = |error| match error {
+                _ if timed_out.load(Ordering::Relaxed) => server_error(timeout_message()),
                 // The call had too little gas only because the calls before it used the cap up.
                 TransactionError::Invalid {
                     reason:
@@ -298,7 +309,11 @@ impl Simulator {
     fn state_overrides(&mut self, overrides: StateOverride) -> RpcResult<StateChanges> {
         let mut changes = StateChanges::default();
         for (address, account) in overrides {
-            let current = self.state.basic(address).map_err(internal)?.unwrap_or_default();
+            let current = self
+                .state
+                .basic(address)
+                .map_err(|error| state_error(&self.timed_out, error))?
+                .unwrap_or_default();
             let mut info = AccountState {
                 nonce: current.nonce,
                 balance: current.balance,
@@ -490,6 +505,11 @@ fn refused(refusal: TransactionError, request: &TransactionRequest, base_fee: u6
         ),
         other => internal(other),
     }
+}
+
+/// A read of the simulated state that failed: its time was up, or the store failed.
+fn state_error(timed_out: &AtomicBool, error: impl std::fmt::Display) -> ErrorObjectOwned {
+    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message()) } else { internal(error) }
 }
 
 fn error(code: i32, message: String) -> ErrorObjectOwned {
