@@ -207,23 +207,17 @@ impl Simulator {
         self.state.apply(&overridden);
         self.trie.update(&overridden).map_err(internal)?;
 
-        // Nonces the calls default to: the state's, counted up call by call.
-        let mut nonces: HashMap<Address, u64> = HashMap::default();
-        for request in &sim_block.calls {
-            let from = request.from.unwrap_or_default();
-            if let std::collections::hash_map::Entry::Vacant(entry) = nonces.entry(from) {
-                let account = self.state.basic(from).map_err(|error| state_error(&self.timed_out, error))?;
-                entry.insert(account.map_or(0, |account| account.nonce));
-            }
-        }
         let mut executor =
             BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
                 .map_err(internal)?;
         let mut transactions = Vec::with_capacity(sim_block.calls.len());
         let mut results = Vec::with_capacity(sim_block.calls.len());
         for request in sim_block.calls {
-            let from = request.from.unwrap_or_default();
-            let nonce = nonces.get(&from).copied().unwrap_or_default();
+            // A call without a nonce takes the sender's as the calls before left it (an
+            // authorization or a CREATE of the sender's may have moved it more than one).
+            let nonce = executor
+                .nonce(request.from.unwrap_or_default())
+                .map_err(|error| state_error(&self.timed_out, error))?;
             let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
             if request.gas.is_some_and(|gas| gas > self.gas_left) {
                 return Err(limit(format!(
@@ -255,7 +249,6 @@ impl Simulator {
                 (executor.execute_transaction(&tx).map_err(refused)?, None)
             };
             self.gas_left = self.gas_left.saturating_sub(outcome.gas_used);
-            nonces.insert(from, request.nonce.unwrap_or(nonce).saturating_add(1));
             results.push(call_result(outcome, traced));
             transactions.push(tx);
         }

@@ -174,6 +174,22 @@ async fn simulated_blocks_run_on_each_others_state() {
     let same_time = json!({"blockStateCalls": [{"blockOverrides": {"time": base.header.timestamp}}]});
     assert_eq!(code(same_time).await, -38021);
 
+    // A call without a nonce takes the sender's nonce as the calls before it left it: an
+    // explicit nonce (unchecked without validation) does not move it more than one.
+    let nonce = provider.get_transaction_count(sender).await.unwrap();
+    let nonced = simulate(json!({
+        "blockStateCalls": [{"calls": [
+            {"from": sender, "to": poor, "nonce": format!("{:#x}", nonce + 5)},
+            {"from": sender, "to": poor},
+        ]}],
+        "returnFullTransactions": true,
+    }))
+    .await
+    .unwrap();
+    let transactions = &nonced[0]["transactions"];
+    assert_eq!(quantity(&transactions[0]["nonce"]), nonce + 5, "{nonced}");
+    assert_eq!(quantity(&transactions[1]["nonce"]), nonce + 1, "{nonced}");
+
     // With validation, a call that pays the base fee runs as a real block would run it.
     let fee = provider.get_gas_price().await.unwrap() * 2;
     let paying = json!({

@@ -388,6 +388,20 @@ impl<DB: Database> BlockExecutor<DB> {
         })
     }
 
+    /// The nonce of `address` after the transactions executed so far: what a simulated call
+    /// without a nonce takes, as geth reads it from the state before each call.
+    pub fn nonce(&mut self, address: Address) -> Result<u64, ExecutionError> {
+        let number = self.number;
+        let account = self
+            .evm
+            .ctx
+            .journaled_state
+            .database
+            .basic(address)
+            .map_err(|error| ExecutionError::Database { number, reason: error.to_string() })?;
+        Ok(account.map_or(0, |account| account.nonce))
+    }
+
     /// The block's number.
     pub fn number(&self) -> u64 {
         self.number
