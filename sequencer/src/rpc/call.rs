@@ -16,7 +16,7 @@
 
 use super::{
     codes::Codes,
-    eth::{EthRpc, HeadAccounts, HeadChanges, INVALID_PARAMS, ResolvedBlock, internal, server_error},
+    eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock, internal, invalid_params, server_error},
     executions::{Executions, STOPPING},
 };
 use crate::store::{DbNodeStore, Store};
@@ -202,12 +202,7 @@ impl EthRpc {
     ) -> RpcResult<Simulator> {
         let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
-        if overrides.values().any(|account| account.move_precompile_to.is_some()) {
-            return Err(invalid_params("movePrecompileToAddress is not supported"));
-        }
-        if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
-            return Err(invalid_params("an account override has both state and stateDiff"));
-        }
+        check_overrides(&overrides)?;
         let in_memory_time =
             if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
         Ok(Simulator {
@@ -637,10 +632,6 @@ pub(super) fn revert_reason(output: &[u8]) -> Option<String> {
     String::from_utf8(data.get(start..start.checked_add(len)?)?.to_vec()).ok()
 }
 
-fn invalid_params(message: &str) -> ErrorObjectOwned {
-    ErrorObject::owned(INVALID_PARAMS, message.to_string(), None::<()>)
-}
-
 /// The block environment of a call on `header`'s state: the block's own context, with the
 /// overrides applied.
 fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
@@ -688,6 +679,18 @@ fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
         }
     }
     block
+}
+
+/// Refuses state overrides the node does not apply: moved precompiles, and an account whose
+/// storage is both replaced and patched.
+pub(super) fn check_overrides(overrides: &StateOverride) -> RpcResult<()> {
+    if overrides.values().any(|account| account.move_precompile_to.is_some()) {
+        return Err(invalid_params("movePrecompileToAddress is not supported"));
+    }
+    if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
+        return Err(invalid_params("an account override has both state and stateDiff"));
+    }
+    Ok(())
 }
 
 /// The input of a request that names a kind of transaction the L2 runs: blob transactions are

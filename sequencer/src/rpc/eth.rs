@@ -256,6 +256,11 @@ pub(super) fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(SERVER_ERROR, message.into(), None::<()>)
 }
 
+/// A request whose parameters the node refuses (-32602).
+pub(super) fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObject::owned(INVALID_PARAMS, message.into(), None::<()>)
+}
+
 fn pool_error(error: PoolError) -> ErrorObjectOwned {
     server_error(error.to_string())
 }

@@ -7,7 +7,7 @@
 //! The addresses and topics that log filters and logs subscriptions hold are bounded together
 //! (see [`CriteriaLease`]), so that no number of clients can fill the memory with them.
 
-use super::eth::{EthRpc, INVALID_PARAMS, internal, server_error};
+use super::eth::{EthRpc, internal, invalid_params, server_error};
 use crate::store::LogQuery;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, U256};
@@ -15,7 +15,7 @@ use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges, Log};
 use jsonrpsee::{
     core::{RpcResult, async_trait},
     proc_macros::rpc,
-    types::{ErrorObject, ErrorObjectOwned},
+    types::ErrorObjectOwned,
 };
 use parking_lot::Mutex;
 use std::{
@@ -170,7 +170,7 @@ impl EthLogsApiServer for EthRpc {
                 from_block.map_or(head, |from| self.tag_number(from).saturating_sub(1).max(head))
             }
             FilterBlockOption::AtBlockHash(_) => {
-                return Err(invalid_params("a filter cannot name a blockHash; use eth_getLogs".into()));
+                return Err(invalid_params("a filter cannot name a blockHash; use eth_getLogs"));
             }
         };
         let lease = self.filters.lease(&filter)?;
@@ -252,7 +252,7 @@ impl EthLogsApiServer for EthRpc {
             entry.last_used = Instant::now();
             match &entry.kind {
                 FilterKind::Logs(filter, _) => filter.clone(),
-                _ => return Err(invalid_params("not a log filter".into())),
+                _ => return Err(invalid_params("not a log filter")),
             }
         };
         self.logs(*filter).await
@@ -388,10 +388,6 @@ fn rand_id() -> u128 {
 
 fn filter_not_found() -> ErrorObjectOwned {
     server_error("filter not found")
-}
-
-fn invalid_params(message: String) -> ErrorObjectOwned {
-    ErrorObject::owned(INVALID_PARAMS, message, None::<()>)
 }
 
 #[cfg(test)]

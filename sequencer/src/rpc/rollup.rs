@@ -1,6 +1,7 @@
 //! The `rollup_` namespace: what the batcher and anyone checking the chain against L1 need
 //! beyond `eth_`.
 
+use super::eth::invalid_params;
 use crate::{
     batch_trace::{self, TraceError},
     store::{DbNodeStore, Store},
@@ -9,7 +10,7 @@ use alloy_primitives::{B256, Bytes, U64};
 use jsonrpsee::{
     core::{RpcResult, async_trait},
     proc_macros::rpc,
-    types::{ErrorObject, ErrorObjectOwned},
+    types::ErrorObject,
 };
 use serde::{Deserialize, Serialize};
 
@@ -77,8 +78,4 @@ impl RollupApiServer for RollupRpc {
             trace: batch.trace.encode().into(),
         })
     }
-}
-
-fn invalid_params(message: String) -> ErrorObjectOwned {
-    ErrorObject::owned(-32602, message, None::<()>)
 }

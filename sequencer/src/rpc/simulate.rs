@@ -13,7 +13,7 @@
 use super::{
     call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason, timeout_message},
     convert,
-    eth::{EthRpc, INVALID_PARAMS, internal, server_error},
+    eth::{EthRpc, internal, invalid_params, server_error},
 };
 use crate::store::DbNodeStore;
 use alloy_consensus::{
@@ -124,14 +124,8 @@ fn check_payload(payload: &SimulatePayload) -> RpcResult<()> {
     if calls > MAX_CALLS {
         return Err(limit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
     }
-    let overrides = payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref());
-    for account in overrides.flat_map(|overrides| overrides.values()) {
-        if account.move_precompile_to.is_some() {
-            return Err(invalid_params("movePrecompileToAddress is not supported"));
-        }
-        if account.state.is_some() && account.state_diff.is_some() {
-            return Err(invalid_params("an account override has both state and stateDiff"));
-        }
+    for overrides in payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref()) {
+        super::call::check_overrides(overrides)?;
     }
     Ok(())
 }
@@ -511,10 +505,6 @@ fn error(code: i32, message: String) -> ErrorObjectOwned {
 
 fn limit(message: String) -> ErrorObjectOwned {
     error(code::CLIENT_LIMIT, message)
-}
-
-fn invalid_params(message: &str) -> ErrorObjectOwned {
-    error(INVALID_PARAMS, message.to_string())
 }
 
 /// A state with the simulated blocks' changes on top: what they set is read here, the rest

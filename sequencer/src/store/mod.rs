@@ -693,13 +693,13 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, cache_kib: i64) -> Resul
     Ok(())
 }
 
-/// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
 /// The file a `sqlite:` URL names.
 fn sqlite_path(url: &str) -> &str {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     path.split('?').next().unwrap_or(path)
 }
 
+/// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
 fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     let path = sqlite_path(url);
     // Every connection to `:memory:` would open a database of its own, and the node needs the

@@ -43,8 +43,8 @@ use revm::{
     primitives::hardfork::SpecId,
 };
 
-/// The EVM the executor drives: revm's mainnet EVM over the block's state layer.
-/// The EVM a block runs on. Its inspector runs only for
+/// The EVM the executor drives: revm's mainnet EVM over the block's state layer. Its inspector
+/// runs only for
 /// [`BlockExecutor::execute_transaction_tracing_transfers`]: sealing a block never calls it.
 type BlockEvm<DB> = MainnetEvm<MainnetContext<BlockState<DB>>, TransferLog>;
 
