@@ -463,35 +463,26 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
         let slots: usize = requests.values().map(Vec::len).sum();
         if slots > MAX_STORAGE_VALUES {
-            let message = format!("too many slots: {slots}, at most {MAX_STORAGE_VALUES} per call");
-            return Err(ErrorObject::owned(INVALID_PARAMS, message, None::<()>));
+            return Err(invalid_params(format!(
+                "too many slots: {slots}, at most {MAX_STORAGE_VALUES} per call"
+            )));
         }
+        // All through the trie at the block's state root, even at the head: the flat tables
+        // move on as blocks are sealed, and one answer must not mix two blocks.
         let block = self.resolve_required(block).await?;
-        let values = if block.is_head {
-            let mut values = BTreeMap::new();
-            for (address, slots) in requests {
-                let mut read = Vec::with_capacity(slots.len());
-                for slot in slots {
-                    read.push(B256::from(self.store.storage(address, slot).await.map_err(internal)?));
-                }
-                values.insert(address, read);
-            }
-            values
-        } else {
-            let mut trie = StateTrie::new(self.nodes.clone(), block.header.state_root);
-            tokio::task::spawn_blocking(move || {
-                requests
-                    .into_iter()
-                    .map(|(address, slots)| {
-                        let read = slots.into_iter().map(|slot| trie.storage(address, slot).map(B256::from));
-                        Ok((address, read.collect::<Result<_, _>>()?))
-                    })
-                    .collect::<Result<_, trace_builder::TrieError>>()
-            })
-            .await
-            .map_err(internal)?
-            .map_err(internal)?
-        };
+        let mut trie = StateTrie::new(self.nodes.clone(), block.header.state_root);
+        let values = tokio::task::spawn_blocking(move || {
+            requests
+                .into_iter()
+                .map(|(address, slots)| {
+                    let read = slots.into_iter().map(|slot| trie.storage(address, slot).map(B256::from));
+                    Ok((address, read.collect::<Result<_, _>>()?))
+                })
+                .collect::<Result<_, trace_builder::TrieError>>()
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
         Ok(values)
     }
 
