@@ -460,7 +460,8 @@ fn call_result(
         }),
     };
     SimCallResult {
-        return_data: outcome.output,
+        // As geth: a failed call's data is its error's, not a return value.
+        return_data: if outcome.success { outcome.output } else { Bytes::new() },
         logs: if outcome.success { logs } else { Vec::new() },
         gas_used: outcome.gas_used,
         max_used_gas: None,

@@ -91,6 +91,7 @@ async fn simulated_blocks_run_on_each_others_state() {
     let [read, reverted, halted] = [0, 1, 2].map(|i| &second["calls"][i]);
     assert_eq!(read["returnData"], json!(B256::from(U256::from(5))), "{read}");
     assert_eq!((reverted["status"].clone(), reverted["error"]["code"].clone()), (json!("0x0"), json!(3)));
+    assert_eq!(reverted["returnData"], json!("0x"), "{reverted}");
     assert_eq!((halted["status"].clone(), halted["error"]["code"].clone()), (json!("0x0"), json!(-32015)));
     assert_eq!(halted["gasUsed"], json!("0x10000"));
     assert_eq!(
