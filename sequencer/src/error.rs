@@ -34,6 +34,10 @@ pub enum StoreError {
     /// Another process writes this database.
     #[error("database {0} is in use by another node; stop it first (one node writes a database)")]
     InUse(String),
+    /// The session that held this node's claim on the database ended: another node could
+    /// now write it too, so this one stops.
+    #[error("lost the claim on the database ({0}); stopping, since another node could now write it")]
+    ClaimLost(String),
     /// The SQLite lock file could not be opened or locked.
     #[error("cannot lock {path}: {source}")]
     LockFile {

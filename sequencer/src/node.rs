@@ -147,8 +147,15 @@ impl Node {
 
     /// Runs until `signal` completes or a critical task dies, then stops cleanly.
     pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
+        let claim = async {
+            match self.writer_lock.as_mut() {
+                Some(lock) => lock.lost().await,
+                None => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             () = signal => Ok(()),
+            lost = claim => Err(NodeError::Store(lost)),
             result = &mut self.producer => Err(match result {
                 Ok(Ok(())) => NodeError::Task("block producer exited".into()),
                 Ok(Err(error)) => NodeError::Build(error),

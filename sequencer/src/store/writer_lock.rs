@@ -7,6 +7,8 @@ use sqlx::{Connection, Row};
 
 /// The advisory lock key a node holds on its PostgreSQL database ("nrsq" in ASCII).
 const POSTGRES_LOCK_KEY: i64 = 0x6e72_7371;
+/// How often a node makes sure its PostgreSQL session still holds the claim.
+const LOCK_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Held by the node that writes a database, for as long as it runs; dropping it lets another
 /// node start.
@@ -65,6 +67,25 @@ impl WriterLock {
             }
         };
         Ok(Self { held })
+    }
+
+    /// Resolves if the claim is lost: the PostgreSQL session that holds it ended (the server
+    /// restarted, a proxy or an administrator cut it), so another node may now claim the
+    /// database. A lock file is held by the system for as long as the process lives: never.
+    pub async fn lost(&mut self) -> StoreError {
+        let Held::Postgres { connection } = &mut self.held else { return std::future::pending().await };
+        loop {
+            tokio::time::sleep(LOCK_CHECK_INTERVAL).await;
+            let held = sqlx::query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
+                .fetch_one(&mut *connection)
+                .await
+                .and_then(|row| row.try_get::<i64, _>(0));
+            match held {
+                Ok(count) if count > 0 => continue,
+                Ok(_) => return StoreError::ClaimLost("the session no longer holds its lock".into()),
+                Err(error) => return StoreError::ClaimLost(error.to_string()),
+            }
+        }
     }
 
     /// Gives the claim up now. Dropping it does too, but a PostgreSQL server frees a session

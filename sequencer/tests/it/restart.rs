@@ -77,6 +77,34 @@ async fn restart_on_postgres_continues_the_chain() {
     restart_continues_chain(Some(server.fresh_database().await)).await;
 }
 
+/// A node whose PostgreSQL session holding the claim on the database ends (a server restart, a
+/// proxy, an administrator) stops with a clear error instead of writing on unclaimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_its_claim_stops() {
+    let server = PgServer::start();
+    let url = server.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), Some(url.clone())).await;
+    let running = tokio::spawn(node.run_until(std::future::pending()));
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(cut, 1);
+    // Bounded so that a node that never notices fails the test rather than hanging it.
+    let stopped =
+        tokio::time::timeout(Duration::from_secs(60), running).await.expect("the node kept running");
+    let error = stopped.unwrap().unwrap_err().to_string();
+    assert!(error.contains("lost the claim on the database"), "{error}");
+    // Its successor takes the database over.
+    let node = launch(dir.path(), Some(url)).await;
+    node.stop().await;
+}
+
 /// Puts the trie nodes of the database at `url` back the way they were stored before they had
 /// locations (SQLite migration 0004, PostgreSQL 0003): one row per node, keyed by hash alone,
 /// in another order.
