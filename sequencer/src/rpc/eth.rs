@@ -245,6 +245,20 @@ impl HeadAccounts {
 /// Admitted transactions a slow filter or subscriber may lag behind before it skips some.
 const PENDING_FEED_CAPACITY: usize = 4_096;
 
+/// Which transactions [`EthRpc::submit`] admits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Any the pool takes, queued ones included (`eth_sendRawTransaction`).
+    Any,
+    /// Only one executable next (`eth_sendRawTransactionSync`, EIP-7966).
+    ReadyOnly,
+}
+
+/// EIP-7966: the transaction was not pooled, it would not be executable next.
+const NOT_READY: i32 = 5;
+/// EIP-7966: the transaction was not pooled, its nonce is past the sender's next.
+const NONCE_GAP: i32 = 6;
+
 /// JSON-RPC error code geth uses for rejected transactions and failed calls.
 pub(super) const SERVER_ERROR: i32 = -32000;
 /// JSON-RPC "invalid params".
@@ -311,6 +325,7 @@ impl EthRpc {
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
+        module.merge(super::send_sync::EthSendSyncApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
         module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
@@ -365,6 +380,48 @@ impl EthRpc {
     }
 
     /// An account at a block: the flat tables for the head, the trie below it.
+    /// Admits a raw transaction to the pool, durably before it returns its hash (an
+    /// acknowledged transaction survives a crash). With [`Admission::ReadyOnly`] a transaction
+    /// that would not be executable next is refused, unpooled (EIP-7966).
+    pub(super) async fn submit(&self, raw: Bytes, admission: Admission) -> RpcResult<B256> {
+        let tx = TxEnvelope::decode_2718_exact(raw.as_ref())
+            .map_err(|e| invalid_params(format!("invalid transaction: {e}")))?;
+        // Checks that need no sender first: junk costs no signature recovery.
+        self.mempool.validate_stateless(&tx).map_err(pool_error)?;
+        let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
+        let sender = tx.signer();
+        let nonce = alloy_consensus::Transaction::nonce(tx.inner());
+        let head = self.resolve_required(None).await?;
+        let account = self.account_at(sender, &head).await?;
+        if admission == Admission::ReadyOnly {
+            let expected =
+                self.mempool.pending_nonce(sender, account.as_ref().map_or(0, |account| account.nonce));
+            if nonce > expected {
+                return Err(ErrorObject::owned(
+                    NONCE_GAP,
+                    format!("nonce gap: the sender's next nonce is {expected}, the transaction's {nonce}"),
+                    Some(U64::from(expected)),
+                ));
+            }
+        }
+        let hash = self.mempool.add(tx, SenderState::from_account(account.as_ref())).map_err(pool_error)?;
+        if admission == Admission::ReadyOnly && self.mempool.is_pending(&hash) == Some(false) {
+            self.mempool.remove(&hash);
+            return Err(ErrorObject::owned(
+                NOT_READY,
+                "transaction not executable next (the sender cannot fund it after its pending ones)",
+                Some(hash),
+            ));
+        }
+        if let Err(error) = self.journal.record(hash, sender, raw).await {
+            self.mempool.remove(&hash);
+            return Err(internal(error));
+        }
+        // Nobody listening is not an error.
+        let _ = self.pending_txs.send(hash);
+        Ok(hash)
+    }
+
     async fn account_at(
         &self,
         address: Address,
@@ -504,24 +561,7 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        let tx = TxEnvelope::decode_2718_exact(raw.as_ref()).map_err(|e| {
-            ErrorObject::owned(INVALID_PARAMS, format!("invalid transaction: {e}"), None::<()>)
-        })?;
-        // Checks that need no sender first: junk costs no signature recovery.
-        self.mempool.validate_stateless(&tx).map_err(pool_error)?;
-        let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
-        let sender = tx.signer();
-        let head = self.resolve_required(None).await?;
-        let account = self.account_at(sender, &head).await?;
-        let hash = self.mempool.add(tx, SenderState::from_account(account.as_ref())).map_err(pool_error)?;
-        // Durable before the hash is returned: an acknowledged transaction survives a crash.
-        if let Err(error) = self.journal.record(hash, sender, raw).await {
-            self.mempool.remove(&hash);
-            return Err(internal(error));
-        }
-        // Nobody listening is not an error.
-        let _ = self.pending_txs.send(hash);
-        Ok(hash)
+        self.submit(raw, Admission::Any).await
     }
 
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {

@@ -15,6 +15,7 @@ mod logs;
 mod metered;
 mod pubsub;
 mod rollup;
+mod send_sync;
 mod simulate;
 mod txpool;
 
@@ -27,6 +28,7 @@ pub use fork_config::{EthForkConfigApiServer, ForkConfigs};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
+pub use send_sync::EthSendSyncApiServer;
 pub use simulate::EthSimulateApiServer;
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 

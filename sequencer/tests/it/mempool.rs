@@ -229,3 +229,51 @@ async fn mined_transactions_leave_nothing_in_the_journal(dir: &std::path::Path, 
     assert!(left.is_empty(), "{} mined transactions left in the journal", left.len());
     store.close().await;
 }
+
+/// `eth_sendRawTransactionSync` (EIP-7966): the receipt in one round trip; a nonce gap or a
+/// transaction its sender cannot fund is refused unpooled; a timeout leaves it pooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_raw_transaction_sync_answers_with_the_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let spec = crate::spec::Spec::load();
+    let signer = dev_signer(6);
+    let sync = |raw: Bytes, timeout: Option<u64>| {
+        let provider = provider.clone();
+        async move {
+            let params = match timeout {
+                Some(timeout) => serde_json::json!([raw, timeout]),
+                None => serde_json::json!([raw]),
+            };
+            provider.raw_request::<_, serde_json::Value>("eth_sendRawTransactionSync".into(), params).await
+        }
+    };
+    let fee = 10_000_000_000;
+
+    let receipt = sync(sign(&signer, transfer(0, fee, 1_000_000_000)), None).await.unwrap();
+    spec.check("eth_getTransactionReceipt", &receipt);
+    assert_eq!(receipt["status"], serde_json::json!("0x1"), "{receipt}");
+    let hash: B256 = serde_json::from_value(receipt["transactionHash"].clone()).unwrap();
+    assert_eq!(
+        provider.get_transaction_receipt(hash).await.unwrap().unwrap().block_hash.map(|h| h.to_string()),
+        receipt["blockHash"].as_str().map(str::to_owned)
+    );
+
+    // A gap: refused with the nonce expected, and not pooled.
+    let gapped = sign(&signer, transfer(5, fee, 1_000_000_000));
+    let error = sync(gapped.clone(), None).await.unwrap_err();
+    let error = error.as_error_resp().expect("a JSON-RPC error");
+    assert_eq!(error.code, 6, "{error:?}");
+    assert_eq!(error.data.as_ref().map(|data| data.get()), Some("\"0x1\""));
+    assert_eq!(provider.get_transaction_by_hash(alloy_primitives::keccak256(&gapped)).await.unwrap(), None);
+
+    // 1 ms is too short for a block: code 4 with the hash, and the transaction stays pooled
+    // and is included.
+    let error = sync(sign(&signer, transfer(1, fee, 1_000_000_000)), Some(1)).await.unwrap_err();
+    let error = error.as_error_resp().expect("a JSON-RPC error");
+    assert_eq!(error.code, 4, "{error:?}");
+    let hash: B256 = serde_json::from_str(error.data.as_ref().unwrap().get()).unwrap();
+    assert!(wait_receipt(&provider, hash).await.status());
+    node.stop().await;
+}
