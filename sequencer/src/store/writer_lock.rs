@@ -9,6 +9,8 @@ use sqlx::{Connection, Row};
 const POSTGRES_LOCK_KEY: i64 = 0x6e72_7371;
 /// How often a node makes sure its PostgreSQL session still holds the claim.
 const LOCK_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long that check may take before the claim counts as lost.
+const LOCK_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Held by the node that writes a database, for as long as it runs; dropping it lets another
 /// node start.
@@ -76,10 +78,15 @@ impl WriterLock {
         let Held::Postgres { connection } = &mut self.held else { return std::future::pending().await };
         loop {
             tokio::time::sleep(LOCK_CHECK_INTERVAL).await;
-            let held = sqlx::query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
-                .fetch_one(&mut *connection)
-                .await
-                .and_then(|row| row.try_get::<i64, _>(0));
+            let check = sqlx::query(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted",
+            )
+            .fetch_one(&mut *connection);
+            // A server that does not answer cannot vouch for the claim either.
+            let held = match tokio::time::timeout(LOCK_CHECK_TIMEOUT, check).await {
+                Ok(row) => row.and_then(|row| row.try_get::<i64, _>(0)),
+                Err(_) => return StoreError::ClaimLost("the server did not answer the check".into()),
+            };
             match held {
                 Ok(count) if count > 0 => continue,
                 Ok(_) => return StoreError::ClaimLost("the session no longer holds its lock".into()),
