@@ -67,6 +67,8 @@ use trace_builder::{ChainConfig, StateTrie};
 pub const RPC_GAS_CAP: u64 = 50_000_000;
 /// JSON-RPC error code of a reverted call, with the revert data in `data`.
 const EXECUTION_REVERTED: i32 = 3;
+/// The gas of a plain transfer.
+const TRANSFER_GAS: u64 = 21_000;
 /// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
 /// thread.
 const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
@@ -289,18 +291,39 @@ impl Simulator {
         }
     }
 
+    /// Whether `request` sends no data to an account without code.
+    fn is_plain_transfer(&mut self, request: &TransactionRequest) -> RpcResult<bool> {
+        let Some(TxKind::Call(to)) = request.to else { return Ok(false) };
+        if !request_input(request)?.is_empty() {
+            return Ok(false);
+        }
+        match self.state.basic(to) {
+            Ok(account) => Ok(account.is_none_or(|account| account.code_hash == KECCAK256_EMPTY)),
+            Err(error) => Err(self.read_failure(error)),
+        }
+    }
+
     /// The balance of `address`, for the estimate's checks.
     fn balance(&mut self, address: Address) -> RpcResult<U256> {
         match self.state.basic(address) {
             Ok(account) => Ok(account.map(|account| account.balance).unwrap_or_default()),
-            Err(_) if self.state.missed => {
-                if let Mode::InMemory { fell_short, .. } = &mut self.mode {
-                    *fell_short = true;
-                }
-                Err(server_error(FELL_SHORT))
-            }
-            Err(error) => Err(internal(error)),
+            Err(error) => Err(self.read_failure(error)),
         }
+    }
+
+    /// The error of a state read outside a run: memory fell short (the request starts again
+    /// on a blocking thread), the time is up, or the store failed.
+    fn read_failure(&mut self, error: CallStateError) -> ErrorObjectOwned {
+        if self.state.missed {
+            if let Mode::InMemory { fell_short, .. } = &mut self.mode {
+                *fell_short = true;
+            }
+            return server_error(FELL_SHORT);
+        }
+        if self.state.timed_out.load(Ordering::Relaxed) {
+            return server_error(timeout_message());
+        }
+        internal(error)
     }
 
     /// [`Simulator::run`] within `budget`.
@@ -363,6 +386,15 @@ impl Simulator {
             if value > balance {
                 return Err(server_error("insufficient funds for transfer"));
             }
+        }
+        // A plain transfer to an account without code needs 21,000 if it succeeds with that:
+        // one run instead of a search (as geth; the run, not the shape, decides, since an
+        // access list or an authorization costs more).
+        if self.is_plain_transfer(request)?
+            && hi >= TRANSFER_GAS
+            && self.succeeds(request, TRANSFER_GAS, cap)?
+        {
+            return Ok(TRANSFER_GAS);
         }
         let first = self.run(request, hi, cap).map_err(|error| {
             if error.message().starts_with("intrinsic gas too low") {

@@ -3,6 +3,7 @@
 
 use crate::support::{dev_signer, init_code, launch, provider, sign, wait_receipt};
 use alloy_consensus::TxEip1559;
+use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, address};
 use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_eth::{
@@ -117,6 +118,16 @@ async fn calls_estimates_and_access_lists() {
         .await
         .unwrap();
     assert_eq!(plain, 21_000);
+    // A transfer with an access list pays for it: 2,400 per address over the 21,000.
+    let listed = TransactionRequest::default()
+        .from(sender)
+        .to(Address::repeat_byte(1))
+        .value(U256::from(1))
+        .access_list(AccessList(vec![AccessListItem {
+            address: Address::repeat_byte(2),
+            storage_keys: vec![],
+        }]));
+    assert_eq!(provider.estimate_gas(listed).await.unwrap(), 23_400);
 
     // createAccessList: the probed account, not the sender or the callee.
     let probed = Address::repeat_byte(0x5e);
