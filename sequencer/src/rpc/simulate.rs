@@ -464,7 +464,7 @@ fn call_result(
         return_data: if outcome.success { outcome.output } else { Bytes::new() },
         logs: if outcome.success { logs } else { Vec::new() },
         gas_used: outcome.gas_used,
-        max_used_gas: None,
+        max_used_gas: Some(outcome.gas_spent),
         status: outcome.success,
         error,
     }

@@ -77,6 +77,8 @@ async fn simulated_blocks_run_on_each_others_state() {
 
     let stored = &first["calls"][0];
     assert_eq!(stored["status"], json!("0x1"), "{stored}");
+    // What it spent before refunds: at least what it paid for.
+    assert!(quantity(&stored["maxUsedGas"]) >= quantity(&stored["gasUsed"]), "{stored}");
     let log = &stored["logs"][0];
     assert_eq!(log["address"].as_str().unwrap().parse::<Address>().unwrap(), contract);
     assert_eq!(log["topics"][0], json!(B256::from(U256::from(1))));

@@ -90,6 +90,9 @@ pub struct TxOutcome {
     pub success: bool,
     /// Gas it used, after refunds (and at least the EIP-7623 calldata floor).
     pub gas_used: u64,
+    /// Gas its execution spent before refunds: the least limit it could have run with is at
+    /// least this.
+    pub gas_spent: u64,
     /// Blob gas it used (EIP-4844), zero for other types.
     pub blob_gas_used: u64,
     /// Price per gas it paid: the base fee plus its effective priority fee.
@@ -360,6 +363,7 @@ impl<DB: Database> BlockExecutor<DB> {
         })?;
 
         let gas_used = result.tx_gas_used();
+        let gas_spent = result.gas().total_gas_spent();
         // Cannot overflow: gas used is at most the transaction's limit, checked above.
         self.gas_used = self.gas_used.saturating_add(gas_used);
         self.blob_gas_used = self.blob_gas_used.saturating_add(blob_gas);
@@ -379,6 +383,7 @@ impl<DB: Database> BlockExecutor<DB> {
             receipt,
             success,
             gas_used,
+            gas_spent,
             blob_gas_used: blob_gas,
             effective_gas_price: envelope.effective_gas_price(Some(self.base_fee)),
             blob_gas_price: self.blob_gas_price.filter(|_| blob_gas > 0),
