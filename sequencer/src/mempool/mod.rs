@@ -218,6 +218,14 @@ pub enum PoolError {
     /// flight.
     #[error("in-flight transaction limit reached for delegated accounts")]
     InflightTxLimitReached,
+    /// Admitted only if executable next (EIP-7966), and the nonce is past the sender's next.
+    #[error("nonce gap: the sender's next nonce is {expected}, the transaction's {got}")]
+    NonceGap {
+        /// The sender's next nonce after its pending transactions.
+        expected: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
     /// An authorization names an account that already has more than one pooled transaction.
     #[error("authority already reserved: {authority} has pooled transactions")]
     AuthorityReserved {
@@ -252,6 +260,7 @@ impl PoolError {
             Self::GappedNonceFromDelegated => "gapped_nonce_from_delegated",
             Self::InflightTxLimitReached => "inflight_limit_reached",
             Self::AuthorityReserved { .. } => "authority_reserved",
+            Self::NonceGap { .. } => "nonce_gap",
         }
     }
 }
@@ -488,6 +497,22 @@ impl Mempool {
     /// On success the transaction is pooled (pending or queued); other transactions may have
     /// been evicted to make room, and are reported by [`Mempool::take_removed`].
     pub fn add(&self, tx: Recovered<TxEnvelope>, state: SenderState) -> Result<B256, PoolError> {
+        self.admit(tx, state, false)
+    }
+
+    /// As [`Mempool::add`], for a transaction executable next only: one whose nonce is past
+    /// the sender's next (after its pending ones) is refused with [`PoolError::NonceGap`],
+    /// decided under the pool's lock against the newest state it knows (EIP-7966).
+    pub fn add_ready(&self, tx: Recovered<TxEnvelope>, state: SenderState) -> Result<B256, PoolError> {
+        self.admit(tx, state, true)
+    }
+
+    fn admit(
+        &self,
+        tx: Recovered<TxEnvelope>,
+        state: SenderState,
+        ready_only: bool,
+    ) -> Result<B256, PoolError> {
         let authorities: Vec<Address> = tx
             .inner()
             .authorization_list()
@@ -498,7 +523,7 @@ impl Mempool {
         let mut pool = self.inner.lock();
         let result =
             validate_stateless(&pool.config, pool.chain_id, pool.spec, pool.head.gas_limit, tx.inner())
-                .and_then(|()| pool.add(tx, state, authorities, size, now));
+                .and_then(|()| pool.add(tx, state, authorities, size, now, ready_only));
         match &result {
             Ok(_) => {
                 self.metrics.admitted.increment(1);
@@ -624,14 +649,7 @@ impl Mempool {
     /// The next nonce of `sender` after its pending transactions, for `eth_getTransactionCount`
     /// at `pending`; `account_nonce` is its nonce in the latest state.
     pub fn pending_nonce(&self, sender: Address, account_nonce: u64) -> u64 {
-        let pool = self.inner.lock();
-        let mut next = account_nonce;
-        if let Some(sender) = pool.senders.get(&sender) {
-            while sender.txs.get(&next).is_some_and(|tx| tx.pending) {
-                next += 1;
-            }
-        }
-        next
+        self.inner.lock().next_nonce(sender, account_nonce)
     }
 
     /// A pooled transaction by hash.
@@ -760,6 +778,17 @@ fn is_enough_bump(old: &TxEnvelope, new: &TxEnvelope, bump_percent: u64) -> bool
 }
 
 impl Pool {
+    /// The next nonce of `sender` after its pending transactions, from `account_nonce` on.
+    fn next_nonce(&self, sender: Address, account_nonce: u64) -> u64 {
+        let mut next = account_nonce;
+        if let Some(sender) = self.senders.get(&sender) {
+            while sender.txs.get(&next).is_some_and(|tx| tx.pending) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     fn add(
         &mut self,
         tx: Recovered<TxEnvelope>,
@@ -767,6 +796,7 @@ impl Pool {
         authorities: Vec<Address>,
         encoded_size: usize,
         now: Instant,
+        ready_only: bool,
     ) -> Result<B256, PoolError> {
         let hash = *tx.inner().tx_hash();
         if self.by_hash.contains_key(&hash) {
@@ -787,6 +817,12 @@ impl Pool {
         };
         if nonce < state.nonce {
             return Err(PoolError::NonceTooLow { expected: state.nonce, got: nonce });
+        }
+        if ready_only {
+            let expected = self.next_nonce(sender, state.nonce);
+            if nonce > expected {
+                return Err(PoolError::NonceGap { expected, got: nonce });
+            }
         }
         let tx_cost = cost(tx.inner());
         let existing = self.senders.get(&sender);

@@ -232,8 +232,9 @@ enum Mode {
     /// On the RPC's own thread, from memory; once a run needs the database or more time, it
     /// fell short and every later run fails at once.
     InMemory { until: Instant, fell_short: bool },
-    /// On a blocking thread, reading the database.
-    Blocking { until: Instant },
+    /// On a blocking thread, reading the database; `stopped` once a run was stopped (the time
+    /// was up, or the node stops).
+    Blocking { until: Instant, stopped: bool },
 }
 
 /// One simulated run.
@@ -261,7 +262,7 @@ impl Simulator {
     fn reading_database(self) -> Self {
         Self {
             state: self.state.reading_database(),
-            mode: Mode::Blocking { until: Instant::now() + EXECUTION_TIMEOUT },
+            mode: Mode::Blocking { until: Instant::now() + EXECUTION_TIMEOUT, stopped: false },
             ..self
         }
     }
@@ -273,7 +274,7 @@ impl Simulator {
             Mode::InMemory { fell_short: true, .. } => return Err(server_error(FELL_SHORT)),
             Mode::InMemory { until, .. } => Budget::new(until)
                 .in_memory(Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec))),
-            Mode::Blocking { until } => Budget::new(until).stopped_by(self.executions.clone()),
+            Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
         };
         let outcome = self.execute(request, gas, gas_cap, &mut budget);
         match &mut self.mode {
@@ -281,10 +282,14 @@ impl Simulator {
                 *fell_short = true;
                 Err(server_error(FELL_SHORT))
             }
-            Mode::Blocking { .. } if budget.exhausted && self.executions.stopping() => {
+            Mode::Blocking { stopped, .. } if budget.exhausted && self.executions.stopping() => {
+                *stopped = true;
                 Err(server_error(STOPPING))
             }
-            Mode::Blocking { .. } if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) => {
+            Mode::Blocking { stopped, .. }
+                if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) =>
+            {
+                *stopped = true;
                 Err(server_error(timeout_message()))
             }
             _ => outcome,
@@ -440,11 +445,11 @@ impl Simulator {
         }
     }
 
-    /// Whether runs are stopped: memory fell short, the time is up, or the node stops.
+    /// Whether a run was stopped: memory fell short, the time was up, or the node stops.
     fn stopped(&self) -> bool {
         match self.mode {
             Mode::InMemory { fell_short, .. } => fell_short,
-            Mode::Blocking { until } => Instant::now() >= until || self.executions.stopping(),
+            Mode::Blocking { stopped, .. } => stopped,
         }
     }
 

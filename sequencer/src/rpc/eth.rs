@@ -254,8 +254,6 @@ pub(super) enum Admission {
     ReadyOnly,
 }
 
-/// EIP-7966: the transaction was not pooled, it would not be executable next.
-const NOT_READY: i32 = 5;
 /// EIP-7966: the transaction was not pooled, its nonce is past the sender's next.
 const NONCE_GAP: i32 = 6;
 
@@ -379,10 +377,10 @@ impl EthRpc {
         (block.is_head && head.number == block.header.number).then(|| (head.number, head.changed.clone()))
     }
 
-    /// An account at a block: the flat tables for the head, the trie below it.
     /// Admits a raw transaction to the pool, durably before it returns its hash (an
-    /// acknowledged transaction survives a crash). With [`Admission::ReadyOnly`] a transaction
-    /// that would not be executable next is refused, unpooled (EIP-7966).
+    /// acknowledged transaction survives a crash). With [`Admission::ReadyOnly`] one whose
+    /// nonce is past the sender's next is refused, unpooled (EIP-7966); one the sender cannot
+    /// fund after its pending ones the pool refuses in any case.
     pub(super) async fn submit(&self, raw: Bytes, admission: Admission) -> RpcResult<B256> {
         let tx = TxEnvelope::decode_2718_exact(raw.as_ref())
             .map_err(|e| invalid_params(format!("invalid transaction: {e}")))?;
@@ -390,29 +388,19 @@ impl EthRpc {
         self.mempool.validate_stateless(&tx).map_err(pool_error)?;
         let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
         let sender = tx.signer();
-        let nonce = alloy_consensus::Transaction::nonce(tx.inner());
         let head = self.resolve_required(None).await?;
         let account = self.account_at(sender, &head).await?;
-        if admission == Admission::ReadyOnly {
-            let expected =
-                self.mempool.pending_nonce(sender, account.as_ref().map_or(0, |account| account.nonce));
-            if nonce > expected {
-                return Err(ErrorObject::owned(
-                    NONCE_GAP,
-                    format!("nonce gap: the sender's next nonce is {expected}, the transaction's {nonce}"),
-                    Some(U64::from(expected)),
-                ));
+        let state = SenderState::from_account(account.as_ref());
+        let hash = match admission {
+            Admission::Any => self.mempool.add(tx, state),
+            Admission::ReadyOnly => self.mempool.add_ready(tx, state),
+        }
+        .map_err(|error| match error {
+            PoolError::NonceGap { expected, .. } => {
+                ErrorObject::owned(NONCE_GAP, error.to_string(), Some(U64::from(expected)))
             }
-        }
-        let hash = self.mempool.add(tx, SenderState::from_account(account.as_ref())).map_err(pool_error)?;
-        if admission == Admission::ReadyOnly && self.mempool.is_pending(&hash) == Some(false) {
-            self.mempool.remove(&hash);
-            return Err(ErrorObject::owned(
-                NOT_READY,
-                "transaction not executable next (the sender cannot fund it after its pending ones)",
-                Some(hash),
-            ));
-        }
+            error => pool_error(error),
+        })?;
         if let Err(error) = self.journal.record(hash, sender, raw).await {
             self.mempool.remove(&hash);
             return Err(internal(error));
@@ -422,6 +410,7 @@ impl EthRpc {
         Ok(hash)
     }
 
+    /// An account at a block: the flat tables for the head, the trie below it.
     async fn account_at(
         &self,
         address: Address,

@@ -44,9 +44,9 @@ impl Executions {
     /// [`QUEUE_TIMEOUT`] at most, and are refused at once when the node stops.
     pub(super) async fn permit(&self) -> RpcResult<OwnedSemaphorePermit> {
         let acquire = self.permits.clone().acquire_owned();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Waiting::new(&self.waiting);
         let acquired = tokio::time::timeout(QUEUE_TIMEOUT, acquire).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         match acquired {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => Err(server_error(STOPPING)),
@@ -71,5 +71,44 @@ impl Executions {
     /// Whether the node is stopping.
     pub(super) fn stopping(&self) -> bool {
         self.permits.is_closed()
+    }
+}
+
+/// One request counted as waiting for a permit, until dropped: also when the request is, as
+/// when its client leaves while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_dropped_while_waiting_is_no_longer_counted() {
+        let executions = Executions::new(1);
+        let held = executions.permit().await.unwrap();
+        assert!(!executions.saturated());
+        let waiter = executions.clone();
+        let waiting = tokio::spawn(async move { waiter.permit().await.map(drop) });
+        while !executions.saturated() {
+            tokio::task::yield_now().await;
+        }
+        // The client leaves: its request's future is dropped mid-wait.
+        waiting.abort();
+        let _ = waiting.await;
+        assert!(!executions.saturated());
+        drop(held);
     }
 }

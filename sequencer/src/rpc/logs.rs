@@ -57,25 +57,32 @@ pub struct LogLimits {
 pub(super) struct Filters {
     installed: Mutex<HashMap<U256, InstalledFilter>>,
     /// Addresses and topic alternatives held by log filters and logs subscriptions.
-    criteria: AtomicUsize,
+    criteria: Arc<AtomicUsize>,
 }
 
 /// A log filter's share of [`MAX_INSTALLED_CRITERIA`], held as long as the filter or the
 /// subscription lives and given back when dropped.
 #[derive(Debug)]
 pub(super) struct CriteriaLease {
-    filters: Arc<Filters>,
+    criteria: Arc<AtomicUsize>,
     count: usize,
 }
 
 impl Filters {
     /// Takes `filter`'s share of [`MAX_INSTALLED_CRITERIA`], or refuses it when it would pass.
-    pub(super) fn lease(self: &Arc<Self>, filter: &Filter) -> RpcResult<CriteriaLease> {
+    pub(super) fn lease(&self, filter: &Filter) -> RpcResult<CriteriaLease> {
         let count = filter.address.len() + filter.topics.iter().map(|topic| topic.len()).sum::<usize>();
-        self.criteria
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+        let take = || {
+            self.criteria.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
                 let total = held + count;
                 (total <= MAX_INSTALLED_CRITERIA).then_some(total)
+            })
+        };
+        // Filters idle past their timeout still hold theirs until expired: expire, then retry.
+        take()
+            .or_else(|_| {
+                expire(&mut self.installed.lock());
+                take()
             })
             .map_err(|held| {
                 server_error(format!(
@@ -83,13 +90,13 @@ impl Filters {
                      at most {MAX_INSTALLED_CRITERIA}; uninstall filters or name fewer"
                 ))
             })?;
-        Ok(CriteriaLease { filters: self.clone(), count })
+        Ok(CriteriaLease { criteria: self.criteria.clone(), count })
     }
 }
 
 impl Drop for CriteriaLease {
     fn drop(&mut self) {
-        self.filters.criteria.fetch_sub(self.count, Ordering::AcqRel);
+        self.criteria.fetch_sub(self.count, Ordering::AcqRel);
     }
 }
 
@@ -397,7 +404,7 @@ mod tests {
 
     #[test]
     fn filters_and_subscriptions_hold_bounded_criteria() {
-        let filters = Arc::new(Filters::default());
+        let filters = Filters::default();
         let addresses: Vec<Address> =
             (0..1_000u16).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
         let filter = Filter::new().address(addresses).event_signature(B256::repeat_byte(1));

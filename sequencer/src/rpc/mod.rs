@@ -28,7 +28,7 @@ pub use fork_config::{EthForkConfigApiServer, ForkConfigs};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
-pub use send_sync::EthSendSyncApiServer;
+pub use send_sync::{EthSendSyncApiServer, Millis};
 pub use simulate::EthSimulateApiServer;
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 

@@ -2,13 +2,14 @@
 //! receipt once a block includes it, in one round trip; with one-second blocks a wallet then
 //! learns the outcome about a second after it sends, without polling.
 //!
-//! A transaction that would not be executable next is refused and not pooled: a nonce gap
-//! (code 6, the expected nonce in `data`) or missing funds after the sender's pending ones
-//! (code 5). One that was pooled but not included in time is code 4, its hash in `data`: it
-//! stays pooled, as after `eth_sendRawTransaction`.
+//! A transaction whose nonce is past the sender's next is refused and not pooled (code 6,
+//! the expected nonce in `data`); one its sender cannot fund after its pending ones the pool
+//! refuses anyway, with the usual "insufficient funds" error, so code 5 never arises. One that
+//! was pooled but not included in time is code 4, its hash in `data`: it stays pooled, as
+//! after `eth_sendRawTransaction`.
 
 use super::eth::{Admission, EthApiServer, EthRpc, internal};
-use alloy_primitives::Bytes;
+use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::TransactionReceipt;
 use jsonrpsee::{
     core::{RpcResult, async_trait},
@@ -25,16 +26,36 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 /// EIP-7966: pooled, but not included within the timeout.
 const TIMED_OUT: i32 = 4;
 
+/// A timeout in milliseconds as clients send it: geth's a JSON number, viem's a hex quantity.
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Millis {
+    /// `5000`
+    Number(u64),
+    /// `"0x1388"`
+    Quantity(U64),
+}
+
+impl Millis {
+    fn get(self) -> u64 {
+        match self {
+            Self::Number(millis) => millis,
+            Self::Quantity(millis) => millis.to::<u64>(),
+        }
+    }
+}
+
 /// Synchronous submission.
 #[rpc(server, namespace = "eth")]
 pub trait EthSendSyncApi {
     /// Submits a signed transaction and returns its receipt once included, waiting at most
-    /// `timeout_ms` milliseconds (the node's default when absent, zero or past the maximum).
+    /// `timeout_ms` milliseconds, a number or a hex quantity (the node's default when absent
+    /// or zero, the maximum past it).
     #[method(name = "sendRawTransactionSync")]
     async fn send_raw_transaction_sync(
         &self,
         raw: Bytes,
-        timeout_ms: Option<u64>,
+        timeout_ms: Option<Millis>,
     ) -> RpcResult<TransactionReceipt>;
 }
 
@@ -43,12 +64,12 @@ impl EthSendSyncApiServer for EthRpc {
     async fn send_raw_transaction_sync(
         &self,
         raw: Bytes,
-        timeout_ms: Option<u64>,
+        timeout_ms: Option<Millis>,
     ) -> RpcResult<TransactionReceipt> {
-        let timeout = timeout_ms
-            .map(Duration::from_millis)
-            .filter(|timeout| !timeout.is_zero() && *timeout <= MAX_TIMEOUT)
-            .unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = match timeout_ms.map(Millis::get) {
+            None | Some(0) => DEFAULT_TIMEOUT,
+            Some(millis) => Duration::from_millis(millis).min(MAX_TIMEOUT),
+        };
         // Heads from now on: one sealed while the transaction is admitted is not missed.
         let mut heads = self.head.clone();
         heads.borrow_and_update();

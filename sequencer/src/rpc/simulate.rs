@@ -203,7 +203,7 @@ impl Simulator {
 
         let mut executor =
             BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
-                .map_err(internal)?;
+                .map_err(|error| state_error(&self.timed_out, error))?;
         let mut transactions = Vec::with_capacity(sim_block.calls.len());
         let mut results = Vec::with_capacity(sim_block.calls.len());
         for request in sim_block.calls {
@@ -246,7 +246,7 @@ impl Simulator {
             results.push(call_result(outcome, traced));
             transactions.push(tx);
         }
-        let executed = executor.finish().map_err(internal)?;
+        let executed = executor.finish().map_err(|error| state_error(&self.timed_out, error))?;
         self.state.apply(&executed.changes);
         self.trie.update(&executed.changes).map_err(internal)?;
         let state_root = self.trie.root_hash();

@@ -239,7 +239,7 @@ async fn send_raw_transaction_sync_answers_with_the_receipt() {
     let provider = provider(&node);
     let spec = crate::spec::Spec::load();
     let signer = dev_signer(6);
-    let sync = |raw: Bytes, timeout: Option<u64>| {
+    let sync = |raw: Bytes, timeout: Option<serde_json::Value>| {
         let provider = provider.clone();
         async move {
             let params = match timeout {
@@ -268,9 +268,11 @@ async fn send_raw_transaction_sync_answers_with_the_receipt() {
     assert_eq!(error.data.as_ref().map(|data| data.get()), Some("\"0x1\""));
     assert_eq!(provider.get_transaction_by_hash(alloy_primitives::keccak256(&gapped)).await.unwrap(), None);
 
-    // 1 ms is too short for a block: code 4 with the hash, and the transaction stays pooled
-    // and is included.
-    let error = sync(sign(&signer, transfer(1, fee, 1_000_000_000)), Some(1)).await.unwrap_err();
+    // 1 ms (as viem sends it, a hex quantity) is too short for a block: code 4 with the hash,
+    // and the transaction stays pooled and is included.
+    let error = sync(sign(&signer, transfer(1, fee, 1_000_000_000)), Some(serde_json::json!("0x1")))
+        .await
+        .unwrap_err();
     let error = error.as_error_resp().expect("a JSON-RPC error");
     assert_eq!(error.code, 4, "{error:?}");
     let hash: B256 = serde_json::from_str(error.data.as_ref().unwrap().get()).unwrap();
