@@ -17,7 +17,7 @@
 use super::{
     codes::Codes,
     eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock, internal, invalid_params, server_error},
-    executions::{Executions, STOPPING},
+    executions::{Executions, STOPPING, client_of},
 };
 use crate::store::{DbNodeStore, Store};
 use alloy_consensus::Header;
@@ -102,7 +102,7 @@ const IN_MEMORY_PRECOMPILE_GAS: u64 = 200_000;
 #[rpc(server, namespace = "eth")]
 pub trait EthCallApi {
     /// Executes a call on the state of a block and returns its output; nothing is committed.
-    #[method(name = "call")]
+    #[method(name = "call", with_extensions)]
     async fn call(
         &self,
         request: TransactionRequest,
@@ -112,7 +112,7 @@ pub trait EthCallApi {
     ) -> RpcResult<Bytes>;
 
     /// The least gas with which the transaction succeeds (binary search).
-    #[method(name = "estimateGas")]
+    #[method(name = "estimateGas", with_extensions)]
     async fn estimate_gas(
         &self,
         request: TransactionRequest,
@@ -122,7 +122,7 @@ pub trait EthCallApi {
     ) -> RpcResult<U64>;
 
     /// The EIP-2930 access list the transaction would use, and its gas with that list.
-    #[method(name = "createAccessList")]
+    #[method(name = "createAccessList", with_extensions)]
     async fn create_access_list(
         &self,
         request: TransactionRequest,
@@ -135,6 +135,7 @@ pub trait EthCallApi {
 impl EthCallApiServer for EthRpc {
     async fn call(
         &self,
+        ext: &jsonrpsee::Extensions,
         request: TransactionRequest,
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
@@ -145,7 +146,7 @@ impl EthCallApiServer for EthRpc {
         if let Some(outcome) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
             return call_output(outcome?);
         }
-        let permit = self.executions.permit().await?;
+        let permit = self.executions.permit(client_of(ext)).await?;
         let mut simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -157,6 +158,7 @@ impl EthCallApiServer for EthRpc {
 
     async fn estimate_gas(
         &self,
+        ext: &jsonrpsee::Extensions,
         request: TransactionRequest,
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
@@ -167,7 +169,7 @@ impl EthCallApiServer for EthRpc {
         if let Some(estimate) = simulator.in_memory(|simulator| simulator.estimate(&request)) {
             return estimate.map(U64::from);
         }
-        let permit = self.executions.permit().await?;
+        let permit = self.executions.permit(client_of(ext)).await?;
         let mut simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -179,12 +181,13 @@ impl EthCallApiServer for EthRpc {
 
     async fn create_access_list(
         &self,
+        ext: &jsonrpsee::Extensions,
         request: TransactionRequest,
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<AccessListResult> {
         let simulator = self.simulator(block, state_overrides, None).await?;
-        let permit = self.executions.permit().await?;
+        let permit = self.executions.permit(client_of(ext)).await?;
         let simulator = simulator.reading_database();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -2,17 +2,24 @@
 //! `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1`): at most half the cores at once,
 //! so that a flood of heavy calls leaves the others to the block builder and the RPC, and none
 //! once the node stops.
+//!
+//! Requests beyond the limit wait in turn by client (its connection): each free execution goes
+//! to the next client with a request waiting, round robin, and within a client first come
+//! first served. A client that sends a thousand heavy calls in one batch then delays another
+//! client's call by at most one of its own, not by the whole batch.
 
 use super::eth::server_error;
 use jsonrpsee::core::RpcResult;
+use parking_lot::Mutex;
 use std::{
+    collections::{HashMap, VecDeque},
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 
 /// How long a call waits for a permit to execute before it is refused.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,12 +27,51 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The message of a call refused or stopped because the node is stopping.
 pub(super) const STOPPING: &str = "execution aborted: the node is shutting down";
 
+/// Who a waiting request belongs to, for turns: its connection.
+pub(super) type Client = usize;
+
+/// The client of a request, from what the server put in its extensions.
+pub(super) fn client_of(extensions: &jsonrpsee::Extensions) -> Client {
+    extensions.get::<jsonrpsee::ConnectionId>().map_or(0, |id| id.0)
+}
+
 /// Permits to execute calls on blocking threads, shared by every clone.
 #[derive(Clone, Debug)]
 pub struct Executions {
-    permits: Arc<Semaphore>,
+    queue: Arc<Mutex<Queue>>,
     /// Requests waiting for a permit.
     waiting: Arc<AtomicUsize>,
+    stopped: Arc<AtomicBool>,
+}
+
+/// Free executions and the requests waiting for one.
+#[derive(Debug, Default)]
+struct Queue {
+    free: usize,
+    /// Clients with requests waiting, in turn order.
+    turns: VecDeque<Client>,
+    /// Each client's waiting requests, first come first.
+    waiting: HashMap<Client, VecDeque<oneshot::Sender<()>>>,
+}
+
+impl Queue {
+    /// Hands free executions to waiting requests, client by client in turn. A request that
+    /// gave up (its client left, its wait ended) is skipped.
+    fn dispatch(&mut self) {
+        while self.free > 0 {
+            let Some(client) = self.turns.pop_front() else { return };
+            let Some(requests) = self.waiting.get_mut(&client) else { continue };
+            let request = requests.pop_front();
+            if requests.is_empty() {
+                self.waiting.remove(&client);
+            } else {
+                self.turns.push_back(client);
+            }
+            if request.is_some_and(|request| request.send(()).is_ok()) {
+                self.free -= 1;
+            }
+        }
+    }
 }
 
 impl Default for Executions {
@@ -37,19 +83,41 @@ impl Default for Executions {
 impl Executions {
     /// `concurrent` executions at once.
     pub fn new(concurrent: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(concurrent)), waiting: Arc::default() }
+        Self {
+            queue: Arc::new(Mutex::new(Queue { free: concurrent, ..Queue::default() })),
+            waiting: Arc::default(),
+            stopped: Arc::default(),
+        }
     }
 
-    /// A permit to execute, held while the execution runs. Requests beyond the limit wait, for
-    /// [`QUEUE_TIMEOUT`] at most, and are refused at once when the node stops.
-    pub(super) async fn permit(&self) -> RpcResult<OwnedSemaphorePermit> {
-        let acquire = self.permits.clone().acquire_owned();
-        let waiting = Waiting::new(&self.waiting);
-        let acquired = tokio::time::timeout(QUEUE_TIMEOUT, acquire).await;
-        drop(waiting);
-        match acquired {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(server_error(STOPPING)),
+    /// A permit to execute for a request of `client`, held while the execution runs. Requests
+    /// beyond the limit wait their client's turn, for [`QUEUE_TIMEOUT`] at most, and are
+    /// refused at once when the node stops.
+    pub(super) async fn permit(&self, client: Client) -> RpcResult<Permit> {
+        if self.stopping() {
+            return Err(server_error(STOPPING));
+        }
+        let (granted, ticket) = oneshot::channel();
+        {
+            let mut guard = self.queue.lock();
+            let queue = &mut *guard;
+            let requests = queue.waiting.entry(client).or_default();
+            if requests.is_empty() {
+                queue.turns.push_back(client);
+            }
+            requests.push_back(granted);
+            queue.dispatch();
+        }
+        let mut ticket = Ticket { receiver: ticket, claimed: false, executions: self.clone() };
+        let _waiting = Waiting::new(&self.waiting);
+        let waited = tokio::time::timeout(QUEUE_TIMEOUT, &mut ticket.receiver).await;
+        match waited {
+            Ok(Ok(())) => {
+                ticket.claimed = true;
+                Ok(Permit { executions: self.clone() })
+            }
+            // The queue was emptied: the node stops.
+            Ok(Err(_)) => Err(server_error(STOPPING)),
             Err(_) => Err(server_error(format!(
                 "server busy: no call could start executing within {}s",
                 QUEUE_TIMEOUT.as_secs()
@@ -57,10 +125,20 @@ impl Executions {
         }
     }
 
+    /// Gives an execution back, to the next request in turn.
+    fn release(&self) {
+        let mut queue = self.queue.lock();
+        queue.free += 1;
+        queue.dispatch();
+    }
+
     /// Refuses every waiting and later request, and tells running executions to stop (they
     /// look at [`Executions::stopping`] as they look at the clock).
     pub fn stop(&self) {
-        self.permits.close();
+        self.stopped.store(true, Ordering::Relaxed);
+        let mut queue = self.queue.lock();
+        queue.turns.clear();
+        queue.waiting.clear();
     }
 
     /// Whether requests are waiting for a permit: every execution thread is busy.
@@ -70,7 +148,38 @@ impl Executions {
 
     /// Whether the node is stopping.
     pub(super) fn stopping(&self) -> bool {
-        self.permits.is_closed()
+        self.stopped.load(Ordering::Relaxed)
+    }
+}
+
+/// One execution, given back when dropped.
+#[derive(Debug)]
+pub(super) struct Permit {
+    executions: Executions,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.executions.release();
+    }
+}
+
+/// A request's place in the queue. Dropped without being claimed (the wait ended, the client
+/// left), it gives back an execution it was granted meanwhile.
+struct Ticket {
+    receiver: oneshot::Receiver<()>,
+    claimed: bool,
+    executions: Executions,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.claimed {
+            self.receiver.close();
+            if self.receiver.try_recv().is_ok() {
+                self.executions.release();
+            }
+        }
     }
 }
 
@@ -98,10 +207,10 @@ mod tests {
     #[tokio::test]
     async fn a_request_dropped_while_waiting_is_no_longer_counted() {
         let executions = Executions::new(1);
-        let held = executions.permit().await.unwrap();
+        let held = executions.permit(1).await.unwrap();
         assert!(!executions.saturated());
         let waiter = executions.clone();
-        let waiting = tokio::spawn(async move { waiter.permit().await.map(drop) });
+        let waiting = tokio::spawn(async move { waiter.permit(2).await.map(drop) });
         while !executions.saturated() {
             tokio::task::yield_now().await;
         }
@@ -109,6 +218,51 @@ mod tests {
         waiting.abort();
         let _ = waiting.await;
         assert!(!executions.saturated());
+        // Its place in the queue is skipped: the execution comes back free.
+        drop(held);
+        let again = tokio::time::timeout(Duration::from_secs(1), executions.permit(3)).await;
+        assert!(again.expect("the execution was lost").is_ok());
+    }
+
+    #[tokio::test]
+    async fn clients_take_turns() {
+        let executions = Executions::new(1);
+        let held = executions.permit(0).await.unwrap();
+        let (order, mut granted) = tokio::sync::mpsc::unbounded_channel();
+        let mut requests = Vec::new();
+        // Client 1 queues three requests, then client 2 one.
+        for (client, label) in [(1, "1a"), (1, "1b"), (1, "1c"), (2, "2a")] {
+            let (requester, order) = (executions.clone(), order.clone());
+            requests.push(tokio::spawn(async move {
+                let permit = requester.permit(client).await.unwrap();
+                order.send(label).unwrap();
+                drop(permit);
+            }));
+            while executions.waiting.load(Ordering::Relaxed) < requests.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        let mut served = Vec::new();
+        for _ in 0..4 {
+            served.push(granted.recv().await.unwrap());
+        }
+        assert_eq!(served, ["1a", "2a", "1b", "1c"]);
+    }
+
+    #[tokio::test]
+    async fn a_stop_refuses_waiting_and_later_requests() {
+        let executions = Executions::new(1);
+        let held = executions.permit(0).await.unwrap();
+        let waiter = executions.clone();
+        let waiting = tokio::spawn(async move { waiter.permit(1).await.map(drop) });
+        while !executions.saturated() {
+            tokio::task::yield_now().await;
+        }
+        executions.stop();
+        let refused = waiting.await.unwrap().unwrap_err();
+        assert_eq!(refused.message(), STOPPING);
+        assert_eq!(executions.permit(2).await.unwrap_err().message(), STOPPING);
         drop(held);
     }
 }

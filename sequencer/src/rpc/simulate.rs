@@ -80,7 +80,7 @@ mod code {
 pub trait EthSimulateApi {
     /// Runs blocks of calls on a block's state, each block on the last one's; returns the
     /// blocks as they would be sealed, with each call's result.
-    #[method(name = "simulateV1")]
+    #[method(name = "simulateV1", with_extensions)]
     async fn simulate_v1(
         &self,
         payload: SimulatePayload,
@@ -92,12 +92,13 @@ pub trait EthSimulateApi {
 impl EthSimulateApiServer for EthRpc {
     async fn simulate_v1(
         &self,
+        ext: &jsonrpsee::Extensions,
         payload: SimulatePayload,
         block: Option<BlockId>,
     ) -> RpcResult<Vec<SimulatedBlock<Block>>> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
-        let permit = self.executions.permit().await?;
+        let permit = self.executions.permit(super::executions::client_of(ext)).await?;
         let state = CallState::new(self, &base, StateOverride::default()).reading_database();
         let simulator = Simulator {
             timed_out: state.timed_out(),
