@@ -325,6 +325,7 @@ impl EthRpc {
         module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
         module.merge(super::send_sync::EthSendSyncApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
+        module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
         module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
@@ -411,7 +412,7 @@ impl EthRpc {
     }
 
     /// An account at a block: the flat tables for the head, the trie below it.
-    async fn account_at(
+    pub(super) async fn account_at(
         &self,
         address: Address,
         block: &ResolvedBlock,

@@ -134,12 +134,12 @@ impl EthFeesApiServer for EthRpc {
 
 impl EthRpc {
     /// The base fee of the block after the head.
-    fn next_base_fee(&self) -> u64 {
+    pub(super) fn next_base_fee(&self) -> u64 {
         ChainConfig::l2(self.chain_id).next_base_fee(&self.head.borrow().header)
     }
 
     /// The 60th percentile of the effective tips paid in the last blocks.
-    async fn suggested_tip(&self) -> RpcResult<u128> {
+    pub(super) async fn suggested_tip(&self) -> RpcResult<u128> {
         let head = self.head.borrow().number;
         let mut tips = Vec::new();
         for number in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {

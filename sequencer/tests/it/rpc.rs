@@ -150,6 +150,7 @@ async fn every_method_over_http_matches_the_spec() {
         ("eth_call", json!([call, latest])),
         ("eth_estimateGas", json!([call])),
         ("eth_createAccessList", json!([call, latest])),
+        ("eth_fillTransaction", json!([call])),
         ("eth_getTransactionByHash", json!([last])),
         ("eth_getProof", json!([emitter, ["0x0"], block])),
         ("eth_getRawTransactionByHash", json!([last])),
@@ -221,6 +222,15 @@ async fn every_method_over_http_matches_the_spec() {
                 let crc = crc32(genesis.as_slice());
                 assert_eq!(current["forkId"], json!(format!("{crc:#010x}")), "{result}");
                 assert_eq!((&result["next"], &result["last"]), (&Value::Null, &Value::Null));
+            }
+            "eth_fillTransaction" => {
+                let tx = &result["tx"];
+                assert_eq!(tx["type"], json!("0x2"), "{result}");
+                assert_eq!(tx["chainId"], json!(format!("{DEV_CHAIN_ID:#x}")), "{result}");
+                let pending = client.call("eth_getTransactionCount", json!([sender, "pending"])).await;
+                assert_eq!(tx["nonce"], pending, "{result}");
+                let estimate = client.call("eth_estimateGas", json!([call])).await;
+                assert_eq!(tx["gas"], estimate, "{result}");
             }
             "eth_coinbase" => {
                 let head = client.call("eth_getBlockByNumber", json!(["latest", false])).await;
