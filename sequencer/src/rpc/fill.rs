@@ -51,7 +51,8 @@ impl EthFillApiServer for EthRpc {
         if request.nonce.is_none() {
             let head = self.resolve_required(None).await?;
             let account = self.account_at(from, &head).await?;
-            request.nonce = Some(self.mempool.pending_nonce(from, account.map_or(0, |account| account.nonce)));
+            request.nonce =
+                Some(self.mempool.pending_nonce(from, account.map_or(0, |account| account.nonce)));
         }
         // EIP-1559 fees unless the request priced it the legacy way: the suggested tip over
         // twice the next base fee, room for two blocks of full ones.
