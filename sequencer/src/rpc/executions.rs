@@ -94,12 +94,14 @@ impl Executions {
     /// beyond the limit wait their client's turn, for [`QUEUE_TIMEOUT`] at most, and are
     /// refused at once when the node stops.
     pub(super) async fn permit(&self, client: Client) -> RpcResult<Permit> {
-        if self.stopping() {
-            return Err(server_error(STOPPING));
-        }
         let (granted, ticket) = oneshot::channel();
         {
             let mut guard = self.queue.lock();
+            // Under the lock: a stop either comes first and is seen here, or empties the queue
+            // after this request joined it.
+            if self.stopping() {
+                return Err(server_error(STOPPING));
+            }
             let queue = &mut *guard;
             let requests = queue.waiting.entry(client).or_default();
             if requests.is_empty() {
@@ -135,8 +137,8 @@ impl Executions {
     /// Refuses every waiting and later request, and tells running executions to stop (they
     /// look at [`Executions::stopping`] as they look at the clock).
     pub fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
         let mut queue = self.queue.lock();
+        self.stopped.store(true, Ordering::Relaxed);
         queue.turns.clear();
         queue.waiting.clear();
     }
