@@ -84,6 +84,12 @@ pub(super) fn timeout_message() -> String {
     format!("execution aborted (timeout = {}s)", EXECUTION_TIMEOUT.as_secs())
 }
 
+/// A read of a call's state that failed: its time was up (`timed_out`, see
+/// [`CallState::timed_out`]), or the store failed.
+pub(super) fn state_failure(timed_out: &AtomicBool, error: impl std::fmt::Display) -> ErrorObjectOwned {
+    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message()) } else { internal(error) }
+}
+
 /// The error of a run that memory could not serve in time; never answered, the request starts
 /// again on a blocking thread.
 const FELL_SHORT: &str = "needs the database or more time";
@@ -328,10 +334,7 @@ impl Simulator {
             }
             return server_error(FELL_SHORT);
         }
-        if self.state.timed_out.load(Ordering::Relaxed) {
-            return server_error(timeout_message());
-        }
-        internal(error)
+        state_failure(&self.state.timed_out, error)
     }
 
     /// [`Simulator::run`] within `budget`.

@@ -412,7 +412,7 @@ impl EthRpc {
     }
 
     /// An account at a block: the flat tables for the head, the trie below it.
-    pub(super) async fn account_at(
+    async fn account_at(
         &self,
         address: Address,
         block: &ResolvedBlock,

@@ -4,8 +4,9 @@
 
 use super::{
     call::{EthCallApiServer, request_input},
-    eth::{EthRpc, internal, invalid_params},
+    eth::{EthApiServer, EthRpc, internal, invalid_params},
 };
+use alloy_eips::BlockId;
 use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::{
     core::{RpcResult, async_trait},
@@ -47,12 +48,11 @@ impl EthFillApiServer for EthRpc {
             }
             _ => request.chain_id = Some(self.chain_id),
         }
-        let from = request.from.unwrap_or_default();
         if request.nonce.is_none() {
-            let head = self.resolve_required(None).await?;
-            let account = self.account_at(from, &head).await?;
-            request.nonce =
-                Some(self.mempool.pending_nonce(from, account.map_or(0, |account| account.nonce)));
+            // What `eth_getTransactionCount` answers at `pending`.
+            let from = request.from.unwrap_or_default();
+            let nonce = EthApiServer::transaction_count(self, from, Some(BlockId::pending())).await?;
+            request.nonce = Some(nonce.to());
         }
         // EIP-1559 fees unless the request priced it the legacy way: the suggested tip over
         // twice the next base fee, room for two blocks of full ones.

@@ -8,7 +8,7 @@
 //! was pooled but not included in time is code 4, its hash in `data`: it stays pooled, as
 //! after `eth_sendRawTransaction`.
 
-use super::eth::{Admission, EthApiServer, EthRpc, internal};
+use super::eth::{Admission, EthApiServer, EthRpc, server_error};
 use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::TransactionReceipt;
 use jsonrpsee::{
@@ -80,7 +80,7 @@ impl EthSendSyncApiServer for EthRpc {
                     return Ok(receipt);
                 }
                 if heads.changed().await.is_err() {
-                    return Err(internal("the node is stopping"));
+                    return Err(server_error("the node is shutting down"));
                 }
             }
         };

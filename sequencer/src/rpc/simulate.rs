@@ -11,7 +11,9 @@
 //! 0xEeee…EeeE, in execution order.
 
 use super::{
-    call::{CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason, timeout_message},
+    call::{
+        CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason, state_failure, timeout_message,
+    },
     convert,
     eth::{EthRpc, internal, invalid_params, server_error},
 };
@@ -204,7 +206,7 @@ impl Simulator {
 
         let mut executor =
             BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
-                .map_err(|error| state_error(&self.timed_out, error))?;
+                .map_err(|error| state_failure(&self.timed_out, error))?;
         let mut transactions = Vec::with_capacity(sim_block.calls.len());
         let mut results = Vec::with_capacity(sim_block.calls.len());
         for request in sim_block.calls {
@@ -212,7 +214,7 @@ impl Simulator {
             // authorization or a CREATE of the sender's may have moved it more than one).
             let nonce = executor
                 .nonce(request.from.unwrap_or_default())
-                .map_err(|error| state_error(&self.timed_out, error))?;
+                .map_err(|error| state_failure(&self.timed_out, error))?;
             let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
             if request.gas.is_some_and(|gas| gas > self.gas_left) {
                 return Err(limit(format!(
@@ -247,7 +249,7 @@ impl Simulator {
             results.push(call_result(outcome, traced));
             transactions.push(tx);
         }
-        let executed = executor.finish().map_err(|error| state_error(&self.timed_out, error))?;
+        let executed = executor.finish().map_err(|error| state_failure(&self.timed_out, error))?;
         self.state.apply(&executed.changes);
         self.trie.update(&executed.changes).map_err(internal)?;
         let state_root = self.trie.root_hash();
@@ -300,7 +302,7 @@ impl Simulator {
             let current = self
                 .state
                 .basic(address)
-                .map_err(|error| state_error(&self.timed_out, error))?
+                .map_err(|error| state_failure(&self.timed_out, error))?
                 .unwrap_or_default();
             let mut info = AccountState {
                 nonce: current.nonce,
@@ -494,11 +496,6 @@ fn refused(refusal: TransactionError, request: &TransactionRequest, base_fee: u6
         ),
         other => internal(other),
     }
-}
-
-/// A read of the simulated state that failed: its time was up, or the store failed.
-fn state_error(timed_out: &AtomicBool, error: impl std::fmt::Display) -> ErrorObjectOwned {
-    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message()) } else { internal(error) }
 }
 
 fn error(code: i32, message: String) -> ErrorObjectOwned {
