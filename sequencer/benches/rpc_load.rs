@@ -1,6 +1,7 @@
 //! JSON-RPC load, side by side with Anvil: pre-signed ETH transfers from many senders sent in
 //! batched `eth_sendRawTransaction` requests (accepted tx/s, request latency, included tx/s),
-//! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s). Both nodes run
+//! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s, and requests per
+//! second of CPU the node used: the load generator shares the cores). Both nodes run
 //! as their own processes (ours is this package's `sequencer` binary), with the same block gas
 //! limit and block time; ours persists every block to SQLite (or to PostgreSQL with
 //! `--database-url`).
@@ -83,6 +84,10 @@ struct Figures {
     included_per_s: f64,
     balance_per_s: f64,
     call_per_s: f64,
+    /// Reads per second of CPU the node itself used: what a read costs it, whatever share of
+    /// the cores it got beside the load generator.
+    balance_per_cpu_s: f64,
+    call_per_cpu_s: f64,
 }
 
 fn main() {
@@ -138,7 +143,7 @@ fn main() {
             child = command.spawn().unwrap();
             wait_for_port(port, "our node, restarted");
         }
-        let figures = measure(&url, &raw, &addresses, &args).await;
+        let figures = measure(&url, child.id(), &raw, &addresses, &args).await;
         child.kill().ok();
         child.wait().ok();
         figures
@@ -156,7 +161,7 @@ fn main() {
         for chunk in funding.chunks(500) {
             client.post(&url).json(&chunk).send().await.unwrap();
         }
-        let figures = measure(&url, &raw, &addresses, &args).await;
+        let figures = measure(&url, child.id(), &raw, &addresses, &args).await;
         child.kill().ok();
         child.wait().ok();
         figures
@@ -186,6 +191,8 @@ fn main() {
     row("included tx/s", ours.included_per_s, theirs.included_per_s, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
+    row("eth_getBalance per node CPU-second", ours.balance_per_cpu_s, theirs.balance_per_cpu_s, 0);
+    row("eth_call per node CPU-second", ours.call_per_cpu_s, theirs.call_per_cpu_s, 0);
     println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
 }
 
@@ -265,7 +272,7 @@ async fn rpc(client: &reqwest::Client, url: &str, method: &str, params: Value) -
     response["result"].clone()
 }
 
-async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) -> Figures {
+async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args: &Args) -> Figures {
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let start_block = rpc(&client, url, "eth_blockNumber", json!([])).await;
     let start_block =
@@ -329,10 +336,10 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
     let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let senders = Arc::new(senders.to_vec());
     eprintln!("{url}: {included} included, reading balances");
-    let balance_per_s =
-        read_load(url, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
+    let (balance_per_s, balance_per_cpu_s) =
+        read_load(url, node, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
     eprintln!("{url}: calling");
-    let call_per_s = read_load(url, senders, |address| {
+    let (call_per_s, call_per_cpu_s) = read_load(url, node, senders, |address| {
         ("eth_call", json!([{"from": address, "to": Address::repeat_byte(0x42), "value": "0x1"}, "latest"]))
     })
     .await;
@@ -344,18 +351,22 @@ async fn measure(url: &str, raw: &[String], senders: &[Address], args: &Args) ->
         included_per_s: included as f64 / included_in.as_secs_f64(),
         balance_per_s,
         call_per_s,
+        balance_per_cpu_s,
+        call_per_cpu_s,
     }
 }
 
-/// Requests per second from [`READ_CLIENTS`] clients, each sending one request at a time.
+/// Requests per second from [`READ_CLIENTS`] clients, each sending one request at a time, and
+/// per second of CPU the node's process (`node`) used meanwhile.
 /// The request bodies are serialized and the URL parsed before the clock starts, and a response
 /// is parsed only as far as its `result`: the load generator shares the cores with the node it
 /// measures, and every cycle it spends is one the node does not get.
 async fn read_load(
     url: &str,
+    node: u32,
     senders: Arc<Vec<Address>>,
     request: fn(Address) -> (&'static str, Value),
-) -> f64 {
+) -> (f64, f64) {
     #[derive(serde::Deserialize)]
     struct Response<'a> {
         #[serde(borrow)]
@@ -372,6 +383,7 @@ async fn read_load(
             })
             .collect(),
     );
+    let cpu_before = cpu_seconds(node);
     let until = Instant::now() + Duration::from_secs(READ_SECONDS);
     let tasks: Vec<_> = (0..READ_CLIENTS)
         .map(|client_index| {
@@ -408,7 +420,19 @@ async fn read_load(
     for task in tasks {
         total += task.await.unwrap();
     }
-    total as f64 / READ_SECONDS as f64
+    let cpu = cpu_seconds(node) - cpu_before;
+    (total as f64 / READ_SECONDS as f64, total as f64 / cpu)
+}
+
+/// The CPU time, user and system, that process `pid` has used so far: fields 14 and 15 of
+/// `/proc/<pid>/stat`, in the kernel's fixed USER_HZ (100) ticks; NaN where there is no procfs.
+fn cpu_seconds(pid: u32) -> f64 {
+    const USER_HZ: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return f64::NAN };
+    // The command name (field 2) may hold spaces: count from the parenthesis that closes it.
+    let Some((_, fields)) = stat.rsplit_once(')') else { return f64::NAN };
+    let ticks: Vec<f64> = fields.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+    ticks.iter().sum::<f64>() / USER_HZ
 }
 
 /// Runs the futures concurrently and returns their outputs in order.
