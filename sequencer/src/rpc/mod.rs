@@ -1,6 +1,7 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
 //! endpoint: body size, batch length, connections, subscriptions, CORS. Every call is
-//! counted and timed per method for Prometheus.
+//! counted and timed per method for Prometheus. Request ids and notifications follow JSON-RPC
+//! 2.0 where jsonrpsee does not ([`request_ids`], [`notifications`]).
 
 mod batch;
 mod blocks;
@@ -14,7 +15,9 @@ mod fill;
 mod fork_config;
 mod logs;
 mod metered;
+mod notifications;
 mod pubsub;
+mod request_ids;
 mod rollup;
 mod send_sync;
 mod simulate;
@@ -65,13 +68,18 @@ pub async fn serve(
         .build();
     let max_response_bytes = config.max_response_body_bytes as usize;
     let metrics = metered::RpcMetrics::new(module.method_names());
+    let executable = notifications::executable(&module);
+    let ids = request_ids::RequestIdsLayer { max_body_bytes: config.max_request_body_bytes as usize };
     let server = Server::builder()
         .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors).layer(ids))
         .set_rpc_middleware(
             RpcServiceBuilder::new()
                 .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes))
-                .layer_fn(move |service| metered::Metered::new(service, metrics.clone())),
+                .layer_fn(move |service| metered::Metered::new(service, metrics.clone()))
+                .layer_fn(move |service| {
+                    notifications::ExecutedNotifications::new(service, executable.clone())
+                }),
         )
         .build(config.http_addr)
         .await?;

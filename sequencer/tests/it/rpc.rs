@@ -371,6 +371,121 @@ async fn every_method_over_http_matches_the_spec() {
     node.stop().await;
 }
 
+/// Request ids as JSON-RPC 2.0 allows them, echoed as sent, and notifications executed but
+/// not answered, over HTTP and WebSocket: where jsonrpsee alone answered `null` and ran nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_and_notifications_follow_json_rpc() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), None, 200);
+    config.rpc.max_request_body_bytes = 4096;
+    let node = Node::launch(&config, ChainGenesis::dev().unwrap()).await.unwrap();
+    let client = Client { http: reqwest::Client::new(), url: format!("http://{}", node.rpc_addr) };
+    let provider = crate::support::provider(&node);
+    let chain_id = json!(format!("{DEV_CHAIN_ID:#x}"));
+    let post = |body: &'static str| {
+        let request = client.http.post(&client.url).header("content-type", "application/json").body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+
+    // Numbers jsonrpsee cannot read as an id come back as sent, digit for digit.
+    for id in ["-1", "1.5", "18446744073709551616", "1e2"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_chainId","params":[]}}"#);
+        let response = client.http.post(&client.url).header("content-type", "application/json").body(body);
+        let text = response.send().await.unwrap().text().await.unwrap();
+        assert!(text.contains(&format!(r#""id":{id},"#)), "id {id}: {text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["result"], chain_id, "id {id}");
+    }
+    // Ids of other types are invalid requests, answered with a null id.
+    let invalid: Value =
+        serde_json::from_str(&post(r#"{"jsonrpc":"2.0","id":{"a":1},"method":"eth_chainId"}"#).await)
+            .unwrap();
+    assert_eq!(invalid["error"]["code"], json!(-32600), "{invalid}");
+    assert_eq!(invalid["id"], Value::Null);
+    let batch: Value = serde_json::from_str(
+        &post(
+            r#"[{"jsonrpc":"2.0","id":true,"method":"eth_chainId"},
+                {"jsonrpc":"2.0","method":"eth_chainId"},
+                {"jsonrpc":"2.0","id":-7,"method":"eth_chainId"},
+                {"jsonrpc":"2.0","id":"-7","method":"eth_chainId"}]"#,
+        )
+        .await,
+    )
+    .unwrap();
+    let ids: Vec<Value> = batch.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, [Value::Null, json!(-7), json!("-7")], "{batch}");
+    assert_eq!(batch[0]["error"]["code"], json!(-32600));
+    assert_eq!(batch[1]["result"], chain_id);
+
+    // A notification runs and gets no answer: its transaction is mined.
+    let raw = tx(1, 0, TxKind::Call(Address::repeat_byte(0x42)), 21_000, Bytes::new());
+    let hash = alloy_primitives::keccak256(&raw);
+    let body = json!({"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [raw]}).to_string();
+    let response = client.http.post(&client.url).header("content-type", "application/json").body(body);
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "", "a notification is not answered");
+    wait_receipt(&provider, hash).await;
+    // A batch of notifications only: no answer either.
+    assert_eq!(
+        post(r#"[{"jsonrpc":"2.0","method":"eth_chainId"},{"jsonrpc":"2.0","method":"eth_blockNumber"}]"#)
+            .await,
+        ""
+    );
+
+    // A body past the limit is refused (413, -32007), whether its length is declared or it
+    // comes in chunks; the node goes on.
+    let padding = "0".repeat(5_000);
+    let oversized = format!(r#"{{"jsonrpc":"2.0","id":-3,"method":"web3_sha3","params":["0x{padding}"]}}"#);
+    let response =
+        client.http.post(&client.url).header("content-type", "application/json").body(oversized.clone());
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], json!(-32007));
+    let chunked = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(node.rpc_addr).await.unwrap();
+        let mut request = format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+            node.rpc_addr
+        );
+        for chunk in oversized.as_bytes().chunks(1_000) {
+            request.push_str(&format!("{:x}\r\n{}\r\n", chunk.len(), std::str::from_utf8(chunk).unwrap()));
+        }
+        request.push_str("0\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+    assert!(chunked.contains("-32007"), "{chunked}");
+    assert_eq!(client.call("eth_chainId", json!([])).await, chain_id);
+
+    // Over WebSocket: the notification runs, and the next answer is the next call's.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}", node.rpc_addr)).await.unwrap();
+    let raw = tx(1, 1, TxKind::Call(Address::repeat_byte(0x42)), 21_000, Bytes::new());
+    let hash = alloy_primitives::keccak256(&raw);
+    let notification = json!({"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [raw]});
+    ws.send(Message::text(notification.to_string())).await.unwrap();
+    ws.send(Message::text(r#"{"jsonrpc":"2.0","id":5,"method":"eth_chainId","params":[]}"#)).await.unwrap();
+    let answer = loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(text) => break serde_json::from_str::<Value>(&text).unwrap(),
+            _ => continue,
+        }
+    };
+    assert_eq!(answer["id"], json!(5), "{answer}");
+    wait_receipt(&provider, hash).await;
+    node.stop().await;
+}
+
 /// CRC-32 (IEEE), bit by bit: the fork hash of EIP-2124, computed here independently of the
 /// node's library.
 fn crc32(bytes: &[u8]) -> u32 {
