@@ -9,6 +9,7 @@ pub mod chain;
 pub mod error;
 pub mod executor;
 pub mod precompile;
+pub mod precompile_overrides;
 pub mod state;
 pub mod state_trie;
 pub mod trace;
@@ -21,6 +22,7 @@ pub use error::{ExecutionError, TransactionError};
 pub use executor::{
     BlockExecutor, BlockInputs, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome, seal_header,
 };
+pub use precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
 pub use state_trie::{AccountProof, StateTrie, StorageProof, TrieAccount, state_root_of};
 pub use trace::{Trace, TraceBlock, Witness, WitnessBuilder};

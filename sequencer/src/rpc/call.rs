@@ -61,7 +61,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use trace_builder::{ChainConfig, StateTrie};
+use trace_builder::{ChainConfig, OverriddenPrecompiles, PrecompileOverrides, StateTrie};
 
 /// The most gas one `eth_call` may use (geth's default RPC gas cap).
 pub const RPC_GAS_CAP: u64 = 50_000_000;
@@ -214,10 +214,14 @@ impl EthRpc {
         let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
         check_overrides(&overrides)?;
+        let chain = ChainConfig::l2(self.chain_id);
+        let precompiles = precompile_overrides(&overrides, chain.spec)
+            .map_err(|error| invalid_params(error.to_string()))?;
         let in_memory_time =
             if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
         Ok(Simulator {
-            chain: ChainConfig::l2(self.chain_id),
+            chain,
+            precompiles,
             block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
             mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: false },
@@ -229,6 +233,8 @@ impl EthRpc {
 /// Runs requests on one block's state; owns the state so that runs share its caches.
 struct Simulator {
     chain: ChainConfig,
+    /// Precompiles the state overrides moved or replaced.
+    precompiles: PrecompileOverrides,
     block: BlockEnv,
     state: CallState,
     mode: Mode,
@@ -356,7 +362,9 @@ impl Simulator {
         let tx = tx_env(request, gas, self.chain.chain_id)?;
         let context =
             Context::mainnet().with_block(self.block.clone()).with_cfg(cfg).with_db(&mut self.state);
-        let outcome = context.build_mainnet_with_inspector(budget).inspect_tx(tx);
+        let precompiles = OverriddenPrecompiles::new(self.chain.spec, self.precompiles.clone());
+        let outcome =
+            context.build_mainnet_with_inspector(budget).with_precompiles(precompiles).inspect_tx(tx);
         let outcome = outcome.map_err(|error| match error {
             revm::context::result::EVMError::Transaction(reason) => {
                 server_error(precheck_message(&reason, request, self.block.basefee))
@@ -724,16 +732,60 @@ fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
     block
 }
 
-/// Refuses state overrides the node does not apply: moved precompiles, and an account whose
-/// storage is both replaced and patched.
+/// Refuses state overrides the node does not apply: an account whose storage is both replaced
+/// and patched.
 pub(super) fn check_overrides(overrides: &StateOverride) -> RpcResult<()> {
-    if overrides.values().any(|account| account.move_precompile_to.is_some()) {
-        return Err(invalid_params("movePrecompileToAddress is not supported"));
-    }
     if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
         return Err(invalid_params("an account override has both state and stateDiff"));
     }
     Ok(())
+}
+
+/// A `movePrecompileToAddress` override the node refuses.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PrecompileMoveError {
+    /// Only a precompile moves.
+    #[error("account {0} is not a precompile")]
+    NotAPrecompile(Address),
+    /// A precompile moved to its own address.
+    #[error("account {0} is moved to itself")]
+    ToItself(Address),
+    /// Two precompiles moved to one address.
+    #[error("more than one precompile is moved to {0}")]
+    SameDestination(Address),
+    /// A precompile moved to an address the overrides set too.
+    #[error("account {0} is already overridden")]
+    DestinationOverridden(Address),
+}
+
+/// The precompiles `overrides` move or replace, as geth applies them: a precompile moves from
+/// a precompile's address to one the overrides leave alone, and any override at a precompile's
+/// address makes it an ordinary account there, whose code then runs.
+pub(super) fn precompile_overrides(
+    overrides: &StateOverride,
+    spec: revm::primitives::hardfork::SpecId,
+) -> Result<PrecompileOverrides, PrecompileMoveError> {
+    let forked = Precompiles::new(PrecompileSpecId::from_spec_id(spec));
+    let mut precompiles = PrecompileOverrides::default();
+    let mut destinations = std::collections::HashSet::new();
+    // In address order, so that a request with several faults always gets the same error.
+    let mut accounts: Vec<_> = overrides.iter().collect();
+    accounts.sort_unstable_by_key(|(address, _)| **address);
+    for (address, account) in accounts {
+        let is_precompile = forked.contains(address);
+        match account.move_precompile_to {
+            Some(_) if !is_precompile => return Err(PrecompileMoveError::NotAPrecompile(*address)),
+            Some(to) if to == *address => return Err(PrecompileMoveError::ToItself(to)),
+            Some(to) if !destinations.insert(to) => return Err(PrecompileMoveError::SameDestination(to)),
+            Some(to) if overrides.contains_key(&to) => {
+                return Err(PrecompileMoveError::DestinationOverridden(to));
+            }
+            Some(to) => precompiles.move_precompile(*address, to),
+            None if is_precompile => precompiles.vacate(*address),
+            None => {}
+        }
+    }
+    Ok(precompiles)
 }
 
 /// The input of a request that names a kind of transaction the L2 runs: blob transactions are

@@ -12,7 +12,8 @@
 
 use super::{
     call::{
-        CallState, RPC_GAS_CAP, halt_message, precheck_message, revert_reason, state_failure, timeout_message,
+        CallState, PrecompileMoveError, RPC_GAS_CAP, halt_message, precheck_message, precompile_overrides,
+        revert_reason, state_failure, timeout_message,
     },
     convert,
     eth::{EthRpc, internal, invalid_params, server_error},
@@ -68,6 +69,8 @@ mod code {
     pub(super) const BLOCK_GAS_LIMIT: i32 = -38015;
     pub(super) const BLOCK_NUMBER_ORDER: i32 = -38020;
     pub(super) const BLOCK_TIME_ORDER: i32 = -38021;
+    pub(super) const MOVED_TO_ITSELF: i32 = -38022;
+    pub(super) const MOVED_TO_SAME_ADDRESS: i32 = -38023;
     pub(super) const SENDER_NOT_EOA: i32 = -38024;
     pub(super) const INIT_CODE_SIZE: i32 = -38025;
     pub(super) const CLIENT_LIMIT: i32 = -38026;
@@ -195,12 +198,15 @@ impl Simulator {
         if let Some(hashes) = &overrides.block_hash {
             self.state.block_hashes.extend(hashes);
         }
+        let state_overrides = sim_block.state_overrides.unwrap_or_default();
         let simulation = Simulation {
             validation: options.validation,
             base_fee: overrides.base_fee.map(|fee| u64::try_from(fee).unwrap_or(u64::MAX)),
             blob_base_fee: overrides.blob_base_fee.map(|fee| u128::try_from(fee).unwrap_or(u128::MAX)),
+            // For this block only, as geth moves them.
+            precompiles: precompile_overrides(&state_overrides, self.chain.spec).map_err(move_error)?,
         };
-        let overridden = self.state_overrides(sim_block.state_overrides.unwrap_or_default())?;
+        let overridden = self.state_overrides(state_overrides)?;
         self.state.apply(&overridden);
         self.trie.update(&overridden).map_err(internal)?;
 
@@ -504,6 +510,18 @@ fn error(code: i32, message: String) -> ErrorObjectOwned {
 
 fn limit(message: String) -> ErrorObjectOwned {
     error(code::CLIENT_LIMIT, message)
+}
+
+/// A refused `movePrecompileToAddress`, under the spec's codes where it has one.
+fn move_error(refused: PrecompileMoveError) -> ErrorObjectOwned {
+    let code = match refused {
+        PrecompileMoveError::ToItself(_) => code::MOVED_TO_ITSELF,
+        PrecompileMoveError::SameDestination(_) | PrecompileMoveError::DestinationOverridden(_) => {
+            code::MOVED_TO_SAME_ADDRESS
+        }
+        PrecompileMoveError::NotAPrecompile(_) => super::eth::INVALID_PARAMS,
+    };
+    error(code, refused.to_string())
 }
 
 /// A state with the simulated blocks' changes on top: what they set is read here, the rest

@@ -355,3 +355,109 @@ async fn stopping_ends_calls_waiting_and_running() {
     }
     assert!(stopped > 0);
 }
+
+/// Precompiles moved by `movePrecompileToAddress` and replaced by overriding their address, in
+/// `eth_call` and, for one block at a time, in `eth_simulateV1`; and the moves geth refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_move_and_replace_precompiles() {
+    /// Returns the word 0x42.
+    const MOCK: &[u8] = &[0x60, 0x42, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let sha256 = Address::with_last_byte(2);
+    let ripemd160 = Address::with_last_byte(3);
+    let elsewhere = address!("0x0000000000000000000000000000000000005a5a");
+    let abc = Bytes::from_static(b"abc");
+    let sha256_of_abc: Bytes =
+        "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".parse().unwrap();
+    let mocked = Bytes::from(U256::from(0x42).to_be_bytes::<32>());
+    let call = |to: Address, overrides: StateOverride| {
+        let provider = provider.clone();
+        let request =
+            TransactionRequest::default().from(dev_signer(1).address()).to(to).input(abc.clone().into());
+        async move {
+            provider
+                .raw_request::<_, Bytes>("eth_call".into(), (&request, "latest", &overrides))
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    let moving = |pairs: &[(Address, Address)]| -> StateOverride {
+        pairs
+            .iter()
+            .map(|(from, to)| {
+                (*from, AccountOverride { move_precompile_to: Some(*to), ..Default::default() })
+            })
+            .collect()
+    };
+
+    assert_eq!(call(sha256, StateOverride::default()).await.unwrap(), sha256_of_abc);
+    // Moved: it answers at its new address, and its old one is an empty account.
+    let moved = moving(&[(sha256, elsewhere)]);
+    assert_eq!(call(elsewhere, moved.clone()).await.unwrap(), sha256_of_abc);
+    assert_eq!(call(sha256, moved).await.unwrap(), Bytes::new());
+    // Replaced by code at its address, moved or not: the code runs there.
+    let mut replaced = StateOverride::default();
+    replaced.insert(sha256, AccountOverride { code: Some(Bytes::from_static(MOCK)), ..Default::default() });
+    assert_eq!(call(sha256, replaced.clone()).await.unwrap(), mocked);
+    replaced.get_mut(&sha256).unwrap().move_precompile_to = Some(elsewhere);
+    assert_eq!(call(sha256, replaced.clone()).await.unwrap(), mocked);
+    assert_eq!(call(elsewhere, replaced).await.unwrap(), sha256_of_abc);
+    // Refused as geth refuses them.
+    let refused = [
+        (moving(&[(elsewhere, sha256)]), "is not a precompile"),
+        (moving(&[(sha256, sha256)]), "moved to itself"),
+        (moving(&[(sha256, elsewhere), (ripemd160, elsewhere)]), "more than one precompile is moved"),
+        (moving(&[(sha256, ripemd160), (ripemd160, elsewhere)]), "already overridden"),
+    ];
+    for (overrides, expected) in refused {
+        let error = call(elsewhere, overrides).await.unwrap_err();
+        assert!(error.contains(expected) && error.contains("-32602"), "{expected}: {error}");
+    }
+
+    // eth_simulateV1: a move holds for its block only; refusals under the spec's codes.
+    let sender = dev_signer(0).address();
+    let blocks: serde_json::Value = provider
+        .raw_request(
+            "eth_simulateV1".into(),
+            (
+                json!({"blockStateCalls": [
+                    {
+                        "stateOverrides": {sha256.to_string(): {"movePrecompileToAddress": elsewhere}},
+                        "calls": [{"from": sender, "to": elsewhere, "input": abc}, {"from": sender, "to": sha256, "input": abc}],
+                    },
+                    {"calls": [{"from": sender, "to": sha256, "input": abc}, {"from": sender, "to": elsewhere, "input": abc}]},
+                ]}),
+                "latest",
+            ),
+        )
+        .await
+        .unwrap();
+    let returned = |block: usize, call: usize| blocks[block]["calls"][call]["returnData"].clone();
+    assert_eq!(returned(0, 0), json!(sha256_of_abc));
+    assert_eq!(returned(0, 1), json!("0x"));
+    assert_eq!(returned(1, 0), json!(sha256_of_abc));
+    assert_eq!(returned(1, 1), json!("0x"));
+    for (moves, code) in [
+        (json!({sha256.to_string(): {"movePrecompileToAddress": sha256}}), "-38022"),
+        (
+            json!({
+                sha256.to_string(): {"movePrecompileToAddress": elsewhere},
+                ripemd160.to_string(): {"movePrecompileToAddress": elsewhere},
+            }),
+            "-38023",
+        ),
+    ] {
+        let error = provider
+            .raw_request::<_, serde_json::Value>(
+                "eth_simulateV1".into(),
+                (json!({"blockStateCalls": [{"stateOverrides": moves, "calls": []}]}), "latest"),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(code), "{code}: {error}");
+    }
+    node.stop().await;
+}

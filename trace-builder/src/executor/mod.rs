@@ -24,6 +24,7 @@ pub use transfer_log::{TRANSFER_LOG_ADDRESS, TransferLog};
 use crate::{
     chain::ChainConfig,
     error::{ExecutionError, InputError, TransactionError},
+    precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides},
     state::{StateAccess, StateChanges},
 };
 use alloy_consensus::{
@@ -35,18 +36,25 @@ use block_state::BlockState;
 use revm::{
     Context, Database, ExecuteCommitEvm, InspectCommitEvm, MainBuilder, MainContext,
     context::{
-        BlockEnv, CfgEnv, JournalTr,
+        BlockEnv, CfgEnv, Evm, JournalTr,
         result::{EVMError, ExecutionResult, HaltReason},
     },
     context_interface::block::BlobExcessGasAndPrice,
-    handler::{MainnetContext, MainnetEvm},
+    handler::{EthFrame, MainnetContext, instructions::EthInstructions},
+    interpreter::interpreter::EthInterpreter,
     primitives::hardfork::SpecId,
 };
 
-/// The EVM the executor drives: revm's mainnet EVM over the block's state layer. Its inspector
-/// runs only for
+/// The EVM the executor drives: revm's mainnet EVM over the block's state layer, with the
+/// precompiles a simulation's overrides may move. Its inspector runs only for
 /// [`BlockExecutor::execute_transaction_tracing_transfers`]: sealing a block never calls it.
-type BlockEvm<DB> = MainnetEvm<MainnetContext<BlockState<DB>>, TransferLog>;
+type BlockEvm<DB> = Evm<
+    MainnetContext<BlockState<DB>>,
+    TransferLog,
+    EthInstructions<EthInterpreter, MainnetContext<BlockState<DB>>>,
+    OverriddenPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
 
 /// The smallest gas limit a block may have.
 const MIN_GAS_LIMIT: u64 = 5_000;
@@ -121,6 +129,8 @@ pub struct Simulation {
     pub base_fee: Option<u64>,
     /// The block's blob base fee, instead of the one its parent implies.
     pub blob_base_fee: Option<u128>,
+    /// Precompiles the block's state overrides moved or replaced.
+    pub precompiles: PrecompileOverrides,
 }
 
 /// A block's execution, ready to be sealed with [`seal_header`].
@@ -267,7 +277,11 @@ impl<DB: Database> BlockExecutor<DB> {
             .with_block(block)
             .with_cfg(cfg)
             .with_db(BlockState::new(db))
-            .build_mainnet_with_inspector(TransferLog::default());
+            .build_mainnet_with_inspector(TransferLog::default())
+            .with_precompiles(OverriddenPrecompiles::new(
+                chain.spec,
+                simulation.map(|simulation| simulation.precompiles.clone()).unwrap_or_default(),
+            ));
         system_calls::pre_block(
             &mut evm,
             chain.spec,
