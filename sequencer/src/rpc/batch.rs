@@ -5,9 +5,13 @@
 //! durable, so the pool journal commits once per call; on PostgreSQL, where every commit waits
 //! for the disk, a 100-transaction batch took a hundred disk flushes. Run concurrently, the
 //! calls of a batch reach the journal together and share one commit. Responses keep the
-//! batch's order, and the response size limit holds as before.
+//! batch's order, and the response size limit holds as before. Notifications in the batch run
+//! beside its calls, unanswered.
 
-use futures_util::{FutureExt, future::join_all};
+use futures_util::{
+    FutureExt,
+    future::{join, join_all},
+};
 use jsonrpsee::{
     core::{
         middleware::{Batch, BatchEntry, Notification, RpcServiceT},
@@ -58,14 +62,13 @@ where
         let max_response_bytes = self.max_response_bytes;
         async move {
             let mut calls = Vec::new();
+            let mut notifications = Vec::new();
             let mut errors = Vec::new();
-            let mut notified = false;
             for (position, entry) in batch.into_iter().enumerate() {
                 match entry {
                     Ok(BatchEntry::Call(request)) => calls.push((position, request)),
                     Ok(BatchEntry::Notification(notification)) => {
-                        notified = true;
-                        inner.notification(notification).await;
+                        notifications.push(owned_notification(notification));
                     }
                     Err(error) => {
                         let (error, id) = error.into_parts();
@@ -76,7 +79,20 @@ where
             // Each call is a task of its own, so that an idle worker thread takes calls of a
             // busy one's batch: a batch's signature recoveries then run on every core. As when
             // they ran inside the batch's future, they stop if it is dropped (the client left).
-            let mut tasks = CallTasks(Vec::with_capacity(calls.len()));
+            let notified = !notifications.is_empty();
+            let mut tasks = CallTasks(Vec::with_capacity(calls.len() + notifications.len()));
+            // Notifications run beside the calls, each a task too; nobody hears how they went.
+            let notifications = notifications
+                .into_iter()
+                .map(|notification| {
+                    let inner = inner.clone();
+                    let task = tokio::spawn(async move {
+                        inner.notification(notification).await;
+                    });
+                    tasks.0.push(task.abort_handle());
+                    task
+                })
+                .collect::<Vec<_>>();
             let spawned = calls
                 .into_iter()
                 .map(|(position, request)| {
@@ -94,7 +110,7 @@ where
                     })
                 })
                 .collect::<Vec<_>>();
-            let mut responses = join_all(spawned).await;
+            let (mut responses, _) = join(join_all(spawned), join_all(notifications)).await;
             drop(tasks);
             responses.extend(errors);
             responses.sort_by_key(|(position, _)| *position);
@@ -128,6 +144,16 @@ impl Drop for CallTasks {
         for task in &self.0 {
             task.abort();
         }
+    }
+}
+
+/// `notification` with its borrowed parts copied, so that it can move to a task of its own.
+fn owned_notification(notification: Notification<'_>) -> Notification<'static> {
+    Notification {
+        jsonrpc: notification.jsonrpc,
+        method: Cow::Owned(notification.method.into_owned()),
+        params: notification.params.map(|params| Cow::Owned(params.into_owned())),
+        extensions: notification.extensions,
     }
 }
 

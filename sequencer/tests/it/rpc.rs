@@ -432,6 +432,17 @@ async fn ids_and_notifications_follow_json_rpc() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "", "a notification is not answered");
     wait_receipt(&provider, hash).await;
+    // In a batch, a notification runs beside the calls, which alone are answered.
+    let raw = tx(2, 0, TxKind::Call(Address::repeat_byte(0x42)), 21_000, Bytes::new());
+    let hash = alloy_primitives::keccak256(&raw);
+    let batch = client
+        .request(&json!([
+            {"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [raw]},
+            {"jsonrpc": "2.0", "id": 3, "method": "eth_chainId", "params": []},
+        ]))
+        .await;
+    assert_eq!(batch, json!([{"jsonrpc": "2.0", "id": 3, "result": chain_id}]));
+    wait_receipt(&provider, hash).await;
     // A batch of notifications only: no answer either.
     assert_eq!(
         post(r#"[{"jsonrpc":"2.0","method":"eth_chainId"},{"jsonrpc":"2.0","method":"eth_blockNumber"}]"#)
