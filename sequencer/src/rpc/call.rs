@@ -217,6 +217,9 @@ impl EthRpc {
         let chain = ChainConfig::l2(self.chain_id);
         let precompiles = precompile_overrides(&overrides, chain.spec)
             .map_err(|error| invalid_params(error.to_string()))?;
+        // The in-memory try stops at costly precompile calls by their addresses; with precompiles
+        // moved it could not tell them, so such requests run on a blocking thread.
+        let precompiles_moved = !precompiles.is_empty();
         let in_memory_time =
             if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
         Ok(Simulator {
@@ -224,7 +227,7 @@ impl EthRpc {
             precompiles,
             block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
-            mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: false },
+            mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: precompiles_moved },
             executions: self.executions.clone(),
         })
     }

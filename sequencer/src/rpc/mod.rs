@@ -60,7 +60,10 @@ pub async fn serve(
     .allow_methods([http::Method::POST, http::Method::GET, http::Method::OPTIONS])
     .allow_headers(Any);
     let server_config = ServerConfig::builder()
-        .max_request_body_size(config.max_request_body_bytes)
+        // The request-id layer holds bodies to the limit; a body it rewrote may be longer.
+        .max_request_body_size(
+            config.max_request_body_bytes.saturating_add(request_ids::headroom(config.max_batch_len)),
+        )
         .max_response_body_size(config.max_response_body_bytes)
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)

@@ -2,8 +2,12 @@
 //! its answer is left out. jsonrpsee leaves them unexecuted; geth runs them, so a client
 //! sending `eth_sendRawTransaction` as a notification has it pooled.
 //!
-//! Subscriptions are left out: a subscription nobody learns the id of could never be ended.
+//! jsonrpsee also takes for a notification a request whose id it cannot read, which was a call
+//! someone waits an answer for. Only notifications that [`super::request_ids`] vouched for
+//! run, then: those of HTTP bodies it read, not WebSocket messages, which no layer sees.
+//! Subscriptions are left out too: a subscription nobody learns the id of could never end.
 
+use super::request_ids::NotificationsChecked;
 use jsonrpsee::{
     RpcModule,
     core::{
@@ -26,8 +30,8 @@ pub(super) fn executable(module: &RpcModule<()>) -> Arc<HashSet<&'static str>> {
     )
 }
 
-/// RPC middleware that runs notifications of [`executable`] methods as calls and drops their
-/// answers.
+/// RPC middleware that runs the notifications [`NotificationsChecked`] vouches for, of
+/// [`executable`] methods, as calls and drops their answers.
 #[derive(Clone, Debug)]
 pub(super) struct ExecutedNotifications<S> {
     inner: S,
@@ -62,7 +66,8 @@ where
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
         let extensions = notification.extensions.clone();
-        let call = self.executable.contains(notification.method_name()).then(|| {
+        let vouched = notification.extensions().get::<NotificationsChecked>().is_some();
+        let call = (vouched && self.executable.contains(notification.method_name())).then(|| {
             self.inner.call(Request {
                 jsonrpc: notification.jsonrpc,
                 id: Id::Null,

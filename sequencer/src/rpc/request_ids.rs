@@ -2,14 +2,20 @@
 //!
 //! JSON-RPC 2.0 lets an id be any string or number, or null, and a request without one is a
 //! notification: executed, never answered. jsonrpsee reads an id only as a string or an
-//! unsigned 64-bit integer. A request whose id is negative, fractional or past 2^64, or not a
-//! string or number at all, it takes for a notification; and it answers notifications with the
-//! body `null`. geth answers every numeric id as sent and refuses other ids as an invalid
-//! request. This layer, in front of jsonrpsee on HTTP:
-//! - hands jsonrpsee each numeric id it cannot read as a string of this layer's, and puts the
-//!   client's id back in the answer;
-//! - makes a request with an id of another type an invalid request (-32600, id null);
-//! - answers a body of notifications only with an empty body.
+//! unsigned 64-bit integer. A request whose id is negative, fractional or past 2^64, a boolean,
+//! or an object or array, it takes for a notification; and it answers notifications with the
+//! body `null`. geth answers every id as sent except objects and arrays, which it refuses as an
+//! invalid request. This layer, in front of jsonrpsee on HTTP:
+//! - hands jsonrpsee each id it cannot read (numbers, booleans) as a string of this layer's, and
+//!   puts the client's id back in the answer;
+//! - makes a request whose id is an object or array, or that has neither an id nor a method
+//!   name, an invalid request (-32600, id null);
+//! - marks a body whose every request without an id is a real notification (an object with a
+//!   method), so that [`super::notifications`] executes them and nothing else;
+//! - answers a body of notifications only with an empty body;
+//! - enforces the body size limit itself, with jsonrpsee's answer (413, -32007), chunked bodies
+//!   included: a stand-in id may make a body longer, so jsonrpsee's own limit has headroom
+//!   ([`headroom`]).
 //!
 //! A body whose ids jsonrpsee reads goes through untouched, and so does its answer.
 
@@ -21,7 +27,7 @@ use http::{
 use http_body_util::BodyExt;
 use jsonrpsee::{
     core::BoxError,
-    server::{HttpBody, HttpRequest, HttpResponse},
+    server::{HttpBody, HttpRequest, HttpResponse, http::response},
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -34,8 +40,7 @@ use std::{
     task::{Context, Poll},
 };
 
-/// The layer; see the module docs. A body longer than `max_body_bytes` goes to jsonrpsee
-/// unread past the limit, to be refused there.
+/// The layer; see the module docs. A body longer than `max_body_bytes` is refused.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RequestIdsLayer {
     pub(super) max_body_bytes: usize,
@@ -76,28 +81,51 @@ where
         // The service that was made ready serves this request; a clone waits for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if request.method() != Method::POST || declared_length(&request) > self.max_body_bytes {
+        if request.method() != Method::POST {
             return Box::pin(inner.call(request));
         }
         let max_body_bytes = self.max_body_bytes;
+        let too_large = move || response::too_large(u32::try_from(max_body_bytes).unwrap_or(u32::MAX));
+        if declared_length(&request) > max_body_bytes {
+            return Box::pin(std::future::ready(Ok(too_large())));
+        }
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let body = read_at_most(body, max_body_bytes).await?;
-            // Declared, the length read makes jsonrpsee refuse a body past the limit as too
-            // large (413) even when it came in chunks: there it would fail as an internal error.
+            let body = match read_at_most(body, max_body_bytes).await {
+                Ok(body) if body.len() > max_body_bytes => return Ok(too_large()),
+                Ok(body) => body,
+                Err(error) => {
+                    tracing::debug!(target: "rpc", %error, "reading a request body failed");
+                    return Ok(response::internal_error());
+                }
+            };
             parts.headers.remove(TRANSFER_ENCODING);
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            if body.len() > max_body_bytes {
-                return inner.call(HttpRequest::from_parts(parts, full(body))).await;
-            }
             let Some(rewrite) = Rewrite::of(&body) else {
+                parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
                 return inner.call(HttpRequest::from_parts(parts, full(body))).await;
             };
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(rewrite.body.len()));
-            let response = inner.call(HttpRequest::from_parts(parts, full(rewrite.body.clone()))).await?;
+            if rewrite.notifications_checked {
+                parts.extensions.insert(NotificationsChecked);
+            }
+            let sent = rewrite.body.clone().unwrap_or(body);
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(sent.len()));
+            let response = inner.call(HttpRequest::from_parts(parts, full(sent))).await?;
             rewrite.answer(response).await
         })
     }
+}
+
+/// Marks a request whose requests without an id this layer found to be notifications (objects
+/// with a method and no id), not requests whose id jsonrpsee could not read.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct NotificationsChecked;
+
+/// The bytes jsonrpsee's body limit must exceed the node's by, for bodies of up to
+/// `max_batch_len` requests this layer rewrote: each stand-in, or the invalid request put in
+/// place of one, is at most this much longer than what the client sent.
+pub(super) fn headroom(max_batch_len: u32) -> u32 {
+    const PER_REQUEST: u32 = 64;
+    max_batch_len.max(1).saturating_mul(PER_REQUEST)
 }
 
 /// The length a request's `Content-Length` declares (0 without one).
@@ -134,57 +162,70 @@ fn full(bytes: Bytes) -> HttpBody {
 /// What one request object of a body needs.
 #[derive(Debug, PartialEq, Eq)]
 enum Entry<'a> {
-    /// An id jsonrpsee reads, or no object at all (jsonrpsee refuses that itself).
+    /// An id jsonrpsee reads.
     Readable,
-    /// No id: a notification.
+    /// Not an object, or an object this layer cannot read (duplicate keys): jsonrpsee answers
+    /// it as it would.
+    Unread,
+    /// No id and a method: a notification.
     Notification,
-    /// A number jsonrpsee cannot read (the JSON text of it).
-    OtherNumber(&'a str),
-    /// An id that is neither string, number nor null.
+    /// An id jsonrpsee cannot read and geth answers with (the JSON text of it): a number past
+    /// a u64, or a boolean.
+    StandIn(&'a str),
+    /// An object or array for an id, or neither an id nor a method name: an invalid request.
     Invalid,
 }
 
 impl<'a> Entry<'a> {
     /// The entry of one request's JSON text.
     fn of(request: &'a str) -> Self {
-        /// Only the id of a request object, as sent; `null` is an id, an absent one is not.
+        /// The id and method of a request object, as sent; `null` is an id, an absent one is
+        /// not.
         #[derive(Deserialize)]
         struct Probe<'a> {
             #[serde(default, borrow, deserialize_with = "present")]
             id: Option<&'a RawValue>,
+            #[serde(default, borrow, deserialize_with = "present")]
+            method: Option<&'a RawValue>,
         }
         fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
             <&RawValue>::deserialize(deserializer).map(Some)
         }
         // serde would also read a struct from an array: only objects are requests.
         if !request.trim_start().starts_with('{') {
-            return Self::Readable;
+            return Self::Unread;
         }
-        let Ok(probe) = serde_json::from_str::<Probe<'_>>(request) else { return Self::Readable };
-        let Some(id) = probe.id else { return Self::Notification };
+        let Ok(probe) = serde_json::from_str::<Probe<'_>>(request) else { return Self::Unread };
+        let Some(id) = probe.id else {
+            let named = probe.method.is_some_and(|method| method.get().starts_with('"'));
+            return if named { Self::Notification } else { Self::Invalid };
+        };
         let text = id.get();
         match text.as_bytes().first() {
             Some(b'"' | b'n') => Self::Readable,
             Some(b'-' | b'0'..=b'9') if text.parse::<u64>().is_ok() => Self::Readable,
-            Some(b'-' | b'0'..=b'9') => Self::OtherNumber(text),
-            _ => Self::Invalid,
+            Some(b'{' | b'[') => Self::Invalid,
+            _ => Self::StandIn(text),
         }
     }
 }
 
-/// A body rewritten for jsonrpsee, and how to put its answer back as the client sent it.
+/// What a body needs before and after jsonrpsee.
 #[derive(Debug)]
 struct Rewrite {
-    body: Bytes,
+    /// The body jsonrpsee gets instead of the client's, if it is rewritten.
+    body: Option<Bytes>,
     /// Each stand-in id (a JSON string) with the id the answer must carry instead, in the
     /// order of the requests.
     ids: Vec<(String, String)>,
+    /// Every request without an id is a notification ([`NotificationsChecked`]).
+    notifications_checked: bool,
     /// The body held notifications only: nothing to answer.
     notifications_only: bool,
 }
 
 impl Rewrite {
-    /// The rewrite `body` needs, if any.
+    /// What `body` needs, if anything.
     fn of(body: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(body).ok()?;
         let is_batch = text.trim_start().starts_with('[');
@@ -195,12 +236,15 @@ impl Rewrite {
         let requests: Vec<&RawValue> =
             if is_batch { serde_json::from_str(text).ok()? } else { vec![serde_json::from_str(text).ok()?] };
         let entries: Vec<Entry<'_>> = requests.iter().map(|request| Entry::of(request.get())).collect();
+        let notifications = entries.contains(&Entry::Notification);
+        let notifications_checked = notifications && !entries.contains(&Entry::Unread);
         let notifications_only = !entries.is_empty() && entries.iter().all(|e| *e == Entry::Notification);
-        let rewritten = entries.iter().any(|e| matches!(e, Entry::OtherNumber(_) | Entry::Invalid));
+        let rewritten = entries.iter().any(|e| matches!(e, Entry::StandIn(_) | Entry::Invalid));
         if !rewritten {
-            return notifications_only.then(|| Self {
-                body: Bytes::copy_from_slice(body),
+            return notifications.then_some(Self {
+                body: None,
                 ids: Vec::new(),
+                notifications_checked,
                 notifications_only,
             });
         }
@@ -208,9 +252,9 @@ impl Rewrite {
         let mut parts = Vec::with_capacity(requests.len());
         for (request, entry) in requests.iter().zip(&entries) {
             let (stand_in, original) = match entry {
-                Entry::OtherNumber(id) => (stand_in_id(), (*id).to_owned()),
+                Entry::StandIn(id) => (stand_in_id(), (*id).to_owned()),
                 Entry::Invalid => (stand_in_id(), "null".to_owned()),
-                Entry::Readable | Entry::Notification => {
+                Entry::Readable | Entry::Unread | Entry::Notification => {
                     parts.push(request.get().to_owned());
                     continue;
                 }
@@ -223,16 +267,17 @@ impl Rewrite {
             ids.push((stand_in, original));
         }
         let body = if is_batch { format!("[{}]", parts.join(",")) } else { parts.concat() };
-        Some(Self { body: Bytes::from(body), ids, notifications_only: false })
+        Some(Self { body: Some(Bytes::from(body)), ids, notifications_checked, notifications_only: false })
     }
 
-    /// jsonrpsee's `response` with the client's ids back in it.
+    /// jsonrpsee's `response` with the client's ids back in it, or, for a body of notifications
+    /// only, with the `null` it answers them with left out.
     async fn answer(self, response: HttpResponse<HttpBody>) -> Result<HttpResponse<HttpBody>, BoxError> {
         let (mut parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
         let body = if self.notifications_only {
-            Bytes::new()
+            if body.trim_ascii() == b"null" { Bytes::new() } else { body }
         } else {
-            let body = body.collect().await?.to_bytes();
             match String::from_utf8(body.to_vec()) {
                 Ok(text) => Bytes::from(restore_ids(text, &self.ids)),
                 Err(_) => body,
@@ -284,39 +329,50 @@ mod tests {
         assert_eq!(entry(r#"{"jsonrpc":"2.0","id":1,"method":"m"}"#), "Readable");
         assert_eq!(entry(r#"{"id":"x"}"#), "Readable");
         assert_eq!(entry(r#"{"id":null}"#), "Readable");
-        assert_eq!(entry("[1]"), "Readable");
+        assert_eq!(entry("[1]"), "Unread");
+        assert_eq!(entry("{}"), "Invalid");
+        assert_eq!(entry(r#"{"method":1}"#), "Invalid");
+        assert_eq!(entry(r#"{"id":1,"id":2,"method":"m"}"#), "Unread");
         assert_eq!(entry(r#"{"method":"m"}"#), "Notification");
-        assert_eq!(entry(r#"{"id":-1}"#), r#"OtherNumber("-1")"#);
-        assert_eq!(entry(r#"{"id":1.5}"#), r#"OtherNumber("1.5")"#);
-        assert_eq!(entry(r#"{"id":18446744073709551616}"#), r#"OtherNumber("18446744073709551616")"#);
-        assert_eq!(entry(r#"{"id":true}"#), "Invalid");
+        assert_eq!(entry(r#"{"id":-1}"#), r#"StandIn("-1")"#);
+        assert_eq!(entry(r#"{"id":1.5}"#), r#"StandIn("1.5")"#);
+        assert_eq!(entry(r#"{"id":18446744073709551616}"#), r#"StandIn("18446744073709551616")"#);
+        assert_eq!(entry(r#"{"id":true}"#), r#"StandIn("true")"#);
         assert_eq!(entry(r#"{"id":{"a":1}}"#), "Invalid");
+        assert_eq!(entry(r#"{"id":[]}"#), "Invalid");
     }
 
     #[test]
     fn readable_bodies_are_left_alone() {
         assert!(Rewrite::of(br#"{"jsonrpc":"2.0","id":7,"method":"m"}"#).is_none());
-        assert!(Rewrite::of(br#"[{"jsonrpc":"2.0","id":7,"method":"m"},{"method":"n"}]"#).is_none());
+        assert!(Rewrite::of(br#"[{"jsonrpc":"2.0","id":7,"method":"m"},1]"#).is_none());
         assert!(Rewrite::of(b"[]").is_none());
         assert!(Rewrite::of(b"{not json").is_none());
     }
 
     #[test]
-    fn notifications_only_get_no_answer() {
-        let rewrite = Rewrite::of(br#"[{"jsonrpc":"2.0","method":"m"},{"method":"n"}]"#).unwrap();
-        assert!(rewrite.notifications_only);
-        assert!(rewrite.ids.is_empty());
+    fn notifications_are_checked_unless_a_request_is_unread() {
+        let only = Rewrite::of(br#"[{"jsonrpc":"2.0","method":"m"},{"method":"n"}]"#).unwrap();
+        assert!(only.notifications_only && only.notifications_checked && only.body.is_none());
+        let mixed = Rewrite::of(br#"[{"method":"m"},{"id":1,"method":"n"}]"#).unwrap();
+        assert!(!mixed.notifications_only && mixed.notifications_checked);
+        // A request this layer cannot read might be a call whose id jsonrpsee drops: the
+        // body's notifications are then not vouched for.
+        let unread = Rewrite::of(br#"[{"method":"m"},{"id":1,"id":2,"method":"n"}]"#).unwrap();
+        assert!(!unread.notifications_checked);
     }
 
     #[test]
     fn other_ids_are_stood_in_for_and_restored() {
-        let body = br#"[{"jsonrpc":"2.0","id":-1,"method":"m","params":[1e400]},{"id":1,"method":"m"},{"id":true,"method":"m"}]"#;
+        let body = br#"[{"jsonrpc":"2.0","id":-1,"method":"m","params":[1e400]},{"id":1,"method":"m"},{"id":[],"method":"m"}]"#;
         let rewrite = Rewrite::of(body).unwrap();
         assert_eq!(rewrite.ids.len(), 2);
         let (first, second) = (&rewrite.ids[0].0, &rewrite.ids[1].0);
         assert_ne!(first, second);
+        let sent = rewrite.body.unwrap();
+        assert!(sent.len() as u32 <= body.len() as u32 + headroom(3));
         // The params go as sent, numbers no float could hold included.
-        assert!(std::str::from_utf8(&rewrite.body).unwrap().contains("[1e400]"));
+        assert!(std::str::from_utf8(&sent).unwrap().contains("[1e400]"));
         let answer = format!(
             r#"[{{"jsonrpc":"2.0","id":{first},"result":{first}}},{{"jsonrpc":"2.0","id":1,"result":1}},{{"jsonrpc":"2.0","id":{second},"error":{{"code":-32600}}}}]"#
         );

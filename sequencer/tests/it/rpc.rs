@@ -371,8 +371,9 @@ async fn every_method_over_http_matches_the_spec() {
     node.stop().await;
 }
 
-/// Request ids as JSON-RPC 2.0 allows them, echoed as sent, and notifications executed but
-/// not answered, over HTTP and WebSocket: where jsonrpsee alone answered `null` and ran nothing.
+/// Request ids as geth takes them, echoed as sent, and notifications executed but not answered
+/// over HTTP, where jsonrpsee alone answered `null` and ran nothing; over WebSocket, where no
+/// layer can tell a notification from a request with an id jsonrpsee cannot read, neither runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_and_notifications_follow_json_rpc() {
     use futures_util::{SinkExt, StreamExt};
@@ -394,23 +395,27 @@ async fn ids_and_notifications_follow_json_rpc() {
         }
     };
 
-    // Numbers jsonrpsee cannot read as an id come back as sent, digit for digit.
-    for id in ["-1", "1.5", "18446744073709551616", "1e2"] {
+    // Numbers jsonrpsee cannot read as an id come back as sent, digit for digit, and so do
+    // booleans, as geth answers them.
+    for id in ["-1", "1.5", "18446744073709551616", "1e2", "true"] {
         let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_chainId","params":[]}}"#);
         let response = client.http.post(&client.url).header("content-type", "application/json").body(body);
         let text = response.send().await.unwrap().text().await.unwrap();
         assert!(text.contains(&format!(r#""id":{id},"#)), "id {id}: {text}");
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["result"], chain_id, "id {id}");
     }
-    // Ids of other types are invalid requests, answered with a null id.
+    // Objects and arrays as ids are invalid requests, answered with a null id, and so is an
+    // empty object.
     let invalid: Value =
         serde_json::from_str(&post(r#"{"jsonrpc":"2.0","id":{"a":1},"method":"eth_chainId"}"#).await)
             .unwrap();
     assert_eq!(invalid["error"]["code"], json!(-32600), "{invalid}");
     assert_eq!(invalid["id"], Value::Null);
+    let empty: Value = serde_json::from_str(&post("{}").await).unwrap();
+    assert_eq!(empty["error"]["code"], json!(-32600), "{empty}");
     let batch: Value = serde_json::from_str(
         &post(
-            r#"[{"jsonrpc":"2.0","id":true,"method":"eth_chainId"},
+            r#"[{"jsonrpc":"2.0","id":[],"method":"eth_chainId"},
                 {"jsonrpc":"2.0","method":"eth_chainId"},
                 {"jsonrpc":"2.0","id":-7,"method":"eth_chainId"},
                 {"jsonrpc":"2.0","id":"-7","method":"eth_chainId"}]"#,
@@ -450,6 +455,19 @@ async fn ids_and_notifications_follow_json_rpc() {
         ""
     );
 
+    // A body at the limit is served, even when its id is stood in for by a longer one.
+    let at_limit = {
+        let head = r#"{"jsonrpc":"2.0","id":-3,"method":"web3_sha3","params":["0x"#;
+        let tail = r#""]}"#;
+        let digits = 4096 - head.len() - tail.len();
+        // Whitespace makes up an odd count: the data must be whole bytes.
+        format!("{head}{}{tail}{}", "0".repeat(digits / 2 * 2), " ".repeat(digits % 2))
+    };
+    assert_eq!(at_limit.len(), 4096);
+    let response = client.http.post(&client.url).header("content-type", "application/json").body(at_limit);
+    let response: Value = response.send().await.unwrap().json().await.unwrap();
+    assert_eq!(response["id"], json!(-3), "{response}");
+    assert!(response["result"].is_string(), "{response}");
     // A body past the limit is refused (413, -32007), whether its length is declared or it
     // comes in chunks; the node goes on.
     let padding = "0".repeat(5_000);
@@ -479,12 +497,13 @@ async fn ids_and_notifications_follow_json_rpc() {
     assert!(chunked.contains("-32007"), "{chunked}");
     assert_eq!(client.call("eth_chainId", json!([])).await, chain_id);
 
-    // Over WebSocket: the notification runs, and the next answer is the next call's.
+    // Over WebSocket, a request jsonrpsee takes for a notification (here one whose id it cannot
+    // read, waiting for an answer) does not run; the next answer is the next call's.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}", node.rpc_addr)).await.unwrap();
     let raw = tx(1, 1, TxKind::Call(Address::repeat_byte(0x42)), 21_000, Bytes::new());
     let hash = alloy_primitives::keccak256(&raw);
-    let notification = json!({"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [raw]});
-    ws.send(Message::text(notification.to_string())).await.unwrap();
+    let unreadable = json!({"jsonrpc": "2.0", "id": -9, "method": "eth_sendRawTransaction", "params": [raw]});
+    ws.send(Message::text(unreadable.to_string())).await.unwrap();
     ws.send(Message::text(r#"{"jsonrpc":"2.0","id":5,"method":"eth_chainId","params":[]}"#)).await.unwrap();
     let answer = loop {
         match ws.next().await.unwrap().unwrap() {
@@ -493,7 +512,8 @@ async fn ids_and_notifications_follow_json_rpc() {
         }
     };
     assert_eq!(answer["id"], json!(5), "{answer}");
-    wait_receipt(&provider, hash).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.call("eth_getTransactionByHash", json!([hash])).await, Value::Null);
     node.stop().await;
 }
 
