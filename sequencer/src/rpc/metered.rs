@@ -99,7 +99,15 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        self.metrics.of(notification.method_name()).calls.increment(1);
-        self.inner.notification(notification)
+        // Timed too: notifications of plain methods run (their failures are nobody's to hear).
+        let method = self.metrics.of(notification.method_name()).clone();
+        let started = Instant::now();
+        let response = self.inner.notification(notification);
+        async move {
+            let response = response.await;
+            method.calls.increment(1);
+            method.seconds.record(started.elapsed());
+            response
+        }
     }
 }
