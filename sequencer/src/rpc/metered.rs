@@ -29,6 +29,24 @@ impl MethodMetrics {
             seconds: histogram!("sequencer_rpc_call_seconds", "method" => method),
         }
     }
+
+    /// `response`, counted, timed from now, and counted as an error when `failed` says so.
+    fn record<R>(
+        self,
+        response: impl Future<Output = R>,
+        failed: impl Fn(&R) -> bool,
+    ) -> impl Future<Output = R> {
+        let started = Instant::now();
+        async move {
+            let response = response.await;
+            self.calls.increment(1);
+            if failed(&response) {
+                self.errors.increment(1);
+            }
+            self.seconds.record(started.elapsed());
+            response
+        }
+    }
 }
 
 /// The metric handles of every served method, looked up by name on each call.
@@ -70,25 +88,15 @@ impl<S> Metered<S> {
 
 impl<S> RpcServiceT for Metered<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync,
+    S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse> + Send + Sync,
 {
     type MethodResponse = MethodResponse;
-    type NotificationResponse = S::NotificationResponse;
+    type NotificationResponse = MethodResponse;
     type BatchResponse = S::BatchResponse;
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let method = self.metrics.of(request.method_name()).clone();
-        let started = Instant::now();
-        let response = self.inner.call(request);
-        async move {
-            let response = response.await;
-            method.calls.increment(1);
-            if response.is_error() {
-                method.errors.increment(1);
-            }
-            method.seconds.record(started.elapsed());
-            response
-        }
+        method.record(self.inner.call(request), MethodResponse::is_error)
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
@@ -101,13 +109,6 @@ where
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
         // Timed too: notifications of plain methods run (their failures are nobody's to hear).
         let method = self.metrics.of(notification.method_name()).clone();
-        let started = Instant::now();
-        let response = self.inner.notification(notification);
-        async move {
-            let response = response.await;
-            method.calls.increment(1);
-            method.seconds.record(started.elapsed());
-            response
-        }
+        method.record(self.inner.notification(notification), |_| false)
     }
 }

@@ -100,17 +100,17 @@ where
                 }
             };
             parts.headers.remove(TRANSFER_ENCODING);
-            let Some(rewrite) = Rewrite::of(&body) else {
-                parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-                return inner.call(HttpRequest::from_parts(parts, full(body))).await;
-            };
-            if rewrite.notifications_checked {
+            let rewrite = Rewrite::of(&body);
+            if rewrite.as_ref().is_some_and(|rewrite| rewrite.notifications_checked) {
                 parts.extensions.insert(NotificationsChecked);
             }
-            let sent = rewrite.body.clone().unwrap_or(body);
+            let sent = rewrite.as_ref().and_then(|rewrite| rewrite.body.clone()).unwrap_or(body);
             parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(sent.len()));
             let response = inner.call(HttpRequest::from_parts(parts, full(sent))).await?;
-            rewrite.answer(response).await
+            match rewrite {
+                Some(rewrite) => rewrite.answer(response).await,
+                None => Ok(response),
+            }
         })
     }
 }
