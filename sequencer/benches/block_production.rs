@@ -110,6 +110,7 @@ fn main() {
                 target_gas_limit: None,
                 fee_recipient: Address::repeat_byte(0xfe),
                 extra_data: Bytes::new(),
+                state_cache_bytes: 4 << 30,
             },
             store.clone(),
             nodes,

@@ -1,7 +1,8 @@
 //! JSON-RPC load, side by side with Anvil: pre-signed ETH transfers from many senders sent in
 //! batched `eth_sendRawTransaction` requests (accepted tx/s, request latency, included tx/s),
-//! then `eth_getBalance` and `eth_call` from 32 concurrent clients (requests/s, and requests per
-//! second of CPU the node used: the load generator shares the cores). Both nodes run
+//! then `eth_getBalance` (of the senders, and of 100,000 addresses without an account) and
+//! `eth_call` from 32 concurrent clients (requests/s, and requests per second of CPU the node
+//! used: the load generator shares the cores). Both nodes run
 //! as their own processes (ours is this package's `sequencer` binary), with the same block gas
 //! limit and block time; ours persists every block to SQLite (or to PostgreSQL with
 //! `--database-url`).
@@ -83,12 +84,22 @@ struct Figures {
     refused: usize,
     included_per_s: f64,
     balance_per_s: f64,
+    absent_balance_per_s: f64,
     call_per_s: f64,
     /// Reads per second of CPU the node itself used: what a read costs it, whatever share of
     /// the cores it got beside the load generator.
     balance_per_cpu_s: f64,
+    absent_balance_per_cpu_s: f64,
     call_per_cpu_s: f64,
+    /// Longest gap between two new blocks while clients read receipts in big batches.
+    block_gap_under_receipts_max_s: f64,
+    /// Receipts read per second meanwhile.
+    receipts_per_s: f64,
 }
+
+/// Addresses no account has: what a wallet asks of every fresh address, and an explorer all
+/// day. Enough of them that no cache of recent answers helps.
+const ABSENT_ADDRESSES: u64 = 100_000;
 
 fn main() {
     let args = Args::parse();
@@ -190,9 +201,23 @@ fn main() {
     row("batch request p99 ms", ours.batch_p99_ms, theirs.batch_p99_ms, 1);
     row("included tx/s", ours.included_per_s, theirs.included_per_s, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
+    row("eth_getBalance/s, absent accounts", ours.absent_balance_per_s, theirs.absent_balance_per_s, 0);
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
     row("eth_getBalance per node CPU-second", ours.balance_per_cpu_s, theirs.balance_per_cpu_s, 0);
+    row(
+        "eth_getBalance per node CPU-second, absent accounts",
+        ours.absent_balance_per_cpu_s,
+        theirs.absent_balance_per_cpu_s,
+        0,
+    );
     row("eth_call per node CPU-second", ours.call_per_cpu_s, theirs.call_per_cpu_s, 0);
+    row("receipts/s in batches of 500", ours.receipts_per_s, theirs.receipts_per_s, 0);
+    row(
+        "longest block interval s, 1 s blocks, under batched receipts",
+        ours.block_gap_under_receipts_max_s,
+        theirs.block_gap_under_receipts_max_s,
+        2,
+    );
     println!("| refused transactions | {} | {} | |", ours.refused, theirs.refused);
 }
 
@@ -338,6 +363,19 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
     eprintln!("{url}: {included} included, reading balances");
     let (balance_per_s, balance_per_cpu_s) =
         read_load(url, node, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
+    eprintln!("{url}: reading balances of absent accounts");
+    let absent: Vec<Address> = (0..ABSENT_ADDRESSES)
+        .map(|i| Address::from_word(alloy_primitives::keccak256((u64::MAX - i).to_be_bytes())))
+        .collect();
+    let (absent_balance_per_s, absent_balance_per_cpu_s) =
+        read_load(url, node, Arc::new(absent), |address| ("eth_getBalance", json!([address, "latest"])))
+            .await;
+    eprintln!("{url}: reading receipts in batches of {RECEIPT_BATCH}");
+    let hashes: Vec<B256> = raw
+        .iter()
+        .map(|tx| alloy_primitives::keccak256(hex::decode(tx.trim_start_matches("0x")).unwrap()))
+        .collect();
+    let (receipts_per_s, block_gap_under_receipts_max_s) = receipts_load(url, &hashes).await;
     eprintln!("{url}: calling");
     let (call_per_s, call_per_cpu_s) = read_load(url, node, senders, |address| {
         ("eth_call", json!([{"from": address, "to": Address::repeat_byte(0x42), "value": "0x1"}, "latest"]))
@@ -350,10 +388,79 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
         refused,
         included_per_s: included as f64 / included_in.as_secs_f64(),
         balance_per_s,
+        absent_balance_per_s,
         call_per_s,
         balance_per_cpu_s,
+        absent_balance_per_cpu_s,
         call_per_cpu_s,
+        block_gap_under_receipts_max_s,
+        receipts_per_s,
     }
+}
+
+/// Receipts per request in [`receipts_load`].
+const RECEIPT_BATCH: usize = 500;
+
+/// Receipts per second from four clients each sending batches of [`RECEIPT_BATCH`]
+/// `eth_getTransactionReceipt` of `hashes` for [`READ_SECONDS`], and the longest time between
+/// two new blocks meanwhile (polled every 10 ms): reads must not hold block production up.
+async fn receipts_load(url: &str, hashes: &[B256]) -> (f64, f64) {
+    let bodies: Arc<Vec<String>> = Arc::new(
+        hashes
+            .chunks(RECEIPT_BATCH)
+            .map(|chunk| {
+                let batch: Vec<Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(id, hash)| json!({"jsonrpc": "2.0", "id": id, "method": "eth_getTransactionReceipt", "params": [hash]}))
+                    .collect();
+                serde_json::to_string(&batch).unwrap()
+            })
+            .collect(),
+    );
+    let until = Instant::now() + Duration::from_secs(READ_SECONDS);
+    let readers: Vec<_> = (0..4)
+        .map(|reader| {
+            let (url, bodies) = (url.to_string(), bodies.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut read = 0;
+                let mut next = reader;
+                while Instant::now() < until {
+                    let body = bodies[next % bodies.len()].clone();
+                    next += 4;
+                    let response = client
+                        .post(&url)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let answers: Vec<Value> = response.json().await.unwrap();
+                    read += answers.iter().filter(|answer| answer["result"].is_object()).count();
+                }
+                read
+            })
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let (mut last_number, mut last_change, mut longest) = (None, Instant::now(), Duration::ZERO);
+    while Instant::now() < until {
+        let number = rpc(&client, url, "eth_blockNumber", json!([])).await;
+        if last_number.as_ref() != Some(&number) {
+            if last_number.is_some() {
+                longest = longest.max(last_change.elapsed());
+            }
+            (last_number, last_change) = (Some(number), Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    longest = longest.max(last_change.elapsed());
+    let mut read = 0;
+    for reader in readers {
+        read += reader.await.unwrap();
+    }
+    (read as f64 / READ_SECONDS as f64, longest.as_secs_f64())
 }
 
 /// Requests per second from [`READ_CLIENTS`] clients, each sending one request at a time, and

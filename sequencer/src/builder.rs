@@ -78,6 +78,8 @@ pub struct ProducerConfig {
     pub fee_recipient: Address,
     /// Header extra data.
     pub extra_data: Bytes,
+    /// Memory the cache of the latest state may use, in bytes.
+    pub state_cache_bytes: usize,
 }
 
 /// Builds, seals and commits blocks. Lives on its own blocking thread.
@@ -89,6 +91,9 @@ pub struct BlockProducer {
     state: LatestState,
     nodes: DbNodeStore,
     trie: StateTrie<DbNodeStore>,
+    /// About the memory the trie's loaded nodes take, from the keys written since it was
+    /// opened; past the state cache's budget the trie is opened afresh at the head's root.
+    trie_bytes: usize,
     /// The store location of the next trie node the producer commits; read from the store
     /// before the first block.
     next_location: Option<Location>,
@@ -115,25 +120,31 @@ impl BlockProducer {
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let trie = StateTrie::new(nodes.clone(), head.header.state_root);
+        let metrics = BlockMetrics::default();
+        metrics.mark_progress();
         Self {
-            state: LatestState::new(store.clone(), runtime.clone()),
+            state: LatestState::new(store.clone(), runtime.clone(), config.state_cache_bytes),
             config,
             store,
             runtime,
             nodes,
             trie,
+            trie_bytes: 0,
             next_location: None,
             mempool,
             head,
             heads,
-            metrics: BlockMetrics::default(),
+            metrics,
             in_flight: None,
             cold_accounts: Vec::new(),
         }
     }
 
-    /// Produces a block every interval until `shutdown` is set; a failure stops production and
-    /// is returned, so that the node goes down instead of running without a builder.
+    /// Produces a block every interval until `shutdown` is set. A failure that left nothing
+    /// behind ([`BuildError::is_retryable`]: a state read, an internal revm error) abandons that
+    /// block, keeps its transactions pooled, says why and tries again at the next interval;
+    /// any other failure stops production and is returned, so that the node goes down instead
+    /// of running without a builder.
     pub fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<(), BuildError> {
         let mut next = Instant::now() + self.config.block_time;
         while !shutdown.load(Ordering::Relaxed) {
@@ -147,7 +158,14 @@ impl BlockProducer {
                 // We fell behind (a slow block): keep the cadence instead of bursting.
                 next = now + self.config.block_time;
             }
-            self.produce_block()?;
+            match self.produce_block() {
+                Ok(_) => {}
+                Err(error) if error.is_retryable() => {
+                    self.metrics.failures.increment(1);
+                    tracing::error!(target: "builder", %error, "abandoned block; its transactions stay pooled");
+                }
+                Err(error) => return Err(error),
+            }
         }
         // The last sealed block is durable before the node stops.
         self.flush()?;
@@ -161,6 +179,9 @@ impl BlockProducer {
 
     /// Builds, seals and commits one block on top of the head, with whatever the pool holds.
     pub fn produce_block(&mut self) -> Result<ProducedBlock, BuildError> {
+        if self.trie_bytes > self.config.state_cache_bytes {
+            self.reopen_trie()?;
+        }
         let parent = self.head.header.clone();
         let inputs = self.next_inputs(&parent);
         let number = inputs.number;
@@ -168,7 +189,7 @@ impl BlockProducer {
         let build_started = Instant::now();
         let base_fee = self.config.chain.next_base_fee(&parent);
         let prefetch = |state: &mut LatestState, addresses: Vec<Address>| {
-            state.prefetch(addresses).map_err(|e| BuildError::State(e.to_string()))
+            state.prefetch(addresses).map_err(|e| BuildError::StateRead { number, message: e.to_string() })
         };
         let mut cold = std::mem::take(&mut self.cold_accounts);
         cold.extend(prefetch(&mut self.state, self.mempool.senders())?);
@@ -186,6 +207,11 @@ impl BlockProducer {
             }
             match executor.execute_transaction(&tx) {
                 Ok(outcome) => included.push((tx, outcome)),
+                // Not the transaction's fault: nothing of this block is sealed, and every
+                // transaction the RPC acknowledged stays pooled.
+                Err(error) if error.is_fatal() => {
+                    return Err(BuildError::Transaction { number, source: error });
+                }
                 Err(error) => {
                     tracing::debug!(target: "builder", tx = %tx.inner().tx_hash(), %error, "skipped transaction");
                     // The sender's later nonces cannot run this block either.
@@ -208,6 +234,9 @@ impl BlockProducer {
         let root_started = Instant::now();
         // Hashing happens once, in the commit (on all cores for a big block).
         self.trie.update(&executed.changes).map_err(|e| BuildError::State(e.to_string()))?;
+        let written_keys: usize =
+            executed.changes.accounts.values().map(|change| 1 + change.storage.len()).sum();
+        self.trie_bytes = self.trie_bytes.saturating_add(written_keys.saturating_mul(TRIE_BYTES_PER_KEY));
         let next_location = match self.next_location {
             Some(location) => location,
             None => self.runtime.block_on(self.store.next_trie_location()).map_err(BuildError::Store)?,
@@ -260,6 +289,7 @@ impl BlockProducer {
         self.head = ChainHead { number, hash, header: record.header.clone(), changed };
         self.start_commit(record.clone(), removed);
         let seal_seconds = seal_started.elapsed();
+        self.metrics.mark_progress();
 
         self.metrics.blocks.increment(1);
         self.metrics.gas_used.increment(record.header.gas_used);
@@ -289,6 +319,16 @@ impl BlockProducer {
             record,
             timings: BlockTimings { build: build_seconds, state_root: state_root_seconds, commit_wait },
         })
+    }
+
+    /// Drops the trie's loaded nodes and opens it again at the head's state root, once the head
+    /// is committed: its nodes then come back through the node cache and the database.
+    fn reopen_trie(&mut self) -> Result<(), BuildError> {
+        self.flush()?;
+        self.trie = StateTrie::new(self.nodes.clone(), self.head.header.state_root);
+        self.trie_bytes = 0;
+        tracing::debug!(target: "builder", number = self.head.number, "reopened the state trie");
+        Ok(())
     }
 
     /// Commits `record` in the background: the block, then the new head for the RPC, then the
@@ -339,16 +379,21 @@ impl BlockProducer {
         changed: &[(Address, Option<AccountState>)],
     ) -> Result<Vec<B256>, BuildError> {
         let state_error = |e: StateReadError| BuildError::State(e.to_string());
-        let cold = self.state.prefetch(self.mempool.senders()).map_err(state_error)?;
+        // Every state is read before the pool is locked: the RPC's admissions wait on that lock
+        // on the runtime's workers, which this thread's reads need.
+        let senders = self.mempool.senders();
+        let cold = self.state.prefetch(senders.iter().copied()).map_err(state_error)?;
         self.cold_accounts.extend(cold);
+        let states = senders
+            .into_iter()
+            .map(|sender| Ok((sender, SenderState::from_account(self.state.account(sender)?.as_ref()))))
+            .collect::<Result<std::collections::HashMap<_, _>, StateReadError>>()
+            .map_err(state_error)?;
         let head =
             PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
-        let state = &mut self.state;
         let sealed =
             changed.iter().map(|(address, account)| (*address, SenderState::from_account(account.as_ref())));
-        self.mempool
-            .revalidate(head, sealed, |sender| Ok(SenderState::from_account(state.account(sender)?.as_ref())))
-            .map_err(state_error)?;
+        self.mempool.revalidate(head, sealed, &states);
         Ok(self.mempool.take_removed())
     }
 
@@ -369,6 +414,10 @@ impl BlockProducer {
         }
     }
 }
+
+/// Memory a written key keeps loaded in the producer's trie, about: the nodes on its path
+/// (some seven branches of ~530 bytes at a million accounts), less what neighbours share.
+const TRIE_BYTES_PER_KEY: usize = 3 << 10;
 
 /// The gas limit after `parent`, moved towards `target` by the most L1 rules allow
 /// (strictly less than parent / 1024).

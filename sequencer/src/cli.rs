@@ -62,6 +62,12 @@ pub struct NodeArgs {
     /// `database.node_cache_mib`: trie-node cache size.
     #[arg(long, env = "SEQUENCER_NODE_CACHE_MIB")]
     pub node_cache_mib: Option<u64>,
+    /// `database.state_cache_mib`: the block producer's latest-state cache size.
+    #[arg(long, env = "SEQUENCER_STATE_CACHE_MIB")]
+    pub state_cache_mib: Option<u64>,
+    /// `database.account_filter_mib`: the filter of absent accounts' size.
+    #[arg(long, env = "SEQUENCER_ACCOUNT_FILTER_MIB")]
+    pub account_filter_mib: Option<u64>,
     /// `rpc.http_addr`: JSON-RPC (HTTP and WebSocket) listen address.
     #[arg(long, env = "SEQUENCER_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
@@ -150,6 +156,8 @@ impl NodeArgs {
         }
         set(&mut config.database.max_connections, self.database_max_connections);
         set(&mut config.database.node_cache_mib, self.node_cache_mib);
+        set(&mut config.database.state_cache_mib, self.state_cache_mib);
+        set(&mut config.database.account_filter_mib, self.account_filter_mib);
         set(&mut config.rpc.http_addr, self.http_addr);
         set(&mut config.rpc.max_request_body_bytes, self.rpc_max_request_body_bytes);
         set(&mut config.rpc.max_response_body_bytes, self.rpc_max_response_body_bytes);

@@ -74,11 +74,24 @@ pub struct DatabaseSection {
     pub max_connections: u32,
     /// Memory the trie-node cache may use, in MiB.
     pub node_cache_mib: u64,
+    /// Memory the block producer's latest-state cache may use, in MiB.
+    pub state_cache_mib: u64,
+    /// Memory the filter of absent accounts may use, in MiB: reads of accounts the state does
+    /// not hold skip the database. Sized at start for four times the accounts then held (10
+    /// bits each); past that, more reads of absent accounts reach the database.
+    pub account_filter_mib: u64,
 }
 
 impl Default for DatabaseSection {
     fn default() -> Self {
-        Self { datadir: PathBuf::from("data"), url: None, max_connections: 8, node_cache_mib: 1024 }
+        Self {
+            datadir: PathBuf::from("data"),
+            url: None,
+            max_connections: 8,
+            node_cache_mib: 1024,
+            state_cache_mib: 512,
+            account_filter_mib: 64,
+        }
     }
 }
 

@@ -112,12 +112,38 @@ pub enum BuildError {
     /// Reading the state or updating the trie failed.
     #[error("state: {0}")]
     State(String),
+    /// Reading the state for a block's transactions failed before anything was sealed: the
+    /// block is abandoned and its transactions stay pooled.
+    #[error("reading the state for block {number}: {message}")]
+    StateRead {
+        /// Block number.
+        number: u64,
+        /// What failed.
+        message: String,
+    },
+    /// A transaction failed for a reason that is not its own (the state could not be read,
+    /// revm failed): the block is abandoned and the transaction stays pooled.
+    #[error("building block {number}: {source}")]
+    Transaction {
+        /// Block number.
+        number: u64,
+        /// The failure.
+        source: trace_builder::error::TransactionError,
+    },
     /// Committing the block failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The background commit of a block did not finish (its task panicked or was cancelled).
     #[error("committing a block: {0}")]
     Commit(String),
+}
+
+impl BuildError {
+    /// The failure happened before the block was sealed and left nothing behind: the producer
+    /// may try again at the next interval. Every other failure stops the node.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::StateRead { .. } | Self::Transaction { .. })
+    }
 }
 
 /// Errors that stop the node from starting or keep it from running.

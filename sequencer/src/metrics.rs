@@ -7,7 +7,31 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use parking_lot::Mutex;
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+/// When the block producer last sealed a block (or started), in milliseconds since the Unix
+/// epoch: read at each scrape, so that a producer that is stuck, and so cannot report anything
+/// itself, shows in `sequencer_seconds_since_last_block`.
+static LAST_BLOCK_UNIX_MS: AtomicU64 = AtomicU64::new(0);
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Sets `sequencer_seconds_since_last_block` from the producer's last report; run before each
+/// render.
+fn update_watchdog() {
+    let last = LAST_BLOCK_UNIX_MS.load(Ordering::Relaxed);
+    if last != 0 {
+        gauge!("sequencer_seconds_since_last_block").set(unix_ms().saturating_sub(last) as f64 / 1e3);
+    }
+}
 
 /// Installs the process-wide recorder once and returns its handle (later calls reuse it, so
 /// several nodes in one test process share one registry).
@@ -71,6 +95,15 @@ fn describe() {
     );
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
+    describe_gauge!(
+        "sequencer_seconds_since_last_block",
+        metrics::Unit::Seconds,
+        "Time since the producer last sealed a block (or started): grows without bound when it is stuck"
+    );
+    describe_counter!(
+        "sequencer_block_failures_total",
+        "Blocks abandoned because of an internal failure (their transactions stay pooled)"
+    );
     describe_gauge!("sequencer_mempool_transactions", "Transactions waiting in the pool");
     describe_gauge!("sequencer_mempool_pending", "Executable transactions in the pool");
     describe_gauge!(
@@ -78,6 +111,21 @@ fn describe() {
         "Transactions in the pool behind a nonce gap or beyond funds"
     );
     describe_gauge!("sequencer_mempool_bytes", metrics::Unit::Bytes, "Bytes the pool accounts for");
+    describe_gauge!(
+        "sequencer_trie_node_cache_bytes",
+        metrics::Unit::Bytes,
+        "Bytes the trie-node cache holds (bound: database.node_cache_mib)"
+    );
+    describe_gauge!(
+        "sequencer_state_cache_bytes",
+        metrics::Unit::Bytes,
+        "Bytes the block producer's latest-state cache holds (bound: database.state_cache_mib)"
+    );
+    describe_gauge!(
+        "sequencer_account_filter_bytes",
+        metrics::Unit::Bytes,
+        "Bytes of the filter of absent accounts (bound: database.account_filter_mib)"
+    );
     describe_counter!("sequencer_mempool_admitted_total", "Transactions admitted to the pool");
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
@@ -91,7 +139,10 @@ pub async fn serve(
         "/metrics",
         axum::routing::get(move || {
             let handle = handle.clone();
-            async move { handle.render() }
+            async move {
+                update_watchdog();
+                handle.render()
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -123,6 +174,15 @@ pub struct BlockMetrics {
     pub head_gas_used: Gauge,
     /// Pool size after the block.
     pub mempool_transactions: Gauge,
+    /// Blocks abandoned on an internal failure.
+    pub failures: Counter,
+}
+
+impl BlockMetrics {
+    /// Records that the producer sealed a block (or started) now, for the watchdog gauge.
+    pub fn mark_progress(&self) {
+        LAST_BLOCK_UNIX_MS.store(unix_ms(), Ordering::Relaxed);
+    }
 }
 
 impl Default for BlockMetrics {
@@ -138,6 +198,7 @@ impl Default for BlockMetrics {
             head_number: gauge!("sequencer_head_number"),
             head_gas_used: gauge!("sequencer_head_gas_used"),
             mempool_transactions: gauge!("sequencer_mempool_transactions"),
+            failures: counter!("sequencer_block_failures_total"),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::{
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
     rpc::{self, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc},
-    store::{DbNodeStore, GenesisStatus, Store, WriterLock, redact},
+    store::{DbNodeStore, GenesisStatus, Store, StoreOptions, WriterLock, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Decodable2718;
@@ -61,7 +61,7 @@ impl Node {
             .await
             .map_err(|source| NodeError::Bind { what: "metrics", addr: config.metrics.addr, source })?;
 
-        let store = Store::open(&url, config.database.max_connections).await?;
+        let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
         let runtime = tokio::runtime::Handle::current();
         let cache_bytes =
@@ -97,9 +97,11 @@ impl Node {
                 target_gas_limit: config.chain.gas_limit,
                 fee_recipient: config.chain.fee_recipient,
                 extra_data: Bytes::copy_from_slice(config.chain.extra_data.as_bytes()),
+                state_cache_bytes: usize::try_from(config.database.state_cache_mib.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
             },
-            store.clone(),
-            nodes.clone(),
+            store.for_producer(),
+            nodes.with_store(store.for_producer()),
             mempool.clone(),
             head,
             heads,

@@ -120,7 +120,9 @@ pub enum PoolError {
         min: u128,
     },
     /// The pool is full of transactions that pay more than this one.
-    #[error("transaction underpriced: txpool is full and every pooled transaction pays more")]
+    #[error(
+        "transaction underpriced: txpool is full and the transaction pays no more than the cheapest pooled one"
+    )]
     PoolFull,
     /// The sender cannot pay for this transaction on top of its pending ones.
     #[error(
@@ -577,18 +579,23 @@ impl Mempool {
     }
 
     /// Re-validates every pooled transaction after a block: with the new `head`, and each
-    /// sender's state as `state` reads it. Drops what the chain passed (included or replaced on
+    /// sender's state from `states`. Drops what the chain passed (included or replaced on
     /// chain), what asks for more gas than a block holds, what costs more than the sender has;
     /// moves to queued what follows a gap or exceeds the sender's funds; drops queued
     /// transactions of senders idle for the queued lifetime; then evicts down to the limits.
     /// `sealed` are the states the block gave the accounts it changed: admissions of their
     /// senders use them while the RPC still reads the state before the block.
-    pub fn revalidate<E>(
+    ///
+    /// The caller reads `states` before, without the pool's lock: the lock is never held across
+    /// a read of the store, since the RPC's admissions wait on it. A sender admitted after the
+    /// caller listed the senders ([`Mempool::senders`]) keeps the state it was admitted with,
+    /// which is at least as new.
+    pub fn revalidate(
         &self,
         head: PoolHead,
         sealed: impl IntoIterator<Item = (Address, SenderState)>,
-        mut state: impl FnMut(Address) -> Result<SenderState, E>,
-    ) -> Result<(), E> {
+        states: &HashMap<Address, SenderState>,
+    ) {
         let now = self.clock.now();
         let mut pool = self.inner.lock();
         pool.head = head;
@@ -596,9 +603,11 @@ impl Mempool {
         let lifetime = pool.config.queued_lifetime();
         let senders: Vec<Address> = pool.senders.keys().copied().collect();
         for sender in senders {
-            let new_state = state(sender)?;
             let Some(txs) = pool.senders.get_mut(&sender) else { continue };
-            txs.state = new_state;
+            if let Some(new_state) = states.get(&sender) {
+                txs.state = *new_state;
+            }
+            let new_state = txs.state;
             let expired = now.saturating_duration_since(txs.heartbeat) > lifetime;
             let unpayable: Vec<u64> = txs
                 .txs
@@ -619,9 +628,8 @@ impl Mempool {
                 pool.reclassify(sender);
             }
         }
-        pool.enforce_limits();
+        pool.enforce_limits(None);
         self.metrics.record(&pool);
-        Ok(())
     }
 
     /// Removes one transaction (the builder found it invalid); the sender's later ones wait in
@@ -870,7 +878,7 @@ impl Pool {
         let new = PooledTx { tx, hash, size, cost: tx_cost, authorities, pending: false };
         self.insert_tx(sender, state, now, new);
         let mark = self.removed.len();
-        self.enforce_limits();
+        self.enforce_limits(Some(sender));
         if self.by_hash.contains_key(&hash) {
             self.removed.extend([old, displaced].into_iter().flatten().map(|gone| gone.hash));
             return Ok(hash);
@@ -884,7 +892,7 @@ impl Pool {
             for kept in [old, displaced].into_iter().flatten() {
                 self.insert_tx(sender, state, now, kept);
             }
-            self.enforce_limits();
+            self.enforce_limits(None);
         }
         Err(PoolError::PoolFull)
     }
@@ -1028,18 +1036,28 @@ impl Pool {
     }
 
     /// Evicts the cheapest transactions that can go without opening a gap (a sender's last
-    /// pending or last queued one) until every limit holds.
-    fn enforce_limits(&mut self) {
+    /// pending or last queued one) until every limit holds. `newcomer` is the sender whose
+    /// admission filled the pool: it loses every tie on price, so that a newcomer must pay
+    /// more than the cheapest pooled transaction to push it out (geth's rule), whatever the
+    /// addresses.
+    fn enforce_limits(&mut self, newcomer: Option<Address>) {
         loop {
+            let cheapest = |tails: &BTreeSet<PriceKey>| {
+                let first = *tails.first()?;
+                let newcomers = tails
+                    .iter()
+                    .take_while(|key| (key.tip, key.fee_cap) == (first.tip, first.fee_cap))
+                    .find(|key| Some(key.sender) == newcomer);
+                Some(newcomers.copied().unwrap_or(first))
+            };
             let victim = if self.pending > self.config.max_pending {
-                self.pending_tails.first().map(|key| (key.sender, true))
+                cheapest(&self.pending_tails).map(|key| (key.sender, true))
             } else if self.queued > self.config.max_queued {
-                self.queued_tails.first().map(|key| (key.sender, false))
+                cheapest(&self.queued_tails).map(|key| (key.sender, false))
             } else if self.bytes > self.config.max_bytes {
-                self.queued_tails
-                    .first()
+                cheapest(&self.queued_tails)
                     .map(|key| (key.sender, false))
-                    .or_else(|| self.pending_tails.first().map(|key| (key.sender, true)))
+                    .or_else(|| cheapest(&self.pending_tails).map(|key| (key.sender, true)))
             } else {
                 return;
             };

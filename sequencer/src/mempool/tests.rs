@@ -111,6 +111,18 @@ impl TestClock {
     }
 }
 
+/// Re-validates `pool` with each pooled sender's state from `state`, read before locking as the
+/// builder does.
+fn revalidate(
+    pool: &Mempool,
+    head: PoolHead,
+    sealed: impl IntoIterator<Item = (Address, SenderState)>,
+    mut state: impl FnMut(Address) -> Result<SenderState, std::convert::Infallible>,
+) {
+    let states = pool.senders().into_iter().map(|sender| (sender, state(sender).unwrap())).collect();
+    pool.revalidate(head, sealed, &states);
+}
+
 fn no_state_errors(
     state: SenderState,
 ) -> impl FnMut(Address) -> Result<SenderState, std::convert::Infallible> {
@@ -357,6 +369,25 @@ fn a_full_pending_pool_evicts_the_cheapest_or_refuses_the_newcomer() {
 }
 
 #[test]
+fn a_newcomer_paying_the_cheapest_price_evicts_no_one_whatever_the_addresses() {
+    // Both orders of addresses: the price key's tie-break by sender must not decide.
+    for (pooled, newcomer) in [(1u8, 9u8), (9, 1)] {
+        let pool = pool_with(PoolConfig { max_pending: 2, ..PoolConfig::default() });
+        let cheapest = pool.add(tx(pooled, 0, 100, 1), rich(0)).unwrap();
+        pool.add(tx(5, 0, 100, 3), rich(0)).unwrap();
+        pool.take_removed();
+        let error = pool.add(tx(newcomer, 0, 100, 1), rich(0)).unwrap_err();
+        assert_eq!(error, PoolError::PoolFull, "sender {newcomer} against {pooled}");
+        assert!(error.to_string().contains("no more than the cheapest"), "{error}");
+        assert!(pool.get(&cheapest).is_some(), "sender {pooled}'s transaction was evicted");
+        assert!(pool.take_removed().is_empty());
+        // One wei more per gas of tip does push it out.
+        pool.add(tx(newcomer, 0, 100, 2), rich(0)).unwrap();
+        assert!(pool.get(&cheapest).is_none());
+    }
+}
+
+#[test]
 fn a_full_queue_evicts_queued_transactions_only() {
     let pool = pool_with(PoolConfig { max_queued: 2, ..PoolConfig::default() });
     pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
@@ -418,7 +449,7 @@ fn queued_transactions_of_an_idle_sender_expire() {
     clock.advance(Duration::from_secs(2 * 3600));
     let active = pool.add(tx(2, 5, 100, 1), rich(0)).unwrap();
     clock.advance(Duration::from_secs(3600 + 1));
-    pool.revalidate(head(), [], no_state_errors(rich(0))).unwrap();
+    revalidate(&pool, head(), [], no_state_errors(rich(0)));
     assert!(pool.get(&idle).is_none(), "queued for over 3 h");
     assert!(pool.get(&active).is_some(), "its sender sent something 1 h ago");
     assert_eq!((pool.size().pending, pool.size().queued), (1, 1), "pending transactions do not expire");
@@ -432,7 +463,7 @@ fn admission_uses_the_sealed_block_while_the_rpc_reads_the_one_before() {
         pool.add(tx(1, nonce, 100, 1), rich(0)).unwrap();
     }
     // The builder sealed a block with both: the pool forgets them and sender 1.
-    pool.revalidate(head(), [(sender(1), rich(2))], no_state_errors(rich(2))).unwrap();
+    revalidate(&pool, head(), [(sender(1), rich(2))], no_state_errors(rich(2)));
     assert_eq!(pool.size().pending + pool.size().queued, 0);
     // The RPC, before the block is committed, still reads nonce 0.
     let next = pool.add(tx(1, 2, 100, 1), rich(0)).unwrap();
@@ -440,7 +471,7 @@ fn admission_uses_the_sealed_block_while_the_rpc_reads_the_one_before() {
     let error = pool.add(tx(1, 1, 200, 2), rich(0)).unwrap_err();
     assert!(matches!(error, PoolError::NonceTooLow { expected: 2, got: 1 }), "{error}");
     // The next block moves on: its own changes only.
-    pool.revalidate(head(), [], no_state_errors(rich(2))).unwrap();
+    revalidate(&pool, head(), [], no_state_errors(rich(2)));
     let gapped = pool.add(tx(2, 1, 100, 1), rich(0)).unwrap();
     assert_eq!(pool.is_pending(&gapped), Some(false));
 }
@@ -465,7 +496,7 @@ fn revalidation_follows_the_new_state() {
             _ => rich(0),
         })
     };
-    pool.revalidate(PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, [], after).unwrap();
+    revalidate(&pool, PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, [], after);
     assert_eq!(pool.pending_nonce(sender(1), 2), 3);
     assert_eq!(pool.is_pending(&waiting), Some(true), "the gap filled on chain");
     assert!(pool.get(&costly).is_none(), "costs more than the balance");
@@ -478,7 +509,7 @@ fn revalidation_follows_the_new_state() {
     pool.add(tx(1, 0, 100, 1), rich(0)).unwrap();
     let second = pool.add(tx(1, 1, 100, 1), rich(0)).unwrap();
     let poorer = SenderState { nonce: 0, balance: U256::from(3_000_000u64), has_code: false };
-    pool.revalidate(head(), [], no_state_errors(poorer)).unwrap();
+    revalidate(&pool, head(), [], no_state_errors(poorer));
     assert_eq!(pool.is_pending(&second), Some(false));
     assert_eq!(pool.pending_nonce(sender(1), 0), 1);
     // The builder found the first invalid: the second stays queued behind the gap.
@@ -551,7 +582,7 @@ fn a_pooled_authorization_limits_its_authority_and_needs_a_quiet_authority() {
     let after = |address: Address| -> Result<SenderState, std::convert::Infallible> {
         Ok(if address == sender(1) || address == authority.address() { rich(1) } else { rich(0) })
     };
-    pool.revalidate(head(), [], after).unwrap();
+    revalidate(&pool, head(), [], after);
     pool.add(eip1559(authority.address(), 1, 100, 1), rich(1)).unwrap();
     pool.add(eip1559(authority.address(), 2, 100, 1), rich(1)).unwrap();
     let delegated_now = SenderState { has_code: true, ..rich(1) };

@@ -70,9 +70,16 @@ impl EthBlocksApiServer for EthRpc {
         let Some(resolved) = self.resolve(Some(block)).await? else { return Ok(None) };
         let header = resolved.header;
         let transactions = self.store.block_transactions(header.number).await.map_err(internal)?;
+        let block_hash = header.hash_slow();
+        let mut first_log_index = 0;
         Ok(Some(
-            (0..transactions.len())
-                .filter_map(|index| convert::receipt(&header, &transactions, index))
+            transactions
+                .iter()
+                .map(|stored| {
+                    let receipt = convert::receipt(&header, block_hash, stored, first_log_index);
+                    first_log_index += stored.record.receipt.logs().len() as u64;
+                    receipt
+                })
                 .collect(),
         ))
     }

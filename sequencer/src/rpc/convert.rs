@@ -70,16 +70,14 @@ pub(super) fn pending_transaction(tx: Recovered<TxEnvelope>) -> Transaction {
     }
 }
 
-/// The receipt of `block_transactions[index]`; log indices count from the block's first log.
+/// The receipt of `stored`, mined in the block of `header` (whose hash is `block_hash`), whose
+/// first log has the block-wide index `first_log_index`.
 pub(super) fn receipt(
     header: &Header,
-    block_transactions: &[StoredTransaction],
-    index: usize,
-) -> Option<TransactionReceipt> {
-    let stored = block_transactions.get(index)?;
-    let block_hash = header.hash_slow();
-    let first_log_index: usize =
-        block_transactions[..index].iter().map(|tx| tx.record.receipt.logs().len()).sum();
+    block_hash: B256,
+    stored: &StoredTransaction,
+    first_log_index: u64,
+) -> TransactionReceipt {
     let tx_hash = stored.record.hash;
     let rpc_log = |(offset, log): (usize, &alloy_primitives::Log)| Log {
         inner: log.clone(),
@@ -88,12 +86,12 @@ pub(super) fn receipt(
         block_timestamp: Some(header.timestamp),
         transaction_hash: Some(tx_hash),
         transaction_index: Some(stored.index),
-        log_index: Some((first_log_index + offset) as u64),
+        log_index: Some(first_log_index + offset as u64),
         removed: false,
     };
     let inner = map_logs(&stored.record.receipt, |logs| logs.iter().enumerate().map(rpc_log).collect());
     let blob_gas_used = stored.transaction.blob_gas_used();
-    Some(TransactionReceipt {
+    TransactionReceipt {
         inner,
         transaction_hash: tx_hash,
         transaction_index: Some(stored.index),
@@ -106,7 +104,7 @@ pub(super) fn receipt(
         from: stored.record.sender,
         to: stored.transaction.to(),
         contract_address: stored.record.contract_address,
-    })
+    }
 }
 
 fn map_logs(

@@ -570,8 +570,15 @@ impl EthApiServer for EthRpc {
         let Some(header) = self.store.header_by_number(stored.block_number).await.map_err(internal)? else {
             return Ok(None);
         };
-        let siblings = self.store.block_transactions(stored.block_number).await.map_err(internal)?;
-        Ok(convert::receipt(&header, &siblings, stored.index as usize))
+        // Only a receipt with logs needs where its logs start in the block.
+        let first_log_index = if stored.record.receipt.logs().is_empty() {
+            0
+        } else {
+            let first =
+                self.store.first_log_index(stored.block_number, stored.index).await.map_err(internal)?;
+            first.ok_or_else(|| internal(format!("the logs of transaction {hash} are not stored")))?
+        };
+        Ok(Some(convert::receipt(&header, header.hash_slow(), &stored, first_log_index)))
     }
 
     async fn proof(

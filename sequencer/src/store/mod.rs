@@ -5,6 +5,7 @@
 //! with `$N` placeholders, which both backends accept; generated multi-row statements use `?` on
 //! SQLite, which looks named parameters up one by one.
 
+mod account_filter;
 mod logs;
 mod node_store;
 mod pool;
@@ -12,6 +13,7 @@ mod records;
 mod trie_nodes;
 mod writer_lock;
 
+pub use account_filter::AccountFilter;
 pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
 pub use pool::PoolJournal;
@@ -52,21 +54,33 @@ impl Backend {
 }
 
 /// Handle to the chain database. Cheap to clone.
+///
+/// Reads, the block producer's reads, block commits and the pool's journal each have
+/// connections of their own, so that no flood of RPC reads can make the producer wait for a
+/// connection: the producer's handle ([`Store::for_producer`]) reads through its own.
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// Connections for reads.
+    /// Connections for this handle's reads: the RPC's, or the producer's.
     pool: AnyPool,
-    /// Connections for writes: on SQLite one connection of its own, on PostgreSQL the same
-    /// pool as the reads.
+    /// Connections for the block producer's reads.
+    producer: AnyPool,
+    /// One connection for block commits.
     writer: AnyPool,
     /// Connections for the pool's journal: on SQLite one connection to a file of its own, so
-    /// that an admission never waits for a block's commit; on PostgreSQL the same pool as the
-    /// reads.
+    /// that an admission never waits for a block's commit.
     journal: AnyPool,
     backend: Backend,
+    /// Addresses that may have an account: reads of others skip the database.
+    account_filter: AccountFilter,
     /// Where the pool's journal keeps each transaction it holds.
     journal_index: std::sync::Arc<parking_lot::Mutex<pool::JournalIndex>>,
 }
+
+/// Connections of the block producer's reads: one for execution and the trie, and one for
+/// each thread that warms trie paths.
+const PRODUCER_CONNECTIONS: u32 = 1 + node_store::WARMING_THREADS as u32;
+/// Connections of the pool's journal on PostgreSQL (admissions write in groups).
+const POSTGRES_JOURNAL_CONNECTIONS: u32 = 2;
 
 /// How long a query waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -121,10 +135,36 @@ impl Backend {
     }
 }
 
+/// How a [`Store`] is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Largest number of connections for RPC reads.
+    pub max_connections: u32,
+    /// Most memory the filter of absent accounts may take, in bytes.
+    pub account_filter_bytes: usize,
+}
+
+impl From<&crate::config::DatabaseSection> for StoreOptions {
+    fn from(section: &crate::config::DatabaseSection) -> Self {
+        Self {
+            max_connections: section.max_connections,
+            account_filter_bytes: usize::try_from(section.account_filter_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+        }
+    }
+}
+
 impl Store {
-    /// Connects (creating the SQLite file and its directory if needed) and applies pending
-    /// migrations.
+    /// Connects with the default options but `max_connections`; see [`Store::open_with`].
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let defaults = StoreOptions::from(&crate::config::DatabaseSection::default());
+        Self::open_with(url, StoreOptions { max_connections, ..defaults }).await
+    }
+
+    /// Connects (creating the SQLite file and its directory if needed), applies pending
+    /// migrations and loads the filter of absent accounts.
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let StoreOptions { max_connections, account_filter_bytes } = options;
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let url = match backend {
@@ -135,7 +175,7 @@ impl Store {
             options.connect(&url).await.map_err(|source| StoreError::Connect { url: redact(&url), source })
         };
         let readers = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
-        let (pool, writer, journal) = match backend {
+        let (pool, producer, writer, journal) = match backend {
             Backend::Sqlite => {
                 // SQLite has one writer at a time. Giving the writes one connection of their own
                 // queues them in the pool instead of in SQLite's busy handler (which sleeps),
@@ -151,13 +191,30 @@ impl Store {
                 let writer = connect(one_writer(SQLITE_WRITER_CACHE_KIB), url.clone()).await?;
                 let journal =
                     connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), pool::sqlite_journal_url(&url)).await?;
-                let readers =
-                    readers.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)));
-                (connect(readers, url).await?, writer, journal)
+                let sqlite_readers = |options: AnyPoolOptions| {
+                    options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)))
+                };
+                let producer = sqlite_readers(
+                    AnyPoolOptions::new()
+                        .max_connections(PRODUCER_CONNECTIONS)
+                        .acquire_timeout(ACQUIRE_TIMEOUT),
+                );
+                (
+                    connect(sqlite_readers(readers), url.clone()).await?,
+                    connect(producer, url).await?,
+                    writer,
+                    journal,
+                )
             }
             Backend::Postgres => {
-                let pool = connect(readers, url).await?;
-                (pool.clone(), pool.clone(), pool)
+                let pool =
+                    |max: u32| AnyPoolOptions::new().max_connections(max).acquire_timeout(ACQUIRE_TIMEOUT);
+                (
+                    connect(readers, url.clone()).await?,
+                    connect(pool(PRODUCER_CONNECTIONS), url.clone()).await?,
+                    connect(pool(1), url.clone()).await?,
+                    connect(pool(POSTGRES_JOURNAL_CONNECTIONS), url).await?,
+                )
             }
         };
         let migrator = match backend {
@@ -173,7 +230,14 @@ impl Store {
         }
         let journal_index =
             std::sync::Arc::new(parking_lot::Mutex::new(pool::JournalIndex::read(&journal).await?));
-        Ok(Self { pool, writer, journal, backend, journal_index })
+        let account_filter = load_account_filter(&pool, account_filter_bytes).await?;
+        Ok(Self { pool, producer, writer, journal, backend, account_filter, journal_index })
+    }
+
+    /// The same database, reading through the block producer's own connections: RPC reads,
+    /// however many, never hold the producer up.
+    pub fn for_producer(&self) -> Self {
+        Self { pool: self.producer.clone(), ..self.clone() }
     }
 
     /// The engine behind this store.
@@ -228,6 +292,12 @@ impl Store {
     /// block (number 0) also records the chain's identity.
     pub async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
         let backend = self.backend;
+        // Before the block is visible: a reader that sees it must find its new accounts.
+        for (address, change) in &block.changes.accounts {
+            if change.info.is_some() {
+                self.account_filter.insert(address);
+            }
+        }
         let mut tx = self.writer.begin().await?;
         let number = block.header.number;
         if number == 0 {
@@ -397,6 +467,20 @@ impl Store {
         row.as_ref().map(StoredTransaction::from_row).transpose()
     }
 
+    /// The block-wide index of the first log of the transaction at `tx_index` in block
+    /// `number`; `None` when it has no logs. Read from the logs table's primary key, without
+    /// reading the block's other transactions.
+    pub async fn first_log_index(&self, number: u64, tx_index: u64) -> Result<Option<u64>, StoreError> {
+        let Ok(tx_index) = i64::try_from(tx_index) else { return Ok(None) };
+        let first: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(log_index) FROM logs WHERE block_number = $1 AND tx_index = $2")
+                .bind(number as i64)
+                .bind(tx_index)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(first.map(|index| index as u64))
+    }
+
     /// A mined transaction by hash.
     pub async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE hash = $1")))
@@ -408,6 +492,9 @@ impl Store {
 
     /// An account of the latest state.
     pub async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
+        if !self.account_filter.may_contain(&address) {
+            return Ok(None);
+        }
         let row = sqlx::query("SELECT nonce, balance, code_hash FROM accounts WHERE address = $1")
             .bind(address.to_vec())
             .fetch_optional(&self.pool)
@@ -425,6 +512,8 @@ impl Store {
     /// The accounts of the latest state among `addresses`, in batched queries; absent accounts
     /// are left out.
     pub async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
+        let addresses: Vec<Address> =
+            addresses.iter().filter(|address| self.account_filter.may_contain(address)).copied().collect();
         let mut found = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(self.backend.params_per_statement()) {
             let placeholders = self.backend.placeholders(chunk.len());
@@ -472,9 +561,26 @@ impl Store {
     /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.producer.close().await;
         self.writer.close().await;
         self.journal.close().await;
     }
+}
+
+/// The filter of the accounts `pool`'s database holds, sized for them and their growth within
+/// `max_bytes`.
+async fn load_account_filter(pool: &AnyPool, max_bytes: usize) -> Result<AccountFilter, StoreError> {
+    use futures_util::TryStreamExt as _;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(pool).await?;
+    let filter = AccountFilter::with_capacity(u64::try_from(count).unwrap_or_default(), max_bytes);
+    let mut addresses = sqlx::query_scalar::<_, Vec<u8>>("SELECT address FROM accounts").fetch(pool);
+    while let Some(address) = addresses.try_next().await? {
+        let address = Address::try_from(address.as_slice())
+            .map_err(|_| StoreError::Corrupt("an address in the accounts table is not 20 bytes".into()))?;
+        filter.insert(&address);
+    }
+    metrics::gauge!("sequencer_account_filter_bytes").set(filter.bytes() as f64);
+    Ok(filter)
 }
 
 /// What [`Store::init_or_check_genesis`] found.

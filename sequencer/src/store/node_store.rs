@@ -33,6 +33,7 @@ struct Generations {
     young: B256Map<StoredNode>,
     old: B256Map<StoredNode>,
     young_bytes: usize,
+    old_bytes: usize,
     budget_bytes: usize,
 }
 
@@ -40,7 +41,7 @@ struct Generations {
 const ENTRY_OVERHEAD: usize = 128;
 
 /// Threads that read trie paths at once to warm the cache: a few of the pool's connections.
-const WARMING_THREADS: usize = 4;
+pub(super) const WARMING_THREADS: usize = 4;
 
 /// Fewest accounts worth starting threads for.
 const MIN_WARMED_ACCOUNTS: usize = 32;
@@ -51,20 +52,25 @@ impl Generations {
             return Some(node.clone());
         }
         let node = self.old.remove(hash)?;
+        self.old_bytes = self.old_bytes.saturating_sub(entry_bytes(&node));
         self.insert(*hash, node.clone());
         Some(node)
     }
 
     fn insert(&mut self, hash: B256, node: StoredNode) {
-        let size = node.rlp.len() + node.child_locations.len() + ENTRY_OVERHEAD;
+        let size = entry_bytes(&node);
         if self.young.insert(hash, node).is_none() {
             self.young_bytes += size;
         }
         if self.young_bytes > self.budget_bytes / 2 {
             self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
+            self.old_bytes = std::mem::take(&mut self.young_bytes);
         }
     }
+}
+
+fn entry_bytes(node: &StoredNode) -> usize {
+    node.rlp.len() + node.child_locations.len() + ENTRY_OVERHEAD
 }
 
 impl DbNodeStore {
@@ -79,6 +85,11 @@ impl DbNodeStore {
     /// threads.
     pub fn in_memory(&self) -> Self {
         Self { in_memory: true, ..self.clone() }
+    }
+
+    /// The same cache, reading missing nodes through `store` (the producer's connections).
+    pub fn with_store(&self, store: Store) -> Self {
+        Self { store, ..self.clone() }
     }
 
     /// The same store and cache, reading the database for nodes the cache lacks.
@@ -97,6 +108,7 @@ impl DbNodeStore {
             };
             cache.insert(node.hash, stored);
         }
+        metrics::gauge!("sequencer_trie_node_cache_bytes").set((cache.young_bytes + cache.old_bytes) as f64);
     }
 
     /// Starts reading the account-trie paths of `addresses` at `root` on a few threads, so that

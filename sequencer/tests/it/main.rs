@@ -6,6 +6,7 @@ mod calls;
 mod chain;
 mod mempool;
 mod postgres;
+mod producer;
 mod restart;
 mod rpc;
 mod simulate;
