@@ -67,6 +67,16 @@ struct Args {
     /// same data, with cold caches.
     #[arg(long)]
     restart: bool,
+    /// Send every transfer to an address no account has yet, so that the state grows by one
+    /// account per transfer (the resident-memory rows then show whether the caches hold).
+    #[arg(long)]
+    fresh_recipients: bool,
+    /// Our node's `database.state_cache_mib`.
+    #[arg(long)]
+    state_cache_mib: Option<u64>,
+    /// Our node's `database.node_cache_mib`.
+    #[arg(long)]
+    node_cache_mib: Option<u64>,
     /// The Anvil binary.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
     anvil: String,
@@ -83,6 +93,9 @@ struct Figures {
     batch_p99_ms: f64,
     refused: usize,
     included_per_s: f64,
+    /// Resident memory of the node (MB) once every accepted transfer is included (and the
+    /// pool is empty again).
+    resident_mb: f64,
     balance_per_s: f64,
     absent_balance_per_s: f64,
     call_per_s: f64,
@@ -120,7 +133,13 @@ fn main() {
                 gas_limit: 21_000,
                 max_fee_per_gas: 100_000_000_000,
                 max_priority_fee_per_gas: 1_000_000_000,
-                to: TxKind::Call(Address::with_last_byte((i % 200) as u8).create(nonce)),
+                to: TxKind::Call(if args.fresh_recipients {
+                    Address::from_word(alloy_primitives::keccak256(
+                        [sender.address().as_slice(), &nonce.to_be_bytes()].concat(),
+                    ))
+                } else {
+                    Address::with_last_byte((i % 200) as u8).create(nonce)
+                }),
                 value: U256::from(1u64),
                 access_list: Default::default(),
                 input: Bytes::new(),
@@ -200,6 +219,7 @@ fn main() {
     row("batch request p50 ms", ours.batch_p50_ms, theirs.batch_p50_ms, 1);
     row("batch request p99 ms", ours.batch_p99_ms, theirs.batch_p99_ms, 1);
     row("included tx/s", ours.included_per_s, theirs.included_per_s, 0);
+    row("resident MB once all are included", ours.resident_mb, theirs.resident_mb, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
     row("eth_getBalance/s, absent accounts", ours.absent_balance_per_s, theirs.absent_balance_per_s, 0);
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
@@ -255,6 +275,12 @@ fn our_node(
         .args(["--mempool-max-pending", &transactions.max(5_120).to_string()])
         .args(["--mempool-max-per-sender", &transactions.max(16).to_string()])
         .args(["--mempool-max-bytes", &(transactions * 1_024).max(64 << 20).to_string()]);
+    if let Some(mib) = args.state_cache_mib {
+        command.args(["--state-cache-mib", &mib.to_string()]);
+    }
+    if let Some(mib) = args.node_cache_mib {
+        command.args(["--node-cache-mib", &mib.to_string()]);
+    }
     if let Some(url) = database_url {
         command.args(["--database-url", &url]);
     }
@@ -360,7 +386,8 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let senders = Arc::new(senders.to_vec());
-    eprintln!("{url}: {included} included, reading balances");
+    let resident_mb = resident_mb(node);
+    eprintln!("{url}: {included} included, {resident_mb:.0} MB resident; reading balances");
     let (balance_per_s, balance_per_cpu_s) =
         read_load(url, node, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
     eprintln!("{url}: reading balances of absent accounts");
@@ -387,6 +414,7 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
         batch_p99_ms: percentile(0.99),
         refused,
         included_per_s: included as f64 / included_in.as_secs_f64(),
+        resident_mb,
         balance_per_s,
         absent_balance_per_s,
         call_per_s,
@@ -529,6 +557,17 @@ async fn read_load(
     }
     let cpu = cpu_seconds(node) - cpu_before;
     (total as f64 / READ_SECONDS as f64, total as f64 / cpu)
+}
+
+/// The resident memory of process `pid` in MB (`VmRSS` of `/proc/<pid>/status`); NaN where
+/// there is no procfs.
+fn resident_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 /// The CPU time, user and system, that process `pid` has used so far: fields 14 and 15 of
