@@ -21,8 +21,8 @@ use std::{
 };
 use trace_builder::ChainConfig;
 
-const BURST_SENDERS: u64 = 1_000;
-const TXS_PER_SENDER: u64 = 4;
+const BURST_SENDERS: u64 = 2_000;
+const TXS_PER_SENDER: u64 = 5;
 const BATCH: usize = 100;
 const CONNECTIONS: usize = 4;
 
@@ -76,7 +76,7 @@ async fn call(client: &reqwest::Client, url: &str, method: &str, params: Value) 
     answer["result"].clone()
 }
 
-/// Thousands of transfers from a thousand fresh senders, in batches over four connections, as
+/// Ten thousand transfers from two thousand fresh senders, in batches over four connections, as
 /// soon as the node has started, again and again: each time every transfer is included. (The
 /// producer once held the pool's lock across a store read while the runtime's two workers
 /// waited on that lock in admissions, and the chain stopped for good.)
@@ -86,16 +86,17 @@ async fn a_burst_at_start_from_many_senders_never_stops_the_chain() {
         .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(0xb0_0000 + i))).unwrap())
         .collect();
     let recipient = Address::repeat_byte(0x77);
-    // In nonce order per sender, senders interleaved: batches reach the pool out of order
-    // across connections, as a busy dapp's would.
-    let raws: Vec<Bytes> = (0..TXS_PER_SENDER)
-        .flat_map(|nonce| {
-            senders.iter().map(move |signer| {
+    // Sender after sender: new senders keep arriving all through the burst, while the
+    // producer re-validates the pool after each block.
+    let raws: Vec<Bytes> = senders
+        .iter()
+        .flat_map(|signer| {
+            (0..TXS_PER_SENDER).map(move |nonce| {
                 sign(signer, eip1559(nonce, TxKind::Call(recipient), 21_000, U256::from(1), Bytes::new()))
             })
         })
         .collect();
-    for round in 0..4 {
+    for round in 0..8 {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(dir.path(), None, 200);
         config.chain.gas_limit = Some(1_000_000_000);
@@ -103,6 +104,9 @@ async fn a_burst_at_start_from_many_senders_never_stops_the_chain() {
         // and a full queue would evict by its rules.
         config.mempool.max_pending = 100_000;
         config.mempool.max_queued = 100_000;
+        // Few connections, so that the RPC's reads keep them all busy: a read the producer
+        // made while holding the pool's lock then waited for one, and the chain stopped.
+        config.database.max_connections = 2;
         let node = Node::launch(&config, genesis_with(&senders)).await.unwrap();
         let url = format!("http://{}", node.rpc_addr);
         let mut head = node.head.clone();
