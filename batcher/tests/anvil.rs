@@ -32,7 +32,7 @@ impl Drop for Anvil {
 fn anvil(hardfork: &str) -> Anvil {
     assert!(
         std::path::Path::new(ANVIL).exists(),
-        "Anvil is missing at {ANVIL}: run `npm ci --prefix tools` (.ci/run does)"
+        "Anvil is missing at {ANVIL}: run `npm ci --prefix tools` (tools/test does)"
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(ANVIL)

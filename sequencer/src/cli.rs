@@ -92,6 +92,9 @@ pub struct NodeArgs {
     /// `rpc.max_logs`.
     #[arg(long, env = "SEQUENCER_RPC_MAX_LOGS")]
     pub rpc_max_logs: Option<u32>,
+    /// `rpc.call_timeout_ms`: how long one call's execution may run.
+    #[arg(long, env = "SEQUENCER_RPC_CALL_TIMEOUT_MS")]
+    pub rpc_call_timeout_ms: Option<u64>,
     /// `rpc.cors_origins`: comma-separated origins, or `*`.
     #[arg(long, env = "SEQUENCER_RPC_CORS", value_delimiter = ',')]
     pub rpc_cors: Option<Vec<String>>,
@@ -165,6 +168,7 @@ impl NodeArgs {
         set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
         set(&mut config.rpc.max_logs_block_range, self.rpc_max_logs_block_range);
         set(&mut config.rpc.max_logs, self.rpc_max_logs);
+        set(&mut config.rpc.call_timeout_ms, self.rpc_call_timeout_ms);
         set(&mut config.rpc.max_subscriptions_per_connection, self.rpc_max_subscriptions);
         set(&mut config.rpc.cors_origins, self.rpc_cors);
         set(&mut config.mempool.max_pending, self.mempool_max_pending);

@@ -127,6 +127,10 @@ pub struct RpcSection {
     pub max_logs_block_range: u64,
     /// Most logs one `eth_getLogs` (or log filter poll) may return.
     pub max_logs: u32,
+    /// How long one call's execution (`eth_call`, `eth_estimateGas`, `eth_createAccessList`,
+    /// `eth_simulateV1`) may run on a blocking thread, in milliseconds (geth's
+    /// `--rpc.evmtimeout`).
+    pub call_timeout_ms: u64,
 }
 
 impl Default for RpcSection {
@@ -141,7 +145,15 @@ impl Default for RpcSection {
             cors_origins: vec!["*".to_owned()],
             max_logs_block_range: 10_000,
             max_logs: 10_000,
+            call_timeout_ms: 5_000,
         }
+    }
+}
+
+impl RpcSection {
+    /// [`RpcSection::call_timeout_ms`] as a duration.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
     }
 }
 
@@ -287,6 +299,12 @@ impl Config {
         if self.rpc.max_logs_block_range == 0 || self.rpc.max_logs == 0 {
             return Err(ConfigError::Invalid {
                 key: if self.rpc.max_logs == 0 { "rpc.max_logs" } else { "rpc.max_logs_block_range" },
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if self.rpc.call_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "rpc.call_timeout_ms",
                 reason: "must be at least 1".to_owned(),
             });
         }

@@ -93,6 +93,15 @@ pub enum GenesisError {
     /// The genesis asks for something this node does not run.
     #[error("unsupported genesis: {0}")]
     Unsupported(String),
+    /// A field of the genesis holds a value the chain cannot run with (it would be truncated,
+    /// overflow, or make the EVM refuse an account).
+    #[error("invalid genesis {key}: {reason}")]
+    Invalid {
+        /// The JSON key, e.g. `baseFeePerGas` or `alloc.0x….code`.
+        key: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
     /// Building the genesis state failed.
     #[error("genesis state: {0}")]
     State(#[from] trace_builder::trie::TrieError),

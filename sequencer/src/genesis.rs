@@ -23,6 +23,32 @@ pub const DEV_GENESIS_JSON: &str = include_str!("../../config/dev-genesis.json")
 /// The mnemonic whose accounts 0..9 the dev genesis funds, as other dev nodes do.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 
+/// The lowest genesis gas limit (geth's `MinGasLimit`).
+const MIN_GAS_LIMIT: u64 = 5_000;
+/// The highest genesis gas limit (geth's `MaxGasLimit`, 2^63-1).
+const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
+/// The latest genesis timestamp: each block's is at least its parent's plus one, so a timestamp
+/// near 2^64 would overflow; 2^63-1 leaves room for any chain's lifetime.
+const MAX_TIMESTAMP: u64 = i64::MAX as u64;
+
+/// Why genesis code cannot be an account's code, if it cannot: from Prague on the only code
+/// starting with 0xef is an EIP-7702 delegation, exactly `0xef0100 ‖ address` (23 bytes). EIP-3541
+/// keeps any other such code from being deployed, and revm panics on loading a malformed
+/// delegation.
+fn invalid_code(code: &[u8]) -> Option<String> {
+    const DELEGATION: [u8; 3] = [0xef, 0x01, 0x00];
+    match code {
+        [0xef, ..] if code.starts_with(&DELEGATION) && code.len() != 23 => Some(format!(
+            "an EIP-7702 delegation (0xef0100 ‖ address) is 23 bytes, this code is {}",
+            code.len()
+        )),
+        [0xef, ..] if !code.starts_with(&DELEGATION) => Some(
+            "code starting with 0xef is only an EIP-7702 delegation (0xef0100 ‖ address, 23 bytes)".into(),
+        ),
+        _ => None,
+    }
+}
+
 /// A chain's genesis block and state, ready to be committed as block 0.
 #[derive(Clone, Debug)]
 pub struct ChainGenesis {
@@ -84,9 +110,44 @@ impl ChainGenesis {
             )));
         }
 
+        let invalid = |key: String, reason: String| GenesisError::Invalid { key, reason };
+        if !(MIN_GAS_LIMIT..=MAX_GAS_LIMIT).contains(&genesis.gas_limit) {
+            return Err(invalid(
+                "gasLimit".into(),
+                format!("{} is outside {MIN_GAS_LIMIT}..={MAX_GAS_LIMIT} (geth's bounds)", genesis.gas_limit),
+            ));
+        }
+        if genesis.timestamp > MAX_TIMESTAMP {
+            return Err(invalid(
+                "timestamp".into(),
+                format!(
+                    "{} is over {MAX_TIMESTAMP}: the blocks after it count up from it",
+                    genesis.timestamp
+                ),
+            ));
+        }
+        let base_fee = match genesis.base_fee_per_gas {
+            None => INITIAL_BASE_FEE,
+            Some(fee) => u64::try_from(fee).map_err(|_| {
+                invalid(
+                    "baseFeePerGas".into(),
+                    format!("{fee} does not fit in 64 bits, as a block's base fee must"),
+                )
+            })?,
+        };
+
         let mut state = StateChanges::default();
         for (address, account) in &genesis.alloc {
             let code = account.code.clone().unwrap_or_default();
+            if let Some(reason) = invalid_code(&code) {
+                return Err(invalid(format!("alloc.{address}.code"), reason));
+            }
+            if account.nonce == Some(u64::MAX) {
+                return Err(invalid(
+                    format!("alloc.{address}.nonce"),
+                    "2^64-1 is over the EIP-2681 limit: an account's nonce is below it".into(),
+                ));
+            }
             let code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(&code) };
             if !code.is_empty() {
                 state.codes.insert(code_hash, code);
@@ -116,7 +177,6 @@ impl ChainGenesis {
         // The genesis block's nodes are the first a store holds.
         let (state_root, trie_nodes) = trie.commit_located(Location::MIN);
 
-        let base_fee = genesis.base_fee_per_gas.map_or(INITIAL_BASE_FEE, |fee| fee as u64);
         let header = Header {
             parent_hash: B256::ZERO,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -155,6 +215,128 @@ impl ChainGenesis {
             changes: self.state.clone(),
             access: Default::default(),
             trie_nodes: self.trie_nodes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const ACCOUNT: &str = "0x00000000000000000000000000000000000000aa";
+
+    /// An edit of the genesis JSON.
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+
+    /// The dev genesis with `edit` applied.
+    fn genesis(edit: impl FnOnce(&mut Value)) -> Result<ChainGenesis, GenesisError> {
+        let mut json: Value = serde_json::from_str(DEV_GENESIS_JSON).unwrap();
+        edit(&mut json);
+        ChainGenesis::from_json(&json.to_string())
+    }
+
+    fn with_account(account: Value) -> impl FnOnce(&mut Value) {
+        move |json| {
+            json["alloc"][ACCOUNT] = account;
+        }
+    }
+
+    #[test]
+    fn the_dev_genesis_and_valid_edge_values_load() {
+        ChainGenesis::dev().unwrap();
+        let delegation = format!("0xef0100{}", "11".repeat(20));
+        for edit in [
+            with_account(json!({"balance": "0x1", "code": delegation})),
+            with_account(json!({"balance": "0x1", "code": "0x6001", "nonce": "0xfffffffffffffffe"})),
+        ] {
+            genesis(edit).unwrap();
+        }
+        let header = genesis(|json| {
+            json["baseFeePerGas"] = json!("0xffffffffffffffff");
+            json["gasLimit"] = json!("0x7fffffffffffffff");
+            json["timestamp"] = json!("0x7fffffffffffffff");
+        })
+        .unwrap()
+        .header;
+        assert_eq!(header.base_fee_per_gas, Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_genesis_that_would_panic_or_truncate_is_refused_naming_the_key() {
+        let account: alloy_primitives::Address = ACCOUNT.parse().unwrap();
+        let alloc = |field: &str| format!("alloc.{account}.{field}");
+        let cases: Vec<(&str, Edit, String)> = vec![
+            (
+                "a delegation of 22 bytes",
+                Box::new(with_account(
+                    json!({"balance": "0x0", "code": format!("0xef0100{}", "11".repeat(19))}),
+                )),
+                alloc("code"),
+            ),
+            (
+                "a delegation of 24 bytes",
+                Box::new(with_account(
+                    json!({"balance": "0x0", "code": format!("0xef0100{}", "11".repeat(21))}),
+                )),
+                alloc("code"),
+            ),
+            (
+                "a bare magic",
+                Box::new(with_account(json!({"balance": "0x0", "code": "0xef01"}))),
+                alloc("code"),
+            ),
+            ("0xef", Box::new(with_account(json!({"balance": "0x0", "code": "0xef"}))), alloc("code")),
+            (
+                "an EOF container",
+                Box::new(with_account(json!({"balance": "0x0", "code": "0xef0001010004"}))),
+                alloc("code"),
+            ),
+            (
+                "a delegation of another version",
+                Box::new(with_account(
+                    json!({"balance": "0x0", "code": format!("0xef0101{}", "11".repeat(20))}),
+                )),
+                alloc("code"),
+            ),
+            (
+                "a nonce of 2^64-1",
+                Box::new(with_account(json!({"balance": "0x0", "nonce": "0xffffffffffffffff"}))),
+                alloc("nonce"),
+            ),
+            (
+                "a base fee of 2^64",
+                Box::new(|json: &mut Value| json["baseFeePerGas"] = json!("0x10000000000000000")),
+                "baseFeePerGas".into(),
+            ),
+            (
+                "a gas limit of 0",
+                Box::new(|json: &mut Value| json["gasLimit"] = json!("0x0")),
+                "gasLimit".into(),
+            ),
+            (
+                "a gas limit of 2^63",
+                Box::new(|json: &mut Value| json["gasLimit"] = json!("0x8000000000000000")),
+                "gasLimit".into(),
+            ),
+            (
+                "a timestamp of 2^64-1",
+                Box::new(|json: &mut Value| json["timestamp"] = json!("0xffffffffffffffff")),
+                "timestamp".into(),
+            ),
+        ];
+        for (name, edit, key) in cases {
+            let error = genesis(edit).expect_err(name).to_string();
+            assert!(error.starts_with(&format!("invalid genesis {key}: ")), "{name}: {error}");
+        }
+        // Wider than 64 bits does not parse at all: no silent truncation.
+        let wide: [Edit; 2] = [
+            Box::new(with_account(json!({"balance": "0x0", "nonce": "0x10000000000000000"}))),
+            Box::new(|json: &mut Value| json["timestamp"] = json!("0x10000000000000000")),
+        ];
+        for edit in wide {
+            let error = genesis(edit).unwrap_err();
+            assert!(matches!(error, GenesisError::Parse(_)), "{error}");
         }
     }
 }

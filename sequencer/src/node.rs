@@ -120,11 +120,12 @@ impl Node {
             mempool,
             head_rx.clone(),
             LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
-        );
+        )
+        .with_call_timeout(config.rpc.call_timeout());
         let executions = eth.executions();
         let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
-            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes).into_rpc())
+            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes, executions.clone()).into_rpc())
             .map_err(|e| NodeError::Task(e.to_string()))?;
         let (rpc_addr, rpc) = rpc::serve(&config.rpc, module).await.map_err(|source| NodeError::Bind {
             what: "JSON-RPC",
@@ -145,6 +146,12 @@ impl Node {
             executions,
             writer_lock: Some(writer_lock),
         })
+    }
+
+    /// The RPC's admission of heavy requests (calls, traces, long fee histories): stopping it
+    /// refuses them, as a stopping node does.
+    pub fn executions(&self) -> &Executions {
+        &self.executions
     }
 
     /// Runs until `signal` completes or a critical task dies, then stops cleanly.

@@ -10,11 +10,10 @@
 //!
 //! Every field element is canonical by construction: its top byte carries 6 bits, so its value
 //! is below 2^254, under the BLS12-381 scalar modulus. Decoding is strict and bounded: a wrong
-//! version, a set bit where the layout has none, a truncated or oversized frame, trailing bytes
-//! or a body that decompresses to anything but its declared length is an error, and nothing is
-//! allocated beyond [`MAX_TRACE_BYTES`] per frame.
-
-use std::io::Read;
+//! version, a set bit where the layout has none, a truncated or oversized frame, trailing bytes,
+//! a zstd body that is not exactly one checksummed zstd frame declaring the trace's length, or a
+//! body that decompresses to anything but that length is an error, and nothing is allocated
+//! beyond [`MAX_TRACE_BYTES`] per frame.
 
 /// Bytes in a blob.
 pub const BLOB_SIZE: usize = 131_072;
@@ -165,16 +164,71 @@ pub fn decode_frames(payload: &[u8]) -> Result<Vec<Vec<u8>>, BlobError> {
     Ok(traces)
 }
 
-/// Decompresses a zstd body that must expand to exactly `len` bytes, reading at most one byte
-/// past it: a bomb stops there.
+/// A zstd frame's magic number as it appears on the wire (0xFD2FB528, little-endian; RFC 8878
+/// §3.1.1). Skippable frames (0x184D2A5?) and legacy formats have other magics.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Decompresses a zstd body: exactly one zstd frame, with a content checksum, no dictionary, and
+/// a declared content size of exactly `len` bytes (docs/blob-encoding.md §1). Nothing is
+/// allocated beyond `len` bytes: the header is checked first, and the frame is decoded into a
+/// buffer of `len` bytes, which zstd may not overrun.
 fn decompress_exact(body: &[u8], len: usize) -> Result<Vec<u8>, String> {
-    let decoder = zstd::stream::read::Decoder::new(body).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(len.min(1 << 20));
-    decoder.take(len as u64 + 1).read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
+    check_zstd_frame_header(body, len)?;
+    // The frame's extent, blocks and checksum included: it must be the whole body, so that
+    // neither a second frame nor a skippable frame nor any other byte may follow it.
+    let frame_len = zstd::zstd_safe::find_frame_compressed_size(body)
+        .map_err(|code| format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))?;
+    if frame_len != body.len() {
+        return Err(format!("zstd body has {} bytes after its frame", body.len() - frame_len));
+    }
+    let mut out = Vec::with_capacity(len);
+    zstd::bulk::Decompressor::new()
+        .and_then(|mut decompressor| decompressor.decompress_to_buffer(body, &mut out))
+        .map_err(|e| format!("zstd: {e}"))?;
+    // zstd checks the decoded size against the declared one; this keeps the guarantee local.
     if out.len() != len {
-        return Err(format!("body decompresses to {} bytes or more, not the declared {len}", out.len()));
+        return Err(format!("body decompresses to {} bytes, not the declared {len}", out.len()));
     }
     Ok(out)
+}
+
+/// Checks the header of the zstd frame that must start `body` (RFC 8878 §3.1.1.1) against
+/// what docs/blob-encoding.md §1 allows: the zstd magic, reserved bit clear, the content
+/// checksum flag set, no dictionary id, and a frame content size present and equal to `len`.
+fn check_zstd_frame_header(body: &[u8], len: usize) -> Result<(), String> {
+    const TRUNCATED: &str = "zstd body shorter than its frame header";
+    if body.get(..4).ok_or(TRUNCATED)? != ZSTD_MAGIC {
+        return Err("zstd body does not start with a zstd frame's magic number".into());
+    }
+    let descriptor = *body.get(4).ok_or(TRUNCATED)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if descriptor & 0x08 != 0 {
+        return Err("zstd frame header has its reserved bit set".into());
+    }
+    if descriptor & 0x04 == 0 {
+        return Err("zstd frame has no content checksum".into());
+    }
+    if descriptor & 0x03 != 0 {
+        return Err("zstd frame names a dictionary".into());
+    }
+    let size_bytes = match (descriptor >> 6, single_segment) {
+        (0, false) => return Err("zstd frame does not declare its content size".into()),
+        (0, true) => 1,
+        (1, _) => 2,
+        (2, _) => 4,
+        _ => 8,
+    };
+    // The window descriptor is present unless the frame is a single segment.
+    let at = 5 + usize::from(!single_segment);
+    let field = body.get(at..at + size_bytes).ok_or(TRUNCATED)?;
+    let mut size = field.iter().rev().fold(0u64, |size, byte| size << 8 | u64::from(*byte));
+    if size_bytes == 2 {
+        size += 256;
+    }
+    if size != len as u64 {
+        return Err(format!("zstd frame declares {size} bytes of content, not the trace length {len}"));
+    }
+    Ok(())
 }
 
 /// The blobs carrying `payload` (one or more frames).
@@ -338,15 +392,88 @@ mod tests {
         assert!(decode_frames(&version).is_err());
     }
 
+    /// A zstd frame of `data` at level 3, with or without a checksum and a content size.
+    fn zstd_frame(data: &[u8], checksum: bool, content_size: bool) -> Vec<u8> {
+        use zstd::zstd_safe::CParameter;
+        let mut compressor = zstd::bulk::Compressor::new(3).unwrap();
+        compressor.set_parameter(CParameter::ChecksumFlag(checksum)).unwrap();
+        compressor.set_parameter(CParameter::ContentSizeFlag(content_size)).unwrap();
+        compressor.compress(data).unwrap()
+    }
+
+    /// A codec-1 frame around `body`, declaring a `trace_len`-byte trace.
+    fn zstd_codec_frame(body: &[u8], trace_len: usize) -> Vec<u8> {
+        let mut frame = vec![FRAME_VERSION, 1];
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&(trace_len as u32).to_be_bytes());
+        frame.extend_from_slice(body);
+        frame
+    }
+
+    /// A skippable zstd frame (RFC 8878 §3.1.2) of four bytes.
+    const SKIPPABLE: [u8; 12] = [0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+
+    #[test]
+    fn zstd_bodies_outside_the_specification_are_refused() {
+        let data = sample(1_000);
+        let valid = zstd_frame(&data, true, true);
+        assert_eq!(decode_frames(&zstd_codec_frame(&valid, data.len())).unwrap(), vec![data.clone()]);
+        let concatenated = [valid.clone(), valid.clone()].concat();
+        let with_dictionary_id = {
+            // Dictionary_ID_Flag 1 and a one-byte dictionary id of 0, after the window
+            // descriptor if there is one.
+            let mut body = valid.clone();
+            let at = 5 + usize::from(body[4] & 0x20 == 0);
+            body[4] |= 0x01;
+            body.insert(at, 0);
+            body
+        };
+        let mut reserved = valid.clone();
+        reserved[4] |= 0x08;
+        let mut damaged = valid.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        let cases: Vec<(&str, Vec<u8>, usize, &str)> = vec![
+            ("no content checksum", zstd_frame(&data, false, true), 1_000, "no content checksum"),
+            ("no content size", zstd_frame(&data, true, false), 1_000, "declare its content size"),
+            ("two frames, declared as both", concatenated.clone(), 2_000, "not the trace length 2000"),
+            ("two frames, declared as one", concatenated, 1_000, "after its frame"),
+            ("skippable frame before", [&SKIPPABLE[..], &valid].concat(), 1_000, "magic"),
+            ("skippable frame after", [&valid[..], &SKIPPABLE].concat(), 1_000, "after its frame"),
+            ("a trailing byte", [&valid[..], &[0]].concat(), 1_000, "after its frame"),
+            ("a dictionary id", with_dictionary_id, 1_000, "dictionary"),
+            ("the reserved bit", reserved, 1_000, "reserved bit"),
+            ("content size is not T", valid.clone(), 999, "not the trace length 999"),
+            ("a wrong checksum", damaged, 1_000, "zstd"),
+            ("truncated", valid[..valid.len() - 1].to_vec(), 1_000, "zstd"),
+            ("truncated header", valid[..5].to_vec(), 1_000, "shorter than its frame header"),
+            ("empty", Vec::new(), 0, "shorter than its frame header"),
+            ("not zstd", data.clone(), 1_000, "magic"),
+        ];
+        for (name, body, trace_len, reason) in cases {
+            let error = decode_frames(&zstd_codec_frame(&body, trace_len)).expect_err(name);
+            assert!(error.to_string().contains(reason), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_writer_declares_what_the_reader_requires() {
+        // Content sizes of each width the writer uses (1, 2 and 4 bytes).
+        for len in [0, 1, 255, 256, 65_791, 65_792, 300_000] {
+            let frame = encode_frame(&sample(len), Codec::DEFAULT).unwrap();
+            check_zstd_frame_header(&frame[FRAME_HEADER..], len).unwrap();
+            assert_eq!(decode_frames(&frame).unwrap(), vec![sample(len)], "{len} bytes");
+        }
+    }
+
     #[test]
     fn a_decompression_bomb_is_cut_off() {
         // 16 MiB of zeros compresses to a few hundred bytes; declaring it 1,000 bytes long must
-        // fail after reading 1,001 bytes, not after inflating it all.
+        // fail on the frame header's content size, before inflating anything.
         let zeros = vec![0u8; MAX_TRACE_BYTES];
         let mut frame = encode_frame(&zeros, Codec::Zstd(3)).unwrap();
         frame[6..10].copy_from_slice(&1_000u32.to_be_bytes());
         let error = decode_frames(&frame).unwrap_err();
-        assert!(error.to_string().contains("not the declared 1000"), "{error}");
+        assert!(error.to_string().contains("not the trace length 1000"), "{error}");
         // Declaring more than the limit is refused before decompressing.
         frame[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(decode_frames(&frame).unwrap_err().to_string().contains("over the limit"));

@@ -1,7 +1,7 @@
 //! `trace-builder`: the stateless side of the native rollup from the command line.
 //!
 //! ```text
-//! trace-builder verify --pre 0x.. --post 0x.. --gas-used N --trace FILE [--chain-id 1337]
+//! trace-builder verify --pre 0x.. --post 0x.. --gas-used N|0x.. --trace FILE [--chain-id 1337]
 //! trace-builder blockchain-test FILE...
 //! trace-builder blobs encode --trace FILE --out DIR
 //! trace-builder blobs decode --out FILE BLOB...
@@ -33,8 +33,9 @@ enum Command {
         /// Claimed post-state root.
         #[arg(long)]
         post: B256,
-        /// Claimed gas used by the batch.
-        #[arg(long)]
+        /// Claimed gas used by the batch: decimal, or hex starting with 0x as `rollup_getTrace`
+        /// returns it.
+        #[arg(long, value_parser = parse_gas)]
         gas_used: u64,
         /// The trace: raw bytes, or hex text starting with 0x.
         #[arg(long)]
@@ -144,6 +145,21 @@ fn main() -> ExitCode {
             if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
     }
+}
+
+/// A gas amount, decimal (`21000`) or hex with a `0x` prefix (`0x5208`, as JSON-RPC writes it).
+fn parse_gas(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|byte| byte.is_ascii_hexdigit()) => {
+            u64::from_str_radix(hex, 16).map_err(|error| error.to_string())
+        }
+        Some(_) => Err("not a hex number".to_string()),
+        None if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) => {
+            text.parse().map_err(|error: std::num::ParseIntError| error.to_string())
+        }
+        None => Err("not a decimal number or 0x-prefixed hex".to_string()),
+    };
+    parsed.map_err(|reason| format!("{text:?}: {reason}"))
 }
 
 /// Runs a `blobs` subcommand; returns the line to print.

@@ -11,8 +11,9 @@
 //! behind them.
 //!
 //! On blocking threads, a request's runs (one for `eth_call`, a search's worth for
-//! `eth_estimateGas`) stop together after [`EXECUTION_TIMEOUT`], and at most half the cores run
-//! them at once (see [`Executions`]); they stop too when the node stops.
+//! `eth_estimateGas`) stop together after the call timeout (`rpc.call_timeout_ms`, 5 s by
+//! default), and at most half the cores run them at once (see [`Executions`]); they stop too
+//! when the node stops.
 
 use super::{
     codes::Codes,
@@ -76,18 +77,19 @@ const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
 /// RPC's threads little each, so that the tasks queued behind them (other clients' requests, the
 /// database pool's own) are not held up for seconds. A wallet's read still fits.
 const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
-/// How long one request's execution may run on a blocking thread, all its runs together
-/// (geth's `RPCEVMTimeout`).
-pub(super) const EXECUTION_TIMEOUT: Duration = Duration::from_secs(5);
-/// What a request whose execution ran out of time is told (geth's words).
-pub(super) fn timeout_message() -> String {
-    format!("execution aborted (timeout = {}s)", EXECUTION_TIMEOUT.as_secs())
+/// What a request whose execution ran out of its `timeout` is told (geth's words: `5s`, `1.5s`).
+pub(super) fn timeout_message(timeout: Duration) -> String {
+    format!("execution aborted (timeout = {}s)", timeout.as_secs_f64())
 }
 
-/// A read of a call's state that failed: its time was up (`timed_out`, see
+/// A read of a call's state that failed: its time (`timeout`) was up (`timed_out`, see
 /// [`CallState::timed_out`]), or the store failed.
-pub(super) fn state_failure(timed_out: &AtomicBool, error: impl std::fmt::Display) -> ErrorObjectOwned {
-    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message()) } else { internal(error) }
+pub(super) fn state_failure(
+    timed_out: &AtomicBool,
+    timeout: Duration,
+    error: impl std::fmt::Display,
+) -> ErrorObjectOwned {
+    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message(timeout)) } else { internal(error) }
 }
 
 /// The error of a run that memory could not serve in time; never answered, the request starts
@@ -276,11 +278,11 @@ impl Simulator {
     }
 
     /// This simulator reading the database for what is not in memory: only for a blocking
-    /// thread. Its runs have [`EXECUTION_TIMEOUT`] from now, together.
+    /// thread. Its runs have the call timeout from now, together.
     fn reading_database(self) -> Self {
         Self {
             state: self.state.reading_database(),
-            mode: Mode::Blocking { until: Instant::now() + EXECUTION_TIMEOUT, stopped: false },
+            mode: Mode::Blocking { until: Instant::now() + self.executions.timeout(), stopped: false },
             ..self
         }
     }
@@ -308,7 +310,7 @@ impl Simulator {
                 if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) =>
             {
                 *stopped = true;
-                Err(server_error(timeout_message()))
+                Err(server_error(timeout_message(self.executions.timeout())))
             }
             _ => outcome,
         }
@@ -343,7 +345,7 @@ impl Simulator {
             }
             return server_error(FELL_SHORT);
         }
-        state_failure(&self.state.timed_out, error)
+        state_failure(&self.state.timed_out, self.executions.timeout(), error)
     }
 
     /// [`Simulator::run`] within `budget`.
@@ -358,7 +360,9 @@ impl Simulator {
         let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
         cfg.chain_id = self.chain.chain_id;
         cfg.tx_gas_limit_cap = Some(gas_cap);
-        cfg.disable_nonce_check = request.nonce.is_none();
+        // As geth, reth and Anvil: a call or an estimate for a transaction the wallet queues
+        // behind others (a higher nonce) or replaces (a lower one) runs on the current state.
+        cfg.disable_nonce_check = true;
         cfg.disable_eip3607 = true;
         cfg.disable_block_gas_limit = true;
         cfg.disable_base_fee = !priced;
@@ -376,7 +380,9 @@ impl Simulator {
             // A read memory could not serve: the run starts again on a blocking thread and this
             // outcome is discarded, so there is nothing to report.
             other if self.state.missed => server_error(other.to_string()),
-            _ if self.state.timed_out.load(Ordering::Relaxed) => server_error(timeout_message()),
+            _ if self.state.timed_out.load(Ordering::Relaxed) => {
+                server_error(timeout_message(self.executions.timeout()))
+            }
             other => internal(other),
         })?;
         let touched = outcome
@@ -861,6 +867,8 @@ pub(super) struct CallState {
     /// Reading the database: when reads stop, and whether they did. Runs that read much
     /// (`eth_simulateV1`'s blocks, on no inspector's clock) stop there too.
     deadline: Option<Instant>,
+    /// How long reads may go on once they read the database.
+    timeout: Duration,
     timed_out: Arc<AtomicBool>,
 }
 
@@ -895,12 +903,13 @@ impl CallState {
             in_memory: true,
             missed: false,
             deadline: None,
+            timeout: rpc.executions.timeout(),
             timed_out: Arc::default(),
         }
     }
 
-    /// The same state, read from the database where memory lacks it, for
-    /// [`EXECUTION_TIMEOUT`] from now.
+    /// The same state, read from the database where memory lacks it, for the call timeout from
+    /// now.
     pub(super) fn reading_database(self) -> Self {
         let nodes = self.nodes.reading_database();
         Self {
@@ -908,7 +917,7 @@ impl CallState {
             nodes,
             in_memory: false,
             missed: false,
-            deadline: Some(Instant::now() + EXECUTION_TIMEOUT),
+            deadline: Some(Instant::now() + self.timeout),
             ..self
         }
     }
@@ -919,11 +928,16 @@ impl CallState {
         self.timed_out.clone()
     }
 
+    /// How long reads may go on once they read the database.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Refuses a read past the deadline.
     fn check_deadline(&self) -> Result<(), CallStateError> {
         if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             self.timed_out.store(true, Ordering::Relaxed);
-            return Err(CallStateError(timeout_message()));
+            return Err(CallStateError(timeout_message(self.timeout)));
         }
         Ok(())
     }

@@ -335,6 +335,11 @@ impl EthRpc {
         Ok(module)
     }
 
+    /// The same RPC with calls executing for `timeout` at most (5 s unless set).
+    pub fn with_call_timeout(self, timeout: std::time::Duration) -> Self {
+        Self { executions: self.executions.with_timeout(timeout), ..self }
+    }
+
     /// The permits to execute calls on blocking threads, for the node to stop them.
     pub fn executions(&self) -> super::executions::Executions {
         self.executions.clone()

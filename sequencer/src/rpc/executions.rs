@@ -1,7 +1,8 @@
-//! The blocking threads that execute calls (`eth_call` past its in-memory try,
-//! `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1`): at most half the cores at once,
-//! so that a flood of heavy calls leaves the others to the block builder and the RPC, and none
-//! once the node stops.
+//! Admission of heavy requests: the blocking threads that execute calls (`eth_call` past its
+//! in-memory try, `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1`), and the requests
+//! that read up to a thousand blocks (`rollup_getTrace`, a long `eth_feeHistory`): at most half
+//! the cores at once, so that a flood of heavy requests leaves the others to the block builder
+//! and the RPC, and none once the node stops.
 //!
 //! Requests beyond the limit wait in turn by client (its connection): each free execution goes
 //! to the next client with a request waiting, round robin, and within a client first come
@@ -23,6 +24,9 @@ use tokio::sync::oneshot;
 
 /// How long a call waits for a permit to execute before it is refused.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request's execution may run on a blocking thread, all its runs together, unless
+/// configured otherwise (`rpc.call_timeout_ms`; geth's `RPCEVMTimeout`).
+pub(super) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The message of a call refused or stopped because the node is stopping.
 pub(super) const STOPPING: &str = "execution aborted: the node is shutting down";
@@ -42,6 +46,8 @@ pub struct Executions {
     /// Requests waiting for a permit.
     waiting: Arc<AtomicUsize>,
     stopped: Arc<AtomicBool>,
+    /// How long one admitted execution may run.
+    timeout: Duration,
 }
 
 /// Free executions and the requests waiting for one.
@@ -81,13 +87,24 @@ impl Default for Executions {
 }
 
 impl Executions {
-    /// `concurrent` executions at once.
+    /// `concurrent` executions at once, each running for [`DEFAULT_CALL_TIMEOUT`] at most.
     pub fn new(concurrent: usize) -> Self {
         Self {
             queue: Arc::new(Mutex::new(Queue { free: concurrent, ..Queue::default() })),
             waiting: Arc::default(),
             stopped: Arc::default(),
+            timeout: DEFAULT_CALL_TIMEOUT,
         }
+    }
+
+    /// The same executions, each running for `timeout` at most.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
+    /// How long one admitted execution may run.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// A permit to execute for a request of `client`, held while the execution runs. Requests

@@ -1,7 +1,10 @@
 //! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`
 //! `eth_baseFee` and `eth_blobBaseFee`, from the sealed blocks.
 
-use super::eth::{EthRpc, internal, server_error};
+use super::{
+    eth::{EthRpc, internal, server_error},
+    executions::client_of,
+};
 use alloy_consensus::Transaction as _;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{U64, U256};
@@ -14,6 +17,10 @@ use trace_builder::ChainConfig;
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// The most blocks an `eth_feeHistory` call may ask for and still read at once, as a wallet's
+/// does (a few blocks); one that asks for more waits its turn with the heavy calls
+/// ([`super::Executions`]).
+const FEE_HISTORY_BLOCKS_AT_ONCE: u64 = 32;
 /// The most reward percentiles one `eth_feeHistory` call asks for (geth's).
 const MAX_REWARD_PERCENTILES: usize = 100;
 /// Blocks the tip suggestion looks back over.
@@ -34,7 +41,7 @@ pub trait EthFeesApi {
     #[method(name = "maxPriorityFeePerGas")]
     async fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
     /// Base fees, gas use and reward percentiles of recent blocks.
-    #[method(name = "feeHistory")]
+    #[method(name = "feeHistory", with_extensions)]
     async fn fee_history(
         &self,
         block_count: U64,
@@ -61,6 +68,7 @@ impl EthFeesApiServer for EthRpc {
 
     async fn fee_history(
         &self,
+        ext: &jsonrpsee::Extensions,
         block_count: U64,
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
@@ -90,6 +98,13 @@ impl EthFeesApiServer for EthRpc {
         if count == 0 {
             return Ok(FeeHistory::default());
         }
+        // Up to 1,024 blocks of reads, and of transactions with percentiles: admitted as a heavy
+        // call, held until the answer is built.
+        let _permit = if count > FEE_HISTORY_BLOCKS_AT_ONCE {
+            Some(self.executions.permit(client_of(ext)).await?)
+        } else {
+            None
+        };
         let oldest = newest.saturating_sub(count - 1);
         let chain = ChainConfig::l2(self.chain_id);
         let mut history = FeeHistory { oldest_block: oldest, ..FeeHistory::default() };

@@ -1,7 +1,10 @@
 //! The `rollup_` namespace: what the batcher and anyone checking the chain against L1 need
 //! beyond `eth_`.
 
-use super::eth::invalid_params;
+use super::{
+    eth::invalid_params,
+    executions::{Executions, client_of},
+};
 use crate::{
     batch_trace::{self, TraceError},
     store::{DbNodeStore, Store},
@@ -35,7 +38,7 @@ pub struct TraceResponse {
 #[rpc(server, namespace = "rollup")]
 pub trait RollupApi {
     /// The trace of blocks `fromBlock..=toBlock`.
-    #[method(name = "getTrace")]
+    #[method(name = "getTrace", with_extensions)]
     async fn get_trace(&self, from_block: U64, to_block: U64) -> RpcResult<TraceResponse>;
 }
 
@@ -45,22 +48,33 @@ pub struct RollupRpc {
     chain_id: u64,
     store: Store,
     nodes: DbNodeStore,
+    /// Admission of heavy requests, shared with `eth_call` and the like.
+    executions: Executions,
 }
 
 impl RollupRpc {
-    /// The namespace for chain `chain_id`.
-    pub fn new(chain_id: u64, store: Store, nodes: DbNodeStore) -> Self {
-        Self { chain_id, store, nodes }
+    /// The namespace for chain `chain_id`; traces are built under `executions`' limits (see
+    /// [`crate::rpc::EthRpc::executions`]).
+    pub fn new(chain_id: u64, store: Store, nodes: DbNodeStore, executions: Executions) -> Self {
+        Self { chain_id, store, nodes, executions }
     }
 }
 
 #[async_trait]
 impl RollupApiServer for RollupRpc {
-    async fn get_trace(&self, from_block: U64, to_block: U64) -> RpcResult<TraceResponse> {
+    async fn get_trace(
+        &self,
+        ext: &jsonrpsee::Extensions,
+        from_block: U64,
+        to_block: U64,
+    ) -> RpcResult<TraceResponse> {
         let (from, to) = (from_block.to::<u64>(), to_block.to::<u64>());
         if to.saturating_sub(from) >= MAX_TRACE_BLOCKS {
             return Err(invalid_params(format!("a trace covers at most {MAX_TRACE_BLOCKS} blocks")));
         }
+        // Up to 1,024 blocks of records replayed on the trie: admitted as a heavy call, held
+        // until the trace is built.
+        let _permit = self.executions.permit(client_of(ext)).await?;
         let batch =
             batch_trace::build(&self.store, &self.nodes, self.chain_id, from, to).await.map_err(|error| {
                 match error {

@@ -45,6 +45,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 use trace_builder::{
     AccountChange, AccountState, BlockExecutor, BlockInputs, ChainConfig, Simulation, StateChanges,
@@ -107,6 +108,7 @@ impl EthSimulateApiServer for EthRpc {
         let state = CallState::new(self, &base, StateOverride::default()).reading_database();
         let simulator = Simulator {
             timed_out: state.timed_out(),
+            timeout: state.timeout(),
             chain: ChainConfig::l2(self.chain_id),
             state: Overlay::new(state),
             trie: StateTrie::new(self.nodes.clone(), base.header.state_root),
@@ -143,8 +145,10 @@ struct Simulator {
     trie: StateTrie<DbNodeStore>,
     /// Gas all calls together may still use (the RPC gas cap).
     gas_left: u64,
-    /// Set when the state's reads found the time up ([`super::call::EXECUTION_TIMEOUT`]).
+    /// Set when the state's reads found the time up.
     timed_out: Arc<AtomicBool>,
+    /// The call timeout, for the message of a simulation that ran out of it.
+    timeout: Duration,
 }
 
 impl Simulator {
@@ -212,7 +216,7 @@ impl Simulator {
 
         let mut executor =
             BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
-                .map_err(|error| state_failure(&self.timed_out, error))?;
+                .map_err(|error| state_failure(&self.timed_out, self.timeout, error))?;
         let mut transactions = Vec::with_capacity(sim_block.calls.len());
         let mut results = Vec::with_capacity(sim_block.calls.len());
         for request in sim_block.calls {
@@ -220,7 +224,7 @@ impl Simulator {
             // authorization or a CREATE of the sender's may have moved it more than one).
             let nonce = executor
                 .nonce(request.from.unwrap_or_default())
-                .map_err(|error| state_failure(&self.timed_out, error))?;
+                .map_err(|error| state_failure(&self.timed_out, self.timeout, error))?;
             let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
             if request.gas.is_some_and(|gas| gas > self.gas_left) {
                 return Err(limit(format!(
@@ -231,9 +235,9 @@ impl Simulator {
             let gas = wanted.min(self.gas_left);
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
             let base_fee = executor.base_fee();
-            let timed_out = self.timed_out.clone();
+            let (timed_out, timeout) = (self.timed_out.clone(), self.timeout);
             let refused = |error| match error {
-                _ if timed_out.load(Ordering::Relaxed) => server_error(timeout_message()),
+                _ if timed_out.load(Ordering::Relaxed) => server_error(timeout_message(timeout)),
                 // The call had too little gas only because the calls before it used the cap up.
                 TransactionError::Invalid {
                     reason:
@@ -255,7 +259,8 @@ impl Simulator {
             results.push(call_result(outcome, traced));
             transactions.push(tx);
         }
-        let executed = executor.finish().map_err(|error| state_failure(&self.timed_out, error))?;
+        let executed =
+            executor.finish().map_err(|error| state_failure(&self.timed_out, self.timeout, error))?;
         self.state.apply(&executed.changes);
         self.trie.update(&executed.changes).map_err(internal)?;
         let state_root = self.trie.root_hash();
@@ -308,7 +313,7 @@ impl Simulator {
             let current = self
                 .state
                 .basic(address)
-                .map_err(|error| state_failure(&self.timed_out, error))?
+                .map_err(|error| state_failure(&self.timed_out, self.timeout, error))?
                 .unwrap_or_default();
             let mut info = AccountState {
                 nonce: current.nonce,

@@ -186,10 +186,7 @@ async fn calls_estimates_and_access_lists() {
         }
     };
     let call = TransactionRequest::default().from(sender).to(Address::repeat_byte(1));
-    let nonce = provider.get_transaction_count(sender).await.unwrap();
     for (request, expected) in [
-        (call.clone().nonce(nonce + 5), "nonce too high: address"),
-        (call.clone().nonce(0), "nonce too low: address"),
         (call.clone().gas_limit(1_000), "intrinsic gas too low: have 1000, want 21000"),
         (
             call.clone().max_fee_per_gas(1).max_priority_fee_per_gas(0),
@@ -210,6 +207,25 @@ async fn calls_estimates_and_access_lists() {
         .await
         .unwrap_err();
     assert_eq!(error.as_error_resp().unwrap().message, "insufficient funds for transfer");
+
+    // A wallet preparing a transaction queued behind others (a higher nonce) or replacing one (a
+    // lower nonce) calls, estimates and lists access with that nonce: no nonce check, as in
+    // geth, reth and Anvil.
+    let nonce = provider.get_transaction_count(sender).await.unwrap();
+    for wrong in [nonce + 5, 0] {
+        let request = TransactionRequest::default()
+            .from(sender)
+            .to(store)
+            .input(words(U256::from(3), U256::from(1)).into())
+            .nonce(wrong);
+        let call: Result<Bytes, _> = provider.raw_request("eth_call".into(), (&request, "latest")).await;
+        assert_eq!(call.unwrap(), Bytes::new(), "eth_call with nonce {wrong}");
+        let estimate = provider.estimate_gas(request.clone()).await.unwrap();
+        assert!(estimate > 21_000 && estimate < 100_000, "estimate {estimate} with nonce {wrong}");
+        let listed = provider.create_access_list(&request).await.unwrap();
+        assert_eq!(listed.error, None, "eth_createAccessList with nonce {wrong}");
+        assert_eq!(listed.access_list.0[0].storage_keys, vec![B256::with_last_byte(3)]);
+    }
 
     // A revert without data is a plain server error, as geth answers it.
     let mut empty_revert = StateOverride::default();
@@ -354,6 +370,45 @@ async fn stopping_ends_calls_waiting_and_running() {
         }
     }
     assert!(stopped > 0);
+}
+
+/// `rollup_getTrace` and a long `eth_feeHistory` (up to 1,024 blocks of work each) are admitted
+/// as the heavy calls are: a node whose executions stop refuses them, while a wallet's short
+/// fee history and plain reads still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_and_long_fee_histories_are_admitted_as_heavy_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    deploy(&provider, 0, FORTY_TWO).await;
+    let head = provider.get_block_number().await.unwrap();
+    let trace = |provider: RootProvider| async move {
+        provider
+            .raw_request::<_, serde_json::Value>("rollup_getTrace".into(), (U64::from(1), U64::from(head)))
+            .await
+            .map_err(|error| error.to_string())
+    };
+    let fee_history = |provider: RootProvider, blocks: u64| async move {
+        provider
+            .raw_request::<_, serde_json::Value>(
+                "eth_feeHistory".into(),
+                (U64::from(blocks), "latest", [25.0, 75.0]),
+            )
+            .await
+            .map_err(|error| error.to_string())
+    };
+    trace(provider.clone()).await.unwrap();
+    fee_history(provider.clone(), 1024).await.unwrap();
+
+    node.executions().stop();
+    for refused in [trace(provider.clone()).await, fee_history(provider.clone(), 1024).await] {
+        let message = refused.unwrap_err();
+        assert!(message.contains("execution aborted: the node is shutting down"), "{message}");
+    }
+    let short = fee_history(provider.clone(), 4).await.unwrap();
+    assert!(short["baseFeePerGas"].as_array().is_some_and(|fees| !fees.is_empty()), "{short}");
+    assert!(provider.get_block_number().await.unwrap() >= head);
+    node.stop().await;
 }
 
 /// Precompiles moved by `movePrecompileToAddress` and replaced by overriding their address, in

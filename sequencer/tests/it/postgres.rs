@@ -34,7 +34,7 @@ fn bindir() -> PathBuf {
         .filter(|bin| bin.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().expect("PostgreSQL server not installed: apt-get install postgresql (see .ci/run)")
+    found.pop().expect("PostgreSQL server not installed: apt-get install postgresql (tools/test does)")
 }
 
 fn free_port() -> u16 {

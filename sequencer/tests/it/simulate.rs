@@ -192,6 +192,19 @@ async fn simulated_blocks_run_on_each_others_state() {
     let transactions = &nonced[0]["transactions"];
     assert_eq!(quantity(&transactions[0]["nonce"]), nonce + 5, "{nonced}");
     assert_eq!(quantity(&transactions[1]["nonce"]), nonce + 1, "{nonced}");
+    // With validation the spec's "all validations a normal EVM would do": nonces are checked.
+    // (The sender's nonce is overridden to 3, so that 0 is too low whatever it sent before.)
+    let fee = provider.get_gas_price().await.unwrap() * 2;
+    for (wrong, expected) in [(8u64, -38011), (0, -38010)] {
+        let checked = json!({
+            "blockStateCalls": [{"stateOverrides": {sender.to_string(): {"nonce": "0x3"}}, "calls": [{
+                "from": sender, "to": poor, "nonce": format!("{wrong:#x}"),
+                "maxFeePerGas": format!("{fee:#x}"), "maxPriorityFeePerGas": "0x1",
+            }]}],
+            "validation": true,
+        });
+        assert_eq!(code(checked).await, expected, "nonce {wrong}");
+    }
 
     // With validation, a call that pays the base fee runs as a real block would run it.
     let fee = provider.get_gas_price().await.unwrap() * 2;

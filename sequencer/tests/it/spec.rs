@@ -1,10 +1,10 @@
-//! The Ethereum execution-apis specification (`../shared/execution-apis`): every method's
+//! The Ethereum execution-apis specification (vendored in `sequencer/tests/fixtures/execution-apis`, see its SOURCE.txt): every method's
 //! result schema, with the shared component schemas, as a JSON Schema validator.
 
 use serde_json::{Map, Value, json};
 use std::{collections::HashMap, path::Path};
 
-const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/execution-apis/src");
+const SPEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/execution-apis/src");
 
 /// Result schemas by method name, and the components they refer to.
 pub struct Spec {

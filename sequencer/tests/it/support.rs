@@ -28,6 +28,9 @@ pub fn config(datadir: &Path, database_url: Option<String>, block_time_ms: u64) 
     config.chain.block_time_ms = block_time_ms;
     config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
     config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    // Calls that run to the gas cap (50M gas) must finish however slow the machine and the
+    // build: no test here is about the call timeout firing.
+    config.rpc.call_timeout_ms = 300_000;
     config.validate(true).unwrap();
     config
 }

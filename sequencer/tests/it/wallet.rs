@@ -1,4 +1,4 @@
-//! A non-Rust wallet library against the node: web3.py (pinned in `.ci/run`) runs
+//! A non-Rust wallet library against the node: web3.py (pinned in `tools/test`) runs
 //! `tests/wallet/web3py_scenario.py` over real HTTP.
 
 use crate::support::launch;
@@ -11,7 +11,7 @@ async fn web3py_wallet_session() {
     let probe = Command::new("python3").args(["-c", "import web3"]).output().expect("python3 runs");
     assert!(
         probe.status.success(),
-        "web3.py is missing: install it with `python3 -m pip install web3==7.16.0` (.ci/run does)"
+        "web3.py is missing: install it with `python3 -m pip install web3==7.16.0` (tools/test does)"
     );
     let dir = tempfile::tempdir().unwrap();
     let node = launch(dir.path(), None).await;

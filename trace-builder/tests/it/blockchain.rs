@@ -6,7 +6,7 @@ use trace_builder::{
     error::BlockchainTestError,
 };
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ethereum-tests/");
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ethereum-tests/");
 
 fn load(file: &str) -> BlockchainTestFile {
     let path = format!("{FIXTURES}{file}");

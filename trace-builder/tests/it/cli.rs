@@ -23,7 +23,9 @@ fn verify_accepts_raw_and_hex_traces_and_names_what_is_wrong() {
     let pre = batch.pre_state_root.to_string();
     let post = batch.post_state_root.to_string();
     let gas = batch.gas_used.to_string();
-    for file in [&raw, &hex] {
+    // rollup_getTrace returns gasUsed as JSON-RPC hex: it is taken as it is.
+    let gas_hex = format!("{:#x}", batch.gas_used);
+    for (file, gas) in [(&raw, &gas), (&hex, &gas), (&raw, &gas_hex)] {
         let (code, out) = run(&[
             "verify",
             "--pre",
@@ -31,11 +33,17 @@ fn verify_accepts_raw_and_hex_traces_and_names_what_is_wrong() {
             "--post",
             &post,
             "--gas-used",
-            &gas,
+            gas,
             "--trace",
             file.to_str().unwrap(),
         ]);
-        assert_eq!((code, out.trim()), (0, "valid"), "{}", file.display());
+        assert_eq!((code, out.trim()), (0, "valid"), "{} with gas {gas}", file.display());
+    }
+    for bad in ["0x", "0xg1", "-1", "", "0x10000000000000000"] {
+        let (code, out) =
+            run(&["verify", "--pre", &pre, "--post", &post, "--gas-used", bad, "--trace", "/nonexistent"]);
+        assert_eq!(code, 2, "{bad}: {out}");
+        assert!(out.contains("--gas-used"), "{bad}: {out}");
     }
     let wrong = (batch.gas_used + 1).to_string();
     let (code, out) = run(&[

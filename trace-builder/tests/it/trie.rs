@@ -129,7 +129,7 @@ fn verify(root: B256, key: &[u8], value: Option<&Vec<u8>>, proof: &[Bytes]) {
 
 #[test]
 fn ethereum_trie_tests() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/ethereum-tests/trietest.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ethereum-tests/trietest.json");
     let fixture: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read trietest.json"))
             .expect("parse trietest.json");
