@@ -80,6 +80,24 @@ pub struct NodeArgs {
     /// `rpc.max_connections`.
     #[arg(long, env = "SEQUENCER_RPC_MAX_CONNECTIONS")]
     pub rpc_max_connections: Option<u32>,
+    /// `rpc.max_ws_connections`: most of the connections that may be WebSocket sessions.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_WS_CONNECTIONS")]
+    pub rpc_max_ws_connections: Option<u32>,
+    /// `rpc.max_connections_per_ip`: most connections of one client address.
+    #[arg(long, env = "SEQUENCER_RPC_MAX_CONNECTIONS_PER_IP")]
+    pub rpc_max_connections_per_ip: Option<u32>,
+    /// `rpc.request_header_timeout_ms`: time to send a request's headers (and keep-alive idle time).
+    #[arg(long, env = "SEQUENCER_RPC_REQUEST_HEADER_TIMEOUT_MS")]
+    pub rpc_request_header_timeout_ms: Option<u64>,
+    /// `rpc.request_body_timeout_ms`: time to send a request's body.
+    #[arg(long, env = "SEQUENCER_RPC_REQUEST_BODY_TIMEOUT_MS")]
+    pub rpc_request_body_timeout_ms: Option<u64>,
+    /// `rpc.ws_ping_interval_ms`: interval between WebSocket pings.
+    #[arg(long, env = "SEQUENCER_RPC_WS_PING_INTERVAL_MS")]
+    pub rpc_ws_ping_interval_ms: Option<u64>,
+    /// `rpc.ws_inactive_limit_ms`: a WebSocket session that answered no ping for this long is closed.
+    #[arg(long, env = "SEQUENCER_RPC_WS_INACTIVE_LIMIT_MS")]
+    pub rpc_ws_inactive_limit_ms: Option<u64>,
     /// `rpc.max_batch_len`.
     #[arg(long, env = "SEQUENCER_RPC_MAX_BATCH_LEN")]
     pub rpc_max_batch_len: Option<u32>,
@@ -165,6 +183,12 @@ impl NodeArgs {
         set(&mut config.rpc.max_request_body_bytes, self.rpc_max_request_body_bytes);
         set(&mut config.rpc.max_response_body_bytes, self.rpc_max_response_body_bytes);
         set(&mut config.rpc.max_connections, self.rpc_max_connections);
+        set(&mut config.rpc.max_ws_connections, self.rpc_max_ws_connections);
+        set(&mut config.rpc.max_connections_per_ip, self.rpc_max_connections_per_ip);
+        set(&mut config.rpc.request_header_timeout_ms, self.rpc_request_header_timeout_ms);
+        set(&mut config.rpc.request_body_timeout_ms, self.rpc_request_body_timeout_ms);
+        set(&mut config.rpc.ws_ping_interval_ms, self.rpc_ws_ping_interval_ms);
+        set(&mut config.rpc.ws_inactive_limit_ms, self.rpc_ws_inactive_limit_ms);
         set(&mut config.rpc.max_batch_len, self.rpc_max_batch_len);
         set(&mut config.rpc.max_logs_block_range, self.rpc_max_logs_block_range);
         set(&mut config.rpc.max_logs, self.rpc_max_logs);

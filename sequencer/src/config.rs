@@ -115,8 +115,26 @@ pub struct RpcSection {
     pub max_request_body_bytes: u32,
     /// Largest response body, in bytes.
     pub max_response_body_bytes: u32,
-    /// Largest number of simultaneous connections.
+    /// Largest number of open connections, HTTP and WebSocket alike, each counted from accept
+    /// until its socket closes. A connection past it is closed at once.
     pub max_connections: u32,
+    /// Most of those that may be WebSocket sessions; the rest are kept for HTTP. Must be below
+    /// `max_connections`.
+    pub max_ws_connections: u32,
+    /// Most connections one client address may hold. Behind a reverse proxy every client has
+    /// the proxy's address: set it to `max_connections` there.
+    pub max_connections_per_ip: u32,
+    /// Time a client has to send a request's headers, counted from when the connection is
+    /// ready for its next request: a connection that sends nothing, or an idle keep-alive
+    /// connection, is closed after it.
+    pub request_header_timeout_ms: u64,
+    /// Time a client has to send a request's whole body once its headers are in; past it the
+    /// request is answered 408 and the connection closed.
+    pub request_body_timeout_ms: u64,
+    /// Interval between the pings the node sends on each WebSocket session.
+    pub ws_ping_interval_ms: u64,
+    /// A WebSocket session that answered no ping for this long is closed.
+    pub ws_inactive_limit_ms: u64,
     /// Largest number of requests in one JSON-RPC batch.
     pub max_batch_len: u32,
     /// Largest number of subscriptions per WebSocket connection.
@@ -140,6 +158,12 @@ impl Default for RpcSection {
             max_request_body_bytes: 10 * 1024 * 1024,
             max_response_body_bytes: 100 * 1024 * 1024,
             max_connections: 500,
+            max_ws_connections: 400,
+            max_connections_per_ip: 100,
+            request_header_timeout_ms: 30_000,
+            request_body_timeout_ms: 30_000,
+            ws_ping_interval_ms: 30_000,
+            ws_inactive_limit_ms: 60_000,
             max_batch_len: 1_000,
             max_subscriptions_per_connection: 1_024,
             cors_origins: vec!["*".to_owned()],
@@ -154,6 +178,26 @@ impl RpcSection {
     /// [`RpcSection::call_timeout_ms`] as a duration.
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
+    }
+
+    /// [`Self::request_header_timeout_ms`] as a duration.
+    pub fn request_header_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_header_timeout_ms)
+    }
+
+    /// [`Self::request_body_timeout_ms`] as a duration.
+    pub fn request_body_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_body_timeout_ms)
+    }
+
+    /// [`Self::ws_ping_interval_ms`] as a duration.
+    pub fn ws_ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ws_ping_interval_ms)
+    }
+
+    /// [`Self::ws_inactive_limit_ms`] as a duration.
+    pub fn ws_inactive_limit(&self) -> Duration {
+        Duration::from_millis(self.ws_inactive_limit_ms)
     }
 }
 
@@ -314,6 +358,7 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        self.validate_connections()?;
         self.validate_mempool()?;
         if self.rpc.http_addr == self.metrics.addr && self.rpc.http_addr.port() != 0 {
             return Err(ConfigError::Invalid {
@@ -326,6 +371,49 @@ impl Config {
 }
 
 impl Config {
+    fn validate_connections(&self) -> Result<(), ConfigError> {
+        let rpc = &self.rpc;
+        let at_least_one = [
+            ("rpc.max_ws_connections", rpc.max_ws_connections.into()),
+            ("rpc.max_connections_per_ip", rpc.max_connections_per_ip.into()),
+            ("rpc.request_header_timeout_ms", rpc.request_header_timeout_ms),
+            ("rpc.request_body_timeout_ms", rpc.request_body_timeout_ms),
+            ("rpc.ws_ping_interval_ms", rpc.ws_ping_interval_ms),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::Invalid { key, reason: "must be at least 1".to_owned() });
+            }
+        }
+        if rpc.max_ws_connections >= rpc.max_connections {
+            return Err(ConfigError::Invalid {
+                key: "rpc.max_ws_connections",
+                reason: format!(
+                    "must be below rpc.max_connections ({}): the rest are kept for HTTP",
+                    rpc.max_connections
+                ),
+            });
+        }
+        if rpc.ws_inactive_limit_ms <= rpc.ws_ping_interval_ms {
+            return Err(ConfigError::Invalid {
+                key: "rpc.ws_inactive_limit_ms",
+                reason: format!(
+                    "must be above rpc.ws_ping_interval_ms ({}): a client needs time to answer a ping",
+                    rpc.ws_ping_interval_ms
+                ),
+            });
+        }
+        for origin in &rpc.cors_origins {
+            if origin != "*" && origin.parse::<http::HeaderValue>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "rpc.cors_origins",
+                    reason: format!("`{origin}` is not a valid origin (an HTTP header value)"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn validate_mempool(&self) -> Result<(), ConfigError> {
         let pool = &self.mempool;
         let at_least_one = [
@@ -408,5 +496,19 @@ mod tests {
         let mut config = Config::default();
         config.mempool.max_bytes = 1024;
         assert!(config.validate(true).unwrap_err().to_string().contains("mempool.max_bytes"));
+        let mut config = Config::default();
+        config.rpc.max_ws_connections = config.rpc.max_connections;
+        assert!(config.validate(true).unwrap_err().to_string().contains("rpc.max_ws_connections"));
+        let mut config = Config::default();
+        config.rpc.ws_inactive_limit_ms = config.rpc.ws_ping_interval_ms;
+        assert!(config.validate(true).unwrap_err().to_string().contains("rpc.ws_inactive_limit_ms"));
+    }
+
+    #[test]
+    fn invalid_cors_origin_is_refused() {
+        let mut config = Config::default();
+        config.rpc.cors_origins = vec!["https://ok.example".into(), "https://bad\norigin".into()];
+        let err = config.validate(true).unwrap_err().to_string();
+        assert!(err.contains("rpc.cors_origins") && err.contains("bad"), "{err}");
     }
 }

@@ -93,6 +93,11 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to answer a JSON-RPC call, by method"
     );
+    describe_gauge!("sequencer_rpc_connections", "JSON-RPC connections open, HTTP and WebSocket");
+    describe_counter!(
+        "sequencer_rpc_connections_refused_total",
+        "JSON-RPC connections (or WebSocket upgrades) refused, by the limit they met"
+    );
     describe_gauge!("sequencer_head_number", "Number of the newest sealed block");
     describe_gauge!("sequencer_head_gas_used", "Gas used by the newest sealed block");
     describe_gauge!(
@@ -130,11 +135,17 @@ fn describe() {
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
 
-/// Serves `GET /metrics` until the process ends. Returns the bound address.
-pub async fn serve(
-    addr: SocketAddr,
+/// Binds the `/metrics` port; [`serve`] serves it. Apart, so that the node binds its ports
+/// before it touches its database.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves `GET /metrics` on `listener` until the returned task is aborted.
+pub fn serve(
+    listener: tokio::net::TcpListener,
     handle: PrometheusHandle,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -145,10 +156,7 @@ pub async fn serve(
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((bound, task))
+    tokio::spawn(async move { axum::serve(listener, app).await })
 }
 
 /// Metrics of the block producer.

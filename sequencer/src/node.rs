@@ -49,17 +49,23 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens the store (writing the genesis block into a fresh one, refusing one made for
-    /// another chain), starts block production, JSON-RPC and metrics.
+    /// Binds the JSON-RPC and metrics ports, opens the store (writing the genesis block into a
+    /// fresh one, refusing one made for another chain), starts block production, JSON-RPC and
+    /// metrics. A failure leaves no task running.
     pub async fn launch(config: &Config, genesis: ChainGenesis) -> Result<Self, NodeError> {
+        // The ports first: a port in use stops the node before it claims, reads or writes its
+        // database.
+        let rpc_bind = |source| NodeError::Bind { what: "JSON-RPC", addr: config.rpc.http_addr, source };
+        let rpc_listener = rpc::RpcListener::bind(config.rpc.http_addr).await.map_err(rpc_bind)?;
+        let rpc_addr = rpc_listener.local_addr().map_err(rpc_bind)?;
+        let metrics_bind = |source| NodeError::Bind { what: "metrics", addr: config.metrics.addr, source };
+        let metrics_listener = metrics::bind(config.metrics.addr).await.map_err(metrics_bind)?;
+        let metrics_addr = metrics_listener.local_addr().map_err(metrics_bind)?;
         let url = config.database.resolved_url();
-        // Claimed before anything is bound, read or migrated: a second node refused here
-        // touches nothing.
+        // Claimed before anything is read or migrated: a second node refused here touches
+        // nothing.
         let writer_lock = WriterLock::acquire(&url).await?;
         let prometheus = metrics::install_recorder().map_err(|e| NodeError::Metrics(e.to_string()))?;
-        let (metrics_addr, metrics_task) = metrics::serve(config.metrics.addr, prometheus)
-            .await
-            .map_err(|source| NodeError::Bind { what: "metrics", addr: config.metrics.addr, source })?;
 
         let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
@@ -90,6 +96,22 @@ impl Node {
         let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
         reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
+        let eth = EthRpc::new(
+            genesis.chain_id,
+            store.clone(),
+            nodes.clone(),
+            mempool.clone(),
+            head_rx.clone(),
+            LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
+        )
+        .with_call_timeout(config.rpc.call_timeout());
+        let executions = eth.executions();
+        let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
+        module
+            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes.clone(), executions.clone()).into_rpc())
+            .map_err(|e| NodeError::Task(e.to_string()))?;
+
+        // Nothing below fails: the tasks start together.
         let producer = BlockProducer::new(
             ProducerConfig {
                 chain,
@@ -102,7 +124,7 @@ impl Node {
             },
             store.for_producer(),
             nodes.with_store(store.for_producer()),
-            mempool.clone(),
+            mempool,
             head,
             heads,
             runtime,
@@ -112,26 +134,8 @@ impl Node {
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
-
-        let eth = EthRpc::new(
-            genesis.chain_id,
-            store.clone(),
-            nodes.clone(),
-            mempool,
-            head_rx.clone(),
-            LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
-        )
-        .with_call_timeout(config.rpc.call_timeout());
-        let executions = eth.executions();
-        let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
-        module
-            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes, executions.clone()).into_rpc())
-            .map_err(|e| NodeError::Task(e.to_string()))?;
-        let (rpc_addr, rpc) = rpc::serve(&config.rpc, module).await.map_err(|source| NodeError::Bind {
-            what: "JSON-RPC",
-            addr: config.rpc.http_addr,
-            source,
-        })?;
+        let rpc = rpc::serve(rpc_listener, &config.rpc, module);
+        let metrics_task = metrics::serve(metrics_listener, prometheus);
         Ok(Self {
             rpc_addr,
             metrics_addr,

@@ -1,5 +1,6 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee), with the limits of a public
-//! endpoint: body size, batch length, connections, subscriptions, CORS. Every call is
+//! endpoint: body size, batch length, connections and timeouts ([`connections`]),
+//! subscriptions, CORS. Every call is
 //! counted and timed per method for Prometheus. Request ids and notifications follow JSON-RPC
 //! 2.0 where jsonrpsee does not ([`request_ids`], [`notifications`]).
 
@@ -7,6 +8,7 @@ mod batch;
 mod blocks;
 mod call;
 mod codes;
+mod connections;
 mod convert;
 mod eth;
 mod executions;
@@ -39,21 +41,38 @@ pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolConten
 
 use crate::config::RpcSection;
 use jsonrpsee::{
-    RpcModule,
+    Methods, RpcModule,
     core::middleware::RpcServiceBuilder,
-    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    server::{BatchRequestConfig, PingConfig, Server, ServerConfig, ServerHandle, stop_channel},
 };
 use std::net::SocketAddr;
+use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-/// Starts the server; it runs until the returned handle is stopped.
-pub async fn serve(
-    config: &RpcSection,
-    module: RpcModule<()>,
-) -> std::io::Result<(SocketAddr, ServerHandle)> {
+/// The JSON-RPC port, bound and not yet served: the node binds it before it touches its
+/// database, so that a port in use stops it with nothing written.
+#[derive(Debug)]
+pub struct RpcListener(TcpListener);
+
+impl RpcListener {
+    /// Binds `addr`.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        TcpListener::bind(addr).await.map(Self)
+    }
+
+    /// The address bound (the port chosen, for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// Serves `module` on `listener` with the limits of `config` ([`connections`]); it runs until
+/// the returned handle is stopped.
+pub fn serve(listener: RpcListener, config: &RpcSection, module: RpcModule<()>) -> ServerHandle {
     let cors = if config.cors_origins.iter().any(|origin| origin == "*") {
         CorsLayer::new().allow_origin(Any)
     } else {
+        // `Config::validate` refused any origin that does not parse.
         let origins = config.cors_origins.iter().filter_map(|origin| origin.parse().ok()).collect::<Vec<_>>();
         CorsLayer::new().allow_origin(AllowOrigin::list(origins))
     }
@@ -65,15 +84,25 @@ pub async fn serve(
             config.max_request_body_bytes.saturating_add(request_ids::headroom(config.max_batch_len)),
         )
         .max_response_body_size(config.max_response_body_bytes)
+        // The accept loop keeps the budget, by the connection; jsonrpsee's own count (of
+        // requests under way and WebSocket sessions) stays below it.
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .enable_ws_ping(
+            PingConfig::new()
+                .ping_interval(config.ws_ping_interval())
+                .inactive_limit(config.ws_inactive_limit()),
+        )
         .build();
     let max_response_bytes = config.max_response_body_bytes as usize;
     let metrics = metered::RpcMetrics::new(module.method_names());
     let executable = notifications::executable(&module);
-    let ids = request_ids::RequestIdsLayer { max_body_bytes: config.max_request_body_bytes as usize };
-    let server = Server::builder()
+    let ids = request_ids::RequestIdsLayer {
+        max_body_bytes: config.max_request_body_bytes as usize,
+        body_timeout: config.request_body_timeout(),
+    };
+    let services = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors).layer(ids))
         .set_rpc_middleware(
@@ -84,8 +113,19 @@ pub async fn serve(
                     notifications::ExecutedNotifications::new(service, executable.clone())
                 }),
         )
-        .build(config.http_addr)
-        .await?;
-    let addr = server.local_addr()?;
-    Ok((addr, server.start(module)))
+        .to_service_builder();
+    let methods = Methods::from(module);
+    let (stop, handle) = stop_channel();
+    let limits = connections::Limits {
+        max_connections: config.max_connections,
+        max_ws_connections: config.max_ws_connections,
+        max_per_ip: config.max_connections_per_ip,
+        header_timeout: config.request_header_timeout(),
+    };
+    let make_service = {
+        let stop = stop.clone();
+        move || services.clone().build(methods.clone(), stop.clone())
+    };
+    tokio::spawn(connections::accept(listener.0, limits, make_service, stop));
+    handle
 }

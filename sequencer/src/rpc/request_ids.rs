@@ -15,19 +15,24 @@
 //! - answers a body of notifications only with an empty body;
 //! - enforces the body size limit itself, with jsonrpsee's answer (413, -32007), chunked bodies
 //!   included: a stand-in id may make a body longer, so jsonrpsee's own limit has headroom
-//!   ([`headroom`]).
+//!   ([`headroom`]);
+//! - gives a client `body_timeout` to send the whole body, and answers one that does not with
+//!   408, and a body whose framing is broken (a bad chunk, fewer bytes than its
+//!   `Content-Length` before the connection ends) with 400; the connection is closed after
+//!   either.
 //!
 //! A body whose ids jsonrpsee reads goes through untouched, and so does its answer.
 
 use bytes::Bytes;
 use http::{
-    HeaderValue, Method,
-    header::{CONTENT_LENGTH, TRANSFER_ENCODING},
+    HeaderValue, Method, StatusCode,
+    header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING},
 };
 use http_body_util::BodyExt;
 use jsonrpsee::{
     core::BoxError,
     server::{HttpBody, HttpRequest, HttpResponse, http::response},
+    types::error::INVALID_REQUEST_CODE,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -38,19 +43,22 @@ use std::{
     pin::Pin,
     sync::atomic::{AtomicU64, Ordering},
     task::{Context, Poll},
+    time::Duration,
 };
 
-/// The layer; see the module docs. A body longer than `max_body_bytes` is refused.
+/// The layer; see the module docs. A body longer than `max_body_bytes`, or not in within
+/// `body_timeout`, is refused.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RequestIdsLayer {
     pub(super) max_body_bytes: usize,
+    pub(super) body_timeout: Duration,
 }
 
 impl<S> tower::Layer<S> for RequestIdsLayer {
     type Service = RequestIds<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestIds { inner, max_body_bytes: self.max_body_bytes }
+        RequestIds { inner, max_body_bytes: self.max_body_bytes, body_timeout: self.body_timeout }
     }
 }
 
@@ -59,6 +67,7 @@ impl<S> tower::Layer<S> for RequestIdsLayer {
 pub(super) struct RequestIds<S> {
     inner: S,
     max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 impl<S> tower::Service<HttpRequest<HttpBody>> for RequestIds<S>
@@ -84,19 +93,23 @@ where
         if request.method() != Method::POST {
             return Box::pin(inner.call(request));
         }
-        let max_body_bytes = self.max_body_bytes;
+        let (max_body_bytes, body_timeout) = (self.max_body_bytes, self.body_timeout);
         let too_large = move || response::too_large(u32::try_from(max_body_bytes).unwrap_or(u32::MAX));
         if declared_length(&request) > max_body_bytes {
             return Box::pin(std::future::ready(Ok(too_large())));
         }
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let body = match read_at_most(body, max_body_bytes).await {
-                Ok(body) if body.len() > max_body_bytes => return Ok(too_large()),
-                Ok(body) => body,
-                Err(error) => {
+            let body = match tokio::time::timeout(body_timeout, read_at_most(body, max_body_bytes)).await {
+                Ok(Ok(body)) if body.len() > max_body_bytes => return Ok(too_large()),
+                Ok(Ok(body)) => body,
+                Ok(Err(error)) => {
                     tracing::debug!(target: "rpc", %error, "reading a request body failed");
-                    return Ok(response::internal_error());
+                    return Ok(closing(response::malformed()));
+                }
+                Err(_) => {
+                    tracing::debug!(target: "rpc", ?body_timeout, "a request body did not arrive in time");
+                    return Ok(closing(body_timed_out(body_timeout)));
                 }
             };
             parts.headers.remove(TRANSFER_ENCODING);
@@ -126,6 +139,27 @@ pub(super) struct NotificationsChecked;
 pub(super) fn headroom(max_batch_len: u32) -> u32 {
     const PER_REQUEST: u32 = 64;
     max_batch_len.max(1).saturating_mul(PER_REQUEST)
+}
+
+/// `response` with the connection closed after it: the request's body was not read to its end,
+/// so the next request's start is unknown.
+fn closing(mut response: HttpResponse<HttpBody>) -> HttpResponse<HttpBody> {
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The answer to a body that did not arrive within `timeout`: 408, with an invalid-request
+/// error that says so.
+fn body_timed_out(timeout: Duration) -> HttpResponse<HttpBody> {
+    let message = format!("request body not received within {} ms", timeout.as_millis());
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": INVALID_REQUEST_CODE, "message": message},
+    });
+    let mut response = response::ok_response(body.to_string());
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    response
 }
 
 /// The length a request's `Content-Length` declares (0 without one).

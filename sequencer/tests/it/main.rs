@@ -4,6 +4,7 @@
 
 mod calls;
 mod chain;
+mod connections;
 mod mempool;
 mod postgres;
 mod producer;

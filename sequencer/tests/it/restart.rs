@@ -222,6 +222,34 @@ async fn database_of_another_chain_is_refused() {
     assert!(error.contains("genesis"), "{error}");
 }
 
+/// A node whose JSON-RPC or metrics port is taken wrote the genesis into its database, then
+/// panicked, before its bind error. Now it stops with the bind error having written nothing,
+/// and starts on the same data directory once the port is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_stops_the_node_before_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let datadir = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    for what in ["JSON-RPC", "metrics"] {
+        let mut config = config(&datadir, None, 200);
+        match what {
+            "JSON-RPC" => config.rpc.http_addr = taken.local_addr().unwrap(),
+            _ => config.metrics.addr = taken.local_addr().unwrap(),
+        }
+        let error = Node::launch(&config, ChainGenesis::dev().unwrap()).await.unwrap_err();
+        assert!(
+            matches!(error, sequencer::error::NodeError::Bind { what: bound, .. } if bound == what),
+            "{what}: {error}"
+        );
+        assert!(error.to_string().contains("cannot listen on"), "{error}");
+        assert!(!datadir.exists(), "{what}: the failed start wrote into the data directory");
+    }
+    drop(taken);
+    let node = launch(&datadir, None).await;
+    assert_eq!(provider(&node).get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    node.stop().await;
+}
+
 /// The real binary, killed with SIGKILL mid-run.
 pub(crate) struct Daemon {
     child: Child,
