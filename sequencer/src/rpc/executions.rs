@@ -160,6 +160,11 @@ impl Executions {
         queue.waiting.clear();
     }
 
+    /// How many requests are waiting for a permit now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Whether requests are waiting for a permit: every execution thread is busy.
     pub(super) fn saturated(&self) -> bool {
         self.waiting.load(Ordering::Relaxed) > 0

@@ -356,7 +356,12 @@ async fn stopping_ends_calls_waiting_and_running() {
             tokio::spawn(async move { call_code(&provider, HASHING_LOOP, "latest").await })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Every execution thread is busy once a call waits for one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while node.executions().waiting() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no call came to wait for an execution");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     node.stop().await;
     let mut stopped = 0;
     for call in calls {
