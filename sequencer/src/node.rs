@@ -108,7 +108,9 @@ impl Node {
         let executions = eth.executions();
         let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
-            .merge(RollupRpc::new(genesis.chain_id, store.clone(), nodes.clone(), executions.clone()).into_rpc())
+            .merge(
+                RollupRpc::new(genesis.chain_id, store.clone(), nodes.clone(), executions.clone()).into_rpc(),
+            )
             .map_err(|e| NodeError::Task(e.to_string()))?;
 
         // Nothing below fails: the tasks start together.
