@@ -300,3 +300,49 @@ fn independent_genesis_root() -> B256 {
     });
     alloy_trie::root::state_root_unhashed(accounts)
 }
+
+/// Receipts read one at a time number their logs across the whole block, as the block's
+/// receipts and `eth_getLogs` do: the second transaction's logs follow the first's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_receipt_numbers_its_logs_within_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    // Blocks far enough apart that both calls below land in one.
+    let node =
+        Node::launch(&config(dir.path(), None, 2_000), sequencer::genesis::ChainGenesis::dev().unwrap())
+            .await
+            .unwrap();
+    let provider = provider(&node);
+    let signer = dev_signer(0);
+    // Two LOG0s of empty data, then STOP.
+    let emitter = init_code(&[0x60, 0x00, 0x60, 0x00, 0xa0, 0x60, 0x00, 0x60, 0x00, 0xa0, 0x00]);
+    let deploy = sign(&signer, eip1559(0, TxKind::Create, 100_000, U256::ZERO, emitter));
+    let deployed =
+        wait_receipt(&provider, *provider.send_raw_transaction(&deploy).await.unwrap().tx_hash()).await;
+    let contract = deployed.contract_address.unwrap();
+    wait_block(&provider, deployed.block_number.unwrap() + 1).await;
+    let mut hashes = Vec::new();
+    for nonce in 1..=2 {
+        let call = sign(&signer, eip1559(nonce, TxKind::Call(contract), 60_000, U256::ZERO, Bytes::new()));
+        hashes.push(*provider.send_raw_transaction(&call).await.unwrap().tx_hash());
+    }
+    let first = wait_receipt(&provider, hashes[0]).await;
+    let second = wait_receipt(&provider, hashes[1]).await;
+    assert_eq!(first.block_number, second.block_number, "both calls in one block");
+    let indexes = |receipt: &alloy_rpc_types_eth::TransactionReceipt| -> Vec<u64> {
+        receipt.inner.logs().iter().map(|log| log.log_index.unwrap()).collect()
+    };
+    let (first_indexes, second_indexes) = (indexes(&first), indexes(&second));
+    assert_eq!(second_indexes.len(), 2);
+    assert_eq!(second_indexes, vec![first_indexes[1] + 1, first_indexes[1] + 2]);
+    let block = BlockNumberOrTag::Number(first.block_number.unwrap());
+    let receipts = provider.get_block_receipts(block.into()).await.unwrap().unwrap();
+    let by_block: Vec<Vec<u64>> = receipts.iter().map(indexes).collect();
+    assert!(by_block.contains(&first_indexes) && by_block.contains(&second_indexes), "{by_block:?}");
+    let logs = provider
+        .get_logs(&alloy_rpc_types_eth::Filter::new().select(first.block_number.unwrap()).address(contract))
+        .await
+        .unwrap();
+    let from_logs: Vec<u64> = logs.iter().map(|log| log.log_index.unwrap()).collect();
+    assert_eq!(from_logs, [first_indexes, second_indexes].concat());
+    node.stop().await;
+}
