@@ -77,6 +77,9 @@ struct Args {
     /// Our node's `database.node_cache_mib`.
     #[arg(long)]
     node_cache_mib: Option<u64>,
+    /// Our node's `database.sqlite_writer_cache_mib`.
+    #[arg(long)]
+    sqlite_writer_cache_mib: Option<u32>,
     /// The Anvil binary.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))]
     anvil: String,
@@ -96,6 +99,9 @@ struct Figures {
     /// Resident memory of the node (MB) once every accepted transfer is included (and the
     /// pool is empty again).
     resident_mb: f64,
+    /// Of it, anonymous memory (MB): what the process allocated, without the pages of the
+    /// SQLite file it maps, which the kernel can drop.
+    anonymous_mb: f64,
     balance_per_s: f64,
     absent_balance_per_s: f64,
     call_per_s: f64,
@@ -220,6 +226,7 @@ fn main() {
     row("batch request p99 ms", ours.batch_p99_ms, theirs.batch_p99_ms, 1);
     row("included tx/s", ours.included_per_s, theirs.included_per_s, 0);
     row("resident MB once all are included", ours.resident_mb, theirs.resident_mb, 0);
+    row("of it anonymous MB (without mapped files)", ours.anonymous_mb, theirs.anonymous_mb, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
     row("eth_getBalance/s, absent accounts", ours.absent_balance_per_s, theirs.absent_balance_per_s, 0);
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
@@ -280,6 +287,9 @@ fn our_node(
     }
     if let Some(mib) = args.node_cache_mib {
         command.args(["--node-cache-mib", &mib.to_string()]);
+    }
+    if let Some(mib) = args.sqlite_writer_cache_mib {
+        command.args(["--sqlite-writer-cache-mib", &mib.to_string()]);
     }
     if let Some(url) = database_url {
         command.args(["--database-url", &url]);
@@ -386,8 +396,10 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
     latencies.sort_by(f64::total_cmp);
     let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     let senders = Arc::new(senders.to_vec());
-    let resident_mb = resident_mb(node);
-    eprintln!("{url}: {included} included, {resident_mb:.0} MB resident; reading balances");
+    let (resident_mb, anonymous_mb) = (memory_mb(node, "VmRSS:"), memory_mb(node, "RssAnon:"));
+    eprintln!(
+        "{url}: {included} included, {resident_mb:.0} MB resident, {anonymous_mb:.0} MB anonymous; reading balances"
+    );
     let (balance_per_s, balance_per_cpu_s) =
         read_load(url, node, senders.clone(), |address| ("eth_getBalance", json!([address, "latest"]))).await;
     eprintln!("{url}: reading balances of absent accounts");
@@ -415,6 +427,7 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
         refused,
         included_per_s: included as f64 / included_in.as_secs_f64(),
         resident_mb,
+        anonymous_mb,
         balance_per_s,
         absent_balance_per_s,
         call_per_s,
@@ -559,13 +572,13 @@ async fn read_load(
     (total as f64 / READ_SECONDS as f64, total as f64 / cpu)
 }
 
-/// The resident memory of process `pid` in MB (`VmRSS` of `/proc/<pid>/status`); NaN where
-/// there is no procfs.
-fn resident_mb(pid: u32) -> f64 {
+/// A memory figure of process `pid` in MB: the line `field` (`VmRSS:`, `RssAnon:`) of
+/// `/proc/<pid>/status`; NaN where there is no procfs.
+fn memory_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }

@@ -68,6 +68,12 @@ pub struct NodeArgs {
     /// `database.account_filter_mib`: the filter of absent accounts' size.
     #[arg(long, env = "SEQUENCER_ACCOUNT_FILTER_MIB")]
     pub account_filter_mib: Option<u64>,
+    /// `database.sqlite_writer_cache_mib`: SQLite's page cache for block commits.
+    #[arg(long, env = "SEQUENCER_SQLITE_WRITER_CACHE_MIB")]
+    pub sqlite_writer_cache_mib: Option<u32>,
+    /// `database.sqlite_reader_cache_mib`: SQLite's page cache per reading connection.
+    #[arg(long, env = "SEQUENCER_SQLITE_READER_CACHE_MIB")]
+    pub sqlite_reader_cache_mib: Option<u32>,
     /// `rpc.http_addr`: JSON-RPC (HTTP and WebSocket) listen address.
     #[arg(long, env = "SEQUENCER_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
@@ -179,6 +185,8 @@ impl NodeArgs {
         set(&mut config.database.node_cache_mib, self.node_cache_mib);
         set(&mut config.database.state_cache_mib, self.state_cache_mib);
         set(&mut config.database.account_filter_mib, self.account_filter_mib);
+        set(&mut config.database.sqlite_writer_cache_mib, self.sqlite_writer_cache_mib);
+        set(&mut config.database.sqlite_reader_cache_mib, self.sqlite_reader_cache_mib);
         set(&mut config.rpc.http_addr, self.http_addr);
         set(&mut config.rpc.max_request_body_bytes, self.rpc_max_request_body_bytes);
         set(&mut config.rpc.max_response_body_bytes, self.rpc_max_response_body_bytes);

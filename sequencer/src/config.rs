@@ -80,6 +80,10 @@ pub struct DatabaseSection {
     /// not hold skip the database. Sized at start for four times the accounts then held (10
     /// bits each); past that, more reads of absent accounts reach the database.
     pub account_filter_mib: u64,
+    /// SQLite only: page cache of the connection that commits blocks, in MiB.
+    pub sqlite_writer_cache_mib: u32,
+    /// SQLite only: page cache of each reading connection, in MiB.
+    pub sqlite_reader_cache_mib: u32,
 }
 
 impl Default for DatabaseSection {
@@ -91,6 +95,8 @@ impl Default for DatabaseSection {
             node_cache_mib: 1024,
             state_cache_mib: 512,
             account_filter_mib: 64,
+            sqlite_writer_cache_mib: 1024,
+            sqlite_reader_cache_mib: 64,
         }
     }
 }

@@ -84,13 +84,9 @@ const POSTGRES_JOURNAL_CONNECTIONS: u32 = 2;
 
 /// How long a query waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Page cache of the SQLite writer connection, in KiB: the pages a block commit touches.
-const SQLITE_WRITER_CACHE_KIB: i64 = 1 << 20;
 /// Page cache of the SQLite pool-journal connection, in KiB: it appends, and deletes what it
 /// appended recently.
 const SQLITE_JOURNAL_CACHE_KIB: i64 = 16 << 10;
-/// Page cache of each SQLite reader connection, in KiB; reads also go through the memory map.
-const SQLITE_READER_CACHE_KIB: i64 = 64 << 10;
 /// Most bytes of the SQLite file mapped into memory (SQLite's own ceiling by default).
 const SQLITE_MMAP_BYTES: i64 = 0x7fff_0000;
 
@@ -142,6 +138,11 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// Most memory the filter of absent accounts may take, in bytes.
     pub account_filter_bytes: usize,
+    /// SQLite: page cache of the writer connection, in MiB (the pages block commits touch).
+    pub sqlite_writer_cache_mib: u32,
+    /// SQLite: page cache of each reader connection, in MiB (reads also go through the
+    /// memory map of the file, which the kernel may drop).
+    pub sqlite_reader_cache_mib: u32,
 }
 
 impl From<&crate::config::DatabaseSection> for StoreOptions {
@@ -150,6 +151,8 @@ impl From<&crate::config::DatabaseSection> for StoreOptions {
             max_connections: section.max_connections,
             account_filter_bytes: usize::try_from(section.account_filter_mib.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
+            sqlite_writer_cache_mib: section.sqlite_writer_cache_mib,
+            sqlite_reader_cache_mib: section.sqlite_reader_cache_mib,
         }
     }
 }
@@ -164,7 +167,14 @@ impl Store {
     /// Connects (creating the SQLite file and its directory if needed), applies pending
     /// migrations and loads the filter of absent accounts.
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let StoreOptions { max_connections, account_filter_bytes } = options;
+        let StoreOptions {
+            max_connections,
+            account_filter_bytes,
+            sqlite_writer_cache_mib,
+            sqlite_reader_cache_mib,
+        } = options;
+        let writer_cache_kib = i64::from(sqlite_writer_cache_mib) << 10;
+        let reader_cache_kib = i64::from(sqlite_reader_cache_mib) << 10;
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
         let url = match backend {
@@ -188,11 +198,11 @@ impl Store {
                         .acquire_timeout(ACQUIRE_TIMEOUT)
                         .after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, cache_kib)))
                 };
-                let writer = connect(one_writer(SQLITE_WRITER_CACHE_KIB), url.clone()).await?;
+                let writer = connect(one_writer(writer_cache_kib), url.clone()).await?;
                 let journal =
                     connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), pool::sqlite_journal_url(&url)).await?;
                 let sqlite_readers = |options: AnyPoolOptions| {
-                    options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, SQLITE_READER_CACHE_KIB)))
+                    options.after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, reader_cache_kib)))
                 };
                 let producer = sqlite_readers(
                     AnyPoolOptions::new()
