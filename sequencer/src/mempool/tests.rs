@@ -1,9 +1,10 @@
-use super::*;
+use super::{pool::ENTRY_OVERHEAD_BYTES, validation::cost, *};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxLegacy};
 use alloy_eips::eip7702::Authorization;
 use alloy_primitives::{Bytes, Signature, TxKind};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use std::time::Duration;
 
 const BASE_FEE: u64 = 10;
 const CHAIN_ID: u64 = 1;
