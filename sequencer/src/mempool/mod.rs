@@ -238,8 +238,8 @@ impl Mempool {
     /// snapshot of each sender's executable run, a reference count per transaction; the merge
     /// happens as the caller pulls, without the lock.
     pub fn best_transactions(&self, base_fee: u64) -> BestTransactions {
-        let lanes = self.inner.lock().lanes(base_fee);
-        BestTransactions::new(base_fee, lanes)
+        let snapshot = self.inner.lock().snapshot(base_fee);
+        BestTransactions::new(base_fee, snapshot)
     }
 
     /// [`Mempool::best_transactions`], collected and copied: for tests and tools.

@@ -11,7 +11,7 @@ use alloy_consensus::{Transaction, TxEnvelope, transaction::Recovered};
 use alloy_primitives::Address;
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashSet, VecDeque},
+    collections::{BinaryHeap, HashSet},
     sync::Arc,
 };
 
@@ -37,12 +37,21 @@ pub(super) fn price_key(sender: Address, tx: &Recovered<TxEnvelope>, base_fee: u
     PriceKey { tip, fee_cap, sender }
 }
 
-/// One sender's executable run for a block: consecutive nonces from its account nonce, each
-/// able to pay the block's base fee.
-#[derive(Debug)]
+/// One sender's executable run for a block (consecutive nonces from its account nonce, each
+/// able to pay the block's base fee): the positions `next..end` of the snapshot.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Lane {
     pub(super) sender: Address,
-    pub(super) txs: VecDeque<PooledTransaction>,
+    pub(super) next: usize,
+    pub(super) end: usize,
+}
+
+/// The pool's executable runs for one block, taken under its lock: every run's transactions
+/// in one vector (one allocation, a reference count each), and where each run lies in it.
+#[derive(Debug, Default)]
+pub(super) struct Snapshot {
+    pub(super) txs: Vec<PooledTransaction>,
+    pub(super) lanes: Vec<Lane>,
 }
 
 /// The transactions for one block, best first: each sender's pending run in nonce order, across
@@ -57,6 +66,8 @@ pub(super) struct Lane {
 #[derive(Debug)]
 pub struct BestTransactions {
     base_fee: u64,
+    /// The runs' transactions; a slot is emptied when yielded.
+    txs: Vec<Option<PooledTransaction>>,
     lanes: Vec<Lane>,
     /// The next transaction of each lane that has one, by its tip.
     heads: BinaryHeap<(u128, Reverse<Address>, usize)>,
@@ -67,16 +78,28 @@ pub struct BestTransactions {
 }
 
 impl BestTransactions {
-    /// Merges `lanes` lazily under `base_fee`. Lanes must hold transactions that pay it.
-    pub(super) fn new(base_fee: u64, lanes: Vec<Lane>) -> Self {
-        let remaining = lanes.iter().map(|lane| lane.txs.len()).sum();
+    /// Merges the runs of `snapshot` lazily under `base_fee`. Runs must hold transactions
+    /// that pay it.
+    pub(super) fn new(base_fee: u64, snapshot: Snapshot) -> Self {
+        let Snapshot { txs, lanes } = snapshot;
         let heads = lanes
             .iter()
             .enumerate()
-            .filter_map(|(index, lane)| Some((tip(lane.txs.front()?, base_fee), Reverse(lane.sender), index)))
+            .filter_map(|(index, lane)| {
+                (lane.next < lane.end).then_some(())?;
+                Some((tip(txs.get(lane.next)?, base_fee), Reverse(lane.sender), index))
+            })
             .collect::<Vec<_>>()
             .into();
-        Self { base_fee, lanes, heads, invalid: HashSet::new(), remaining }
+        let remaining = txs.len();
+        Self {
+            base_fee,
+            txs: txs.into_iter().map(Some).collect(),
+            lanes,
+            heads,
+            invalid: HashSet::new(),
+            remaining,
+        }
     }
 
     /// Skips the rest of `sender`'s run: one of its transactions failed, and its later nonces
@@ -91,7 +114,8 @@ impl BestTransactions {
         self.lanes
             .iter()
             .filter(|lane| !self.invalid.contains(&lane.sender))
-            .flat_map(|lane| lane.txs.iter().map(|tx| &**tx))
+            .flat_map(|lane| self.txs.get(lane.next..lane.end).unwrap_or_default())
+            .filter_map(|tx| tx.as_deref())
     }
 }
 
@@ -103,13 +127,19 @@ impl Iterator for BestTransactions {
             let (_, _, index) = self.heads.pop()?;
             let Some(lane) = self.lanes.get_mut(index) else { continue };
             if self.invalid.contains(&lane.sender) {
-                self.remaining -= lane.txs.len();
-                lane.txs.clear();
+                self.remaining -= lane.end.saturating_sub(lane.next);
+                lane.next = lane.end;
                 continue;
             }
-            let Some(tx) = lane.txs.pop_front() else { continue };
+            if lane.next >= lane.end {
+                continue;
+            }
+            let Some(tx) = self.txs.get_mut(lane.next).and_then(Option::take) else { continue };
+            lane.next += 1;
             self.remaining -= 1;
-            if let Some(next) = lane.txs.front() {
+            if lane.next < lane.end
+                && let Some(Some(next)) = self.txs.get(lane.next)
+            {
                 self.heads.push((tip(next, self.base_fee), Reverse(lane.sender), index));
             }
             return Some(tx);

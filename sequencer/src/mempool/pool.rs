@@ -6,7 +6,7 @@
 
 use super::{
     PoolConfig, PoolContent, PoolError, PoolHead, SenderState,
-    ordering::{Lane, PooledTransaction, PriceKey, price_key},
+    ordering::{Lane, PooledTransaction, PriceKey, Snapshot, price_key},
     validation::{AuthorizationContext, check_authorizations, cost, is_enough_bump, validate_stateless},
 };
 use alloy_consensus::{Transaction, TxEnvelope, transaction::Recovered};
@@ -429,19 +429,22 @@ impl Pool {
 
     /// Each sender's run of pending transactions that pay `base_fee`, in nonce order, shared
     /// rather than copied: the snapshot [`BestTransactions`](super::BestTransactions) merges.
-    pub(super) fn lanes(&self, base_fee: u64) -> Vec<Lane> {
-        self.senders
-            .iter()
-            .filter_map(|(sender, txs)| {
-                let run: std::collections::VecDeque<PooledTransaction> = txs
-                    .txs
+    pub(super) fn snapshot(&self, base_fee: u64) -> Snapshot {
+        let mut snapshot = Snapshot { txs: Vec::with_capacity(self.pending), lanes: Vec::new() };
+        for (sender, txs) in &self.senders {
+            let start = snapshot.txs.len();
+            snapshot.txs.extend(
+                txs.txs
                     .values()
                     .take_while(|tx| tx.pending && tx.tx.inner().effective_tip_per_gas(base_fee).is_some())
-                    .map(|tx| tx.tx.clone())
-                    .collect();
-                (!run.is_empty()).then_some(Lane { sender: *sender, txs: run })
-            })
-            .collect()
+                    .map(|tx| tx.tx.clone()),
+            );
+            let end = snapshot.txs.len();
+            if end > start {
+                snapshot.lanes.push(Lane { sender: *sender, next: start, end });
+            }
+        }
+        snapshot
     }
 
     /// The transactions of `senders` (all when `None`), copied, by pending and queued.
