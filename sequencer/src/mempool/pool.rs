@@ -116,7 +116,6 @@ impl Pool {
 
     /// Admits `tx` (its stateless checks passed) of a sender whose state the caller read as
     /// `state`; see [`Mempool::add`](super::Mempool::add).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn add(
         &mut self,
         tx: Recovered<TxEnvelope>,
