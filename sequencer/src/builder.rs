@@ -5,7 +5,7 @@
 use crate::{
     error::BuildError,
     latest_state::{LatestState, StateReadError},
-    mempool::{Mempool, PoolHead, SenderState},
+    mempool::{Mempool, PoolHead, maintain},
     metrics::BlockMetrics,
     store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
 };
@@ -193,18 +193,18 @@ impl BlockProducer {
         };
         let mut cold = std::mem::take(&mut self.cold_accounts);
         cold.extend(prefetch(&mut self.state, self.mempool.senders())?);
-        let candidates = self.mempool.best(base_fee);
-        cold.extend(prefetch(&mut self.state, candidates.iter().filter_map(|tx| tx.inner().to()).collect())?);
+        // A snapshot of the pool: the RPC keeps admitting while this block runs.
+        let mut candidates = self.mempool.best_transactions(base_fee);
+        cold.extend(prefetch(
+            &mut self.state,
+            candidates.candidates().filter_map(|tx| tx.inner().to()).collect(),
+        )?);
         // The trie is updated after execution: its paths load meanwhile.
         let warming = self.nodes.warm_account_paths(parent.state_root, cold);
         let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
             .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
-        let mut included = Vec::with_capacity(candidates.len());
-        let mut skipped_senders = std::collections::HashSet::new();
-        for tx in candidates {
-            if skipped_senders.contains(&tx.signer()) {
-                continue;
-            }
+        let mut included = Vec::with_capacity(candidates.size_hint().1.unwrap_or_default());
+        while let Some(tx) = candidates.next() {
             match executor.execute_transaction(&tx) {
                 Ok(outcome) => included.push((tx, outcome)),
                 // Not the transaction's fault: nothing of this block is sealed, and every
@@ -215,7 +215,7 @@ impl BlockProducer {
                 Err(error) => {
                     tracing::debug!(target: "builder", tx = %tx.inner().tx_hash(), %error, "skipped transaction");
                     // The sender's later nonces cannot run this block either.
-                    skipped_senders.insert(tx.signer());
+                    candidates.mark_invalid(tx.signer());
                     if !error.is_block_full() {
                         self.mempool.remove(tx.inner().tx_hash());
                     }
@@ -369,32 +369,23 @@ impl BlockProducer {
         }
     }
 
-    /// Re-validates the pool against the state after `header` and returns the pooled
-    /// transactions that left it (included, replaced, dropped), for the store to forget once
-    /// the block is durable.
-    /// `changed` are the accounts the block changed, with their new states.
+    /// Moves the pool to the block sealed with `header` (`changed`: the accounts it changed,
+    /// with their new states) and returns the pooled transactions that left it (included,
+    /// replaced, dropped), for the store to forget once the block is durable. The pool's rules
+    /// are the pool's; the producer only reads the states it needs, before the pool is locked:
+    /// the RPC's admissions wait on that lock on the runtime's workers, which this thread's
+    /// reads need.
     fn revalidate_pool(
         &mut self,
         header: &Header,
         changed: &[(Address, Option<AccountState>)],
     ) -> Result<Vec<B256>, BuildError> {
-        let state_error = |e: StateReadError| BuildError::State(e.to_string());
-        // Every state is read before the pool is locked: the RPC's admissions wait on that lock
-        // on the runtime's workers, which this thread's reads need.
-        let senders = self.mempool.senders();
-        let cold = self.state.prefetch(senders.iter().copied()).map_err(state_error)?;
-        self.cold_accounts.extend(cold);
-        let states = senders
-            .into_iter()
-            .map(|sender| Ok((sender, SenderState::from_account(self.state.account(sender)?.as_ref()))))
-            .collect::<Result<std::collections::HashMap<_, _>, StateReadError>>()
-            .map_err(state_error)?;
         let head =
             PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
-        let sealed =
-            changed.iter().map(|(address, account)| (*address, SenderState::from_account(account.as_ref())));
-        self.mempool.revalidate(head, sealed, &states);
-        Ok(self.mempool.take_removed())
+        let (update, cold) = maintain::read_canonical_update(&self.mempool, &mut self.state, head, changed)
+            .map_err(|e: StateReadError| BuildError::State(e.to_string()))?;
+        self.cold_accounts.extend(cold);
+        Ok(self.mempool.on_block_sealed(update))
     }
 
     /// Header inputs of the next block.

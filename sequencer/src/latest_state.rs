@@ -260,3 +260,15 @@ impl Database for LatestState {
         Ok(hash)
     }
 }
+
+impl crate::mempool::maintain::AccountReader for LatestState {
+    type Error = StateReadError;
+
+    fn prefetch(&mut self, addresses: Vec<Address>) -> Result<Vec<Address>, StateReadError> {
+        LatestState::prefetch(self, addresses)
+    }
+
+    fn account(&mut self, address: Address) -> Result<Option<AccountState>, StateReadError> {
+        LatestState::account(self, address)
+    }
+}

@@ -1,9 +1,10 @@
-use super::*;
+use super::{pool::ENTRY_OVERHEAD_BYTES, validation::cost, *};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip7702, TxLegacy};
 use alloy_eips::eip7702::Authorization;
 use alloy_primitives::{Bytes, Signature, TxKind};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use std::time::Duration;
 
 const BASE_FEE: u64 = 10;
 const CHAIN_ID: u64 = 1;
@@ -650,4 +651,390 @@ fn memory_stays_bounded_under_a_burst() {
     assert_eq!(pool.take_removed().len() + pool.len(), admitted);
     // What the builder gets is consistent with the counts.
     assert!(pool.best(BASE_FEE).len() <= pool.size().pending);
+}
+
+/// The pool's invariants under random sequences of admissions, replacements, blocks (the
+/// builder pulling from [`BestTransactions`], then the chain event with advanced nonces and
+/// changed balances), removals and idle time, at limits small enough that every rule binds.
+mod properties {
+    use super::{super::validation::is_enough_bump, *};
+    use proptest::{prelude::*, sample::Index};
+    use std::collections::{BTreeSet, HashSet};
+
+    const SENDERS: u8 = 4;
+    const LIFETIME: Duration = Duration::from_secs(60);
+    /// The most one test transaction costs (gas 21,000 at the highest fee cap, plus its value).
+    const UNIT: u64 = 21_000 * 40;
+
+    fn config() -> PoolConfig {
+        PoolConfig {
+            max_pending: 6,
+            max_queued: 4,
+            max_per_sender: 4,
+            // About eight test transactions: fewer than the counts allow, so bytes bind too.
+            max_bytes: 8 * (ENTRY_OVERHEAD_BYTES + 116),
+            queued_lifetime_ms: LIFETIME.as_millis() as u64,
+            ..PoolConfig::default()
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A transaction `offset` nonces past the sender's account nonce.
+        Add { sender: u8, offset: u64, fee: u128, tip: u128, ready: bool },
+        /// A transaction at the nonce of a pooled one, its fees raised by `bump` percent.
+        Replace { pick: Index, bump: u128 },
+        /// The builder pulls a block (each pulled transaction: 0 included, 1 skipped for the
+        /// block, 2 found invalid and removed), then the chain moves: balances change by
+        /// `funding` units, a sender's nonce may advance outside the pool.
+        Block { outcomes: Vec<u8>, base_fee: u64, funding: Vec<(u8, i64)>, external: Option<u8> },
+        /// Time passes beyond the queued lifetime.
+        Idle,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1..=SENDERS, 0u64..5, 8u128..=40, 0u128..=40, prop::bool::weighted(0.2))
+                .prop_map(|(sender, offset, fee, tip, ready)| Op::Add { sender, offset, fee, tip: tip.min(fee), ready }),
+            2 => (any::<Index>(), 0u128..=25).prop_map(|(pick, bump)| Op::Replace { pick, bump }),
+            2 => (
+                prop::collection::vec(prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)], 1..8),
+                5u64..=20,
+                prop::collection::vec((1..=SENDERS, -3i64..=4), 0..3),
+                prop::option::weighted(0.1, 1..=SENDERS),
+            )
+                .prop_map(|(outcomes, base_fee, funding, external)| Op::Block { outcomes, base_fee, funding, external }),
+            1 => Just(Op::Idle),
+        ]
+    }
+
+    /// What the test knows: the chain's accounts and what the pool was handed.
+    struct Model {
+        pool: Mempool,
+        clock: Arc<TestClock>,
+        config: PoolConfig,
+        chain: BTreeMap<Address, SenderState>,
+        head: PoolHead,
+        /// Pooled transactions as of the last step.
+        pooled: HashMap<B256, Recovered<TxEnvelope>>,
+        /// When each sender last had a transaction admitted.
+        last_admitted: HashMap<Address, Instant>,
+        /// Every hash ever reported removed (a hash is reported once per admission).
+        reported: HashSet<B256>,
+    }
+
+    /// Why a transaction may leave the pool in one step.
+    #[derive(Default)]
+    struct Reasons {
+        included: HashSet<B256>,
+        invalid: HashSet<B256>,
+        /// The admitted transaction's sender and nonce: it replaces a pooled one at the same
+        /// nonce, and at the sender's limit displaces one of its higher queued ones.
+        admitted: Option<(Address, u64, B256)>,
+        block: bool,
+    }
+
+    fn transaction(from: Address, nonce: u64, fee: u128, tip: u128) -> Recovered<TxEnvelope> {
+        eip1559(from, nonce, fee, tip)
+    }
+
+    impl Model {
+        fn new(balances: &[u64]) -> Self {
+            let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
+            let config = config();
+            let pool = Mempool::with_clock(config.clone(), &ChainConfig::l2(CHAIN_ID), head(), clock.clone());
+            let chain = (1..=SENDERS)
+                .zip(balances)
+                .map(|(byte, units)| {
+                    (
+                        sender(byte),
+                        SenderState { nonce: 0, balance: U256::from(units * UNIT), has_code: false },
+                    )
+                })
+                .collect();
+            Self {
+                pool,
+                clock,
+                config,
+                chain,
+                head: head(),
+                pooled: HashMap::new(),
+                last_admitted: HashMap::new(),
+                reported: HashSet::new(),
+            }
+        }
+
+        fn admit(&mut self, tx: Recovered<TxEnvelope>, ready: bool) -> (Result<B256, PoolError>, Reasons) {
+            let from = tx.signer();
+            let nonce = tx.inner().nonce();
+            let state = self.chain[&from];
+            let old =
+                self.pooled.values().find(|p| p.signer() == from && p.inner().nonce() == nonce).cloned();
+            let result =
+                if ready { self.pool.add_ready(tx.clone(), state) } else { self.pool.add(tx.clone(), state) };
+            if let Some(old) = old.filter(|old| old.inner().tx_hash() != tx.inner().tx_hash()) {
+                let bumped = is_enough_bump(old.inner(), tx.inner(), self.config.price_bump_percent);
+                match &result {
+                    Ok(_) => assert!(bumped, "a replacement without the bump was admitted"),
+                    // Only if executable next, which is decided first (EIP-7966).
+                    Err(error) if !bumped && ready => assert!(
+                        matches!(error, PoolError::ReplacementUnderpriced | PoolError::NonceGap { .. }),
+                        "{error}"
+                    ),
+                    Err(error) if !bumped => assert_eq!(error, &PoolError::ReplacementUnderpriced),
+                    Err(_) => {}
+                }
+            }
+            let mut reasons = Reasons::default();
+            if let Ok(hash) = &result {
+                self.last_admitted.insert(from, self.clock.now());
+                self.reported.remove(hash);
+                reasons.admitted = Some((from, nonce, *hash));
+            }
+            (result, reasons)
+        }
+
+        /// The builder's block, then the chain event.
+        fn block(
+            &mut self,
+            outcomes: &[u8],
+            base_fee: u64,
+            funding: &[(u8, i64)],
+            external: Option<u8>,
+        ) -> Reasons {
+            let mut reasons = Reasons { block: true, ..Reasons::default() };
+            let before = self.pool.content();
+            let mut best = self.pool.best_transactions(self.head.base_fee);
+            let mut next_nonce: HashMap<Address, u64> = HashMap::new();
+            let mut marked: HashSet<Address> = HashSet::new();
+            let mut yielded: HashMap<Address, Vec<u64>> = HashMap::new();
+            let mut pulled = 0;
+            while let Some(tx) = best.next() {
+                let from = tx.signer();
+                let nonce = tx.inner().nonce();
+                assert!(!marked.contains(&from), "a skipped sender's transaction was yielded");
+                let expected = next_nonce.entry(from).or_insert(self.chain[&from].nonce);
+                assert_eq!(nonce, *expected, "a sender's nonces out of order");
+                *expected += 1;
+                assert!(tx.inner().effective_tip_per_gas(self.head.base_fee).is_some());
+                yielded.entry(from).or_default().push(nonce);
+                match outcomes.get(pulled % outcomes.len()).copied().unwrap_or_default() {
+                    0 => {
+                        let state = self.chain.get_mut(&from).unwrap();
+                        let price = tx.inner().effective_gas_price(Some(self.head.base_fee));
+                        let paid = U256::from(21_000u128 * price) + tx.inner().value();
+                        state.nonce += 1;
+                        state.balance = state.balance.saturating_sub(paid);
+                        reasons.included.insert(*tx.inner().tx_hash());
+                    }
+                    outcome => {
+                        best.mark_invalid(from);
+                        marked.insert(from);
+                        if outcome == 2 {
+                            self.pool.remove(tx.inner().tx_hash());
+                            reasons.invalid.insert(*tx.inner().tx_hash());
+                        }
+                    }
+                }
+                pulled += 1;
+            }
+            // Unmarked senders got their whole executable run.
+            for (from, txs) in &before.pending {
+                if marked.contains(from) {
+                    continue;
+                }
+                let run: Vec<u64> = txs
+                    .values()
+                    .take_while(|tx| tx.inner().effective_tip_per_gas(self.head.base_fee).is_some())
+                    .map(|tx| tx.inner().nonce())
+                    .collect();
+                assert_eq!(yielded.remove(from).unwrap_or_default(), run, "the run of {from}");
+            }
+            assert!(
+                yielded.keys().all(|from| marked.contains(from)),
+                "yielded what was not pending: {yielded:?}"
+            );
+            for (byte, units) in funding {
+                let state = self.chain.get_mut(&sender(*byte)).unwrap();
+                let delta = U256::from(units.unsigned_abs() * UNIT);
+                state.balance =
+                    if *units < 0 { state.balance.saturating_sub(delta) } else { state.balance + delta };
+            }
+            if let Some(byte) = external {
+                self.chain.get_mut(&sender(byte)).unwrap().nonce += 1;
+            }
+            self.head = PoolHead { base_fee, gas_limit: self.head.gas_limit };
+            let mut reader = Chain(&self.chain);
+            let (update, _) =
+                maintain::read_canonical_update(&self.pool, &mut reader, self.head, &[]).unwrap();
+            // Every changed account is in `changed` as the producer hands it.
+            let update =
+                CanonicalUpdate { changed: self.chain.iter().map(|(a, s)| (*a, *s)).collect(), ..update };
+            let removed = self.pool.on_block_sealed(update);
+            self.check(removed, &reasons);
+            reasons
+        }
+
+        /// The invariants, after a step whose removals `reasons` may explain.
+        fn check(&mut self, removed: Vec<B256>, reasons: &Reasons) {
+            let content = self.pool.content();
+            let size = self.pool.size();
+            let now = self.clock.now();
+            let mut after: HashMap<B256, Recovered<TxEnvelope>> = HashMap::new();
+            let mut bytes = 0;
+            let (mut pending, mut queued) = (0, 0);
+            let senders: BTreeSet<Address> =
+                content.pending.keys().chain(content.queued.keys()).copied().collect();
+            for from in senders {
+                let state = self.chain[&from];
+                let mut txs: BTreeMap<u64, (bool, &Recovered<TxEnvelope>)> = BTreeMap::new();
+                for (nonce, tx) in content.pending.get(&from).into_iter().flatten() {
+                    txs.insert(*nonce, (true, tx));
+                }
+                for (nonce, tx) in content.queued.get(&from).into_iter().flatten() {
+                    assert!(
+                        txs.insert(*nonce, (false, tx)).is_none(),
+                        "{from} {nonce} both pending and queued"
+                    );
+                }
+                assert!(txs.len() <= self.config.max_per_sender, "{from} holds {}", txs.len());
+                // Pending: exactly the consecutive nonces from the account nonce that the
+                // balance covers.
+                let (mut next, mut spent) = (state.nonce, U256::ZERO);
+                for (nonce, (is_pending, tx)) in &txs {
+                    assert!(*nonce >= state.nonce, "{from} keeps nonce {nonce} below {}", state.nonce);
+                    let total = spent + cost(tx.inner());
+                    let executable = *nonce == next && total <= state.balance;
+                    assert_eq!(*is_pending, executable, "{from} nonce {nonce} at {state:?}");
+                    if executable {
+                        next += 1;
+                        spent = total;
+                        pending += 1;
+                    } else {
+                        queued += 1;
+                    }
+                    bytes += tx.inner().encode_2718_len() + ENTRY_OVERHEAD_BYTES;
+                    after.insert(*tx.inner().tx_hash(), (*tx).clone());
+                }
+            }
+            assert_eq!(size, PoolSize { pending, queued, bytes });
+            assert!(size.pending <= self.config.max_pending, "{size:?}");
+            assert!(size.queued <= self.config.max_queued, "{size:?}");
+            assert!(size.bytes <= self.config.max_bytes, "{size:?}");
+            assert_eq!(self.pool.len(), pending + queued);
+
+            // Nothing leaves except by a rule, and what leaves is reported, once.
+            let removed_set: HashSet<B256> = removed.iter().copied().collect();
+            assert_eq!(removed_set.len(), removed.len(), "a hash reported twice in one step");
+            let gone: HashSet<B256> =
+                self.pooled.keys().filter(|h| !after.contains_key(*h)).copied().collect();
+            assert_eq!(removed_set, gone, "removed hashes and the pool's contents disagree");
+            if let Some((_, _, hash)) = reasons.admitted {
+                assert!(after.contains_key(&hash), "an admitted transaction is neither pooled nor reported");
+            }
+            let at_limit = size.pending == self.config.max_pending
+                || size.queued == self.config.max_queued
+                || size.bytes + ENTRY_OVERHEAD_BYTES + 200 > self.config.max_bytes;
+            for hash in &removed {
+                assert!(self.reported.insert(*hash), "{hash} reported removed twice");
+                let tx = &self.pooled[hash];
+                let from = tx.signer();
+                let nonce = tx.inner().nonce();
+                let state = self.chain[&from];
+                let included = reasons.included.contains(hash);
+                let invalid = reasons.invalid.contains(hash);
+                let replaced = reasons.admitted.is_some_and(|(s, n, _)| (s, n) == (from, nonce));
+                let passed = nonce < state.nonce;
+                let unpayable = reasons.block && cost(tx.inner()) > state.balance;
+                let expired = reasons.block
+                    && self
+                        .last_admitted
+                        .get(&from)
+                        .is_none_or(|at| now.saturating_duration_since(*at) > LIFETIME);
+                let displaced = reasons.admitted.is_some_and(|(s, n, _)| s == from && nonce > n);
+                assert!(
+                    included
+                        || invalid
+                        || replaced
+                        || passed
+                        || unpayable
+                        || expired
+                        || displaced
+                        || at_limit,
+                    "{from} nonce {nonce} left the pool by no rule ({size:?}, {state:?})"
+                );
+            }
+            self.pooled = after;
+        }
+    }
+
+    /// The chain's accounts as the producer's state would read them.
+    struct Chain<'a>(&'a BTreeMap<Address, SenderState>);
+
+    impl maintain::AccountReader for Chain<'_> {
+        type Error = std::convert::Infallible;
+
+        fn prefetch(&mut self, _: Vec<Address>) -> Result<Vec<Address>, Self::Error> {
+            Ok(Vec::new())
+        }
+
+        fn account(&mut self, address: Address) -> Result<Option<AccountState>, Self::Error> {
+            Ok(self.0.get(&address).map(|state| AccountState {
+                nonce: state.nonce,
+                balance: state.balance,
+                ..AccountState::default()
+            }))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_pool_keeps_its_invariants(
+            balances in prop::collection::vec(0u64..8, SENDERS as usize),
+            ops in prop::collection::vec(op(), 1..50),
+        ) {
+            let mut model = Model::new(&balances);
+            for op in ops {
+                match op {
+                    Op::Add { sender: byte, offset, fee, tip, ready } => {
+                        let from = sender(byte);
+                        let tx = transaction(from, model.chain[&from].nonce + offset, fee, tip);
+                        let (result, reasons) = model.admit(tx, ready);
+                        let removed = model.pool.take_removed();
+                        if result.is_err() {
+                            prop_assert!(removed.is_empty(), "a refused admission removed {removed:?}");
+                        }
+                        model.check(removed, &reasons);
+                    }
+                    Op::Replace { pick, bump } => {
+                        if model.pooled.is_empty() {
+                            continue;
+                        }
+                        let mut hashes: Vec<&B256> = model.pooled.keys().collect();
+                        hashes.sort();
+                        let old = model.pooled[hashes[pick.index(hashes.len())]].clone();
+                        let raise = |value: u128| value * (100 + bump) / 100;
+                        let (fee, tip) = (old.inner().max_fee_per_gas(), old.inner().priority_fee_or_price());
+                        let tx = transaction(old.signer(), old.inner().nonce(), raise(fee), raise(tip));
+                        let (result, reasons) = model.admit(tx, false);
+                        let removed = model.pool.take_removed();
+                        if result.is_err() {
+                            prop_assert!(removed.is_empty(), "a refused replacement removed {removed:?}");
+                        }
+                        model.check(removed, &reasons);
+                    }
+                    Op::Block { outcomes, base_fee, funding, external } => {
+                        model.block(&outcomes, base_fee, &funding, external);
+                    }
+                    Op::Idle => {
+                        model.clock.advance(LIFETIME + Duration::from_secs(1));
+                        let removed = model.pool.take_removed();
+                        prop_assert!(removed.is_empty(), "time alone removed {removed:?}");
+                    }
+                }
+            }
+        }
+    }
 }
