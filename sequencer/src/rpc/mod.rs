@@ -10,6 +10,7 @@ mod call;
 mod codes;
 mod connections;
 mod convert;
+mod error;
 mod eth;
 mod executions;
 mod fees;
@@ -26,7 +27,8 @@ mod simulate;
 mod txpool;
 
 pub use blocks::EthBlocksApiServer;
-pub use call::{EthCallApiServer, RPC_GAS_CAP};
+pub use call::{CallStateError, EthCallApiServer, PrecompileMoveError, RPC_GAS_CAP};
+pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use executions::Executions;
 pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
