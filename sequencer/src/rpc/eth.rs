@@ -1,6 +1,9 @@
-//! The `eth_`, `net_` and `web3_` namespaces.
+//! The RPC's view of the node ([`EthRpc`]) and what all its namespaces share: resolving the
+//! block a request names, an account at a block, admitting a transaction; with the methods
+//! that identify the node and the chain (`eth_chainId`, `eth_syncing`, `eth_accounts`,
+//! `eth_capabilities`) and the `net_` and `web3_` namespaces.
 
-use super::{convert, error::RpcError, executions::blocking};
+use super::{error::RpcError, executions::blocking};
 use crate::{
     builder::ChainHead,
     mempool::{Mempool, SenderState},
@@ -8,83 +11,30 @@ use crate::{
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, Transaction, TransactionReceipt,
-};
+use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_rpc_types_eth::SyncStatus;
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::Serialize;
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-};
+use std::{collections::HashMap, sync::Arc};
 use tokio::sync::watch;
 use trace_builder::state_trie::StateTrie;
 
-/// `eth_` methods.
+/// What identifies the node and the chain it serves.
 #[rpc(server, namespace = "eth")]
 pub trait EthApi {
     /// EIP-155 chain id.
     #[method(name = "chainId")]
     async fn chain_id(&self) -> Result<U64, RpcError>;
-    /// Number of the newest block.
-    #[method(name = "blockNumber")]
-    async fn block_number(&self) -> Result<U64, RpcError>;
-    /// A block by number or tag.
-    #[method(name = "getBlockByNumber")]
-    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> Result<Option<Block>, RpcError>;
-    /// A block by hash.
-    #[method(name = "getBlockByHash")]
-    async fn block_by_hash(&self, hash: B256, full: bool) -> Result<Option<Block>, RpcError>;
-    /// Balance of an account at a block.
-    #[method(name = "getBalance")]
-    async fn balance(&self, address: Address, block: Option<BlockId>) -> Result<U256, RpcError>;
-    /// Nonce of an account at a block (`pending` counts pooled transactions).
-    #[method(name = "getTransactionCount")]
-    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> Result<U256, RpcError>;
-    /// Code of an account at a block.
-    #[method(name = "getCode")]
-    async fn code(&self, address: Address, block: Option<BlockId>) -> Result<Bytes, RpcError>;
-    /// A storage slot at a block.
-    #[method(name = "getStorageAt")]
-    async fn storage_at(
-        &self,
-        address: Address,
-        slot: U256,
-        block: Option<BlockId>,
-    ) -> Result<B256, RpcError>;
-    /// Many storage slots of many accounts at one block: per account, the values in the order
-    /// of its slots.
-    #[method(name = "getStorageValues")]
-    async fn storage_values(
-        &self,
-        requests: BTreeMap<Address, Vec<U256>>,
-        block: Option<BlockId>,
-    ) -> Result<BTreeMap<Address, Vec<B256>>, RpcError>;
+    /// The sequencer makes the chain; it never syncs.
+    #[method(name = "syncing")]
+    async fn syncing(&self) -> Result<SyncStatus, RpcError>;
+    /// The node holds no keys.
+    #[method(name = "accounts")]
+    async fn accounts(&self) -> Result<Vec<Address>, RpcError>;
     /// What history this node serves, for routers choosing a node for a query.
     #[method(name = "capabilities")]
     async fn capabilities(&self) -> Result<Capabilities, RpcError>;
-    /// Submits a signed transaction; returns its hash.
-    #[method(name = "sendRawTransaction")]
-    async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, RpcError>;
-    /// A transaction by hash (pooled or mined).
-    #[method(name = "getTransactionByHash")]
-    async fn transaction_by_hash(&self, hash: B256) -> Result<Option<Transaction>, RpcError>;
-    /// The receipt of a mined transaction.
-    #[method(name = "getTransactionReceipt")]
-    async fn transaction_receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, RpcError>;
-    /// EIP-1186 account and storage proofs at a block.
-    #[method(name = "getProof")]
-    async fn proof(
-        &self,
-        address: Address,
-        slots: Vec<alloy_serde::JsonStorageKey>,
-        block: Option<BlockId>,
-    ) -> Result<EIP1186AccountProofResponse, RpcError>;
 }
-
-/// The most slots one `eth_getStorageValues` call reads, over all its accounts.
-const MAX_STORAGE_VALUES: usize = 1024;
 
 /// The `eth_capabilities` answer: the head, and from which block each kind of data is served.
 #[derive(Clone, Debug, Serialize)]
@@ -293,6 +243,9 @@ impl EthRpc {
     pub fn into_module(self) -> Result<jsonrpsee::RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
         let mut module = jsonrpsee::RpcModule::new(());
         module.merge(EthApiServer::into_rpc(self.clone()))?;
+        module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
+        module.merge(super::state::EthStateApiServer::into_rpc(self.clone()))?;
+        module.merge(super::transactions::EthTransactionsApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
@@ -300,7 +253,6 @@ impl EthRpc {
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
         module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
-        module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
         module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;
         module.merge(super::pubsub::EthPubSubApiServer::into_rpc(self.clone()))?;
@@ -382,7 +334,7 @@ impl EthRpc {
     }
 
     /// An account at a block: the flat tables for the head, the trie below it.
-    async fn account_at(
+    pub(super) async fn account_at(
         &self,
         address: Address,
         block: &ResolvedBlock,
@@ -404,12 +356,6 @@ impl EthRpc {
         blocking(move || StateTrie::new(nodes, root).account(address).map(|account| account.map(Into::into)))
             .await
     }
-
-    async fn block(&self, header: Option<Header>, full: bool) -> Result<Option<Block>, RpcError> {
-        let Some(header) = header else { return Ok(None) };
-        let transactions = self.store.block_transactions(header.number).await?;
-        Ok(Some(convert::block(header, &transactions, full)))
-    }
 }
 
 #[async_trait]
@@ -418,85 +364,12 @@ impl EthApiServer for EthRpc {
         Ok(U64::from(self.chain_id))
     }
 
-    async fn block_number(&self) -> Result<U64, RpcError> {
-        Ok(U64::from(self.head.borrow().number))
+    async fn syncing(&self) -> Result<SyncStatus, RpcError> {
+        Ok(SyncStatus::None)
     }
 
-    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> Result<Option<Block>, RpcError> {
-        let header = self.store.header_by_number(self.tag_number(number)).await?;
-        self.block(header, full).await
-    }
-
-    async fn block_by_hash(&self, hash: B256, full: bool) -> Result<Option<Block>, RpcError> {
-        let header = self.store.header_by_hash(hash).await?;
-        self.block(header, full).await
-    }
-
-    async fn balance(&self, address: Address, block: Option<BlockId>) -> Result<U256, RpcError> {
-        let block = self.resolve_required(block).await?;
-        Ok(self.account_at(address, &block).await?.map(|a| a.balance).unwrap_or_default())
-    }
-
-    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> Result<U256, RpcError> {
-        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        let block = self.resolve_required(block).await?;
-        let nonce = self.account_at(address, &block).await?.map(|a| a.nonce).unwrap_or_default();
-        let nonce = if pending { self.mempool.pending_nonce(address, nonce) } else { nonce };
-        Ok(U256::from(nonce))
-    }
-
-    async fn code(&self, address: Address, block: Option<BlockId>) -> Result<Bytes, RpcError> {
-        let block = self.resolve_required(block).await?;
-        let Some(account) = self.account_at(address, &block).await? else { return Ok(Bytes::new()) };
-        if account.code_hash == alloy_consensus::constants::KECCAK_EMPTY {
-            return Ok(Bytes::new());
-        }
-        Ok(self.store.code(account.code_hash).await?.unwrap_or_default())
-    }
-
-    async fn storage_at(
-        &self,
-        address: Address,
-        slot: U256,
-        block: Option<BlockId>,
-    ) -> Result<B256, RpcError> {
-        let block = self.resolve_required(block).await?;
-        let value = if block.is_head {
-            self.store.storage(address, slot).await?
-        } else {
-            let nodes = self.nodes.clone();
-            let root = block.header.state_root;
-            blocking(move || StateTrie::new(nodes, root).storage(address, slot)).await?
-        };
-        Ok(B256::from(value))
-    }
-
-    async fn storage_values(
-        &self,
-        requests: BTreeMap<Address, Vec<U256>>,
-        block: Option<BlockId>,
-    ) -> Result<BTreeMap<Address, Vec<B256>>, RpcError> {
-        let slots: usize = requests.values().map(Vec::len).sum();
-        if slots > MAX_STORAGE_VALUES {
-            return Err(RpcError::InvalidParams(format!(
-                "too many slots: {slots}, at most {MAX_STORAGE_VALUES} per call"
-            )));
-        }
-        // All through the trie at the block's state root, even at the head: the flat tables
-        // move on as blocks are sealed, and one answer must not mix two blocks.
-        let block = self.resolve_required(block).await?;
-        let mut trie = StateTrie::new(self.nodes.clone(), block.header.state_root);
-        let values = blocking(move || {
-            requests
-                .into_iter()
-                .map(|(address, slots)| {
-                    let read = slots.into_iter().map(|slot| trie.storage(address, slot).map(B256::from));
-                    Ok((address, read.collect::<Result<_, _>>()?))
-                })
-                .collect::<Result<_, trace_builder::TrieError>>()
-        })
-        .await?;
-        Ok(values)
+    async fn accounts(&self) -> Result<Vec<Address>, RpcError> {
+        Ok(Vec::new())
     }
 
     async fn capabilities(&self) -> Result<Capabilities, RpcError> {
@@ -513,78 +386,6 @@ impl EthApiServer for EthRpc {
             receipts: all.clone(),
             blocks: all.clone(),
             stateproofs: all,
-        })
-    }
-
-    async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, RpcError> {
-        self.submit(raw, Admission::Any).await
-    }
-
-    async fn transaction_by_hash(&self, hash: B256) -> Result<Option<Transaction>, RpcError> {
-        if let Some(stored) = self.store.transaction(hash).await? {
-            let header = self.store.header_by_number(stored.block_number).await?;
-            return Ok(header.map(|header| {
-                let hash = header.hash_slow();
-                convert::mined_transaction(&stored, &header, hash)
-            }));
-        }
-        Ok(self.mempool.get(&hash).map(convert::pending_transaction))
-    }
-
-    async fn transaction_receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, RpcError> {
-        let Some(stored) = self.store.transaction(hash).await? else { return Ok(None) };
-        let Some(header) = self.store.header_by_number(stored.block_number).await? else {
-            return Ok(None);
-        };
-        // Only a receipt with logs needs where its logs start in the block.
-        let first_log_index = if stored.record.receipt.logs().is_empty() {
-            0
-        } else {
-            let first = self.store.first_log_index(stored.block_number, stored.index).await?;
-            first.ok_or(RpcError::MissingLogs(hash))?
-        };
-        Ok(Some(convert::receipt(&header, header.hash_slow(), &stored, first_log_index)))
-    }
-
-    async fn proof(
-        &self,
-        address: Address,
-        slots: Vec<alloy_serde::JsonStorageKey>,
-        block: Option<BlockId>,
-    ) -> Result<EIP1186AccountProofResponse, RpcError> {
-        let block = self.resolve_required(block).await?;
-        let nodes = self.nodes.clone();
-        let root = block.header.state_root;
-        // A key shorter than 32 bytes (`0x0`) is the number it spells, as geth reads it; the
-        // answer names each key as it was asked.
-        let keys: Vec<U256> = slots.iter().map(|slot| U256::from_be_bytes(slot.as_b256().0)).collect();
-        let proof = blocking(move || StateTrie::new(nodes, root).proof(address, &keys)).await?;
-        let account = proof.account.unwrap_or_default();
-        Ok(EIP1186AccountProofResponse {
-            address,
-            balance: account.balance,
-            code_hash: if proof.account.is_some() {
-                account.code_hash
-            } else {
-                alloy_consensus::constants::KECCAK_EMPTY
-            },
-            nonce: account.nonce,
-            storage_hash: if proof.account.is_some() {
-                account.storage_root
-            } else {
-                alloy_consensus::constants::EMPTY_ROOT_HASH
-            },
-            account_proof: proof.account_proof,
-            storage_proof: proof
-                .storage
-                .into_iter()
-                .zip(slots)
-                .map(|(storage, slot)| EIP1186StorageProof {
-                    key: slot,
-                    value: storage.value,
-                    proof: storage.proof,
-                })
-                .collect(),
         })
     }
 }

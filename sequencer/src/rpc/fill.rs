@@ -5,7 +5,8 @@
 use super::{
     call::{EthCallApiServer, request_input},
     error::RpcError,
-    eth::{EthApiServer, EthRpc},
+    eth::EthRpc,
+    state::EthStateApiServer,
 };
 use alloy_eips::BlockId;
 use alloy_rpc_types_eth::TransactionRequest;
@@ -49,7 +50,7 @@ impl EthFillApiServer for EthRpc {
         if request.nonce.is_none() {
             // What `eth_getTransactionCount` answers at `pending`.
             let from = request.from.unwrap_or_default();
-            let nonce = EthApiServer::transaction_count(self, from, Some(BlockId::pending())).await?;
+            let nonce = EthStateApiServer::transaction_count(self, from, Some(BlockId::pending())).await?;
             request.nonce = Some(nonce.to());
         }
         // EIP-1559 fees unless the request priced it the legacy way: the suggested tip over

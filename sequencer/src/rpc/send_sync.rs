@@ -10,7 +10,8 @@
 
 use super::{
     error::RpcError,
-    eth::{Admission, EthApiServer, EthRpc},
+    eth::{Admission, EthRpc},
+    transactions::EthTransactionsApiServer,
 };
 use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::TransactionReceipt;
@@ -73,7 +74,7 @@ impl EthSendSyncApiServer for EthRpc {
         let hash = self.submit(raw, Admission::ReadyOnly).await?;
         let included = async {
             loop {
-                if let Some(receipt) = EthApiServer::transaction_receipt(self, hash).await? {
+                if let Some(receipt) = EthTransactionsApiServer::transaction_receipt(self, hash).await? {
                     return Ok(receipt);
                 }
                 if heads.changed().await.is_err() {
