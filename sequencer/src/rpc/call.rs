@@ -17,8 +17,9 @@
 
 use super::{
     codes::Codes,
-    eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock, internal, invalid_params, server_error},
-    executions::{Executions, STOPPING, client_of},
+    error::RpcError,
+    eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock},
+    executions::{Executions, client_of},
 };
 use crate::store::{DbNodeStore, Store};
 use alloy_consensus::Header;
@@ -28,11 +29,7 @@ use alloy_eips::{
 };
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, TxKind, U64, U256, keccak256, map::B256Map};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::{ErrorObject, ErrorObjectOwned},
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use revm::{
     Context,
     Database,
@@ -66,8 +63,6 @@ use trace_builder::{ChainConfig, OverriddenPrecompiles, PrecompileOverrides, Sta
 
 /// The most gas one `eth_call` may use (geth's default RPC gas cap).
 pub const RPC_GAS_CAP: u64 = 50_000_000;
-/// JSON-RPC error code of a reverted call, with the revert data in `data`.
-const EXECUTION_REVERTED: i32 = 3;
 /// The gas of a plain transfer.
 const TRANSFER_GAS: u64 = 21_000;
 /// How long an `eth_call` may run on the RPC's own thread before it starts again on a blocking
@@ -77,24 +72,16 @@ const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
 /// RPC's threads little each, so that the tasks queued behind them (other clients' requests, the
 /// database pool's own) are not held up for seconds. A wallet's read still fits.
 const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
-/// What a request whose execution ran out of its `timeout` is told (geth's words: `5s`, `1.5s`).
-pub(super) fn timeout_message(timeout: Duration) -> String {
-    format!("execution aborted (timeout = {}s)", timeout.as_secs_f64())
-}
-
 /// A read of a call's state that failed: its time (`timeout`) was up (`timed_out`, see
 /// [`CallState::timed_out`]), or the store failed.
 pub(super) fn state_failure(
     timed_out: &AtomicBool,
     timeout: Duration,
-    error: impl std::fmt::Display,
-) -> ErrorObjectOwned {
-    if timed_out.load(Ordering::Relaxed) { server_error(timeout_message(timeout)) } else { internal(error) }
+    error: impl Into<RpcError>,
+) -> RpcError {
+    if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
 }
 
-/// The error of a run that memory could not serve in time; never answered, the request starts
-/// again on a blocking thread.
-const FELL_SHORT: &str = "needs the database or more time";
 /// Instructions between two looks at the clock while a call runs.
 const CLOCK_EVERY_STEPS: u32 = 64;
 /// Gas between two looks at the clock, whatever the instructions: one instruction can take long
@@ -117,7 +104,7 @@ pub trait EthCallApi {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
-    ) -> RpcResult<Bytes>;
+    ) -> Result<Bytes, RpcError>;
 
     /// The least gas with which the transaction succeeds (binary search).
     #[method(name = "estimateGas", with_extensions)]
@@ -127,7 +114,7 @@ pub trait EthCallApi {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
-    ) -> RpcResult<U64>;
+    ) -> Result<U64, RpcError>;
 
     /// The EIP-2930 access list the transaction would use, and its gas with that list.
     #[method(name = "createAccessList", with_extensions)]
@@ -136,7 +123,7 @@ pub trait EthCallApi {
         request: TransactionRequest,
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
-    ) -> RpcResult<AccessListResult>;
+    ) -> Result<AccessListResult, RpcError>;
 }
 
 #[async_trait]
@@ -148,20 +135,17 @@ impl EthCallApiServer for EthRpc {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
-    ) -> RpcResult<Bytes> {
+    ) -> Result<Bytes, RpcError> {
         let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
         let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
         if let Some(outcome) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
             return call_output(outcome?);
         }
-        let permit = self.executions.permit(client_of(ext)).await?;
-        let mut simulator = simulator.reading_database();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            call_output(simulator.run(&request, gas, RPC_GAS_CAP)?)
-        })
-        .await
-        .map_err(internal)?
+        self.executions
+            .run(client_of(ext), move || {
+                call_output(simulator.reading_database().run(&request, gas, RPC_GAS_CAP)?)
+            })
+            .await
     }
 
     async fn estimate_gas(
@@ -171,20 +155,15 @@ impl EthCallApiServer for EthRpc {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
-    ) -> RpcResult<U64> {
+    ) -> Result<U64, RpcError> {
         let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
         // A wallet's estimate (a transfer, a token transfer) is a few short runs: from memory.
         if let Some(estimate) = simulator.in_memory(|simulator| simulator.estimate(&request)) {
             return estimate.map(U64::from);
         }
-        let permit = self.executions.permit(client_of(ext)).await?;
-        let mut simulator = simulator.reading_database();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            simulator.estimate(&request).map(U64::from)
-        })
-        .await
-        .map_err(internal)?
+        self.executions
+            .run(client_of(ext), move || simulator.reading_database().estimate(&request).map(U64::from))
+            .await
     }
 
     async fn create_access_list(
@@ -193,16 +172,9 @@ impl EthCallApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
-    ) -> RpcResult<AccessListResult> {
+    ) -> Result<AccessListResult, RpcError> {
         let simulator = self.simulator(block, state_overrides, None).await?;
-        let permit = self.executions.permit(client_of(ext)).await?;
-        let simulator = simulator.reading_database();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            simulator.access_list(request)
-        })
-        .await
-        .map_err(internal)?
+        self.executions.run(client_of(ext), move || simulator.reading_database().access_list(request)).await
     }
 }
 
@@ -212,13 +184,12 @@ impl EthRpc {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
-    ) -> RpcResult<Simulator> {
+    ) -> Result<Simulator, RpcError> {
         let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
         check_overrides(&overrides)?;
         let chain = ChainConfig::l2(self.chain_id);
-        let precompiles = precompile_overrides(&overrides, chain.spec)
-            .map_err(|error| invalid_params(error.to_string()))?;
+        let precompiles = precompile_overrides(&overrides, chain.spec).map_err(RpcError::InvalidOverride)?;
         // The in-memory try stops at costly precompile calls by their addresses; with precompiles
         // moved it could not tell them, so such requests run on a blocking thread.
         let precompiles_moved = !precompiles.is_empty();
@@ -268,7 +239,10 @@ impl Simulator {
     /// What `work` answers from memory, within [`IN_MEMORY_TIME`] ([`IN_MEMORY_TIME_SATURATED`]
     /// while calls wait to execute) from the simulator's creation; `None` when it needs more,
     /// and it is to start again [`Simulator::reading_database`].
-    fn in_memory<T>(&mut self, work: impl FnOnce(&mut Self) -> RpcResult<T>) -> Option<RpcResult<T>> {
+    fn in_memory<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, RpcError>,
+    ) -> Option<Result<T, RpcError>> {
         let answer = work(self);
         (!self.fell_short()).then_some(answer)
     }
@@ -289,9 +263,9 @@ impl Simulator {
 
     /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, within the
     /// mode's time.
-    fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> RpcResult<Outcome> {
+    fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> Result<Outcome, RpcError> {
         let mut budget = match self.mode {
-            Mode::InMemory { fell_short: true, .. } => return Err(server_error(FELL_SHORT)),
+            Mode::InMemory { fell_short: true, .. } => return Err(RpcError::FellShort),
             Mode::InMemory { until, .. } => Budget::new(until)
                 .in_memory(Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec))),
             Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
@@ -300,24 +274,24 @@ impl Simulator {
         match &mut self.mode {
             Mode::InMemory { fell_short, .. } if budget.exhausted || self.state.missed => {
                 *fell_short = true;
-                Err(server_error(FELL_SHORT))
+                Err(RpcError::FellShort)
             }
             Mode::Blocking { stopped, .. } if budget.exhausted && self.executions.stopping() => {
                 *stopped = true;
-                Err(server_error(STOPPING))
+                Err(RpcError::ExecutionAborted)
             }
             Mode::Blocking { stopped, .. }
                 if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) =>
             {
                 *stopped = true;
-                Err(server_error(timeout_message(self.executions.timeout())))
+                Err(RpcError::ExecutionTimeout(self.executions.timeout()))
             }
             _ => outcome,
         }
     }
 
     /// Whether `request` sends no data to an account without code.
-    fn is_plain_transfer(&mut self, request: &TransactionRequest) -> RpcResult<bool> {
+    fn is_plain_transfer(&mut self, request: &TransactionRequest) -> Result<bool, RpcError> {
         let Some(TxKind::Call(to)) = request.to else { return Ok(false) };
         if !request_input(request)?.is_empty() {
             return Ok(false);
@@ -329,7 +303,7 @@ impl Simulator {
     }
 
     /// The balance of `address`, for the estimate's checks.
-    fn balance(&mut self, address: Address) -> RpcResult<U256> {
+    fn balance(&mut self, address: Address) -> Result<U256, RpcError> {
         match self.state.basic(address) {
             Ok(account) => Ok(account.map(|account| account.balance).unwrap_or_default()),
             Err(error) => Err(self.read_failure(error)),
@@ -338,12 +312,12 @@ impl Simulator {
 
     /// The error of a state read outside a run: memory fell short (the request starts again
     /// on a blocking thread), the time is up, or the store failed.
-    fn read_failure(&mut self, error: CallStateError) -> ErrorObjectOwned {
+    fn read_failure(&mut self, error: CallStateError) -> RpcError {
         if self.state.missed {
             if let Mode::InMemory { fell_short, .. } = &mut self.mode {
                 *fell_short = true;
             }
-            return server_error(FELL_SHORT);
+            return RpcError::FellShort;
         }
         state_failure(&self.state.timed_out, self.executions.timeout(), error)
     }
@@ -355,7 +329,7 @@ impl Simulator {
         gas: u64,
         gas_cap: u64,
         budget: &mut Budget,
-    ) -> RpcResult<Outcome> {
+    ) -> Result<Outcome, RpcError> {
         let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
         let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
         cfg.chain_id = self.chain.chain_id;
@@ -373,17 +347,18 @@ impl Simulator {
         let outcome =
             context.build_mainnet_with_inspector(budget).with_precompiles(precompiles).inspect_tx(tx);
         let outcome = outcome.map_err(|error| match error {
-            revm::context::result::EVMError::Transaction(reason) => {
-                server_error(precheck_message(&reason, request, self.block.basefee))
-            }
-            revm::context::result::EVMError::Header(reason) => server_error(reason.to_string()),
+            revm::context::result::EVMError::Transaction(reason) => RpcError::Rejected {
+                message: precheck_message(&reason, request, self.block.basefee),
+                reason: Box::new(reason),
+            },
+            revm::context::result::EVMError::Header(reason) => RpcError::InvalidBlock(reason),
             // A read memory could not serve: the run starts again on a blocking thread and this
             // outcome is discarded, so there is nothing to report.
-            other if self.state.missed => server_error(other.to_string()),
+            _ if self.state.missed => RpcError::FellShort,
             _ if self.state.timed_out.load(Ordering::Relaxed) => {
-                server_error(timeout_message(self.executions.timeout()))
+                RpcError::ExecutionTimeout(self.executions.timeout())
             }
-            other => internal(other),
+            other => other.into(),
         })?;
         let touched = outcome
             .state
@@ -397,7 +372,7 @@ impl Simulator {
 
     /// The least gas limit with which `request` succeeds; a request that fails even with the
     /// most gas allowed returns its failure (revert data included).
-    fn estimate(&mut self, request: &TransactionRequest) -> RpcResult<u64> {
+    fn estimate(&mut self, request: &TransactionRequest) -> Result<u64, RpcError> {
         let cap = self.block.gas_limit.min(TX_GAS_LIMIT_CAP);
         let mut hi = request.gas.unwrap_or(cap).min(cap);
         // A priced request cannot use more gas than its sender can pay for.
@@ -412,7 +387,7 @@ impl Simulator {
         if value > U256::ZERO {
             let balance = self.balance(request.from.unwrap_or_default())?;
             if value > balance {
-                return Err(server_error("insufficient funds for transfer"));
+                return Err(RpcError::InsufficientFundsForTransfer);
             }
         }
         // A plain transfer to an account without code needs 21,000 if it succeeds with that:
@@ -424,18 +399,19 @@ impl Simulator {
         {
             return Ok(TRANSFER_GAS);
         }
-        let first = self.run(request, hi, cap).map_err(|error| {
-            if error.message().starts_with("intrinsic gas too low") {
-                server_error(format!("gas required exceeds allowance ({hi})"))
-            } else {
-                error
+        let first = self.run(request, hi, cap).map_err(|error| match error {
+            RpcError::Rejected { reason, .. }
+                if matches!(*reason, InvalidTransaction::CallGasCostMoreThanGasLimit { .. }) =>
+            {
+                RpcError::GasRequiredExceedsAllowance(hi)
             }
+            error => error,
         })?;
         let used = match first.result {
             // Before refunds: the limit must cover what execution spent, refunds come after.
             ExecutionResult::Success { gas, .. } => gas.total_gas_spent(),
             ExecutionResult::Halt { reason, .. } if is_out_of_gas(&reason) => {
-                return Err(server_error(format!("gas required exceeds allowance ({hi})")));
+                return Err(RpcError::GasRequiredExceedsAllowance(hi));
             }
             other => return Err(failure(other)),
         };
@@ -457,13 +433,14 @@ impl Simulator {
         Ok(hi)
     }
 
-    fn succeeds(&mut self, request: &TransactionRequest, gas: u64, cap: u64) -> RpcResult<bool> {
+    fn succeeds(&mut self, request: &TransactionRequest, gas: u64, cap: u64) -> Result<bool, RpcError> {
         match self.run(request, gas, cap) {
             Ok(outcome) => Ok(outcome.result.is_success()),
-            // Too little gas to cover the intrinsic cost is a failure, not an error; a run that
-            // was stopped (its time is up, the node stops) says nothing about the gas, and the
-            // search ends with its error rather than with its upper bound.
-            Err(error) if error.code() == super::eth::SERVER_ERROR && !self.stopped() => Ok(false),
+            // Too little gas to cover the intrinsic cost (a refusal of the transaction) is a
+            // failure, not an error; a run that was stopped (its time is up, the node stops)
+            // says nothing about the gas, and the search ends with its error rather than with
+            // its upper bound.
+            Err(RpcError::Rejected { .. } | RpcError::InvalidBlock(_)) if !self.stopped() => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -478,7 +455,7 @@ impl Simulator {
 
     /// Runs `request` until the set of accounts and slots it touches stops changing, as geth
     /// does, and returns that set without the sender, the recipient and the precompiles.
-    fn access_list(mut self, mut request: TransactionRequest) -> RpcResult<AccessListResult> {
+    fn access_list(mut self, mut request: TransactionRequest) -> Result<AccessListResult, RpcError> {
         let gas = request.gas.unwrap_or(self.block.gas_limit.min(TX_GAS_LIMIT_CAP)).min(RPC_GAS_CAP);
         let from = request.from.unwrap_or_default();
         let to = match request.to {
@@ -514,8 +491,8 @@ impl Simulator {
             let mut next = next;
             next.0.sort_by_key(|item| item.address);
             if next == list {
-                let error = (!outcome.result.is_success())
-                    .then(|| failure(outcome.result.clone()).message().to_string());
+                let error =
+                    (!outcome.result.is_success()).then(|| failure(outcome.result.clone()).to_string());
                 return Ok(AccessListResult {
                     access_list: list,
                     gas_used: U256::from(outcome.result.tx_gas_used()),
@@ -524,7 +501,7 @@ impl Simulator {
             }
             list = next;
         }
-        Err(server_error("access list did not settle"))
+        Err(RpcError::AccessListUnsettled)
     }
 }
 
@@ -594,7 +571,7 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Budget {
 }
 
 /// What `eth_call` answers for a run: its output, or its failure.
-fn call_output(outcome: Outcome) -> RpcResult<Bytes> {
+fn call_output(outcome: Outcome) -> Result<Bytes, RpcError> {
     match outcome.result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         other => Err(failure(other)),
@@ -605,21 +582,12 @@ fn is_out_of_gas(reason: &HaltReason) -> bool {
     matches!(reason, HaltReason::OutOfGas(_))
 }
 
-/// The error of a call that did not succeed: code 3 with the revert data for a revert (and the
-/// decoded reason in the message when it is an `Error(string)`), a server error for a halt.
-fn failure(result: ExecutionResult) -> ErrorObjectOwned {
+/// The error of a call that did not succeed: its revert data, or why it halted.
+fn failure(result: ExecutionResult) -> RpcError {
     match result {
-        // geth answers a revert without data as a plain server error.
-        ExecutionResult::Revert { output, .. } if output.is_empty() => server_error("execution reverted"),
-        ExecutionResult::Revert { output, .. } => {
-            let message = match revert_reason(&output) {
-                Some(reason) => format!("execution reverted: {reason}"),
-                None => "execution reverted".to_string(),
-            };
-            ErrorObject::owned(EXECUTION_REVERTED, message, Some(output))
-        }
-        ExecutionResult::Halt { reason, .. } => server_error(halt_message(&reason)),
-        ExecutionResult::Success { .. } => server_error("succeeded"),
+        ExecutionResult::Revert { output, .. } => RpcError::Reverted(output),
+        ExecutionResult::Halt { reason, .. } => RpcError::Halted(reason),
+        ExecutionResult::Success { .. } => RpcError::Succeeded,
     }
 }
 
@@ -743,16 +711,16 @@ fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
 
 /// Refuses state overrides the node does not apply: an account whose storage is both replaced
 /// and patched.
-pub(super) fn check_overrides(overrides: &StateOverride) -> RpcResult<()> {
+pub(super) fn check_overrides(overrides: &StateOverride) -> Result<(), RpcError> {
     if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
-        return Err(invalid_params("an account override has both state and stateDiff"));
+        return Err(RpcError::InvalidParams("an account override has both state and stateDiff".into()));
     }
     Ok(())
 }
 
 /// A `movePrecompileToAddress` override the node refuses.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum PrecompileMoveError {
+pub enum PrecompileMoveError {
     /// Only a precompile moves.
     #[error("account {0} is not a precompile")]
     NotAPrecompile(Address),
@@ -799,20 +767,20 @@ pub(super) fn precompile_overrides(
 
 /// The input of a request that names a kind of transaction the L2 runs: blob transactions are
 /// not, and `data` and `input` must agree when both are given.
-pub(super) fn request_input(request: &TransactionRequest) -> RpcResult<Bytes> {
+pub(super) fn request_input(request: &TransactionRequest) -> Result<Bytes, RpcError> {
     if request.blob_versioned_hashes.as_ref().is_some_and(|hashes| !hashes.is_empty()) {
-        return Err(server_error("transaction type not supported: blob transactions are not accepted on L2"));
+        return Err(RpcError::BlobTransactionsUnsupported);
     }
     Ok(request
         .input
         .clone()
         .try_into_unique_input()
-        .map_err(|_| invalid_params(r#"both "data" and "input" are set and not equal"#))?
+        .map_err(|_| RpcError::InvalidParams(r#"both "data" and "input" are set and not equal"#.into()))?
         .unwrap_or_default())
 }
 
 /// revm's transaction for a request, with `gas` gas, on chain `chain_id` unless it names one.
-fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> RpcResult<TxEnv> {
+fn tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> Result<TxEnv, RpcError> {
     let input = request_input(request)?;
     let authorization_list: Vec<_> =
         request.authorization_list.iter().flatten().cloned().map(Either::Left).collect();
@@ -875,7 +843,7 @@ pub(super) struct CallState {
 /// A read the call's state could not serve.
 #[derive(Debug, thiserror::Error)]
 #[error("state unavailable: {0}")]
-pub(super) struct CallStateError(String);
+pub struct CallStateError(String);
 
 impl DBErrorMarker for CallStateError {}
 
@@ -937,7 +905,7 @@ impl CallState {
     fn check_deadline(&self) -> Result<(), CallStateError> {
         if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             self.timed_out.store(true, Ordering::Relaxed);
-            return Err(CallStateError(timeout_message(self.timeout)));
+            return Err(CallStateError(RpcError::ExecutionTimeout(self.timeout).to_string()));
         }
         Ok(())
     }

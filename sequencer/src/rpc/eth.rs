@@ -1,89 +1,40 @@
-//! The `eth_`, `net_` and `web3_` namespaces.
+//! The RPC's view of the node ([`EthRpc`]) and what all its namespaces share: resolving the
+//! block a request names, an account at a block, admitting a transaction; with the methods
+//! that identify the node and the chain (`eth_chainId`, `eth_syncing`, `eth_accounts`,
+//! `eth_capabilities`) and the `net_` and `web3_` namespaces.
 
-use super::convert;
+use super::{error::RpcError, executions::blocking};
 use crate::{
     builder::ChainHead,
-    mempool::{Mempool, PoolError, SenderState},
+    mempool::{Mempool, SenderState},
     store::{DbNodeStore, PoolJournal, Store},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, Transaction, TransactionReceipt,
-};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::{ErrorObject, ErrorObjectOwned},
-};
+use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_rpc_types_eth::SyncStatus;
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::Serialize;
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-};
+use std::{collections::HashMap, sync::Arc};
 use tokio::sync::watch;
 use trace_builder::state_trie::StateTrie;
 
-/// `eth_` methods.
+/// What identifies the node and the chain it serves.
 #[rpc(server, namespace = "eth")]
 pub trait EthApi {
     /// EIP-155 chain id.
     #[method(name = "chainId")]
-    async fn chain_id(&self) -> RpcResult<U64>;
-    /// Number of the newest block.
-    #[method(name = "blockNumber")]
-    async fn block_number(&self) -> RpcResult<U64>;
-    /// A block by number or tag.
-    #[method(name = "getBlockByNumber")]
-    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
-    /// A block by hash.
-    #[method(name = "getBlockByHash")]
-    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
-    /// Balance of an account at a block.
-    #[method(name = "getBalance")]
-    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
-    /// Nonce of an account at a block (`pending` counts pooled transactions).
-    #[method(name = "getTransactionCount")]
-    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
-    /// Code of an account at a block.
-    #[method(name = "getCode")]
-    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
-    /// A storage slot at a block.
-    #[method(name = "getStorageAt")]
-    async fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
-    /// Many storage slots of many accounts at one block: per account, the values in the order
-    /// of its slots.
-    #[method(name = "getStorageValues")]
-    async fn storage_values(
-        &self,
-        requests: BTreeMap<Address, Vec<U256>>,
-        block: Option<BlockId>,
-    ) -> RpcResult<BTreeMap<Address, Vec<B256>>>;
+    async fn chain_id(&self) -> Result<U64, RpcError>;
+    /// The sequencer makes the chain; it never syncs.
+    #[method(name = "syncing")]
+    async fn syncing(&self) -> Result<SyncStatus, RpcError>;
+    /// The node holds no keys.
+    #[method(name = "accounts")]
+    async fn accounts(&self) -> Result<Vec<Address>, RpcError>;
     /// What history this node serves, for routers choosing a node for a query.
     #[method(name = "capabilities")]
-    async fn capabilities(&self) -> RpcResult<Capabilities>;
-    /// Submits a signed transaction; returns its hash.
-    #[method(name = "sendRawTransaction")]
-    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
-    /// A transaction by hash (pooled or mined).
-    #[method(name = "getTransactionByHash")]
-    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
-    /// The receipt of a mined transaction.
-    #[method(name = "getTransactionReceipt")]
-    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
-    /// EIP-1186 account and storage proofs at a block.
-    #[method(name = "getProof")]
-    async fn proof(
-        &self,
-        address: Address,
-        slots: Vec<alloy_serde::JsonStorageKey>,
-        block: Option<BlockId>,
-    ) -> RpcResult<EIP1186AccountProofResponse>;
+    async fn capabilities(&self) -> Result<Capabilities, RpcError>;
 }
-
-/// The most slots one `eth_getStorageValues` call reads, over all its accounts.
-const MAX_STORAGE_VALUES: usize = 1024;
 
 /// The `eth_capabilities` answer: the head, and from which block each kind of data is served.
 #[derive(Clone, Debug, Serialize)]
@@ -118,13 +69,13 @@ struct Retention {
 pub trait NetApi {
     /// The network id (the chain id, in decimal).
     #[method(name = "version")]
-    async fn version(&self) -> RpcResult<String>;
+    async fn version(&self) -> Result<String, RpcError>;
     /// Whether the node listens for peers: a sequencer has none.
     #[method(name = "listening")]
-    async fn listening(&self) -> RpcResult<bool>;
+    async fn listening(&self) -> Result<bool, RpcError>;
     /// Number of peers: a sequencer has none.
     #[method(name = "peerCount")]
-    async fn peer_count(&self) -> RpcResult<U64>;
+    async fn peer_count(&self) -> Result<U64, RpcError>;
 }
 
 /// `web3_` methods.
@@ -132,10 +83,10 @@ pub trait NetApi {
 pub trait Web3Api {
     /// Name and version of this node.
     #[method(name = "clientVersion")]
-    async fn client_version(&self) -> RpcResult<String>;
+    async fn client_version(&self) -> Result<String, RpcError>;
     /// keccak256 of the given bytes.
     #[method(name = "sha3")]
-    async fn sha3(&self, data: Bytes) -> RpcResult<B256>;
+    async fn sha3(&self, data: Bytes) -> Result<B256, RpcError>;
 }
 
 /// The RPC's view of the node: store, pool and the head the builder publishes.
@@ -254,34 +205,6 @@ pub(super) enum Admission {
     ReadyOnly,
 }
 
-/// EIP-7966: the transaction was not pooled, its nonce is past the sender's next.
-const NONCE_GAP: i32 = 6;
-
-/// JSON-RPC error code geth uses for rejected transactions and failed calls.
-pub(super) const SERVER_ERROR: i32 = -32000;
-/// JSON-RPC "invalid params".
-pub(super) const INVALID_PARAMS: i32 = -32602;
-/// JSON-RPC "internal error".
-const INTERNAL_ERROR: i32 = -32603;
-
-pub(super) fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObject::owned(SERVER_ERROR, message.into(), None::<()>)
-}
-
-/// A request whose parameters the node refuses (-32602).
-pub(super) fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObject::owned(INVALID_PARAMS, message.into(), None::<()>)
-}
-
-fn pool_error(error: PoolError) -> ErrorObjectOwned {
-    server_error(error.to_string())
-}
-
-pub(super) fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
-    tracing::warn!(target: "rpc", %error, "internal error");
-    ErrorObject::owned(INTERNAL_ERROR, format!("internal error: {error}"), None::<()>)
-}
-
 /// A block the request named, resolved against the store.
 pub(super) struct ResolvedBlock {
     pub(super) header: Header,
@@ -320,6 +243,9 @@ impl EthRpc {
     pub fn into_module(self) -> Result<jsonrpsee::RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
         let mut module = jsonrpsee::RpcModule::new(());
         module.merge(EthApiServer::into_rpc(self.clone()))?;
+        module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
+        module.merge(super::state::EthStateApiServer::into_rpc(self.clone()))?;
+        module.merge(super::transactions::EthTransactionsApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
@@ -327,7 +253,6 @@ impl EthRpc {
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
         module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
-        module.merge(super::blocks::EthBlocksApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
         module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;
         module.merge(super::pubsub::EthPubSubApiServer::into_rpc(self.clone()))?;
@@ -358,7 +283,7 @@ impl EthRpc {
         }
     }
 
-    pub(super) async fn resolve(&self, block: Option<BlockId>) -> RpcResult<Option<ResolvedBlock>> {
+    pub(super) async fn resolve(&self, block: Option<BlockId>) -> Result<Option<ResolvedBlock>, RpcError> {
         let head = self.head.borrow().clone();
         // The head's header is at hand: most requests name `latest` and need no query.
         let header = match block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
@@ -368,13 +293,12 @@ impl EthRpc {
             },
             BlockId::Hash(hash) if hash.block_hash == head.hash => Ok(Some(head.header)),
             BlockId::Hash(hash) => self.store.header_by_hash(hash.block_hash).await,
-        }
-        .map_err(internal)?;
+        }?;
         Ok(header.map(|header| ResolvedBlock { is_head: header.number >= head.number, header }))
     }
 
-    pub(super) async fn resolve_required(&self, block: Option<BlockId>) -> RpcResult<ResolvedBlock> {
-        self.resolve(block).await?.ok_or_else(|| server_error("header not found"))
+    pub(super) async fn resolve_required(&self, block: Option<BlockId>) -> Result<ResolvedBlock, RpcError> {
+        self.resolve(block).await?.ok_or(RpcError::HeaderNotFound)
     }
 
     /// The head's changes when `block` is still the head.
@@ -387,12 +311,11 @@ impl EthRpc {
     /// acknowledged transaction survives a crash). With [`Admission::ReadyOnly`] one whose
     /// nonce is past the sender's next is refused, unpooled (EIP-7966); one the sender cannot
     /// fund after its pending ones the pool refuses in any case.
-    pub(super) async fn submit(&self, raw: Bytes, admission: Admission) -> RpcResult<B256> {
-        let tx = TxEnvelope::decode_2718_exact(raw.as_ref())
-            .map_err(|e| invalid_params(format!("invalid transaction: {e}")))?;
+    pub(super) async fn submit(&self, raw: Bytes, admission: Admission) -> Result<B256, RpcError> {
+        let tx = TxEnvelope::decode_2718_exact(raw.as_ref()).map_err(RpcError::UndecodableTransaction)?;
         // Checks that need no sender first: junk costs no signature recovery.
-        self.mempool.validate_stateless(&tx).map_err(pool_error)?;
-        let tx = tx.try_into_recovered().map_err(|_| server_error("invalid sender: bad signature"))?;
+        self.mempool.validate_stateless(&tx)?;
+        let tx = tx.try_into_recovered().map_err(|_| RpcError::InvalidSender)?;
         let sender = tx.signer();
         let head = self.resolve_required(None).await?;
         let account = self.account_at(sender, &head).await?;
@@ -400,16 +323,10 @@ impl EthRpc {
         let hash = match admission {
             Admission::Any => self.mempool.add(tx, state),
             Admission::ReadyOnly => self.mempool.add_ready(tx, state),
-        }
-        .map_err(|error| match error {
-            PoolError::NonceGap { expected, .. } => {
-                ErrorObject::owned(NONCE_GAP, error.to_string(), Some(U64::from(expected)))
-            }
-            error => pool_error(error),
-        })?;
+        }?;
         if let Err(error) = self.journal.record(hash, sender, raw).await {
             self.mempool.remove(&hash);
-            return Err(internal(error));
+            return Err(error.into());
         }
         // Nobody listening is not an error.
         let _ = self.pending_txs.send(hash);
@@ -417,128 +334,45 @@ impl EthRpc {
     }
 
     /// An account at a block: the flat tables for the head, the trie below it.
-    async fn account_at(
+    pub(super) async fn account_at(
         &self,
         address: Address,
         block: &ResolvedBlock,
-    ) -> RpcResult<Option<trace_builder::AccountState>> {
+    ) -> Result<Option<trace_builder::AccountState>, RpcError> {
         if block.is_head {
             let Some(head) = self.head_changes(block) else {
                 // The head moved since the block was resolved: read the flat tables as they are.
-                return self.store.account(address).await.map_err(internal);
+                return Ok(self.store.account(address).await?);
             };
             if let Some(account) = self.head_accounts.get(&head, &address) {
                 return Ok(account);
             }
-            let account = self.store.account(address).await.map_err(internal)?;
+            let account = self.store.account(address).await?;
             self.head_accounts.insert(&head, address, account.clone());
             return Ok(account);
         }
         let nodes = self.nodes.clone();
         let root = block.header.state_root;
-        tokio::task::spawn_blocking(move || {
-            StateTrie::new(nodes, root).account(address).map(|account| account.map(Into::into))
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)
-    }
-
-    async fn block(&self, header: Option<Header>, full: bool) -> RpcResult<Option<Block>> {
-        let Some(header) = header else { return Ok(None) };
-        let transactions = self.store.block_transactions(header.number).await.map_err(internal)?;
-        Ok(Some(convert::block(header, &transactions, full)))
+        blocking(move || StateTrie::new(nodes, root).account(address).map(|account| account.map(Into::into)))
+            .await
     }
 }
 
 #[async_trait]
 impl EthApiServer for EthRpc {
-    async fn chain_id(&self) -> RpcResult<U64> {
+    async fn chain_id(&self) -> Result<U64, RpcError> {
         Ok(U64::from(self.chain_id))
     }
 
-    async fn block_number(&self) -> RpcResult<U64> {
-        Ok(U64::from(self.head.borrow().number))
+    async fn syncing(&self) -> Result<SyncStatus, RpcError> {
+        Ok(SyncStatus::None)
     }
 
-    async fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
-        let header = self.store.header_by_number(self.tag_number(number)).await.map_err(internal)?;
-        self.block(header, full).await
+    async fn accounts(&self) -> Result<Vec<Address>, RpcError> {
+        Ok(Vec::new())
     }
 
-    async fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
-        let header = self.store.header_by_hash(hash).await.map_err(internal)?;
-        self.block(header, full).await
-    }
-
-    async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        let block = self.resolve_required(block).await?;
-        Ok(self.account_at(address, &block).await?.map(|a| a.balance).unwrap_or_default())
-    }
-
-    async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        let block = self.resolve_required(block).await?;
-        let nonce = self.account_at(address, &block).await?.map(|a| a.nonce).unwrap_or_default();
-        let nonce = if pending { self.mempool.pending_nonce(address, nonce) } else { nonce };
-        Ok(U256::from(nonce))
-    }
-
-    async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        let block = self.resolve_required(block).await?;
-        let Some(account) = self.account_at(address, &block).await? else { return Ok(Bytes::new()) };
-        if account.code_hash == alloy_consensus::constants::KECCAK_EMPTY {
-            return Ok(Bytes::new());
-        }
-        Ok(self.store.code(account.code_hash).await.map_err(internal)?.unwrap_or_default())
-    }
-
-    async fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
-        let block = self.resolve_required(block).await?;
-        let value = if block.is_head {
-            self.store.storage(address, slot).await.map_err(internal)?
-        } else {
-            let nodes = self.nodes.clone();
-            let root = block.header.state_root;
-            tokio::task::spawn_blocking(move || StateTrie::new(nodes, root).storage(address, slot))
-                .await
-                .map_err(internal)?
-                .map_err(internal)?
-        };
-        Ok(B256::from(value))
-    }
-
-    async fn storage_values(
-        &self,
-        requests: BTreeMap<Address, Vec<U256>>,
-        block: Option<BlockId>,
-    ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
-        let slots: usize = requests.values().map(Vec::len).sum();
-        if slots > MAX_STORAGE_VALUES {
-            return Err(invalid_params(format!(
-                "too many slots: {slots}, at most {MAX_STORAGE_VALUES} per call"
-            )));
-        }
-        // All through the trie at the block's state root, even at the head: the flat tables
-        // move on as blocks are sealed, and one answer must not mix two blocks.
-        let block = self.resolve_required(block).await?;
-        let mut trie = StateTrie::new(self.nodes.clone(), block.header.state_root);
-        let values = tokio::task::spawn_blocking(move || {
-            requests
-                .into_iter()
-                .map(|(address, slots)| {
-                    let read = slots.into_iter().map(|slot| trie.storage(address, slot).map(B256::from));
-                    Ok((address, read.collect::<Result<_, _>>()?))
-                })
-                .collect::<Result<_, trace_builder::TrieError>>()
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
-        Ok(values)
-    }
-
-    async fn capabilities(&self) -> RpcResult<Capabilities> {
+    async fn capabilities(&self) -> Result<Capabilities, RpcError> {
         let (number, hash) = {
             let head = self.head.borrow();
             (head.number, head.hash)
@@ -554,106 +388,30 @@ impl EthApiServer for EthRpc {
             stateproofs: all,
         })
     }
-
-    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        self.submit(raw, Admission::Any).await
-    }
-
-    async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        if let Some(stored) = self.store.transaction(hash).await.map_err(internal)? {
-            let header = self.store.header_by_number(stored.block_number).await.map_err(internal)?;
-            return Ok(header.map(|header| {
-                let hash = header.hash_slow();
-                convert::mined_transaction(&stored, &header, hash)
-            }));
-        }
-        Ok(self.mempool.get(&hash).map(convert::pending_transaction))
-    }
-
-    async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
-        let Some(stored) = self.store.transaction(hash).await.map_err(internal)? else { return Ok(None) };
-        let Some(header) = self.store.header_by_number(stored.block_number).await.map_err(internal)? else {
-            return Ok(None);
-        };
-        // Only a receipt with logs needs where its logs start in the block.
-        let first_log_index = if stored.record.receipt.logs().is_empty() {
-            0
-        } else {
-            let first =
-                self.store.first_log_index(stored.block_number, stored.index).await.map_err(internal)?;
-            first.ok_or_else(|| internal(format!("the logs of transaction {hash} are not stored")))?
-        };
-        Ok(Some(convert::receipt(&header, header.hash_slow(), &stored, first_log_index)))
-    }
-
-    async fn proof(
-        &self,
-        address: Address,
-        slots: Vec<alloy_serde::JsonStorageKey>,
-        block: Option<BlockId>,
-    ) -> RpcResult<EIP1186AccountProofResponse> {
-        let block = self.resolve_required(block).await?;
-        let nodes = self.nodes.clone();
-        let root = block.header.state_root;
-        // A key shorter than 32 bytes (`0x0`) is the number it spells, as geth reads it; the
-        // answer names each key as it was asked.
-        let keys: Vec<U256> = slots.iter().map(|slot| U256::from_be_bytes(slot.as_b256().0)).collect();
-        let proof = tokio::task::spawn_blocking(move || StateTrie::new(nodes, root).proof(address, &keys))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
-        let account = proof.account.unwrap_or_default();
-        Ok(EIP1186AccountProofResponse {
-            address,
-            balance: account.balance,
-            code_hash: if proof.account.is_some() {
-                account.code_hash
-            } else {
-                alloy_consensus::constants::KECCAK_EMPTY
-            },
-            nonce: account.nonce,
-            storage_hash: if proof.account.is_some() {
-                account.storage_root
-            } else {
-                alloy_consensus::constants::EMPTY_ROOT_HASH
-            },
-            account_proof: proof.account_proof,
-            storage_proof: proof
-                .storage
-                .into_iter()
-                .zip(slots)
-                .map(|(storage, slot)| EIP1186StorageProof {
-                    key: slot,
-                    value: storage.value,
-                    proof: storage.proof,
-                })
-                .collect(),
-        })
-    }
 }
 
 #[async_trait]
 impl NetApiServer for EthRpc {
-    async fn version(&self) -> RpcResult<String> {
+    async fn version(&self) -> Result<String, RpcError> {
         Ok(self.chain_id.to_string())
     }
 
-    async fn listening(&self) -> RpcResult<bool> {
+    async fn listening(&self) -> Result<bool, RpcError> {
         Ok(false)
     }
 
-    async fn peer_count(&self) -> RpcResult<U64> {
+    async fn peer_count(&self) -> Result<U64, RpcError> {
         Ok(U64::ZERO)
     }
 }
 
 #[async_trait]
 impl Web3ApiServer for EthRpc {
-    async fn client_version(&self) -> RpcResult<String> {
+    async fn client_version(&self) -> Result<String, RpcError> {
         Ok(format!("native-rollup-sequencer/v{}", env!("CARGO_PKG_VERSION")))
     }
 
-    async fn sha3(&self, data: Bytes) -> RpcResult<B256> {
+    async fn sha3(&self, data: Bytes) -> Result<B256, RpcError> {
         Ok(alloy_primitives::keccak256(&data))
     }
 }

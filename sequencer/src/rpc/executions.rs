@@ -9,8 +9,7 @@
 //! first served. A client that sends a thousand heavy calls in one batch then delays another
 //! client's call by at most one of its own, not by the whole batch.
 
-use super::eth::server_error;
-use jsonrpsee::core::RpcResult;
+use super::error::RpcError;
 use parking_lot::Mutex;
 use std::{
     collections::{HashMap, VecDeque},
@@ -23,13 +22,10 @@ use std::{
 use tokio::sync::oneshot;
 
 /// How long a call waits for a permit to execute before it is refused.
-const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one request's execution may run on a blocking thread, all its runs together, unless
 /// configured otherwise (`rpc.call_timeout_ms`; geth's `RPCEVMTimeout`).
 pub(super) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The message of a call refused or stopped because the node is stopping.
-pub(super) const STOPPING: &str = "execution aborted: the node is shutting down";
 
 /// Who a waiting request belongs to, for turns: its connection.
 pub(super) type Client = usize;
@@ -110,14 +106,14 @@ impl Executions {
     /// A permit to execute for a request of `client`, held while the execution runs. Requests
     /// beyond the limit wait their client's turn, for [`QUEUE_TIMEOUT`] at most, and are
     /// refused at once when the node stops.
-    pub(super) async fn permit(&self, client: Client) -> RpcResult<Permit> {
+    pub(super) async fn permit(&self, client: Client) -> Result<Permit, RpcError> {
         let (granted, ticket) = oneshot::channel();
         {
             let mut guard = self.queue.lock();
             // Under the lock: a stop either comes first and is seen here, or empties the queue
             // after this request joined it.
             if self.stopping() {
-                return Err(server_error(STOPPING));
+                return Err(RpcError::ExecutionAborted);
             }
             let queue = &mut *guard;
             let requests = queue.waiting.entry(client).or_default();
@@ -136,12 +132,29 @@ impl Executions {
                 Ok(Permit { executions: self.clone() })
             }
             // The queue was emptied: the node stops.
-            Ok(Err(_)) => Err(server_error(STOPPING)),
-            Err(_) => Err(server_error(format!(
-                "server busy: no call could start executing within {}s",
-                QUEUE_TIMEOUT.as_secs()
-            ))),
+            Ok(Err(_)) => Err(RpcError::ExecutionAborted),
+            Err(_) => Err(RpcError::ServerBusy),
         }
+    }
+
+    /// Runs `work` on a blocking thread once `client`'s request is admitted (see
+    /// [`Executions::permit`]), holding the permit until `work` returns: the one way heavy work
+    /// leaves the RPC's threads.
+    pub(super) async fn run<T, E>(
+        &self,
+        client: Client,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, RpcError>
+    where
+        T: Send + 'static,
+        E: Into<RpcError> + Send + 'static,
+    {
+        let permit = self.permit(client).await?;
+        blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
     }
 
     /// Gives an execution back, to the next request in turn.
@@ -174,6 +187,18 @@ impl Executions {
     pub(super) fn stopping(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
     }
+}
+
+/// Runs `work` on a blocking thread without waiting for a permit: for light reads that block
+/// (a trie walk below the head), which must not hold up the runtime's workers.
+pub(super) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, RpcError>
+where
+    T: Send + 'static,
+    E: Into<RpcError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await?.map_err(Into::into)
 }
 
 /// One execution, given back when dropped.
@@ -285,8 +310,8 @@ mod tests {
         }
         executions.stop();
         let refused = waiting.await.unwrap().unwrap_err();
-        assert_eq!(refused.message(), STOPPING);
-        assert_eq!(executions.permit(2).await.unwrap_err().message(), STOPPING);
+        assert!(matches!(refused, RpcError::ExecutionAborted), "{refused:?}");
+        assert!(matches!(executions.permit(2).await, Err(RpcError::ExecutionAborted)));
         drop(held);
     }
 }

@@ -1,18 +1,12 @@
 //! Fee suggestions and history: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`
 //! `eth_baseFee` and `eth_blobBaseFee`, from the sealed blocks.
 
-use super::{
-    eth::{EthRpc, internal, server_error},
-    executions::client_of,
-};
+use super::{error::RpcError, eth::EthRpc, executions::client_of};
 use alloy_consensus::Transaction as _;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{U64, U256};
 use alloy_rpc_types_eth::FeeHistory;
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use trace_builder::ChainConfig;
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit).
@@ -36,10 +30,10 @@ const DEFAULT_TIP: u128 = 1_000_000;
 pub trait EthFeesApi {
     /// A gas price for a legacy transaction: the next base fee plus a suggested tip.
     #[method(name = "gasPrice")]
-    async fn gas_price(&self) -> RpcResult<U256>;
+    async fn gas_price(&self) -> Result<U256, RpcError>;
     /// A priority fee for an EIP-1559 transaction.
     #[method(name = "maxPriorityFeePerGas")]
-    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    async fn max_priority_fee_per_gas(&self) -> Result<U256, RpcError>;
     /// Base fees, gas use and reward percentiles of recent blocks.
     #[method(name = "feeHistory", with_extensions)]
     async fn fee_history(
@@ -47,22 +41,22 @@ pub trait EthFeesApi {
         block_count: U64,
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
-    ) -> RpcResult<FeeHistory>;
+    ) -> Result<FeeHistory, RpcError>;
     /// The blob base fee of the next block.
     #[method(name = "blobBaseFee")]
-    async fn blob_base_fee(&self) -> RpcResult<U256>;
+    async fn blob_base_fee(&self) -> Result<U256, RpcError>;
     /// The base fee per gas of the next block.
     #[method(name = "baseFee")]
-    async fn base_fee(&self) -> RpcResult<U256>;
+    async fn base_fee(&self) -> Result<U256, RpcError>;
 }
 
 #[async_trait]
 impl EthFeesApiServer for EthRpc {
-    async fn gas_price(&self) -> RpcResult<U256> {
+    async fn gas_price(&self) -> Result<U256, RpcError> {
         Ok(U256::from(self.next_base_fee()) + U256::from(self.suggested_tip().await?))
     }
 
-    async fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+    async fn max_priority_fee_per_gas(&self) -> Result<U256, RpcError> {
         Ok(U256::from(self.suggested_tip().await?))
     }
 
@@ -72,27 +66,25 @@ impl EthFeesApiServer for EthRpc {
         block_count: U64,
         newest_block: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
-    ) -> RpcResult<FeeHistory> {
+    ) -> Result<FeeHistory, RpcError> {
         let count = block_count.to::<u64>().min(MAX_FEE_HISTORY_BLOCKS);
         let head = self.head.borrow().number;
         let newest = self.tag_number(newest_block);
         if newest > head {
-            return Err(server_error(format!("request beyond head block: requested {newest}, head {head}")));
+            return Err(RpcError::BeyondHead { requested: newest, head });
         }
         // As geth: percentiles in [0, 100], strictly increasing; none asked, no rewards.
         let reward_percentiles = reward_percentiles.filter(|percentiles| !percentiles.is_empty());
         if let Some(percentiles) = &reward_percentiles {
             if percentiles.len() > MAX_REWARD_PERCENTILES {
-                return Err(server_error(format!(
-                    "invalid reward percentile: over the query limit {MAX_REWARD_PERCENTILES}"
-                )));
+                return Err(RpcError::TooManyRewardPercentiles(MAX_REWARD_PERCENTILES));
             }
             if let Some(p) = percentiles.iter().find(|p| !(0.0..=100.0).contains(*p)) {
-                return Err(server_error(format!("invalid reward percentile: {p}")));
+                return Err(RpcError::RewardPercentileOutOfRange(*p));
             }
             if let Some(pair) = percentiles.windows(2).find(|pair| pair[0] >= pair[1]) {
                 let (before, after) = (pair[0], pair[1]);
-                return Err(server_error(format!("invalid reward percentile: {after} after {before}")));
+                return Err(RpcError::RewardPercentilesUnordered { before, after });
             }
         }
         if count == 0 {
@@ -111,7 +103,7 @@ impl EthFeesApiServer for EthRpc {
         let mut rewards = Vec::new();
         let mut last = None;
         for number in oldest..=newest {
-            let Some(header) = self.store.header_by_number(number).await.map_err(internal)? else { break };
+            let Some(header) = self.store.header_by_number(number).await? else { break };
             let base_fee = header.base_fee_per_gas.unwrap_or_default();
             history.base_fee_per_gas.push(u128::from(base_fee));
             history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
@@ -136,13 +128,13 @@ impl EthFeesApiServer for EthRpc {
         Ok(history)
     }
 
-    async fn blob_base_fee(&self) -> RpcResult<U256> {
+    async fn blob_base_fee(&self) -> Result<U256, RpcError> {
         let head = self.head.borrow().header.clone();
         let chain = ChainConfig::l2(self.chain_id);
         Ok(U256::from(chain.blob_base_fee(chain.next_excess_blob_gas(&head))))
     }
 
-    async fn base_fee(&self) -> RpcResult<U256> {
+    async fn base_fee(&self) -> Result<U256, RpcError> {
         Ok(U256::from(self.next_base_fee()))
     }
 }
@@ -154,13 +146,13 @@ impl EthRpc {
     }
 
     /// The 60th percentile of the effective tips paid in the last blocks.
-    pub(super) async fn suggested_tip(&self) -> RpcResult<u128> {
+    pub(super) async fn suggested_tip(&self) -> Result<u128, RpcError> {
         let head = self.head.borrow().number;
         let mut tips = Vec::new();
         for number in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {
-            let Some(header) = self.store.header_by_number(number).await.map_err(internal)? else { continue };
+            let Some(header) = self.store.header_by_number(number).await? else { continue };
             let base_fee = header.base_fee_per_gas.unwrap_or_default();
-            for tx in self.store.block_transactions(number).await.map_err(internal)? {
+            for tx in self.store.block_transactions(number).await? {
                 tips.push(tx.transaction.effective_tip_per_gas(base_fee).unwrap_or_default());
             }
         }
@@ -174,8 +166,13 @@ impl EthRpc {
 
     /// The effective tips at `percentiles` of block `number`'s gas, as geth computes them:
     /// transactions sorted by tip, each weighted by the gas it used.
-    async fn block_rewards(&self, number: u64, base_fee: u64, percentiles: &[f64]) -> RpcResult<Vec<u128>> {
-        let transactions = self.store.block_transactions(number).await.map_err(internal)?;
+    async fn block_rewards(
+        &self,
+        number: u64,
+        base_fee: u64,
+        percentiles: &[f64],
+    ) -> Result<Vec<u128>, RpcError> {
+        let transactions = self.store.block_transactions(number).await?;
         if transactions.is_empty() {
             return Ok(vec![0; percentiles.len()]);
         }

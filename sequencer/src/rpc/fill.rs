@@ -4,14 +4,13 @@
 
 use super::{
     call::{EthCallApiServer, request_input},
-    eth::{EthApiServer, EthRpc, internal, invalid_params},
+    error::RpcError,
+    eth::EthRpc,
+    state::EthStateApiServer,
 };
 use alloy_eips::BlockId;
 use alloy_rpc_types_eth::TransactionRequest;
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::Serialize;
 
 /// Completing transactions.
@@ -19,7 +18,7 @@ use serde::Serialize;
 pub trait EthFillApi {
     /// `request` with every missing field filled, unsigned.
     #[method(name = "fillTransaction", with_extensions)]
-    async fn fill_transaction(&self, request: TransactionRequest) -> RpcResult<FilledTransaction>;
+    async fn fill_transaction(&self, request: TransactionRequest) -> Result<FilledTransaction, RpcError>;
 }
 
 /// The `eth_fillTransaction` answer.
@@ -36,12 +35,12 @@ impl EthFillApiServer for EthRpc {
         &self,
         ext: &jsonrpsee::Extensions,
         mut request: TransactionRequest,
-    ) -> RpcResult<FilledTransaction> {
+    ) -> Result<FilledTransaction, RpcError> {
         // Refuses blob transactions and disagreeing `data` and `input`, as a call would.
         request.input = request_input(&request)?.into();
         match request.chain_id {
             Some(chain_id) if chain_id != self.chain_id => {
-                return Err(invalid_params(format!(
+                return Err(RpcError::InvalidParams(format!(
                     "chainId {chain_id} does not match the node's {}",
                     self.chain_id
                 )));
@@ -51,7 +50,7 @@ impl EthFillApiServer for EthRpc {
         if request.nonce.is_none() {
             // What `eth_getTransactionCount` answers at `pending`.
             let from = request.from.unwrap_or_default();
-            let nonce = EthApiServer::transaction_count(self, from, Some(BlockId::pending())).await?;
+            let nonce = EthStateApiServer::transaction_count(self, from, Some(BlockId::pending())).await?;
             request.nonce = Some(nonce.to());
         }
         // EIP-1559 fees unless the request priced it the legacy way: the suggested tip over
@@ -71,10 +70,10 @@ impl EthFillApiServer for EthRpc {
             let gas = EthCallApiServer::estimate_gas(self, ext, request.clone(), None, None, None).await?;
             request.gas = Some(gas.to());
         }
-        let tx = request
-            .build_typed_tx()
-            .map_err(|_| invalid_params("the request does not make a complete transaction"))?;
-        let mut tx = serde_json::to_value(&tx).map_err(internal)?;
+        let tx = request.build_typed_tx().map_err(|_| {
+            RpcError::InvalidParams("the request does not make a complete transaction".into())
+        })?;
+        let mut tx = serde_json::to_value(&tx)?;
         if let Some(fields) = tx.as_object_mut()
             && let Some(max_fee) = fields.get("maxFeePerGas").cloned()
         {

@@ -4,17 +4,14 @@
 //! The chain runs one fork from genesis for its whole life, so the current configuration is
 //! active from time 0 and none is scheduled next.
 
-use super::eth::{EthRpc, internal};
+use super::{error::RpcError, eth::EthRpc};
 use alloy_eip2124::ForkHash;
 use alloy_eips::{
     eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,
     eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
 };
 use alloy_primitives::{Address, FixedBytes, U64};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use revm::{
     precompile::{PrecompileSpecId, Precompiles},
     primitives::hardfork::SpecId,
@@ -28,11 +25,11 @@ use trace_builder::ChainConfig;
 pub trait EthForkConfigApi {
     /// The fork the chain runs under now, and the next and last scheduled (none).
     #[method(name = "config")]
-    async fn config(&self) -> RpcResult<ForkConfigs>;
+    async fn config(&self) -> Result<ForkConfigs, RpcError>;
 
     /// The address the sequencer's blocks pay their fees to: the newest block's beneficiary.
     #[method(name = "coinbase")]
-    async fn coinbase(&self) -> RpcResult<Address>;
+    async fn coinbase(&self) -> Result<Address, RpcError>;
 }
 
 /// The `eth_config` answer.
@@ -127,18 +124,13 @@ impl ForkConfig {
 
 #[async_trait]
 impl EthForkConfigApiServer for EthRpc {
-    async fn config(&self) -> RpcResult<ForkConfigs> {
-        let genesis = self
-            .store
-            .block_hash(0)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| internal("the genesis block is not stored"))?;
+    async fn config(&self) -> Result<ForkConfigs, RpcError> {
+        let genesis = self.store.block_hash(0).await?.ok_or(RpcError::MissingGenesis)?;
         let current = ForkConfig::of(&ChainConfig::l2(self.chain_id), genesis);
         Ok(ForkConfigs { current, next: None, last: None })
     }
 
-    async fn coinbase(&self) -> RpcResult<Address> {
+    async fn coinbase(&self) -> Result<Address, RpcError> {
         Ok(self.head.borrow().header.beneficiary)
     }
 }

@@ -7,16 +7,12 @@
 //! The addresses and topics that log filters and logs subscriptions hold are bounded together
 //! (see [`CriteriaLease`]), so that no number of clients can fill the memory with them.
 
-use super::eth::{EthRpc, internal, invalid_params, server_error};
+use super::{error::RpcError, eth::EthRpc};
 use crate::store::LogQuery;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges, Log};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::ErrorObjectOwned,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use parking_lot::Mutex;
 use std::{
     collections::HashMap,
@@ -70,7 +66,7 @@ pub(super) struct CriteriaLease {
 
 impl Filters {
     /// Takes `filter`'s share of [`MAX_INSTALLED_CRITERIA`], or refuses it when it would pass.
-    pub(super) fn lease(&self, filter: &Filter) -> RpcResult<CriteriaLease> {
+    pub(super) fn lease(&self, filter: &Filter) -> Result<CriteriaLease, RpcError> {
         let count = filter.address.len() + filter.topics.iter().map(|topic| topic.len()).sum::<usize>();
         let take = || {
             self.criteria.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
@@ -84,12 +80,7 @@ impl Filters {
                 expire(&mut self.installed.lock());
                 take()
             })
-            .map_err(|held| {
-                server_error(format!(
-                    "too many filter criteria installed: {held} addresses and topics are held, \
-                     at most {MAX_INSTALLED_CRITERIA}; uninstall filters or name fewer"
-                ))
-            })?;
+            .map_err(|held| RpcError::TooManyFilterCriteria { held, limit: MAX_INSTALLED_CRITERIA })?;
         Ok(CriteriaLease { criteria: self.criteria.clone(), count })
     }
 }
@@ -128,36 +119,36 @@ enum FilterKind {
 pub trait EthLogsApi {
     /// Logs matching a filter.
     #[method(name = "getLogs")]
-    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    async fn logs(&self, filter: Filter) -> Result<Vec<Log>, RpcError>;
     /// Installs a log filter; returns its id.
     #[method(name = "newFilter")]
-    async fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+    async fn new_filter(&self, filter: Filter) -> Result<U256, RpcError>;
     /// Installs a filter of new block hashes.
     #[method(name = "newBlockFilter")]
-    async fn new_block_filter(&self) -> RpcResult<U256>;
+    async fn new_block_filter(&self) -> Result<U256, RpcError>;
     /// Installs a filter of newly pooled transaction hashes.
     #[method(name = "newPendingTransactionFilter")]
-    async fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
+    async fn new_pending_transaction_filter(&self) -> Result<U256, RpcError>;
     /// What a filter matched since it was last polled.
     #[method(name = "getFilterChanges")]
-    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    async fn filter_changes(&self, id: U256) -> Result<FilterChanges, RpcError>;
     /// Every log a log filter matches.
     #[method(name = "getFilterLogs")]
-    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    async fn filter_logs(&self, id: U256) -> Result<Vec<Log>, RpcError>;
     /// Removes a filter; false when there was none.
     #[method(name = "uninstallFilter")]
-    async fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+    async fn uninstall_filter(&self, id: U256) -> Result<bool, RpcError>;
 }
 
 #[async_trait]
 impl EthLogsApiServer for EthRpc {
-    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+    async fn logs(&self, filter: Filter) -> Result<Vec<Log>, RpcError> {
         check_filter_size(&filter)?;
         let (from, to) = self.filter_range(&filter).await?;
         self.query_logs(&filter, from, to, self.log_limits.max_logs as usize).await
     }
 
-    async fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+    async fn new_filter(&self, filter: Filter) -> Result<U256, RpcError> {
         // As geth's: polls return logs of blocks sealed after the filter was installed, from
         // `fromBlock` on if that is later (history is `eth_getFilterLogs`'s). A range that
         // starts after the head is a filter waiting for its blocks, not an error; only two
@@ -170,37 +161,39 @@ impl EthLogsApiServer for EthRpc {
                     (from_block, to_block)
                     && from > to
                 {
-                    return Err(invalid_params(format!(
+                    return Err(RpcError::InvalidParams(format!(
                         "invalid block range: fromBlock {from} is after toBlock {to}"
                     )));
                 }
                 from_block.map_or(head, |from| self.tag_number(from).saturating_sub(1).max(head))
             }
             FilterBlockOption::AtBlockHash(_) => {
-                return Err(invalid_params("a filter cannot name a blockHash; use eth_getLogs"));
+                return Err(RpcError::InvalidParams(
+                    "a filter cannot name a blockHash; use eth_getLogs".into(),
+                ));
             }
         };
         let lease = self.filters.lease(&filter)?;
         self.install(FilterKind::Logs(Box::new(filter), lease), last_block)
     }
 
-    async fn new_block_filter(&self) -> RpcResult<U256> {
+    async fn new_block_filter(&self) -> Result<U256, RpcError> {
         let head = self.head.borrow().number;
         self.install(FilterKind::Blocks, head)
     }
 
-    async fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
+    async fn new_pending_transaction_filter(&self) -> Result<U256, RpcError> {
         let head = self.head.borrow().number;
         self.install(FilterKind::PendingTransactions(self.pending_txs.subscribe()), head)
     }
 
-    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+    async fn filter_changes(&self, id: U256) -> Result<FilterChanges, RpcError> {
         let head = self.head.borrow().number;
         // Take what the poll needs under the lock, query without it.
         let (filter, from) = {
             let mut installed = self.filters.installed.lock();
             expire(&mut installed);
-            let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
+            let entry = installed.get_mut(&id).ok_or(RpcError::FilterNotFound)?;
             entry.last_used = Instant::now();
             let from = entry.last_block + 1;
             match &mut entry.kind {
@@ -242,7 +235,7 @@ impl EthLogsApiServer for EthRpc {
             None => {
                 let mut hashes = Vec::new();
                 for number in from..=to {
-                    if let Some(hash) = self.store.block_hash(number).await.map_err(internal)? {
+                    if let Some(hash) = self.store.block_hash(number).await? {
                         hashes.push(hash);
                     }
                 }
@@ -251,33 +244,33 @@ impl EthLogsApiServer for EthRpc {
         }
     }
 
-    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+    async fn filter_logs(&self, id: U256) -> Result<Vec<Log>, RpcError> {
         let filter = {
             let mut installed = self.filters.installed.lock();
             expire(&mut installed);
-            let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
+            let entry = installed.get_mut(&id).ok_or(RpcError::FilterNotFound)?;
             entry.last_used = Instant::now();
             match &entry.kind {
                 FilterKind::Logs(filter, _) => filter.clone(),
-                _ => return Err(invalid_params("not a log filter")),
+                _ => return Err(RpcError::InvalidParams("not a log filter".into())),
             }
         };
         self.logs(*filter).await
     }
 
-    async fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+    async fn uninstall_filter(&self, id: U256) -> Result<bool, RpcError> {
         Ok(self.filters.installed.lock().remove(&id).is_some())
     }
 }
 
 impl EthRpc {
     /// The block range a filter covers, checked against the limits.
-    async fn filter_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
+    async fn filter_range(&self, filter: &Filter) -> Result<(u64, u64), RpcError> {
         let head = self.head.borrow().number;
         let (from, to) = match filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
-                let header = self.store.header_by_hash(hash).await.map_err(internal)?;
-                let number = header.ok_or_else(|| server_error("unknown block"))?.number;
+                let header = self.store.header_by_hash(hash).await?;
+                let number = header.ok_or(RpcError::UnknownBlock)?.number;
                 (number, number)
             }
             FilterBlockOption::Range { from_block, to_block } => (
@@ -286,13 +279,13 @@ impl EthRpc {
             ),
         };
         if from > to {
-            return Err(invalid_params(format!(
+            return Err(RpcError::InvalidParams(format!(
                 "invalid block range: fromBlock {from} is after toBlock {to}"
             )));
         }
         let span = to.saturating_sub(from).saturating_add(1);
         if span > self.log_limits.max_block_range {
-            return Err(invalid_params(format!(
+            return Err(RpcError::InvalidParams(format!(
                 "block range too large: {span} blocks, the limit is {}",
                 self.log_limits.max_block_range
             )));
@@ -307,7 +300,7 @@ impl EthRpc {
         from: u64,
         to: u64,
         limit: usize,
-    ) -> RpcResult<Vec<Log>> {
+    ) -> Result<Vec<Log>, RpcError> {
         if from > to {
             return Ok(Vec::new());
         }
@@ -317,20 +310,20 @@ impl EthRpc {
             addresses: filter.address.iter().copied().collect(),
             topics: std::array::from_fn(|i| filter.topics[i].iter().copied().collect()),
         };
-        let logs = self.store.logs(&query, limit.saturating_add(1)).await.map_err(internal)?;
+        let logs = self.store.logs(&query, limit.saturating_add(1)).await?;
         if logs.len() > limit {
-            return Err(invalid_params(format!(
+            return Err(RpcError::InvalidParams(format!(
                 "query returns more than {limit} logs; narrow the block range or the filter"
             )));
         }
         Ok(logs)
     }
 
-    fn install(&self, kind: FilterKind, last_block: u64) -> RpcResult<U256> {
+    fn install(&self, kind: FilterKind, last_block: u64) -> Result<U256, RpcError> {
         let mut installed = self.filters.installed.lock();
         expire(&mut installed);
         if installed.len() >= MAX_FILTERS {
-            return Err(server_error(format!("too many filters installed (limit {MAX_FILTERS})")));
+            return Err(RpcError::TooManyFilters(MAX_FILTERS));
         }
         let id = U256::from(rand_id());
         installed.insert(id, InstalledFilter { kind, last_block, last_used: Instant::now() });
@@ -341,7 +334,7 @@ impl EthRpc {
 impl EthRpc {
     /// Every log of block `number`, from the store once per block however many subscribers
     /// ask.
-    pub(super) async fn block_logs(&self, number: u64) -> RpcResult<Arc<[Log]>> {
+    pub(super) async fn block_logs(&self, number: u64) -> Result<Arc<[Log]>, RpcError> {
         let mut newest = self.newest_block_logs.newest.lock().await;
         if let Some((cached, logs)) = newest.as_ref()
             && *cached == number
@@ -350,7 +343,7 @@ impl EthRpc {
         }
         let query = LogQuery { from: number, to: number, addresses: Vec::new(), topics: Default::default() };
         // A block's logs are bounded by its gas: no result limit here.
-        let logs: Arc<[Log]> = self.store.logs(&query, usize::MAX).await.map_err(internal)?.into();
+        let logs: Arc<[Log]> = self.store.logs(&query, usize::MAX).await?.into();
         // A subscriber catching up on an older block does not evict the newest.
         if newest.as_ref().is_none_or(|(cached, _)| *cached < number) {
             *newest = Some((number, logs.clone()));
@@ -361,15 +354,15 @@ impl EthRpc {
 
 /// Refuses a filter larger than a query may be: each address and topic is a parameter of
 /// every query the filter makes, and a filter is held in memory as long as it is installed.
-pub(super) fn check_filter_size(filter: &Filter) -> RpcResult<()> {
+pub(super) fn check_filter_size(filter: &Filter) -> Result<(), RpcError> {
     if filter.address.len() > MAX_FILTER_ADDRESSES {
-        return Err(invalid_params(format!(
+        return Err(RpcError::InvalidParams(format!(
             "exceed max addresses: {} addresses, at most {MAX_FILTER_ADDRESSES}",
             filter.address.len()
         )));
     }
     if let Some(topics) = filter.topics.iter().find(|topics| topics.len() > MAX_FILTER_TOPIC_ALTERNATIVES) {
-        return Err(invalid_params(format!(
+        return Err(RpcError::InvalidParams(format!(
             "exceed max topics: {} alternatives in one position, at most {MAX_FILTER_TOPIC_ALTERNATIVES}",
             topics.len()
         )));
@@ -393,10 +386,6 @@ fn rand_id() -> u128 {
     (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
-fn filter_not_found() -> ErrorObjectOwned {
-    server_error("filter not found")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,7 +401,7 @@ mod tests {
         let fitting = MAX_INSTALLED_CRITERIA / per_filter;
         let mut leases: Vec<_> = (0..fitting).map(|_| filters.lease(&filter).unwrap()).collect();
         let refused = filters.lease(&filter).unwrap_err();
-        assert!(refused.message().starts_with("too many filter criteria installed"), "{refused:?}");
+        assert!(matches!(refused, RpcError::TooManyFilterCriteria { .. }), "{refused:?}");
         // A filter naming nothing costs nothing.
         let everything = filters.lease(&Filter::new()).unwrap();
         // An uninstalled filter or an ended subscription gives its share back.

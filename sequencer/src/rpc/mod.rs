@@ -4,12 +4,39 @@
 //! counted and timed per method for Prometheus. Request ids and notifications follow JSON-RPC
 //! 2.0 where jsonrpsee does not ([`request_ids`], [`notifications`]).
 
+//!
+//! # Where each method is served
+//!
+//! Every `eth_` method lives in the file of its concern, each file one `#[rpc]` trait and its
+//! implementation on [`EthRpc`], as reth groups its `eth` helpers:
+//!
+//! | file | methods |
+//! |---|---|
+//! | `eth.rs` | `eth_chainId`, `eth_syncing`, `eth_accounts`, `eth_capabilities`; `net_*`, `web3_*`; and [`EthRpc`] itself |
+//! | `blocks.rs` | `eth_blockNumber`, `eth_getBlockByNumber`, `eth_getBlockByHash`, `eth_getBlockReceipts`, `eth_getBlockTransactionCountBy{Hash,Number}`, `eth_getUncleCountByBlock{Hash,Number}`, `eth_getUncleByBlock{Hash,Number}AndIndex` |
+//! | `transactions.rs` | `eth_sendRawTransaction`, `eth_getTransactionByHash`, `eth_getTransactionReceipt`, `eth_getTransactionByBlock{Hash,Number}AndIndex`, `eth_getRawTransactionByHash` |
+//! | `send_sync.rs` | `eth_sendRawTransactionSync` (EIP-7966) |
+//! | `fill.rs` | `eth_fillTransaction` |
+//! | `state.rs` | `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`, `eth_getStorageValues`, `eth_getProof` |
+//! | `call.rs` | `eth_call`, `eth_estimateGas`, `eth_createAccessList` |
+//! | `simulate.rs` | `eth_simulateV1` |
+//! | `fees.rs` | `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`, `eth_blobBaseFee`, `eth_baseFee` |
+//! | `logs.rs` | `eth_getLogs`, `eth_newFilter`, `eth_newBlockFilter`, `eth_newPendingTransactionFilter`, `eth_getFilterChanges`, `eth_getFilterLogs`, `eth_uninstallFilter` |
+//! | `pubsub.rs` | `eth_subscribe`, `eth_unsubscribe` |
+//! | `fork_config.rs` | `eth_config` (EIP-7910), `eth_coinbase` |
+//! | `txpool.rs` | `txpool_*` |
+//! | `rollup.rs` | `rollup_getTrace` |
+//!
+//! Methods fail with one error type, [`RpcError`] (`error.rs`), which becomes a JSON-RPC error
+//! object in one place. Work that blocks runs through `Executions::run` (heavy work, admitted
+//! in turn) or `executions::blocking` (light reads below the head).
 mod batch;
 mod blocks;
 mod call;
 mod codes;
 mod connections;
 mod convert;
+mod error;
 mod eth;
 mod executions;
 mod fees;
@@ -23,10 +50,13 @@ mod request_ids;
 mod rollup;
 mod send_sync;
 mod simulate;
+mod state;
+mod transactions;
 mod txpool;
 
 pub use blocks::EthBlocksApiServer;
-pub use call::{EthCallApiServer, RPC_GAS_CAP};
+pub use call::{CallStateError, EthCallApiServer, PrecompileMoveError, RPC_GAS_CAP};
+pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use executions::Executions;
 pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
@@ -37,6 +67,8 @@ pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
 pub use send_sync::{EthSendSyncApiServer, Millis};
 pub use simulate::EthSimulateApiServer;
+pub use state::EthStateApiServer;
+pub use transactions::EthTransactionsApiServer;
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 
 use crate::config::RpcSection;

@@ -4,16 +4,12 @@
 //! sent once, in order, even when several are sealed between two wake-ups) or the pool's feed of
 //! admitted transactions, and ends when the client unsubscribes or disconnects.
 
-use super::{
-    convert,
-    eth::{EthRpc, INVALID_PARAMS},
-};
+use super::{convert, error::RpcError, eth::EthRpc};
 use alloy_rpc_types_eth::Filter;
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,
     core::{SubscriptionResult, async_trait},
     proc_macros::rpc,
-    types::ErrorObject,
 };
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -35,7 +31,7 @@ impl EthPubSubApiServer for EthRpc {
         kind: String,
         params: Option<serde_json::Value>,
     ) -> SubscriptionResult {
-        let reject = |message: String| ErrorObject::owned(INVALID_PARAMS, message, None::<()>);
+        let reject = RpcError::InvalidParams;
         match kind.as_str() {
             "newHeads" | "logs" => {
                 let (filter, lease) = match (kind.as_str(), params) {

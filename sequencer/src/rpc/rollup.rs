@@ -2,19 +2,15 @@
 //! beyond `eth_`.
 
 use super::{
-    eth::invalid_params,
+    error::RpcError,
     executions::{Executions, client_of},
 };
 use crate::{
-    batch_trace::{self, TraceError},
+    batch_trace,
     store::{DbNodeStore, Store},
 };
 use alloy_primitives::{B256, Bytes, U64};
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::ErrorObject,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::{Deserialize, Serialize};
 
 /// The most blocks one `rollup_getTrace` call covers.
@@ -39,7 +35,7 @@ pub struct TraceResponse {
 pub trait RollupApi {
     /// The trace of blocks `fromBlock..=toBlock`.
     #[method(name = "getTrace", with_extensions)]
-    async fn get_trace(&self, from_block: U64, to_block: U64) -> RpcResult<TraceResponse>;
+    async fn get_trace(&self, from_block: U64, to_block: U64) -> Result<TraceResponse, RpcError>;
 }
 
 /// The `rollup_` namespace over the store.
@@ -67,24 +63,15 @@ impl RollupApiServer for RollupRpc {
         ext: &jsonrpsee::Extensions,
         from_block: U64,
         to_block: U64,
-    ) -> RpcResult<TraceResponse> {
+    ) -> Result<TraceResponse, RpcError> {
         let (from, to) = (from_block.to::<u64>(), to_block.to::<u64>());
         if to.saturating_sub(from) >= MAX_TRACE_BLOCKS {
-            return Err(invalid_params(format!("a trace covers at most {MAX_TRACE_BLOCKS} blocks")));
+            return Err(RpcError::InvalidParams(format!("a trace covers at most {MAX_TRACE_BLOCKS} blocks")));
         }
         // Up to 1,024 blocks of records replayed on the trie: admitted as a heavy call, held
         // until the trace is built.
         let _permit = self.executions.permit(client_of(ext)).await?;
-        let batch =
-            batch_trace::build(&self.store, &self.nodes, self.chain_id, from, to).await.map_err(|error| {
-                match error {
-                    TraceError::Range { .. } => invalid_params(error.to_string()),
-                    other => {
-                        tracing::error!(target: "rpc", error = %other, "rollup_getTrace failed");
-                        ErrorObject::owned(-32603, format!("internal error: {other}"), None::<()>)
-                    }
-                }
-            })?;
+        let batch = batch_trace::build(&self.store, &self.nodes, self.chain_id, from, to).await?;
         Ok(TraceResponse {
             pre_state_root: batch.pre_state_root,
             post_state_root: batch.post_state_root,

@@ -8,14 +8,14 @@
 //! was pooled but not included in time is code 4, its hash in `data`: it stays pooled, as
 //! after `eth_sendRawTransaction`.
 
-use super::eth::{Admission, EthApiServer, EthRpc, server_error};
+use super::{
+    error::RpcError,
+    eth::{Admission, EthRpc},
+    transactions::EthTransactionsApiServer,
+};
 use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::TransactionReceipt;
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::ErrorObject,
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use std::time::Duration;
 
 /// How long a request waits for the receipt when it names no timeout or an invalid one (EIP-7966
@@ -23,8 +23,6 @@ use std::time::Duration;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest timeout a request may name.
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
-/// EIP-7966: pooled, but not included within the timeout.
-const TIMED_OUT: i32 = 4;
 
 /// A timeout in milliseconds as clients send it: geth's a JSON number, viem's a hex quantity.
 #[derive(Clone, Copy, Debug, serde::Deserialize)]
@@ -56,7 +54,7 @@ pub trait EthSendSyncApi {
         &self,
         raw: Bytes,
         timeout_ms: Option<Millis>,
-    ) -> RpcResult<TransactionReceipt>;
+    ) -> Result<TransactionReceipt, RpcError>;
 }
 
 #[async_trait]
@@ -65,7 +63,7 @@ impl EthSendSyncApiServer for EthRpc {
         &self,
         raw: Bytes,
         timeout_ms: Option<Millis>,
-    ) -> RpcResult<TransactionReceipt> {
+    ) -> Result<TransactionReceipt, RpcError> {
         let timeout = match timeout_ms.map(Millis::get) {
             None | Some(0) => DEFAULT_TIMEOUT,
             Some(millis) => Duration::from_millis(millis).min(MAX_TIMEOUT),
@@ -76,24 +74,17 @@ impl EthSendSyncApiServer for EthRpc {
         let hash = self.submit(raw, Admission::ReadyOnly).await?;
         let included = async {
             loop {
-                if let Some(receipt) = EthApiServer::transaction_receipt(self, hash).await? {
+                if let Some(receipt) = EthTransactionsApiServer::transaction_receipt(self, hash).await? {
                     return Ok(receipt);
                 }
                 if heads.changed().await.is_err() {
-                    return Err(server_error("the node is shutting down"));
+                    return Err(RpcError::ShuttingDown);
                 }
             }
         };
         match tokio::time::timeout(timeout, included).await {
             Ok(receipt) => receipt,
-            Err(_) => Err(ErrorObject::owned(
-                TIMED_OUT,
-                format!(
-                    "the transaction was added to the pool but not included within {} ms",
-                    timeout.as_millis()
-                ),
-                Some(hash),
-            )),
+            Err(_) => Err(RpcError::NotIncluded { hash, timeout }),
         }
     }
 }

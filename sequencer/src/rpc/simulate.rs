@@ -12,11 +12,12 @@
 
 use super::{
     call::{
-        CallState, PrecompileMoveError, RPC_GAS_CAP, halt_message, precheck_message, precompile_overrides,
-        revert_reason, state_failure, timeout_message,
+        CallState, RPC_GAS_CAP, halt_message, precheck_message, precompile_overrides, revert_reason,
+        state_failure,
     },
     convert,
-    eth::{EthRpc, internal, invalid_params, server_error},
+    error::RpcError,
+    eth::EthRpc,
 };
 use crate::store::DbNodeStore;
 use alloy_consensus::{
@@ -30,11 +31,7 @@ use alloy_rpc_types_eth::{
     simulate::{SimBlock, SimCallResult, SimulateError, SimulatePayload, SimulatedBlock},
     state::StateOverride,
 };
-use jsonrpsee::{
-    core::{RpcResult, async_trait},
-    proc_macros::rpc,
-    types::{ErrorObject, ErrorObjectOwned},
-};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use revm::{
     Database, bytecode::Bytecode, context::result::InvalidTransaction, primitives::eip7825::TX_GAS_LIMIT_CAP,
     state::AccountInfo,
@@ -60,21 +57,9 @@ const MAX_CALLS: usize = 1_000;
 /// Seconds between simulated blocks whose time is not set (geth's).
 const BLOCK_TIME_STEP: u64 = 12;
 
-/// The spec's error codes for a simulation that cannot run.
+/// The spec's codes of a call's failure in its result (the codes of a simulation that cannot
+/// run are [`RpcError`]'s).
 mod code {
-    pub(super) const NONCE_TOO_LOW: i32 = -38010;
-    pub(super) const NONCE_TOO_HIGH: i32 = -38011;
-    pub(super) const BASE_FEE_TOO_LOW: i32 = -38012;
-    pub(super) const INTRINSIC_GAS: i32 = -38013;
-    pub(super) const INSUFFICIENT_FUNDS: i32 = -38014;
-    pub(super) const BLOCK_GAS_LIMIT: i32 = -38015;
-    pub(super) const BLOCK_NUMBER_ORDER: i32 = -38020;
-    pub(super) const BLOCK_TIME_ORDER: i32 = -38021;
-    pub(super) const MOVED_TO_ITSELF: i32 = -38022;
-    pub(super) const MOVED_TO_SAME_ADDRESS: i32 = -38023;
-    pub(super) const SENDER_NOT_EOA: i32 = -38024;
-    pub(super) const INIT_CODE_SIZE: i32 = -38025;
-    pub(super) const CLIENT_LIMIT: i32 = -38026;
     /// A call that halted (out of gas, invalid opcode...).
     pub(super) const VM_ERROR: i32 = -32015;
     /// A call that reverted.
@@ -91,7 +76,7 @@ pub trait EthSimulateApi {
         &self,
         payload: SimulatePayload,
         block: Option<BlockId>,
-    ) -> RpcResult<Vec<SimulatedBlock<Block>>>;
+    ) -> Result<Vec<SimulatedBlock<Block>>, RpcError>;
 }
 
 #[async_trait]
@@ -101,36 +86,38 @@ impl EthSimulateApiServer for EthRpc {
         ext: &jsonrpsee::Extensions,
         payload: SimulatePayload,
         block: Option<BlockId>,
-    ) -> RpcResult<Vec<SimulatedBlock<Block>>> {
+    ) -> Result<Vec<SimulatedBlock<Block>>, RpcError> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
-        let permit = self.executions.permit(super::executions::client_of(ext)).await?;
-        let state = CallState::new(self, &base, StateOverride::default()).reading_database();
-        let simulator = Simulator {
-            timed_out: state.timed_out(),
-            timeout: state.timeout(),
-            chain: ChainConfig::l2(self.chain_id),
-            state: Overlay::new(state),
-            trie: StateTrie::new(self.nodes.clone(), base.header.state_root),
-            gas_left: RPC_GAS_CAP,
-        };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            simulator.run(payload, base.header)
-        })
-        .await
-        .map_err(internal)?
+        let state = CallState::new(self, &base, StateOverride::default());
+        let (chain, trie) =
+            (ChainConfig::l2(self.chain_id), StateTrie::new(self.nodes.clone(), base.header.state_root));
+        self.executions
+            .run(super::executions::client_of(ext), move || {
+                // The call timeout runs from here, once admitted.
+                let state = state.reading_database();
+                let simulator = Simulator {
+                    timed_out: state.timed_out(),
+                    timeout: state.timeout(),
+                    chain,
+                    state: Overlay::new(state),
+                    trie,
+                    gas_left: RPC_GAS_CAP,
+                };
+                simulator.run(payload, base.header)
+            })
+            .await
     }
 }
 
 /// Refuses what the simulation does not run: too much, or options it does not have.
-fn check_payload(payload: &SimulatePayload) -> RpcResult<()> {
+fn check_payload(payload: &SimulatePayload) -> Result<(), RpcError> {
     if payload.block_state_calls.len() as u64 > MAX_BLOCKS {
-        return Err(limit(format!("too many blocks: at most {MAX_BLOCKS}")));
+        return Err(RpcError::ClientLimit(format!("too many blocks: at most {MAX_BLOCKS}")));
     }
     let calls: usize = payload.block_state_calls.iter().map(|block| block.calls.len()).sum();
     if calls > MAX_CALLS {
-        return Err(limit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
+        return Err(RpcError::ClientLimit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
     }
     for overrides in payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref()) {
         super::call::check_overrides(overrides)?;
@@ -152,7 +139,7 @@ struct Simulator {
 }
 
 impl Simulator {
-    fn run(mut self, payload: SimulatePayload, base: Header) -> RpcResult<Vec<SimulatedBlock<Block>>> {
+    fn run(mut self, payload: SimulatePayload, base: Header) -> Result<Vec<SimulatedBlock<Block>>, RpcError> {
         let mut parent = base.clone();
         // BLOCKHASH in the first simulated block sees the base block, as in a real one.
         self.state.block_hashes.insert(base.number, base.hash_slow());
@@ -169,13 +156,12 @@ impl Simulator {
                 None => parent.number + 1,
             };
             if number <= parent.number {
-                return Err(error(
-                    code::BLOCK_NUMBER_ORDER,
-                    format!("block numbers must increase: {number} after {}", parent.number),
-                ));
+                return Err(RpcError::BlockNumberOrder { number, parent: parent.number });
             }
             if number - base.number > MAX_BLOCKS {
-                return Err(limit(format!("too many blocks: at most {MAX_BLOCKS} after the base block")));
+                return Err(RpcError::ClientLimit(format!(
+                    "too many blocks: at most {MAX_BLOCKS} after the base block"
+                )));
             }
             // Numbers skipped are empty blocks, as geth fills them.
             while parent.number + 1 < number {
@@ -196,7 +182,7 @@ impl Simulator {
         parent: &Header,
         sim_block: SimBlock,
         options: &Options,
-    ) -> RpcResult<SimulatedBlock<Block>> {
+    ) -> Result<SimulatedBlock<Block>, RpcError> {
         let overrides = sim_block.block_overrides.unwrap_or_default();
         let inputs = inputs(parent, &overrides)?;
         if let Some(hashes) = &overrides.block_hash {
@@ -208,11 +194,12 @@ impl Simulator {
             base_fee: overrides.base_fee.map(|fee| u64::try_from(fee).unwrap_or(u64::MAX)),
             blob_base_fee: overrides.blob_base_fee.map(|fee| u128::try_from(fee).unwrap_or(u128::MAX)),
             // For this block only, as geth moves them.
-            precompiles: precompile_overrides(&state_overrides, self.chain.spec).map_err(move_error)?,
+            precompiles: precompile_overrides(&state_overrides, self.chain.spec)
+                .map_err(RpcError::SimulationOverride)?,
         };
         let overridden = self.state_overrides(state_overrides)?;
         self.state.apply(&overridden);
-        self.trie.update(&overridden).map_err(internal)?;
+        self.trie.update(&overridden)?;
 
         let mut executor =
             BlockExecutor::simulating(&mut self.state, &self.chain, parent, &inputs, &simulation)
@@ -227,7 +214,7 @@ impl Simulator {
                 .map_err(|error| state_failure(&self.timed_out, self.timeout, error))?;
             let wanted = request.gas.unwrap_or_else(|| executor.gas_available().min(TX_GAS_LIMIT_CAP));
             if request.gas.is_some_and(|gas| gas > self.gas_left) {
-                return Err(limit(format!(
+                return Err(RpcError::ClientLimit(format!(
                     "the calls used up the simulation's gas ({RPC_GAS_CAP}): {} gas left, {wanted} wanted",
                     self.gas_left
                 )));
@@ -237,14 +224,14 @@ impl Simulator {
             let base_fee = executor.base_fee();
             let (timed_out, timeout) = (self.timed_out.clone(), self.timeout);
             let refused = |error| match error {
-                _ if timed_out.load(Ordering::Relaxed) => server_error(timeout_message(timeout)),
+                _ if timed_out.load(Ordering::Relaxed) => RpcError::ExecutionTimeout(timeout),
                 // The call had too little gas only because the calls before it used the cap up.
                 TransactionError::Invalid {
                     reason:
                         InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
                         | InvalidTransaction::GasFloorMoreThanGasLimit { .. },
                     ..
-                } if gas < wanted => limit(format!(
+                } if gas < wanted => RpcError::ClientLimit(format!(
                     "the calls used up the simulation's gas ({RPC_GAS_CAP}): {gas} gas left, {wanted} wanted"
                 )),
                 error => refused(error, &request, base_fee),
@@ -262,7 +249,7 @@ impl Simulator {
         let executed =
             executor.finish().map_err(|error| state_failure(&self.timed_out, self.timeout, error))?;
         self.state.apply(&executed.changes);
-        self.trie.update(&executed.changes).map_err(internal)?;
+        self.trie.update(&executed.changes)?;
         let state_root = self.trie.root_hash();
         let encoded: Vec<Vec<u8>> = transactions.iter().map(|tx| tx.inner().encoded_2718()).collect();
         let header =
@@ -307,7 +294,7 @@ impl Simulator {
 
     /// A block's state overrides as changes to the state before it: the fields they set on
     /// the account as it stands, its storage replaced (`state`) or patched (`stateDiff`).
-    fn state_overrides(&mut self, overrides: StateOverride) -> RpcResult<StateChanges> {
+    fn state_overrides(&mut self, overrides: StateOverride) -> Result<StateChanges, RpcError> {
         let mut changes = StateChanges::default();
         for (address, account) in overrides {
             let current = self
@@ -349,23 +336,17 @@ impl Simulator {
 /// The header inputs of a simulated block after `parent`: the overrides, or the parent's gas
 /// limit and coinbase (an override carries on to the next blocks, as in geth), and a time one
 /// step after the parent's.
-fn inputs(parent: &Header, overrides: &BlockOverrides) -> RpcResult<BlockInputs> {
+fn inputs(parent: &Header, overrides: &BlockOverrides) -> Result<BlockInputs, RpcError> {
     let number = parent.number + 1;
     let timestamp = match overrides.time {
         Some(time) => time,
-        None => parent
-            .timestamp
-            .checked_add(BLOCK_TIME_STEP)
-            .ok_or_else(|| error(code::BLOCK_TIME_ORDER, "block timestamps overflow".to_string()))?,
+        None => parent.timestamp.checked_add(BLOCK_TIME_STEP).ok_or(RpcError::BlockTimeOverflow)?,
     };
     if timestamp <= parent.timestamp {
-        return Err(error(
-            code::BLOCK_TIME_ORDER,
-            format!("block timestamps must increase: {timestamp} after {}", parent.timestamp),
-        ));
+        return Err(RpcError::BlockTimeOrder { timestamp, parent: parent.timestamp });
     }
     if overrides.difficulty.is_some() {
-        return Err(invalid_params("a difficulty override does not apply after the Merge"));
+        return Err(RpcError::InvalidParams("a difficulty override does not apply after the Merge".into()));
     }
     Ok(BlockInputs {
         number,
@@ -387,7 +368,7 @@ fn transaction(
     nonce: u64,
     gas_limit: u64,
     chain_id: u64,
-) -> RpcResult<Recovered<TxEnvelope>> {
+) -> Result<Recovered<TxEnvelope>, RpcError> {
     let input = super::call::request_input(request)?;
     let nonce = request.nonce.unwrap_or(nonce);
     let to = request.to.unwrap_or(TxKind::Create);
@@ -404,7 +385,7 @@ fn transaction(
         }
     } else if let Some(authorization_list) = request.authorization_list.clone() {
         let TxKind::Call(to) = to else {
-            return Err(invalid_params("an EIP-7702 call needs a recipient"));
+            return Err(RpcError::InvalidParams("an EIP-7702 call needs a recipient".into()));
         };
         let tx = TxEip7702 {
             chain_id,
@@ -484,49 +465,18 @@ fn call_result(
     }
 }
 
-/// A call the block refused before running it: the spec's code, geth's words.
-fn refused(refusal: TransactionError, request: &TransactionRequest, base_fee: u64) -> ErrorObjectOwned {
+/// A call the block refused before running it, in geth's words (its code follows the reason).
+fn refused(refusal: TransactionError, request: &TransactionRequest, base_fee: u64) -> RpcError {
     match refusal {
-        TransactionError::Invalid { reason, .. } => {
-            let code = match &reason {
-                InvalidTransaction::NonceTooLow { .. } => code::NONCE_TOO_LOW,
-                InvalidTransaction::NonceTooHigh { .. } => code::NONCE_TOO_HIGH,
-                InvalidTransaction::GasPriceLessThanBasefee => code::BASE_FEE_TOO_LOW,
-                InvalidTransaction::CallGasCostMoreThanGasLimit { .. }
-                | InvalidTransaction::GasFloorMoreThanGasLimit { .. } => code::INTRINSIC_GAS,
-                InvalidTransaction::LackOfFundForMaxFee { .. } => code::INSUFFICIENT_FUNDS,
-                InvalidTransaction::RejectCallerWithCode => code::SENDER_NOT_EOA,
-                InvalidTransaction::CreateInitCodeSizeLimit => code::INIT_CODE_SIZE,
-                _ => super::eth::SERVER_ERROR,
-            };
-            error(code, precheck_message(&reason, request, base_fee))
+        TransactionError::Invalid { reason, .. } => RpcError::SimulationRejected {
+            message: precheck_message(&reason, request, base_fee),
+            reason: Box::new(reason),
+        },
+        TransactionError::BlockGasExhausted { gas_limit, available, .. } => {
+            RpcError::BlockGasLimitReached { gas_limit, available }
         }
-        TransactionError::BlockGasExhausted { gas_limit, available, .. } => error(
-            code::BLOCK_GAS_LIMIT,
-            format!("block gas limit reached: the call asks for {gas_limit}, the block has {available} left"),
-        ),
-        other => internal(other),
+        other => RpcError::Transaction(other),
     }
-}
-
-fn error(code: i32, message: String) -> ErrorObjectOwned {
-    ErrorObject::owned(code, message, None::<()>)
-}
-
-fn limit(message: String) -> ErrorObjectOwned {
-    error(code::CLIENT_LIMIT, message)
-}
-
-/// A refused `movePrecompileToAddress`, under the spec's codes where it has one.
-fn move_error(refused: PrecompileMoveError) -> ErrorObjectOwned {
-    let code = match refused {
-        PrecompileMoveError::ToItself(_) => code::MOVED_TO_ITSELF,
-        PrecompileMoveError::SameDestination(_) | PrecompileMoveError::DestinationOverridden(_) => {
-            code::MOVED_TO_SAME_ADDRESS
-        }
-        PrecompileMoveError::NotAPrecompile(_) => super::eth::INVALID_PARAMS,
-    };
-    error(code, refused.to_string())
 }
 
 /// A state with the simulated blocks' changes on top: what they set is read here, the rest
