@@ -198,7 +198,16 @@ pub(super) struct JournalIndex {
     writing: B256Map<usize>,
     /// Transactions the pool let go while their rows were being written.
     left_while_writing: B256Set,
+    /// Transactions the pool let go before their rows were even handed to the journal: a block
+    /// can include a transaction while its admission still waits in the journal's queue. Their
+    /// rows are deleted as soon as they are written. Bounded by [`MAX_LEFT_BEFORE_WRITING`].
+    left_before_writing: B256Set,
 }
+
+/// Most transactions [`JournalIndex`] remembers as let go before their rows were written; past
+/// it (admissions that never reached the journal, their clients gone) it starts over, and a row
+/// it forgot stays until the next start-up finds its transaction mined and drops it.
+const MAX_LEFT_BEFORE_WRITING: usize = 65_536;
 
 impl JournalIndex {
     /// The index of the journal in `journal` as the store opens it: no rows known yet
@@ -217,6 +226,7 @@ impl JournalIndex {
             last_seq,
             writing: B256Map::default(),
             left_while_writing: B256Set::default(),
+            left_before_writing: B256Set::default(),
         }
     }
 
@@ -226,6 +236,9 @@ impl JournalIndex {
         self.last_seq += hashes.len() as i64;
         for hash in hashes {
             *self.writing.entry(*hash).or_default() += 1;
+            if self.left_before_writing.remove(hash) {
+                self.left_while_writing.insert(*hash);
+            }
         }
         first
     }
@@ -263,11 +276,14 @@ impl JournalIndex {
     fn forget(&mut self, hashes: &[B256]) -> Vec<i64> {
         let mut seqs = Vec::new();
         for hash in hashes {
-            if let Some(seq) = self.rows.remove(hash) {
-                seqs.push(seq);
-            }
+            let had_row = self.rows.remove(hash).map(|seq| seqs.push(seq)).is_some();
             if self.writing.contains_key(hash) {
                 self.left_while_writing.insert(*hash);
+            } else if !had_row {
+                if self.left_before_writing.len() >= MAX_LEFT_BEFORE_WRITING {
+                    self.left_before_writing.clear();
+                }
+                self.left_before_writing.insert(*hash);
             }
         }
         seqs
@@ -371,6 +387,19 @@ mod tests {
         index.forget(&[b]);
         assert_eq!(index.end(first, &[b], false), Vec::<i64>::new());
         assert!(index.rows.is_empty() && index.writing.is_empty() && index.left_while_writing.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_the_pool_let_go_before_its_row_was_written_has_the_row_deleted_after() {
+        let mut index = JournalIndex::after(0);
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        // A block included `a` while its admission still waited in the journal's queue.
+        assert_eq!(index.forget(&[a]), Vec::<i64>::new());
+        let first = index.begin(&[a, b]);
+        assert_eq!(index.end(first, &[a, b], true), vec![first], "a's row goes as soon as it is written");
+        assert_eq!(index.forget(&[b]), vec![first + 1]);
+        assert!(index.rows.is_empty() && index.writing.is_empty() && index.left_while_writing.is_empty());
+        assert!(index.left_before_writing.is_empty());
     }
 
     #[tokio::test]
