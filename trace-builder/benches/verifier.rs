@@ -17,7 +17,7 @@ use clap::Parser;
 use std::{collections::BTreeMap, time::Instant};
 use trace_builder::{
     BlockExecutor, BlockInputs, ChainConfig, StateTrie, Trace, TraceBlock, TraceRules, Verifier, Witness,
-    WitnessBuilder, blockchain_test::MemoryState,
+    WitnessBuilder, memory_state::MemoryState,
 };
 
 /// The transfer path of an ERC-20 token, hand-assembled (the same as the block production

@@ -1,4 +1,4 @@
-//! Errors of trace-builder's executor and of its ethereum/tests runner.
+//! Errors of trace-builder: of the executor, and of the in-memory state tests build on.
 //!
 //! The executor distinguishes a block that cannot run at all ([`ExecutionError`]) from one
 //! transaction that cannot be included ([`TransactionError`]): the builder skips such a
@@ -184,59 +184,8 @@ impl TransactionError {
     }
 }
 
-/// Why an ethereum/tests BlockchainTest failed: the first check that did not hold.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BlockchainTestError {
-    /// The fixture's JSON or one of its RLP fields does not decode.
-    #[error("fixture does not decode: {0}")]
-    Fixture(String),
-    /// The fixture's network is a fork the executor does not run.
-    #[error("unsupported network {0}")]
-    UnsupportedNetwork(String),
-    /// The genesis block does not match its own expectations (hash or state root).
-    #[error("genesis: {0}")]
-    Genesis(String),
-    /// A block that must be valid failed a check.
-    #[error("block {index} (number {number}): {reason}")]
-    Block {
-        /// Position of the block in the fixture.
-        index: usize,
-        /// The block's number.
-        number: u64,
-        /// What failed.
-        reason: String,
-    },
-    /// A block that the fixture marks invalid was accepted.
-    #[error("block {index}: accepted, but the fixture expects {expected}")]
-    ExpectedFailure {
-        /// Position of the block in the fixture.
-        index: usize,
-        /// The exception the fixture expects.
-        expected: String,
-    },
-    /// An account of `postState` differs from the state the blocks produced.
-    #[error("post state of {address}: {field} is {actual}, expected {expected}")]
-    PostState {
-        /// The account.
-        address: Address,
-        /// Which field differs (`balance`, `nonce`, `code`, `storage[slot]`, `existence`).
-        field: String,
-        /// The fixture's value.
-        expected: String,
-        /// Ours.
-        actual: String,
-    },
-    /// The head after all blocks is not the fixture's `lastblockhash`.
-    #[error("last block hash is {actual}, expected {expected}")]
-    LastBlockHash {
-        /// The fixture's.
-        expected: B256,
-        /// Ours.
-        actual: B256,
-    },
-}
-
-/// A read the in-memory state of the BlockchainTest runner cannot answer.
+/// A read a [`MemoryState`](crate::memory_state::MemoryState) cannot answer.
+#[cfg(any(test, feature = "test-utils"))]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MemoryStateError {
     /// BLOCKHASH reached a block the state does not know.
@@ -245,8 +194,8 @@ pub enum MemoryStateError {
     /// An account names a code the state does not have.
     #[error("unknown code {0}")]
     UnknownCode(B256),
-    /// A read outside the recorded accesses, when the state serves only those (the runner's
-    /// witness check).
+    /// A read outside the recorded accesses, when the state serves only those
+    /// ([`RecordedState`](crate::memory_state::RecordedState)).
     #[error("read outside the recorded accesses: {0}")]
     NotRecorded(String),
     /// A code in the state is not valid bytecode (a malformed EIP-7702 designation).
@@ -259,4 +208,5 @@ pub enum MemoryStateError {
     },
 }
 
+#[cfg(any(test, feature = "test-utils"))]
 impl revm::database_interface::DBErrorMarker for MemoryStateError {}

@@ -1,9 +1,15 @@
 //! EXECUTE: stateless re-execution of a trace (DESIGN.md, "Trace and EXECUTE").
 //!
-//! [`execute`] is true exactly when the trace's witness proves the pre-state root, every block
+//! [`execute`] accepts a trace exactly when its witness proves the pre-state root, every block
 //! re-executes under the L1 rules through the one block executor, and the resulting state root
-//! and summed gas equal the claimed ones. It holds no state, reads no database or network, and
-//! any malformed, incomplete or dishonest input makes it return false, never panic.
+//! and summed gas equal the claimed ones; it then returns the hash of the last block it sealed,
+//! which an L1 or a bridge keeps to bind the L2 headers, not only the L2 state. It holds no
+//! state, reads no database or network, and any malformed, incomplete or dishonest input makes it
+//! return the reason, never panic.
+//!
+//! The steps are those of a stateless block validator: check the ancestor headers (the BLOCKHASH
+//! window), build a database over the witness (a [`StateTrie`] over its nodes, its codes), execute
+//! each block and apply its changes to the trie, compare the final root and gas with the claims.
 //!
 //! Work and memory are bounded by the input: the trace's size is capped, every list is decoded
 //! from bytes that are present, each transaction's gas is capped by EIP-7825 and the block gas
@@ -52,6 +58,9 @@ pub struct Verifier {
 pub struct VerifiedBatch {
     /// The sealed header of every block of the batch, oldest first.
     pub headers: Vec<Header>,
+    /// The hash of the last sealed header (the batch's head): the L2 block hash a bridge binds
+    /// beside the state root.
+    pub head_hash: B256,
     /// Gas used by the whole batch.
     pub gas_used: u64,
     /// The state root after the batch.
@@ -157,19 +166,20 @@ pub enum InvalidTrace {
     },
 }
 
-/// EXECUTE on an L2 trace of the chain `chain`: true exactly when `trace` takes the state from
-/// `pre_state_root` to `post_state_root` using `gas_used` gas. Pure: no database, no network,
-/// no global state.
+/// EXECUTE on an L2 trace of the chain `chain`: `Ok` exactly when `trace` takes the state from
+/// `pre_state_root` to `post_state_root` using `gas_used` gas, with the hash of the batch's last
+/// block as the verifier sealed it; otherwise why not. The precompile's `bool` is `.is_ok()`.
+/// Pure: no database, no network, no global state.
 pub fn execute(
     chain: &ChainConfig,
     pre_state_root: B256,
     post_state_root: B256,
     trace: &[u8],
     gas_used: u64,
-) -> bool {
+) -> Result<B256, InvalidTrace> {
     Verifier::new(chain.clone(), TraceRules::L2)
         .verify(pre_state_root, post_state_root, trace, gas_used)
-        .is_ok()
+        .map(|batch| batch.head_hash)
 }
 
 impl Verifier {
@@ -242,15 +252,18 @@ impl Verifier {
         let mut db = TrieDatabase { trie: StateTrie::new(&nodes, pre_state_root), codes, block_hashes };
 
         let mut parent = parent.clone();
+        let mut head_hash = B256::ZERO;
         let mut headers = Vec::with_capacity(trace.blocks.len());
         let mut gas_used = 0u64;
         for block in &trace.blocks {
             let header = self.reexecute_block(&mut db, &parent, block, &mut gas_used, gas_limit)?;
-            db.block_hashes.insert(header.number, header.hash_slow());
+            head_hash = header.hash_slow();
+            db.block_hashes.insert(header.number, head_hash);
             headers.push(header.clone());
             parent = header;
         }
-        Ok(VerifiedBatch { post_state_root: parent.state_root, headers, gas_used })
+        // `blocks` is not empty, so `head_hash` is the last sealed header's.
+        Ok(VerifiedBatch { post_state_root: parent.state_root, headers, head_hash, gas_used })
     }
 
     /// Re-executes one block on `db` and returns its sealed header.

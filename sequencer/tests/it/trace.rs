@@ -16,7 +16,7 @@ use proptest::{
     test_runner::{Config as ProptestConfig, TestRunner},
 };
 use sequencer::rpc::TraceResponse;
-use trace_builder::{ChainConfig, Trace, TraceRules, Verifier, execute};
+use trace_builder::{ChainConfig, InvalidTrace, Trace, TraceRules, Verifier, execute};
 
 const GWEI: u128 = 1_000_000_000;
 /// Dev accounts 0..8 send the random transactions.
@@ -240,9 +240,14 @@ async fn get_trace(provider: &RootProvider, from: u64, to: u64) -> TraceResponse
     provider.raw_request("rollup_getTrace".into(), (U64::from(from), U64::from(to))).await.unwrap()
 }
 
-/// EXECUTE on the dev chain.
-fn verifies(pre: B256, post: B256, trace: &[u8], gas_used: u64) -> bool {
+/// EXECUTE on the dev chain: the hash of the batch's last block, or why the trace is invalid.
+fn verify(pre: B256, post: B256, trace: &[u8], gas_used: u64) -> Result<B256, InvalidTrace> {
     execute(&ChainConfig::l2(DEV_CHAIN_ID), pre, post, trace, gas_used)
+}
+
+/// Whether EXECUTE on the dev chain accepts the trace.
+fn verifies(pre: B256, post: B256, trace: &[u8], gas_used: u64) -> bool {
+    verify(pre, post, trace, gas_used).is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,22 +303,28 @@ async fn random_batches(node: &sequencer::node::Node, cases: usize) {
         assert_eq!(response.post_state_root, last.header.state_root);
         let trace = Trace::decode(&response.trace).unwrap();
         assert_eq!(trace.encode(), response.trace.to_vec(), "the trace has one encoding");
-        assert!(
-            verifies(
-                response.pre_state_root,
-                response.post_state_root,
-                &response.trace,
-                response.gas_used.to()
-            ),
-            "honest trace of blocks {from}..={to} ({ops:?}) does not verify"
-        );
+        let head_hash = verify(
+            response.pre_state_root,
+            response.post_state_root,
+            &response.trace,
+            response.gas_used.to(),
+        )
+        .unwrap_or_else(|error| {
+            panic!("honest trace of blocks {from}..={to} ({ops:?}) does not verify: {error}")
+        });
+        assert_eq!(head_hash, last.header.hash, "EXECUTE returns the hash of block {to}");
         traced.push(response);
     }
 
     // A trace over everything so far: one batch of many blocks.
     let head = provider.get_block_number().await.unwrap();
     let all = get_trace(&provider, 1, head).await;
-    assert!(verifies(all.pre_state_root, all.post_state_root, &all.trace, all.gas_used.to()));
+    let head_block = provider.get_block_by_number(head.into()).await.unwrap().unwrap();
+    assert_eq!(
+        verify(all.pre_state_root, all.post_state_root, &all.trace, all.gas_used.to()),
+        Ok(head_block.header.hash),
+        "EXECUTE on the whole chain returns the head's hash"
+    );
     // The trace survives the DA codec byte for byte.
     let (blobs, _) =
         trace_builder::blob::trace_to_blobs(&all.trace, trace_builder::blob::Codec::DEFAULT).unwrap();

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::{
-    blockchain_test::MemoryState,
     error::InputError,
+    memory_state::MemoryState,
     state::{AccountChange, AccountState},
 };
 use alloy_consensus::{
@@ -474,7 +474,7 @@ mod random_blocks {
     //! give the same block.
 
     use super::*;
-    use crate::{blockchain_test::RecordedState, state_trie::StateTrie};
+    use crate::{memory_state::RecordedState, state_trie::StateTrie};
     use proptest::prelude::*;
 
     const COUNTER: Address = address!("0x0000000000000000000000000000000000000c01");

@@ -1,10 +1,7 @@
 //! ethereum/tests BlockchainTests through the executor, the state trie and header sealing.
 
+use crate::blockchain_test::{self, BlockchainTestError, BlockchainTestFile};
 use alloy_primitives::U256;
-use trace_builder::{
-    blockchain_test::{self, BlockchainTestFile},
-    error::BlockchainTestError,
-};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ethereum-tests/");
 
@@ -158,8 +155,8 @@ fn recorded_state_answers_only_recorded_reads() {
     use revm::Database;
     use trace_builder::{
         StateAccess,
-        blockchain_test::{MemoryState, RecordedState},
         error::MemoryStateError,
+        memory_state::{MemoryState, RecordedState},
     };
 
     let mut state = MemoryState::default();

@@ -11,7 +11,7 @@ use revm::{
     state::AccountInfo,
 };
 use trace_builder::{
-    ChainConfig, execute,
+    ChainConfig, InvalidTrace, execute,
     precompile::{
         DEFAULT_EXECUTE_ADDRESS, ExecuteGas, ExecutePrecompile, PrecompilesWithExecute, encode_call,
     },
@@ -21,21 +21,40 @@ use trace_builder::{
 fn honest_batch_verifies() {
     let batch = honest_batch();
     let chain = ChainConfig::l2(CHAIN_ID);
-    assert!(execute(&chain, batch.pre_state_root, batch.post_state_root, &batch.bytes(), batch.gas_used));
-    assert!(!execute(
-        &chain,
-        batch.pre_state_root,
-        batch.post_state_root,
-        &batch.bytes(),
-        batch.gas_used + 1
+    assert_eq!(
+        execute(&chain, batch.pre_state_root, batch.post_state_root, &batch.bytes(), batch.gas_used),
+        Ok(batch.head_hash),
+        "an honest batch verifies, with the hash of the last block the builder sealed"
+    );
+    assert!(matches!(
+        execute(&chain, batch.pre_state_root, batch.post_state_root, &batch.bytes(), batch.gas_used + 1),
+        Err(InvalidTrace::GasUsed { .. })
     ));
-    assert!(!execute(
-        &ChainConfig::l2(CHAIN_ID + 1),
-        batch.pre_state_root,
-        batch.post_state_root,
-        &batch.bytes(),
-        batch.gas_used
+    assert!(matches!(
+        execute(
+            &ChainConfig::l2(CHAIN_ID + 1),
+            batch.pre_state_root,
+            batch.post_state_root,
+            &batch.bytes(),
+            batch.gas_used
+        ),
+        Err(InvalidTrace::ChainId { .. })
     ));
+}
+
+/// The last block's PREVRANDAO reaches no state (docs/trace-format.md §4, "What the claims
+/// bind"): a trace that changes it proves the same roots and gas. The head hash EXECUTE returns
+/// is what tells the two batches apart, so a bridge that keeps it binds the L2 headers too.
+#[test]
+fn the_head_hash_binds_what_the_state_roots_do_not() {
+    let batch = honest_batch();
+    let chain = ChainConfig::l2(CHAIN_ID);
+    let mut other = batch.trace.clone();
+    let last = other.blocks.last_mut().unwrap();
+    last.prev_randao = B256::repeat_byte(0xee);
+    let head = execute(&chain, batch.pre_state_root, batch.post_state_root, &other.encode(), batch.gas_used)
+        .expect("the roots and gas do not see the last block's PREVRANDAO");
+    assert_ne!(head, batch.head_hash);
 }
 
 /// Calls EXECUTE at `DEFAULT_EXECUTE_ADDRESS` from a transaction on an L1 EVM with `gas_limit`.

@@ -12,7 +12,7 @@ use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
 use trace_builder::{
     BlockExecutor, BlockInputs, ChainConfig, StateTrie, Trace, TraceBlock, Witness, WitnessBuilder,
-    blockchain_test::MemoryState, seal_header, trie::ordered_trie_root,
+    memory_state::MemoryState, seal_header, trie::ordered_trie_root,
 };
 
 pub const CHAIN_ID: u64 = 1337;
@@ -23,6 +23,8 @@ pub struct Batch {
     pub pre_state_root: B256,
     pub post_state_root: B256,
     pub gas_used: u64,
+    /// The hash of the last block, as the builder sealed it.
+    pub head_hash: B256,
     pub trace: Trace,
 }
 
@@ -132,6 +134,7 @@ pub fn honest_batch() -> Batch {
         pre_state_root,
         post_state_root: parent.state_root,
         gas_used,
+        head_hash: parent.hash_slow(),
         trace: Trace {
             chain_id: CHAIN_ID,
             ancestors,

@@ -10,11 +10,16 @@
 //! `verify` prints `valid` (exit 0) or `invalid: <reason>` (exit 1); a file it cannot read is
 //! exit 2. `blockchain-test` prints one line per test and `N passed, M failed` (exit 1 when any
 //! failed).
+//!
+//! The command and its ethereum/tests harness are built with the default `cli` feature; the
+//! library itself needs neither clap nor serde.
+
+mod blockchain_test;
 
 use alloy_primitives::B256;
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
-use trace_builder::{ChainConfig, TraceRules, Verifier, blob, blockchain_test};
+use trace_builder::{ChainConfig, TraceRules, Verifier, blob};
 
 #[derive(Parser)]
 #[command(name = "trace-builder", version, about = "Stateless verification of native rollup traces")]

@@ -10,299 +10,137 @@
 //! takes the stateless path: it builds the block's trace (the witness from the reads and writes
 //! the first run recorded, [`ExecutedBlock::access`] and [`ExecutedBlock::changes`], over the
 //! trie of `pre` and the blocks before) and requires the [`Verifier`] to accept it and seal the
-//! same header. A block the fixture marks with `expectException` must fail one of those steps. At the end every
-//! account of `postState` must match ours, no other account may exist, and our head must be
-//! `lastblockhash`.
+//! same header. A block the fixture marks with `expectException` must fail one of those
+//! steps. At the end every account of `postState` must match ours, no other account may exist,
+//! and our head must be `lastblockhash`.
 //!
-//! The serde types cover only what the runner reads.
+//! It is a module of the `trace-builder` command, not of the library: an L1 node that embeds the
+//! verifier needs neither it nor serde. The serde types cover only what the runner reads.
 
-use crate::{
+use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, U64, U256, map::B256Map};
+use revm::primitives::hardfork::SpecId;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use trace_builder::{
     chain::ChainConfig,
-    error::{BlockchainTestError, MemoryStateError},
     executor::{BlockExecutor, BlockInputs, ExecutedBlock, seal_header},
-    state::{AccountState, StateAccess, StateChanges},
-    state_trie::{StateTrie, state_root_of},
+    memory_state::MemoryState,
+    state_trie::StateTrie,
     trace::{Trace, TraceBlock, Witness, WitnessBuilder},
     trie::ordered_trie_root,
     verifier::{TraceRules, Verifier},
 };
-use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256, map::B256Map};
-use revm::{Database, DatabaseRef, bytecode::Bytecode, primitives::hardfork::SpecId, state::AccountInfo};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// One fixture file: test name → test.
-pub type BlockchainTestFile = BTreeMap<String, BlockchainTest>;
+pub(crate) type BlockchainTestFile = BTreeMap<String, BlockchainTest>;
 
 /// One BlockchainTest: a pre-state, a chain of blocks and the expected outcome.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BlockchainTest {
+pub(crate) struct BlockchainTest {
     /// The fork the blocks run under (`Cancun`, `Prague`, ...).
-    pub network: String,
+    pub(crate) network: String,
     /// The genesis header's fields; the runner reads its hash.
-    pub genesis_block_header: FixtureHeader,
+    pub(crate) genesis_block_header: FixtureHeader,
     /// The genesis block, RLP-encoded.
     #[serde(rename = "genesisRLP")]
-    pub genesis_rlp: Bytes,
+    pub(crate) genesis_rlp: Bytes,
     /// The blocks, in order.
-    pub blocks: Vec<FixtureBlock>,
+    pub(crate) blocks: Vec<FixtureBlock>,
     /// The state before the first block.
-    pub pre: BTreeMap<Address, FixtureAccount>,
+    pub(crate) pre: BTreeMap<Address, FixtureAccount>,
     /// The state after the last valid block, when the fixture lists it.
-    pub post_state: Option<BTreeMap<Address, FixtureAccount>>,
+    pub(crate) post_state: Option<BTreeMap<Address, FixtureAccount>>,
     /// Hash of the head after all blocks.
-    pub lastblockhash: B256,
+    pub(crate) lastblockhash: B256,
 }
 
 /// The header fields of a fixture the runner reads beside the RLP.
 #[derive(Clone, Debug, Deserialize)]
-pub struct FixtureHeader {
+pub(crate) struct FixtureHeader {
     /// The block hash the fixture expects.
-    pub hash: B256,
+    pub(crate) hash: B256,
 }
 
 /// One block of a fixture.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FixtureBlock {
+pub(crate) struct FixtureBlock {
     /// The block, RLP-encoded.
-    pub rlp: Bytes,
+    pub(crate) rlp: Bytes,
     /// Set when the block is invalid: the exception clients raise for it.
-    pub expect_exception: Option<String>,
+    pub(crate) expect_exception: Option<String>,
 }
 
 /// An account of a fixture's `pre` or `postState`.
 #[derive(Clone, Debug, Deserialize)]
-pub struct FixtureAccount {
+pub(crate) struct FixtureAccount {
     /// Balance in wei.
-    pub balance: U256,
+    pub(crate) balance: U256,
     /// Nonce.
-    pub nonce: U64,
+    pub(crate) nonce: U64,
     /// Code (empty for none).
-    pub code: Bytes,
+    pub(crate) code: Bytes,
     /// Storage slots; zero values are the same as absent.
-    pub storage: BTreeMap<U256, U256>,
+    pub(crate) storage: BTreeMap<U256, U256>,
 }
 
-/// An in-memory Ethereum state that serves revm: accounts, storage, codes by hash and block
-/// hashes. It is the runner's state; tests of the executor use it too.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryState {
-    accounts: BTreeMap<Address, AccountState>,
-    storage: BTreeMap<Address, BTreeMap<U256, U256>>,
-    codes: B256Map<Bytes>,
-    block_hashes: BTreeMap<u64, B256>,
-}
-
-impl MemoryState {
-    /// A state holding only the system contracts of Prague and later, as L1 deployed them
-    /// (EIP-4788 beacon roots, EIP-2935 block history, EIP-7002 and EIP-7251 request queues):
-    /// the base of an L2 test state.
-    pub fn with_system_contracts() -> Self {
-        use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
-        let mut state = Self::default();
-        for (address, code) in [
-            (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
-            (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
-            (eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE),
-            (
-                eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
-                &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
-            ),
-        ] {
-            state.insert_account(address, 1, U256::ZERO, code.clone(), BTreeMap::new());
-        }
-        state
-    }
-
-    /// Creates or replaces the account at `address` with `code` and `storage` (zero slots are
-    /// dropped).
-    pub fn insert_account(
-        &mut self,
+/// Why an ethereum/tests BlockchainTest failed: the first check that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BlockchainTestError {
+    /// The fixture's JSON or one of its RLP fields does not decode.
+    #[error("fixture does not decode: {0}")]
+    Fixture(String),
+    /// The fixture's network is a fork the executor does not run.
+    #[error("unsupported network {0}")]
+    UnsupportedNetwork(String),
+    /// The genesis block does not match its own expectations (hash or state root).
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// A block that must be valid failed a check.
+    #[error("block {index} (number {number}): {reason}")]
+    Block {
+        /// Position of the block in the fixture.
+        index: usize,
+        /// The block's number.
+        number: u64,
+        /// What failed.
+        reason: String,
+    },
+    /// A block that the fixture marks invalid was accepted.
+    #[error("block {index}: accepted, but the fixture expects {expected}")]
+    ExpectedFailure {
+        /// Position of the block in the fixture.
+        index: usize,
+        /// The exception the fixture expects.
+        expected: String,
+    },
+    /// An account of `postState` differs from the state the blocks produced.
+    #[error("post state of {address}: {field} is {actual}, expected {expected}")]
+    PostState {
+        /// The account.
         address: Address,
-        nonce: u64,
-        balance: U256,
-        code: Bytes,
-        storage: BTreeMap<U256, U256>,
-    ) {
-        let code_hash = if code.is_empty() {
-            KECCAK256_EMPTY
-        } else {
-            let hash = keccak256(&code);
-            self.codes.insert(hash, code);
-            hash
-        };
-        self.accounts.insert(address, AccountState { nonce, balance, code_hash });
-        let storage: BTreeMap<U256, U256> = storage.into_iter().filter(|(_, v)| !v.is_zero()).collect();
-        if storage.is_empty() {
-            self.storage.remove(&address);
-        } else {
-            self.storage.insert(address, storage);
-        }
-    }
-
-    /// Records the hash of block `number`, for BLOCKHASH.
-    pub fn insert_block_hash(&mut self, number: u64, hash: B256) {
-        self.block_hashes.insert(number, hash);
-    }
-
-    /// Applies a block's changes, with the semantics the state trie gives them.
-    pub fn apply(&mut self, changes: &StateChanges) {
-        for (hash, code) in &changes.codes {
-            self.codes.insert(*hash, code.clone());
-        }
-        for (address, change) in &changes.accounts {
-            let Some(info) = &change.info else {
-                self.accounts.remove(address);
-                self.storage.remove(address);
-                continue;
-            };
-            self.accounts.insert(*address, info.clone());
-            if change.storage_wiped {
-                self.storage.remove(address);
-            }
-            let storage = self.storage.entry(*address).or_default();
-            for (slot, value) in &change.storage {
-                if value.is_zero() {
-                    storage.remove(slot);
-                } else {
-                    storage.insert(*slot, *value);
-                }
-            }
-            if storage.is_empty() {
-                self.storage.remove(address);
-            }
-        }
-    }
-
-    /// The account at `address`, if it exists.
-    pub fn account(&self, address: &Address) -> Option<&AccountState> {
-        self.accounts.get(address)
-    }
-
-    /// The non-zero storage of `address`.
-    pub fn account_storage(&self, address: &Address) -> BTreeMap<U256, U256> {
-        self.storage.get(address).cloned().unwrap_or_default()
-    }
-
-    /// The code with `hash` (empty for the empty code's hash), if the state has it.
-    pub fn code(&self, hash: &B256) -> Option<Bytes> {
-        if *hash == KECCAK256_EMPTY {
-            return Some(Bytes::new());
-        }
-        self.codes.get(hash).cloned()
-    }
-
-    /// Every existing account's address.
-    pub fn addresses(&self) -> impl Iterator<Item = &Address> {
-        self.accounts.keys()
-    }
-
-    /// The state root and trie nodes of this state, built from scratch.
-    pub fn trie(&self) -> (B256, B256Map<Bytes>) {
-        state_root_of(
-            self.accounts
-                .iter()
-                .map(|(address, info)| (*address, info.clone(), self.account_storage(address))),
-        )
-    }
-}
-
-impl DatabaseRef for MemoryState {
-    type Error = MemoryStateError;
-
-    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.accounts.get(&address).map(|account| AccountInfo {
-            balance: account.balance,
-            nonce: account.nonce,
-            code_hash: account.code_hash,
-            account_id: None,
-            code: None,
-        }))
-    }
-
-    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        let code = self.code(&code_hash).ok_or(MemoryStateError::UnknownCode(code_hash))?;
-        Bytecode::new_raw_checked(code)
-            .map_err(|error| MemoryStateError::MalformedCode { hash: code_hash, reason: error.to_string() })
-    }
-
-    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.storage.get(&address).and_then(|storage| storage.get(&index)).copied().unwrap_or_default())
-    }
-
-    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        self.block_hashes.get(&number).copied().ok_or(MemoryStateError::UnknownBlockHash(number))
-    }
-}
-
-impl Database for MemoryState {
-    type Error = MemoryStateError;
-
-    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        self.basic_ref(address)
-    }
-
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        self.code_by_hash_ref(code_hash)
-    }
-
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        self.storage_ref(address, index)
-    }
-
-    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
-        self.block_hash_ref(number)
-    }
-}
-
-/// A view of a [`MemoryState`] that answers only the reads in `access` and fails every other:
-/// what a stateless verifier holding a witness of exactly those reads could answer.
-#[derive(Debug)]
-pub struct RecordedState<'a> {
-    /// The full state.
-    pub state: &'a MemoryState,
-    /// The reads it may answer.
-    pub access: &'a StateAccess,
-}
-
-impl Database for RecordedState<'_> {
-    type Error = MemoryStateError;
-
-    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        if !self.access.accounts.contains(&address) {
-            return Err(MemoryStateError::NotRecorded(format!("account {address}")));
-        }
-        self.state.basic_ref(address)
-    }
-
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        if !self.access.codes.contains(&code_hash) {
-            return Err(MemoryStateError::NotRecorded(format!("code {code_hash}")));
-        }
-        self.state.code_by_hash_ref(code_hash)
-    }
-
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        if !self.access.storage.get(&address).is_some_and(|slots| slots.contains(&index)) {
-            return Err(MemoryStateError::NotRecorded(format!("slot {index:#x} of {address}")));
-        }
-        self.state.storage_ref(address, index)
-    }
-
-    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
-        if !self.access.block_hashes.contains(&number) {
-            return Err(MemoryStateError::NotRecorded(format!("hash of block {number}")));
-        }
-        self.state.block_hash_ref(number)
-    }
+        /// Which field differs (`balance`, `nonce`, `code`, `storage[slot]`, `existence`).
+        field: String,
+        /// The fixture's value.
+        expected: String,
+        /// Ours.
+        actual: String,
+    },
+    /// The head after all blocks is not the fixture's `lastblockhash`.
+    #[error("last block hash is {actual}, expected {expected}")]
+    LastBlockHash {
+        /// The fixture's.
+        expected: B256,
+        /// Ours.
+        actual: B256,
+    },
 }
 
 /// The revm fork of a fixture's `network`, for the networks the executor runs.
-pub fn network_spec(network: &str) -> Option<SpecId> {
+pub(crate) fn network_spec(network: &str) -> Option<SpecId> {
     Some(match network {
         "Paris" | "Merge" => SpecId::MERGE,
         "Shanghai" => SpecId::SHANGHAI,
@@ -314,12 +152,12 @@ pub fn network_spec(network: &str) -> Option<SpecId> {
 }
 
 /// Parses a fixture file.
-pub fn parse(json: &str) -> Result<BlockchainTestFile, BlockchainTestError> {
+pub(crate) fn parse(json: &str) -> Result<BlockchainTestFile, BlockchainTestError> {
     serde_json::from_str(json).map_err(|error| BlockchainTestError::Fixture(error.to_string()))
 }
 
 /// Runs one BlockchainTest; `Ok` when every check holds.
-pub fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
+pub(crate) fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
     let spec = network_spec(&test.network)
         .ok_or_else(|| BlockchainTestError::UnsupportedNetwork(test.network.clone()))?;
     // The fixtures' chain id is mainnet's.
