@@ -71,6 +71,11 @@ struct Args {
     /// account per transfer (the resident-memory rows then show whether the caches hold).
     #[arg(long)]
     fresh_recipients: bool,
+    /// Send the transfers in this many waves, each once the one before is included, and print
+    /// each node's memory after each wave: the pool then never holds more than a wave, and
+    /// what grows is the state.
+    #[arg(long, default_value_t = 1)]
+    waves: usize,
     /// Our node's `database.state_cache_mib`.
     #[arg(long)]
     state_cache_mib: Option<u64>,
@@ -354,43 +359,60 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
     let started = Instant::now();
     let mut latencies = Vec::with_capacity(batches.len());
     let mut refused = 0;
-    for wave in batches.chunks(args.clients) {
-        let requests = wave.iter().map(|batch| {
-            let client = client.clone();
-            let batch = batch.clone();
-            let url = url.to_string();
-            async move {
-                let sent = Instant::now();
-                let responses: Vec<Value> =
-                    client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
-                (sent.elapsed(), responses.iter().filter(|response| response.get("error").is_some()).count())
-            }
-        });
-        for (latency, errors) in futures_join_all(requests).await {
-            latencies.push(latency.as_secs_f64() * 1e3);
-            refused += errors;
-        }
-    }
-    let accepted_in = started.elapsed();
-    let accepted = raw.len() - refused;
-
-    // Included: until the blocks since the start hold every accepted transaction.
+    let mut accepted_in = Duration::ZERO;
     let mut included = 0usize;
     let mut next = start_block + 1;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while included < accepted && Instant::now() < deadline {
-        let head = rpc(&client, url, "eth_blockNumber", json!([])).await;
-        let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-        while next <= head {
-            let count =
-                rpc(&client, url, "eth_getBlockTransactionCountByNumber", json!([format!("{next:#x}")]))
-                    .await;
-            included +=
-                usize::from_str_radix(count.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap();
-            next += 1;
+    let deadline = Instant::now() + Duration::from_secs(1_200);
+    let per_wave = batches.len().div_ceil(args.waves.max(1));
+    for (wave_index, wave) in batches.chunks(per_wave).enumerate() {
+        for round in wave.chunks(args.clients) {
+            let requests = round.iter().map(|batch| {
+                let client = client.clone();
+                let batch = batch.clone();
+                let url = url.to_string();
+                async move {
+                    let sent = Instant::now();
+                    let responses: Vec<Value> =
+                        client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+                    (
+                        sent.elapsed(),
+                        responses.iter().filter(|response| response.get("error").is_some()).count(),
+                    )
+                }
+            });
+            for (latency, errors) in futures_join_all(requests).await {
+                latencies.push(latency.as_secs_f64() * 1e3);
+                refused += errors;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        accepted_in = started.elapsed();
+        let sent: usize = batches.iter().take((wave_index + 1) * per_wave).map(Vec::len).sum();
+        let accepted = sent - refused;
+        // Included: until the blocks since the start hold every transaction accepted so far.
+        while included < accepted && Instant::now() < deadline {
+            let head = rpc(&client, url, "eth_blockNumber", json!([])).await;
+            let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+            while next <= head {
+                let count =
+                    rpc(&client, url, "eth_getBlockTransactionCountByNumber", json!([format!("{next:#x}")]))
+                        .await;
+                included +=
+                    usize::from_str_radix(count.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+                        .unwrap();
+                next += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if args.waves > 1 {
+            eprintln!(
+                "{url}: wave {}: {included} included, {:.0} MB resident, {:.0} MB anonymous",
+                wave_index + 1,
+                memory_mb(node, "VmRSS:"),
+                memory_mb(node, "RssAnon:")
+            );
+        }
     }
+    let accepted = raw.len() - refused;
     let included_in = started.elapsed();
 
     latencies.sort_by(f64::total_cmp);
