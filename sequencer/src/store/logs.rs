@@ -53,7 +53,7 @@ impl Store {
         for value in binds {
             statement = statement.bind(value);
         }
-        let rows = statement.fetch_all(&self.pool).await?;
+        let rows = statement.fetch_all(&self.readers).await?;
         rows.iter()
             .map(|row| {
                 let mut topics = Vec::with_capacity(4);

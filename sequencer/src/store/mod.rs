@@ -6,17 +6,17 @@
 //! SQLite, which looks named parameters up one by one.
 
 mod account_filter;
+mod journal;
 mod logs;
 mod node_store;
-mod pool;
 mod records;
 mod trie_nodes;
 mod writer_lock;
 
 pub use account_filter::AccountFilter;
+pub use journal::PoolJournal;
 pub use logs::LogQuery;
 pub use node_store::DbNodeStore;
-pub use pool::PoolJournal;
 pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
 pub use writer_lock::WriterLock;
 
@@ -61,7 +61,7 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Connections for this handle's reads: the RPC's, or the producer's.
-    pool: AnyPool,
+    readers: AnyPool,
     /// Connections for the block producer's reads.
     producer: AnyPool,
     /// One connection for block commits.
@@ -73,7 +73,7 @@ pub struct Store {
     /// Addresses that may have an account: reads of others skip the database.
     account_filter: AccountFilter,
     /// Where the pool's journal keeps each transaction it holds.
-    journal_index: std::sync::Arc<parking_lot::Mutex<pool::JournalIndex>>,
+    journal_index: std::sync::Arc<parking_lot::Mutex<journal::JournalIndex>>,
 }
 
 /// Connections of the block producer's reads: one for execution and the trie, and one for
@@ -185,7 +185,7 @@ impl Store {
             options.connect(&url).await.map_err(|source| StoreError::Connect { url: redact(&url), source })
         };
         let readers = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
-        let (pool, producer, writer, journal) = match backend {
+        let (readers, producer, writer, journal) = match backend {
             Backend::Sqlite => {
                 // SQLite has one writer at a time. Giving the writes one connection of their own
                 // queues them in the pool instead of in SQLite's busy handler (which sleeps),
@@ -200,7 +200,7 @@ impl Store {
                 };
                 let writer = connect(one_writer(writer_cache_kib), url.clone()).await?;
                 let journal =
-                    connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), pool::sqlite_journal_url(&url)).await?;
+                    connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), journal::sqlite_journal_url(&url)).await?;
                 let sqlite_readers = |options: AnyPoolOptions| {
                     options.after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, reader_cache_kib)))
                 };
@@ -234,20 +234,20 @@ impl Store {
         migrator.run(&writer).await?;
         if backend == Backend::Sqlite {
             sqlx::migrate!("../migrations/sqlite-pool-journal").run(&journal).await?;
-            pool::move_journal_out_of_chain_file(&writer, &journal).await?;
-            tokio::spawn(checkpoint_sqlite(pool.clone()));
+            journal::move_journal_out_of_chain_file(&writer, &journal).await?;
+            tokio::spawn(checkpoint_sqlite(readers.clone()));
             tokio::spawn(checkpoint_sqlite(journal.clone()));
         }
         let journal_index =
-            std::sync::Arc::new(parking_lot::Mutex::new(pool::JournalIndex::read(&journal).await?));
-        let account_filter = load_account_filter(&pool, account_filter_bytes).await?;
-        Ok(Self { pool, producer, writer, journal, backend, account_filter, journal_index })
+            std::sync::Arc::new(parking_lot::Mutex::new(journal::JournalIndex::read(&journal).await?));
+        let account_filter = load_account_filter(&readers, account_filter_bytes).await?;
+        Ok(Self { readers, producer, writer, journal, backend, account_filter, journal_index })
     }
 
     /// The same database, reading through the block producer's own connections: RPC reads,
     /// however many, never hold the producer up.
     pub fn for_producer(&self) -> Self {
-        Self { pool: self.producer.clone(), ..self.clone() }
+        Self { readers: self.producer.clone(), ..self.clone() }
     }
 
     /// The engine behind this store.
@@ -293,7 +293,7 @@ impl Store {
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT value FROM chain_meta WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         Ok(row.map(|row| row.try_get::<Vec<u8>, _>(0)).transpose()?)
     }
@@ -387,7 +387,7 @@ impl Store {
     /// Number and hash of the newest block, or `None` for an empty database.
     pub async fn head(&self) -> Result<Option<(u64, B256)>, StoreError> {
         let row = sqlx::query("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| Ok((row.try_get::<i64, _>(0)? as u64, b256(&row, 1)?))).transpose()
     }
@@ -396,7 +396,7 @@ impl Store {
     pub async fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
         let row = sqlx::query("SELECT header FROM blocks WHERE number = $1")
             .bind(number as i64)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| decode_header(&row)).transpose()
     }
@@ -405,7 +405,7 @@ impl Store {
     pub async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, StoreError> {
         let row = sqlx::query("SELECT header FROM blocks WHERE hash = $1")
             .bind(hash.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| decode_header(&row)).transpose()
     }
@@ -414,7 +414,7 @@ impl Store {
     pub async fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         let row = sqlx::query("SELECT hash FROM blocks WHERE number = $1")
             .bind(number as i64)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| b256(&row, 0)).transpose()
     }
@@ -425,7 +425,7 @@ impl Store {
     pub async fn block_state(&self, number: u64) -> Result<Option<(StateAccess, StateChanges)>, StoreError> {
         let row = sqlx::query("SELECT state_access, state_changes FROM blocks WHERE number = $1")
             .bind(number as i64)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let (Some(access), Some(changes)) =
@@ -446,7 +446,7 @@ impl Store {
         let rows =
             sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 ORDER BY tx_index")))
                 .bind(number as i64)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.readers)
                 .await?;
         rows.iter().map(StoredTransaction::from_row).collect()
     }
@@ -456,7 +456,7 @@ impl Store {
     pub async fn block_transaction_count(&self, number: u64) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE block_number = $1")
             .bind(number as i64)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.readers)
             .await?;
         Ok(count as u64)
     }
@@ -472,7 +472,7 @@ impl Store {
             sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE block_number = $1 AND tx_index = $2")))
                 .bind(number as i64)
                 .bind(index)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.readers)
                 .await?;
         row.as_ref().map(StoredTransaction::from_row).transpose()
     }
@@ -486,7 +486,7 @@ impl Store {
             sqlx::query_scalar("SELECT MIN(log_index) FROM logs WHERE block_number = $1 AND tx_index = $2")
                 .bind(number as i64)
                 .bind(tx_index)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.readers)
                 .await?;
         Ok(first.map(|index| index as u64))
     }
@@ -495,7 +495,7 @@ impl Store {
     pub async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("{TX_COLUMNS} WHERE hash = $1")))
             .bind(hash.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.as_ref().map(StoredTransaction::from_row).transpose()
     }
@@ -507,7 +507,7 @@ impl Store {
         }
         let row = sqlx::query("SELECT nonce, balance, code_hash FROM accounts WHERE address = $1")
             .bind(address.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| {
             Ok(AccountState {
@@ -535,7 +535,7 @@ impl Store {
             for address in chunk {
                 query = query.bind(address.to_vec());
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(&self.readers).await? {
                 found.push((
                     address(&row, 0)?,
                     AccountState {
@@ -554,7 +554,7 @@ impl Store {
         let row = sqlx::query("SELECT value FROM storage WHERE address = $1 AND slot = $2")
             .bind(address.to_vec())
             .bind(slot.to_be_bytes_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| u256(&row, 0)).transpose().map(Option::unwrap_or_default)
     }
@@ -563,14 +563,14 @@ impl Store {
     pub async fn code(&self, hash: B256) -> Result<Option<Bytes>, StoreError> {
         let row = sqlx::query("SELECT code FROM codes WHERE hash = $1")
             .bind(hash.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
     }
 
     /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
         self.producer.close().await;
         self.writer.close().await;
         self.journal.close().await;

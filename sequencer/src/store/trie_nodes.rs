@@ -108,7 +108,7 @@ impl Store {
             None => {
                 let row = sqlx::query("SELECT location FROM trie_node_hashes WHERE hash = $1")
                     .bind(hash.to_vec())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.readers)
                     .await?;
                 let Some(row) = row else { return Ok(None) };
                 let location = row.try_get::<i64, _>(0)? as u64;
@@ -121,7 +121,7 @@ impl Store {
              ORDER BY first_location DESC LIMIT 1",
         )
         .bind(location.get() as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         let missing =
             || StoreError::Corrupt(format!("no trie node at location {location} (expected {hash})"));
