@@ -109,6 +109,10 @@ struct Figures {
     anonymous_mb: f64,
     balance_per_s: f64,
     absent_balance_per_s: f64,
+    /// `eth_getBalance` of the accounts the transfers created (`--fresh-recipients`): existing
+    /// accounts, most of them read for the first time.
+    created_balance_per_s: f64,
+    created_balance_per_cpu_s: f64,
     call_per_s: f64,
     /// Reads per second of CPU the node itself used: what a read costs it, whatever share of
     /// the cores it got beside the load generator.
@@ -145,9 +149,7 @@ fn main() {
                 max_fee_per_gas: 100_000_000_000,
                 max_priority_fee_per_gas: 1_000_000_000,
                 to: TxKind::Call(if args.fresh_recipients {
-                    Address::from_word(alloy_primitives::keccak256(
-                        [sender.address().as_slice(), &nonce.to_be_bytes()].concat(),
-                    ))
+                    fresh_recipient(sender.address(), nonce)
                 } else {
                     Address::with_last_byte((i % 200) as u8).create(nonce)
                 }),
@@ -234,6 +236,13 @@ fn main() {
     row("of it anonymous MB (without mapped files)", ours.anonymous_mb, theirs.anonymous_mb, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
     row("eth_getBalance/s, absent accounts", ours.absent_balance_per_s, theirs.absent_balance_per_s, 0);
+    row(
+        "eth_getBalance/s, accounts the transfers created",
+        ours.created_balance_per_s,
+        theirs.created_balance_per_s,
+        0,
+    );
+    row("the same per node CPU-second", ours.created_balance_per_cpu_s, theirs.created_balance_per_cpu_s, 0);
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
     row("eth_getBalance per node CPU-second", ours.balance_per_cpu_s, theirs.balance_per_cpu_s, 0);
     row(
@@ -431,6 +440,17 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
     let (absent_balance_per_s, absent_balance_per_cpu_s) =
         read_load(url, node, Arc::new(absent), |address| ("eth_getBalance", json!([address, "latest"])))
             .await;
+    let (created_balance_per_s, created_balance_per_cpu_s) = if args.fresh_recipients {
+        eprintln!("{url}: reading balances of the accounts the transfers created");
+        let per_sender = raw.len().div_ceil(senders.len()) as u64;
+        let created: Vec<Address> = (0..per_sender)
+            .flat_map(|nonce| senders.iter().map(move |sender| fresh_recipient(*sender, nonce)))
+            .collect();
+        read_load(url, node, Arc::new(created), |address| ("eth_getBalance", json!([address, "latest"])))
+            .await
+    } else {
+        (f64::NAN, f64::NAN)
+    };
     eprintln!("{url}: reading receipts in batches of {RECEIPT_BATCH}");
     let hashes: Vec<B256> = raw
         .iter()
@@ -452,6 +472,8 @@ async fn measure(url: &str, node: u32, raw: &[String], senders: &[Address], args
         anonymous_mb,
         balance_per_s,
         absent_balance_per_s,
+        created_balance_per_s,
+        created_balance_per_cpu_s,
         call_per_s,
         balance_per_cpu_s,
         absent_balance_per_cpu_s,
@@ -592,6 +614,11 @@ async fn read_load(
     }
     let cpu = cpu_seconds(node) - cpu_before;
     (total as f64 / READ_SECONDS as f64, total as f64 / cpu)
+}
+
+/// The account a transfer of `sender` at `nonce` creates with `--fresh-recipients`.
+fn fresh_recipient(sender: Address, nonce: u64) -> Address {
+    Address::from_word(alloy_primitives::keccak256([sender.as_slice(), &nonce.to_be_bytes()].concat()))
 }
 
 /// A memory figure of process `pid` in MB: the line `field` (`VmRSS:`, `RssAnon:`) of
