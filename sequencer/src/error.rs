@@ -74,9 +74,6 @@ pub enum StoreError {
     /// Data in the database does not decode.
     #[error("database holds corrupt data: {0}")]
     Corrupt(String),
-    /// A task that reads the store for others has stopped (the node is shutting down).
-    #[error("the store's {0} has stopped")]
-    Stopped(&'static str),
 }
 
 /// Errors of loading a genesis file.

@@ -104,8 +104,6 @@ pub struct EthRpc {
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
     pub(super) head_accounts: Arc<HeadAccounts>,
-    /// Reads of head accounts no cache holds, coalesced into shared queries.
-    account_reads: super::account_reads::AccountReads,
     /// Analysed codes for simulated calls.
     pub(super) codes: Arc<super::codes::Codes>,
     /// Permits to execute calls on blocking threads.
@@ -229,7 +227,6 @@ impl EthRpc {
             nodes,
             mempool,
             head_accounts: HeadAccounts::following(head.clone()),
-            account_reads: super::account_reads::AccountReads::spawn(store.clone()),
             head,
             filters: Arc::default(),
             newest_block_logs: Arc::default(),
@@ -350,7 +347,7 @@ impl EthRpc {
             if let Some(account) = self.head_accounts.get(&head, &address) {
                 return Ok(account);
             }
-            let account = self.account_reads.account(address).await?;
+            let account = self.store.account(address).await?;
             self.head_accounts.insert(&head, address, account.clone());
             return Ok(account);
         }

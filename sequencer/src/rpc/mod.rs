@@ -30,7 +30,6 @@
 //! Methods fail with one error type, [`RpcError`] (`error.rs`), which becomes a JSON-RPC error
 //! object in one place. Work that blocks runs through `Executions::run` (heavy work, admitted
 //! in turn) or `executions::blocking` (light reads below the head).
-mod account_reads;
 mod batch;
 mod blocks;
 mod call;
