@@ -296,14 +296,15 @@ fn our_node(
         .args(["--mempool-max-pending", &transactions.max(5_120).to_string()])
         .args(["--mempool-max-per-sender", &transactions.max(16).to_string()])
         .args(["--mempool-max-bytes", &(transactions * 1_024).max(64 << 20).to_string()]);
-    if let Some(mib) = args.state_cache_mib {
-        command.args(["--state-cache-mib", &mib.to_string()]);
-    }
-    if let Some(mib) = args.node_cache_mib {
-        command.args(["--node-cache-mib", &mib.to_string()]);
-    }
-    if let Some(mib) = args.sqlite_writer_cache_mib {
-        command.args(["--sqlite-writer-cache-mib", &mib.to_string()]);
+    let caches = [
+        ("--state-cache-mib", args.state_cache_mib),
+        ("--node-cache-mib", args.node_cache_mib),
+        ("--sqlite-writer-cache-mib", args.sqlite_writer_cache_mib.map(u64::from)),
+    ];
+    for (flag, mib) in caches {
+        if let Some(mib) = mib {
+            command.args([flag, &mib.to_string()]);
+        }
     }
     if let Some(url) = database_url {
         command.args(["--database-url", &url]);
