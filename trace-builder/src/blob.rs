@@ -291,7 +291,28 @@ pub fn trace_to_blobs(trace: &[u8], codec: Codec) -> Result<(Vec<Vec<u8>>, usize
 
 /// The one trace the blobs carry.
 pub fn blobs_to_trace(blobs: &[impl AsRef<[u8]>]) -> Result<Vec<u8>, BlobError> {
-    let mut traces = decode_frames(&decode_blobs(blobs)?)?;
+    payload_to_trace(&decode_blobs(blobs)?)
+}
+
+/// The length of the trace a payload of exactly one frame declares, read from the frame's
+/// header without decompressing anything: what EXECUTE meters before it decompresses.
+pub fn declared_trace_len(payload: &[u8]) -> Result<usize, BlobError> {
+    let frame = |reason: &str| BlobError::Frame { offset: 0, reason: reason.into() };
+    let header = payload.get(..FRAME_HEADER).ok_or_else(|| frame("truncated header"))?;
+    let body_len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as usize;
+    let trace_len = u32::from_be_bytes([header[6], header[7], header[8], header[9]]) as usize;
+    if FRAME_HEADER.saturating_add(body_len) != payload.len() {
+        return Err(frame("the payload is not exactly one frame"));
+    }
+    if trace_len > MAX_TRACE_BYTES {
+        return Err(BlobError::TooLarge(trace_len));
+    }
+    Ok(trace_len)
+}
+
+/// The one trace a payload carries.
+pub fn payload_to_trace(payload: &[u8]) -> Result<Vec<u8>, BlobError> {
+    let mut traces = decode_frames(payload)?;
     match (traces.pop(), traces.is_empty()) {
         (Some(trace), true) => Ok(trace),
         (None, _) => Err(BlobError::Frame { offset: 0, reason: "no frame".into() }),

@@ -1,7 +1,10 @@
 //! The rules a chain runs under: its fork, chain id and fee-market parameters, and the header
-//! fields they derive from the parent (base fee, excess blob gas). The sequencer's builder and
-//! the verifier take the same [`ChainConfig`], so they apply the same formulas.
+//! fields they derive from the parent (base fee, excess blob gas), and what sets an L1 apart
+//! from the L2 (blob transactions, EXECUTE). The sequencer's builder and the verifier take the
+//! same [`ChainConfig`], so they apply the same formulas; the node in its L1 role runs the same
+//! code with another instance.
 
+use crate::precompile::ExecuteSettings;
 use alloy_consensus::Header;
 use alloy_eips::{
     eip1559::{BaseFeeParams, INITIAL_BASE_FEE},
@@ -26,13 +29,25 @@ pub struct ChainConfig {
     /// blob base fee update fraction, maximum blobs per transaction (EIP-7594), and the EIP-7918
     /// blob base cost.
     pub blob_params: BlobParams,
+    /// Whether the chain takes blob (type-3) transactions: an L1 does, the native rollup's L2
+    /// does not (DESIGN.md, "Chain rules").
+    pub blob_transactions: bool,
+    /// EXECUTE, where the chain verifies native rollups (the project's dev L1); `None` on the
+    /// L2 and on stock Ethereum.
+    pub execute: Option<ExecuteSettings>,
 }
 
 impl ChainConfig {
     /// The native rollup's L2: Ethereum's own rules at Osaka, the newest fork revm 42
     /// implements completely (Amsterdam is still in development there).
     pub fn l2(chain_id: u64) -> Self {
-        Self::l1(chain_id, SpecId::OSAKA)
+        Self { blob_transactions: false, ..Self::l1(chain_id, SpecId::OSAKA) }
+    }
+
+    /// The dev L1 a native rollup settles on: Ethereum's rules at `spec` with EXECUTE at
+    /// `execute`'s address.
+    pub fn dev_l1(chain_id: u64, spec: SpecId, execute: ExecuteSettings) -> Self {
+        Self { execute: Some(execute), ..Self::l1(chain_id, spec) }
     }
 
     /// Ethereum's rules at `spec` with mainnet fee parameters and the fork's blob schedule
@@ -45,7 +60,14 @@ impl ChainConfig {
         } else {
             BlobParams::cancun()
         };
-        Self { chain_id, spec, base_fee_params: BaseFeeParams::ethereum(), blob_params }
+        Self {
+            chain_id,
+            spec,
+            base_fee_params: BaseFeeParams::ethereum(),
+            blob_params,
+            blob_transactions: true,
+            execute: None,
+        }
     }
 
     /// Whether the executor implements `spec`: Paris (the Merge) to Osaka. Earlier forks need

@@ -9,6 +9,7 @@
 //! - `test-utils`: the `memory_state` module, an in-memory state for tests, benches and the harness.
 #![warn(missing_docs)]
 
+pub mod bindings;
 pub mod blob;
 pub mod chain;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod trie;
 pub mod trie_database;
 pub mod verifier;
 
+pub use bindings::{Bindings, L1Anchor};
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
 pub use executor::{

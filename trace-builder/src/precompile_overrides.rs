@@ -2,15 +2,20 @@
 //! and `eth_simulateV1`): `movePrecompileToAddress` puts a precompile at another address, and
 //! any override of a precompile's own address makes it an ordinary account there, so that the
 //! code put there runs instead (a mock `ecrecover`, say). Real blocks run with none.
+//!
+//! On a chain with EXECUTE (the dev L1) the set also holds EXECUTE at its address.
 
-use alloy_primitives::Address;
+use crate::precompile::{ExecuteOutcome, ExecutePrecompile};
+use alloy_primitives::{Address, Bytes, U256};
 use revm::{
-    context::Cfg,
-    context_interface::ContextTr,
-    handler::{EthPrecompiles, PrecompileProvider},
+    context::{Cfg, LocalContextTr, Transaction},
+    context_interface::{ContextTr, JournalTr},
+    handler::{EthPrecompiles, PrecompileProvider, precompile_output_to_interpreter_result},
     interpreter::{CallInputs, InterpreterResult},
+    precompile::{PrecompileHalt, PrecompileOutput},
     primitives::{AddressSet, hardfork::SpecId},
 };
+use std::sync::Arc;
 
 /// Where precompiles moved and which addresses they left; none by default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,18 +69,58 @@ impl PrecompileOverrides {
     }
 }
 
-/// Ethereum's precompiles of the running fork with [`PrecompileOverrides`] applied. Addresses
-/// warm at the start of a transaction stay the fork's, as in geth.
+/// Ethereum's precompiles of the running fork with [`PrecompileOverrides`] applied, and
+/// EXECUTE where the chain has it. Addresses warm at the start of a transaction stay the fork's
+/// (plus EXECUTE's), as in geth.
 #[derive(Clone, Debug)]
 pub struct OverriddenPrecompiles {
     eth: EthPrecompiles,
     overrides: PrecompileOverrides,
+    execute: Option<Arc<ExecutePrecompile>>,
+    addresses: AddressSet,
 }
 
 impl OverriddenPrecompiles {
     /// The precompiles of `spec` with `overrides`.
     pub fn new(spec: SpecId, overrides: PrecompileOverrides) -> Self {
-        Self { eth: EthPrecompiles::new(spec), overrides }
+        let eth = EthPrecompiles::new(spec);
+        let addresses = eth.warm_addresses().clone();
+        Self { eth, overrides, execute: None, addresses }
+    }
+
+    /// The same set with EXECUTE at its address.
+    pub fn with_execute(mut self, execute: ExecutePrecompile) -> Self {
+        self.addresses.insert(execute.address());
+        self.execute = Some(Arc::new(execute));
+        self
+    }
+
+    /// Runs EXECUTE if `inputs` calls it.
+    fn run_execute<CTX: ContextTr>(
+        &self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Option<InterpreterResult> {
+        let execute = self.execute.as_ref().filter(|execute| execute.address() == inputs.bytecode_address)?;
+        let outcome = {
+            let input = inputs.input.as_bytes(context);
+            execute.run(&input, inputs.gas_limit, context.tx().blob_versioned_hashes())
+        };
+        let output = match outcome {
+            ExecuteOutcome::Answered { gas, invalid } => PrecompileOutput::new(
+                gas,
+                Bytes::from(U256::from(u8::from(invalid.is_none())).to_be_bytes::<32>()),
+                inputs.reservoir,
+            ),
+            ExecuteOutcome::OutOfGas => PrecompileOutput::halt(PrecompileHalt::OutOfGas, inputs.reservoir),
+            ExecuteOutcome::Refused(reason) => {
+                if context.journal().depth() == 1 {
+                    context.local_mut().set_precompile_error_context(reason.to_string());
+                }
+                PrecompileOutput::halt(PrecompileHalt::other_static(reason), inputs.reservoir)
+            }
+        };
+        Some(precompile_output_to_interpreter_result(output, inputs.gas_limit))
     }
 }
 
@@ -83,10 +128,23 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for OverriddenPrecompiles {
     type Output = InterpreterResult;
 
     fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
-        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec)
+        let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec);
+        if changed {
+            self.addresses = self.eth.warm_addresses().clone();
+            if let Some(execute) = &self.execute {
+                self.addresses.insert(execute.address());
+            }
+        }
+        changed
     }
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+        if self.execute.is_some()
+            && self.overrides.lookup(inputs.bytecode_address) == Lookup::AsForked
+            && let Some(result) = self.run_execute(context, inputs)
+        {
+            return Ok(Some(result));
+        }
         if self.overrides.is_empty() {
             return <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.eth, context, inputs);
         }
@@ -104,7 +162,7 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for OverriddenPrecompiles {
     }
 
     fn warm_addresses(&self) -> &AddressSet {
-        self.eth.warm_addresses()
+        &self.addresses
     }
 }
 

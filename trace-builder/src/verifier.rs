@@ -16,6 +16,7 @@
 //! limit, and re-execution stops as soon as the gas used passes the claimed total.
 
 use crate::{
+    bindings::{BindingMismatch, Bindings},
     chain::ChainConfig,
     error::ExecutionError,
     executor::{BlockExecutor, seal_header},
@@ -164,6 +165,15 @@ pub enum InvalidTrace {
         /// Computed.
         computed: B256,
     },
+    /// EXECUTE's claimed gas does not fit 64 bits.
+    #[error("the claimed gas does not fit 64 bits")]
+    GasClaim,
+    /// In blob mode, the blobs cannot be read or do not carry a trace.
+    #[error("blobs: {0}")]
+    Blobs(String),
+    /// The trace disagrees with a binding of EXECUTE's bound form.
+    #[error("the trace disagrees with the bound {0}")]
+    Binding(BindingMismatch),
 }
 
 /// EXECUTE on an L2 trace of the chain `chain`: `Ok` exactly when `trace` takes the state from
@@ -213,7 +223,35 @@ impl Verifier {
             return Err(InvalidTrace::TooLarge { size: trace.len(), limit: self.max_trace_size });
         }
         let trace = Trace::decode(trace)?;
-        let batch = self.reexecute(pre_state_root, &trace, Some(gas_used))?;
+        self.verify_decoded(pre_state_root, post_state_root, &trace, gas_used)
+    }
+
+    /// [`Verifier::verify`], and the trace agrees with `bindings` (EXECUTE's bound form).
+    pub fn verify_bound(
+        &self,
+        pre_state_root: B256,
+        post_state_root: B256,
+        trace: &Trace,
+        gas_used: u64,
+        bindings: &Bindings,
+    ) -> Result<VerifiedBatch, InvalidTrace> {
+        if trace.chain_id != bindings.chain_id {
+            return Err(InvalidTrace::Binding(BindingMismatch::ChainId));
+        }
+        let batch = self.verify_decoded(pre_state_root, post_state_root, trace, gas_used)?;
+        bindings.check(trace, &batch)?;
+        Ok(batch)
+    }
+
+    /// [`Verifier::verify`] on a trace already decoded (the size limit is the caller's).
+    pub fn verify_decoded(
+        &self,
+        pre_state_root: B256,
+        post_state_root: B256,
+        trace: &Trace,
+        gas_used: u64,
+    ) -> Result<VerifiedBatch, InvalidTrace> {
+        let batch = self.reexecute(pre_state_root, trace, Some(gas_used))?;
         if batch.gas_used != gas_used {
             return Err(InvalidTrace::GasUsed { claimed: gas_used, used: batch.gas_used });
         }

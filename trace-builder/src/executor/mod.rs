@@ -24,6 +24,7 @@ pub use transfer_log::{TRANSFER_LOG_ADDRESS, TransferLog};
 use crate::{
     chain::ChainConfig,
     error::{ExecutionError, InputError, TransactionError},
+    precompile::{BlobSource, ExecutePrecompile},
     precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides},
     state::{StateAccess, StateChanges},
 };
@@ -44,6 +45,7 @@ use revm::{
     interpreter::interpreter::EthInterpreter,
     primitives::hardfork::SpecId,
 };
+use std::sync::Arc;
 
 /// The EVM the executor drives: revm's mainnet EVM over the block's state layer, with the
 /// precompiles a simulation's overrides may move. Its inspector runs only for
@@ -202,7 +204,19 @@ impl<DB: Database> BlockExecutor<DB> {
         parent: &Header,
         inputs: &BlockInputs,
     ) -> Result<Self, ExecutionError> {
-        Self::start(db, chain, parent, inputs, None)
+        Self::start(db, chain, parent, inputs, None, None)
+    }
+
+    /// [`BlockExecutor::new`] on a chain with EXECUTE, whose blob mode reads the blobs of the
+    /// block's transactions from `blobs`.
+    pub fn with_blobs(
+        db: DB,
+        chain: &ChainConfig,
+        parent: &Header,
+        inputs: &BlockInputs,
+        blobs: Arc<dyn BlobSource>,
+    ) -> Result<Self, ExecutionError> {
+        Self::start(db, chain, parent, inputs, None, Some(blobs))
     }
 
     /// Starts a simulated block: as [`BlockExecutor::new`] (system calls included), without
@@ -214,7 +228,7 @@ impl<DB: Database> BlockExecutor<DB> {
         inputs: &BlockInputs,
         simulation: &Simulation,
     ) -> Result<Self, ExecutionError> {
-        Self::start(db, chain, parent, inputs, Some(simulation))
+        Self::start(db, chain, parent, inputs, Some(simulation), None)
     }
 
     fn start(
@@ -223,6 +237,7 @@ impl<DB: Database> BlockExecutor<DB> {
         parent: &Header,
         inputs: &BlockInputs,
         simulation: Option<&Simulation>,
+        blobs: Option<Arc<dyn BlobSource>>,
     ) -> Result<Self, ExecutionError> {
         let number = inputs.number;
         chain.check_supported().map_err(|spec| ExecutionError::UnsupportedSpec { number, spec })?;
@@ -278,10 +293,7 @@ impl<DB: Database> BlockExecutor<DB> {
             .with_cfg(cfg)
             .with_db(BlockState::new(db))
             .build_mainnet_with_inspector(TransferLog::default())
-            .with_precompiles(OverriddenPrecompiles::new(
-                chain.spec,
-                simulation.map(|simulation| simulation.precompiles.clone()).unwrap_or_default(),
-            ));
+            .with_precompiles(precompiles(chain, simulation, blobs));
         system_calls::pre_block(
             &mut evm,
             chain.spec,
@@ -470,6 +482,25 @@ impl<DB: Database> BlockExecutor<DB> {
             access,
         })
     }
+}
+
+/// The chain's precompiles: the fork's, moved as a simulation's overrides say, and EXECUTE on a
+/// chain that has it.
+fn precompiles(
+    chain: &ChainConfig,
+    simulation: Option<&Simulation>,
+    blobs: Option<Arc<dyn BlobSource>>,
+) -> OverriddenPrecompiles {
+    let overrides = simulation.map(|simulation| simulation.precompiles.clone()).unwrap_or_default();
+    let precompiles = OverriddenPrecompiles::new(chain.spec, overrides);
+    let Some(settings) = chain.execute else {
+        return precompiles;
+    };
+    let execute = ExecutePrecompile::new(settings);
+    precompiles.with_execute(match blobs {
+        Some(blobs) => execute.with_blobs(blobs),
+        None => execute,
+    })
 }
 
 /// The L1 header rules on the free inputs, relative to the parent.

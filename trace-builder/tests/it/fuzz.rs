@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use std::sync::OnceLock;
 use trace_builder::{
     ChainConfig, Trace, TraceRules, Verifier, blob,
-    precompile::{ExecutePrecompile, decode_call},
+    precompile::{ExecuteOutcome, ExecutePrecompile, ExecuteSettings, decode_call},
 };
 
 fn batch() -> &'static Batch {
@@ -122,11 +122,10 @@ proptest! {
             alloy_primitives::U256::from(batch.gas_used),
         );
         let input = mutate(&honest, &mutations);
-        let output = ExecutePrecompile::new(ChainConfig::l2(CHAIN_ID)).call(&input, 30_000_000, 0);
-        if output.halt_reason().is_none() {
-            prop_assert_eq!(output.bytes.len(), 32);
+        let outcome = ExecutePrecompile::new(ExecuteSettings::default()).run(&input, 30_000_000, &[]);
+        if let ExecuteOutcome::Answered { invalid, .. } = outcome {
             // Only the honest input answers true, up to what the claims cannot bind.
-            if output.bytes[31] != 0 && input != honest.to_vec() {
+            if invalid.is_none() && input != honest.to_vec() {
                 let call = decode_call(&input).unwrap();
                 prop_assert_eq!(
                     (call.pre_state_root, call.post_state_root, call.gas_used),
