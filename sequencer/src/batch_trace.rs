@@ -12,7 +12,11 @@ use crate::{
 };
 use alloy_consensus::Header;
 use alloy_primitives::B256;
-use trace_builder::trace::{Trace, TraceBlock, Witness, WitnessBuilder};
+use trace_builder::{
+    Bindings, L1Anchor,
+    bindings::anchor_hashes,
+    trace::{Trace, TraceBlock, Witness, WitnessBuilder},
+};
 
 /// A trace with the claims EXECUTE checks it against.
 #[derive(Clone, Debug)]
@@ -25,6 +29,9 @@ pub struct BatchTrace {
     pub gas_used: u64,
     /// The trace.
     pub trace: Trace,
+    /// What a bridge pins of the batch (EXECUTE's bound form). The L1 block numbers of the
+    /// anchors are 0 until the L2 follows an L1 and records them.
+    pub bindings: Bindings,
 }
 
 /// Why a trace could not be built.
@@ -131,11 +138,21 @@ pub async fn build(
     for number in (needs.oldest_ancestor(from - 1)..from - 1).rev() {
         ancestors.push(header(store, number).await?);
     }
+    let trace = Trace { chain_id, ancestors, blocks, witness: Witness { nodes: needs.nodes, codes } };
+    let last = headers.last().ok_or_else(|| range("empty"))?;
+    let bindings = Bindings {
+        chain_id,
+        parent_block_hash: trace.ancestors.first().map(Header::hash_slow).unwrap_or_default(),
+        last_block_hash: last.hash_slow(),
+        last_timestamp: last.timestamp,
+        anchors: anchor_hashes(&trace).into_iter().map(|hash| L1Anchor { number: 0, hash }).collect(),
+    };
     Ok(BatchTrace {
         pre_state_root,
         post_state_root: needs.post_state_root,
         gas_used: headers.iter().map(|header| header.gas_used).sum(),
-        trace: Trace { chain_id, ancestors, blocks, witness: Witness { nodes: needs.nodes, codes } },
+        trace,
+        bindings,
     })
 }
 

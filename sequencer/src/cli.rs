@@ -1,7 +1,7 @@
-//! Command line: `sequencer dev` and `sequencer run --config FILE`. Every configuration key has
+//! Command line: `sequencer dev`, `sequencer l1` and `sequencer run --config FILE`. Every configuration key has
 //! a flag and an environment variable that override the file.
 
-use crate::config::{Config, ConfigError, LogFormat};
+use crate::config::{ChainRole, Config, ConfigError, L1Fork, LogFormat};
 use alloy_primitives::Address;
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf};
@@ -21,6 +21,10 @@ pub enum Command {
     /// Runs a dev chain: built-in genesis with the test mnemonic's accounts 0..9 funded,
     /// SQLite in ./data, nothing to install or configure.
     Dev(NodeArgs),
+    /// Runs a dev L1 that can carry a native rollup: blob transactions, the blob API and
+    /// EXECUTE; built-in genesis (chain id 900) with the test mnemonic's accounts 0..9 funded,
+    /// SQLite in ./data-l1, JSON-RPC on 127.0.0.1:8546.
+    L1(NodeArgs),
     /// Runs a node from a TOML configuration file.
     Run {
         /// The configuration file (see config/sequencer.example.toml).
@@ -35,6 +39,27 @@ pub enum Command {
 /// Flags that override configuration keys; each also reads an environment variable.
 #[derive(Debug, Default, Args)]
 pub struct NodeArgs {
+    /// `chain.role`: l2 or l1.
+    #[arg(long, env = "SEQUENCER_ROLE")]
+    pub role: Option<ChainRole>,
+    /// `l1.chain_id`: chain id of the built-in dev L1 genesis.
+    #[arg(long, env = "SEQUENCER_L1_CHAIN_ID")]
+    pub l1_chain_id: Option<u64>,
+    /// `l1.fork`: prague or osaka.
+    #[arg(long, env = "SEQUENCER_L1_FORK")]
+    pub l1_fork: Option<L1Fork>,
+    /// `l1.execute_address`: where EXECUTE lives.
+    #[arg(long, env = "SEQUENCER_L1_EXECUTE_ADDRESS")]
+    pub l1_execute_address: Option<Address>,
+    /// `l1.safe_depth`: blocks between the head and `safe`.
+    #[arg(long, env = "SEQUENCER_L1_SAFE_DEPTH")]
+    pub l1_safe_depth: Option<u64>,
+    /// `l1.finalized_depth`: blocks between the head and `finalized`.
+    #[arg(long, env = "SEQUENCER_L1_FINALIZED_DEPTH")]
+    pub l1_finalized_depth: Option<u64>,
+    /// `l1.blob_retention_blocks`: how many blocks blobs are kept for.
+    #[arg(long, env = "SEQUENCER_L1_BLOB_RETENTION_BLOCKS")]
+    pub l1_blob_retention_blocks: Option<u64>,
     /// `chain.genesis`: geth genesis JSON file.
     #[arg(long, env = "SEQUENCER_GENESIS")]
     pub genesis: Option<PathBuf>,
@@ -168,6 +193,13 @@ impl NodeArgs {
                 *slot = value;
             }
         }
+        set(&mut config.chain.role, self.role);
+        set(&mut config.l1.chain_id, self.l1_chain_id);
+        set(&mut config.l1.fork, self.l1_fork);
+        set(&mut config.l1.execute_address, self.l1_execute_address);
+        set(&mut config.l1.safe_depth, self.l1_safe_depth);
+        set(&mut config.l1.finalized_depth, self.l1_finalized_depth);
+        set(&mut config.l1.blob_retention_blocks, self.l1_blob_retention_blocks);
         if self.genesis.is_some() {
             config.chain.genesis = self.genesis;
         }
@@ -222,13 +254,8 @@ impl Command {
     /// The validated configuration this command runs with, and whether it is the dev chain.
     pub fn into_config(self) -> Result<(Config, bool), ConfigError> {
         let (mut config, args, dev) = match self {
-            Self::Dev(args) => {
-                let config = Config::parse(DEV_CONFIG).map_err(|message| ConfigError::Parse {
-                    path: PathBuf::from("config/dev.toml"),
-                    message,
-                })?;
-                (config, args, true)
-            }
+            Self::Dev(args) => (built_in(DEV_CONFIG, "config/dev.toml")?, args, true),
+            Self::L1(args) => (built_in(DEV_L1_CONFIG, "config/dev-l1.toml")?, args, true),
             Self::Run { config, args } => (Config::load(&config)?, args, false),
         };
         args.apply(&mut config);
@@ -237,8 +264,16 @@ impl Command {
     }
 }
 
+/// Parses a configuration built into the binary.
+fn built_in(text: &str, path: &str) -> Result<Config, ConfigError> {
+    Config::parse(text).map_err(|message| ConfigError::Parse { path: PathBuf::from(path), message })
+}
+
 /// The dev configuration, built into the binary so that `sequencer dev` works from anywhere.
 pub const DEV_CONFIG: &str = include_str!("../../config/dev.toml");
+
+/// The dev L1's configuration (`sequencer l1`), built into the binary.
+pub const DEV_L1_CONFIG: &str = include_str!("../../config/dev-l1.toml");
 
 #[cfg(test)]
 mod tests {

@@ -4,15 +4,20 @@
 
 use crate::mempool::PoolConfig;
 use alloy_primitives::Address;
+use revm::primitives::hardfork::SpecId;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS;
 
 /// The whole configuration of a sequencer node.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Chain parameters: genesis, block production.
+    /// Chain parameters: role, genesis, block production.
     pub chain: ChainSection,
+    /// The L1 role's parameters (`chain.role = "l1"`): fork, EXECUTE, safe and finalized
+    /// depths, blob retention.
+    pub l1: L1Section,
     /// Where the chain is stored.
     pub database: DatabaseSection,
     /// The JSON-RPC endpoint.
@@ -29,8 +34,10 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChainSection {
+    /// Which chain the node runs: the native rollup's L2, or a dev L1 with EXECUTE.
+    pub role: ChainRole,
     /// Path of the genesis file (geth genesis JSON). `None` means the built-in dev genesis,
-    /// which only `sequencer dev` accepts.
+    /// which only `sequencer dev` and `sequencer l1` accept.
     pub genesis: Option<PathBuf>,
     /// Interval between blocks, in milliseconds.
     pub block_time_ms: u64,
@@ -46,6 +53,7 @@ pub struct ChainSection {
 impl Default for ChainSection {
     fn default() -> Self {
         Self {
+            role: ChainRole::L2,
             genesis: None,
             block_time_ms: 1_000,
             gas_limit: None,
@@ -59,6 +67,71 @@ impl ChainSection {
     /// The block interval.
     pub fn block_time(&self) -> Duration {
         Duration::from_millis(self.block_time_ms)
+    }
+}
+
+/// The chain a node runs (DESIGN.md, "L1 side": the dev L1 is the node in an L1 role).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainRole {
+    /// The native rollup's L2: stock L1 rules without blob transactions, stock precompiles.
+    #[default]
+    L2,
+    /// A dev L1: blob transactions and their blob API, and EXECUTE registered.
+    L1,
+}
+
+/// The L1 forks the dev L1 runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum L1Fork {
+    /// Prague: blob transactions carry EIP-4844 blob proofs.
+    Prague,
+    /// Osaka: blob transactions carry EIP-7594 cell proofs.
+    #[default]
+    Osaka,
+}
+
+impl L1Fork {
+    /// The fork's revm spec.
+    pub fn spec(self) -> SpecId {
+        match self {
+            Self::Prague => SpecId::PRAGUE,
+            Self::Osaka => SpecId::OSAKA,
+        }
+    }
+}
+
+/// `[l1]`: the dev L1 (`chain.role = "l1"`, or `sequencer l1`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct L1Section {
+    /// Chain id of the built-in dev L1 genesis (a genesis file names its own).
+    pub chain_id: u64,
+    /// The fork whose rules every block runs under.
+    pub fork: L1Fork,
+    /// Where EXECUTE lives.
+    pub execute_address: Address,
+    /// `safe` is this many blocks behind the head (a consensus client's justified checkpoint
+    /// is about an epoch, 32 slots, behind; a dev chain need not wait that long).
+    pub safe_depth: u64,
+    /// `finalized` is this many blocks behind the head (about two epochs on mainnet).
+    pub finalized_depth: u64,
+    /// How many blocks the blobs of a block are kept and served for (a consensus client keeps
+    /// 4,096 epochs, about 18 days).
+    pub blob_retention_blocks: u64,
+}
+
+impl Default for L1Section {
+    fn default() -> Self {
+        Self {
+            chain_id: 900,
+            fork: L1Fork::Osaka,
+            execute_address: DEFAULT_EXECUTE_ADDRESS,
+            safe_depth: 8,
+            finalized_depth: 16,
+            blob_retention_blocks: 43_200,
+        }
     }
 }
 
@@ -300,6 +373,21 @@ impl Config {
 
     /// Checks every key once, at start. `dev` allows the built-in dev genesis.
     pub fn validate(&self, dev: bool) -> Result<(), ConfigError> {
+        if self.l1.chain_id == 0 {
+            return Err(ConfigError::Invalid { key: "l1.chain_id", reason: "must be at least 1".to_owned() });
+        }
+        if self.l1.finalized_depth < self.l1.safe_depth {
+            return Err(ConfigError::Invalid {
+                key: "l1.finalized_depth",
+                reason: format!("must be at least l1.safe_depth ({})", self.l1.safe_depth),
+            });
+        }
+        if self.l1.blob_retention_blocks == 0 {
+            return Err(ConfigError::Invalid {
+                key: "l1.blob_retention_blocks",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
         if self.chain.genesis.is_none() && !dev {
             return Err(ConfigError::Missing {
                 key: "chain.genesis",
@@ -467,6 +555,13 @@ mod tests {
     fn dev_config_parses() {
         let config = Config::parse(include_str!("../../config/dev.toml")).expect("dev parses");
         config.validate(true).expect("dev validates");
+    }
+
+    #[test]
+    fn dev_l1_config_parses() {
+        let config = Config::parse(include_str!("../../config/dev-l1.toml")).expect("dev-l1 parses");
+        config.validate(true).expect("dev-l1 validates");
+        assert_eq!(config.chain.role, ChainRole::L1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use alloy_consensus::{
 };
 use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_primitives::{B256, Bytes, U256, keccak256, map::B256Map};
+use revm::primitives::hardfork::SpecId;
 use std::path::Path;
 use trace_builder::{
     AccountChange, AccountState, StateChanges,
@@ -77,6 +78,24 @@ impl ChainGenesis {
         Self::from_json(DEV_GENESIS_JSON)
     }
 
+    /// The built-in dev L1 genesis: the dev genesis's accounts and system contracts, on chain
+    /// `chain_id`, with the forks up to `spec`.
+    pub fn dev_l1(chain_id: u64, spec: SpecId) -> Result<Self, GenesisError> {
+        let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON)?;
+        genesis.config.chain_id = chain_id;
+        if !spec.is_enabled_in(SpecId::OSAKA) {
+            genesis.config.osaka_time = None;
+        }
+        Self::from_genesis_at(genesis, spec)
+    }
+
+    /// Reads a geth genesis JSON file of a chain that runs `spec` from genesis on.
+    pub fn load_at(path: &Path, spec: SpecId) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GenesisError::Read { path: path.to_owned(), source })?;
+        Self::from_genesis_at(serde_json::from_str(&text)?, spec)
+    }
+
     /// Parses geth genesis JSON and builds the genesis block.
     ///
     /// The L2 runs one fork from genesis on (DESIGN.md: the newest L1 fork), so the genesis must
@@ -87,16 +106,28 @@ impl ChainGenesis {
 
     /// Builds the genesis block of a parsed geth genesis.
     pub fn from_genesis(genesis: alloy_genesis::Genesis) -> Result<Self, GenesisError> {
+        Self::from_genesis_at(genesis, SpecId::OSAKA)
+    }
+
+    /// Builds the genesis block of a parsed geth genesis of a chain that runs `spec` (Prague or
+    /// Osaka) from genesis on: every fork up to it at time 0, none after it.
+    pub fn from_genesis_at(genesis: alloy_genesis::Genesis, spec: SpecId) -> Result<Self, GenesisError> {
         let config = &genesis.config;
-        for (name, time) in [
-            ("shanghaiTime", config.shanghai_time),
-            ("cancunTime", config.cancun_time),
-            ("pragueTime", config.prague_time),
-            ("osakaTime", config.osaka_time),
+        for (name, fork, time) in [
+            ("shanghaiTime", SpecId::SHANGHAI, config.shanghai_time),
+            ("cancunTime", SpecId::CANCUN, config.cancun_time),
+            ("pragueTime", SpecId::PRAGUE, config.prague_time),
+            ("osakaTime", SpecId::OSAKA, config.osaka_time),
         ] {
-            if time != Some(0) {
+            let enabled = spec.is_enabled_in(fork);
+            if enabled && time != Some(0) {
                 return Err(GenesisError::Unsupported(format!(
-                    "config.{name} must be 0: the chain runs the Osaka rules from genesis on"
+                    "config.{name} must be 0: the chain runs the {spec:?} rules from genesis on"
+                )));
+            }
+            if !enabled && time.is_some() {
+                return Err(GenesisError::Unsupported(format!(
+                    "config.{name} must be absent: the chain runs the {spec:?} rules for good"
                 )));
             }
         }

@@ -3,7 +3,7 @@
 use clap::Parser;
 use sequencer::{
     cli::{Cli, Command},
-    config::LogFormat,
+    config::{ChainRole, LogFormat},
     genesis::{ChainGenesis, DEV_MNEMONIC},
     node::Node,
 };
@@ -22,7 +22,7 @@ fn main() -> eyre::Result<()> {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
-    let dev = matches!(cli.command, Command::Dev(_));
+    let dev = matches!(cli.command, Command::Dev(_) | Command::L1(_));
     let (config, _) = cli.command.into_config()?;
     let filter = EnvFilter::try_new(&config.log.filter)
         .map_err(|e| eyre::eyre!("invalid config key `log.filter`: {e}"))?;
@@ -30,9 +30,11 @@ fn main() -> eyre::Result<()> {
         LogFormat::Human => fmt().with_env_filter(filter).init(),
         LogFormat::Json => fmt().json().with_env_filter(filter).init(),
     }
-    let genesis = match &config.chain.genesis {
-        Some(path) => ChainGenesis::load(path)?,
-        None => ChainGenesis::dev()?,
+    let genesis = match (config.chain.role, &config.chain.genesis) {
+        (ChainRole::L2, Some(path)) => ChainGenesis::load(path)?,
+        (ChainRole::L2, None) => ChainGenesis::dev()?,
+        (ChainRole::L1, Some(path)) => ChainGenesis::load_at(path, config.l1.fork.spec())?,
+        (ChainRole::L1, None) => ChainGenesis::dev_l1(config.l1.chain_id, config.l1.fork.spec())?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -40,6 +42,10 @@ fn main() -> eyre::Result<()> {
         println!("JSON-RPC (HTTP and WebSocket): http://{}", node.rpc_addr);
         println!("Metrics: http://{}/metrics", node.metrics_addr);
         println!("Chain id: {}", node.chain_id);
+        if config.chain.role == ChainRole::L1 {
+            println!("EXECUTE: {}", config.l1.execute_address);
+            println!("Blob sidecars: http://{}/eth/v1/beacon/blob_sidecars/{{block_id}}", node.rpc_addr);
+        }
         println!("Genesis: {}", node.genesis_hash);
         if dev {
             print_dev_accounts()?;

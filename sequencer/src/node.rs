@@ -3,12 +3,12 @@
 
 use crate::{
     builder::{BlockProducer, ChainHead, ProducerConfig},
-    config::Config,
+    config::{ChainRole, Config},
     error::{NodeError, StoreError},
     genesis::ChainGenesis,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
-    rpc::{self, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc},
+    rpc::{self, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
     store::{DbNodeStore, GenesisStatus, Store, StoreOptions, WriterLock, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
@@ -22,7 +22,7 @@ use std::{
     },
 };
 use tokio::sync::watch;
-use trace_builder::chain::ChainConfig;
+use trace_builder::{chain::ChainConfig, precompile::ExecuteSettings};
 
 /// A running node.
 #[derive(Debug)]
@@ -90,7 +90,7 @@ impl Node {
         let head = ChainHead { number, hash, header, changed: Arc::from([]) };
         tracing::info!(target: "node", number, %hash, "resuming from head");
 
-        let chain = ChainConfig::l2(genesis.chain_id);
+        let chain = chain_config(config, genesis.chain_id);
         let pool_head =
             PoolHead { base_fee: chain.next_base_fee(&head.header), gas_limit: head.header.gas_limit };
         let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
@@ -104,7 +104,11 @@ impl Node {
             head_rx.clone(),
             LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
         )
-        .with_call_timeout(config.rpc.call_timeout());
+        .with_call_timeout(config.rpc.call_timeout())
+        .with_tag_depths(match config.chain.role {
+            ChainRole::L2 => TagDepths::default(),
+            ChainRole::L1 => TagDepths { safe: config.l1.safe_depth, finalized: config.l1.finalized_depth },
+        });
         let executions = eth.executions();
         let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
@@ -201,6 +205,18 @@ impl Node {
         if let Some(lock) = self.writer_lock.take() {
             lock.release().await;
         }
+    }
+}
+
+/// The rules of the chain the node runs: the L2's, or the dev L1's with EXECUTE.
+pub fn chain_config(config: &Config, chain_id: u64) -> ChainConfig {
+    match config.chain.role {
+        ChainRole::L2 => ChainConfig::l2(chain_id),
+        ChainRole::L1 => ChainConfig::dev_l1(
+            chain_id,
+            config.l1.fork.spec(),
+            ExecuteSettings { address: config.l1.execute_address, ..ExecuteSettings::default() },
+        ),
     }
 }
 

@@ -108,7 +108,19 @@ pub struct EthRpc {
     pub(super) codes: Arc<super::codes::Codes>,
     /// Permits to execute calls on blocking threads.
     pub(super) executions: super::executions::Executions,
+    /// How far `safe` and `finalized` trail the head.
+    pub(super) tag_depths: TagDepths,
     journal: PoolJournal,
+}
+
+/// How many blocks `safe` and `finalized` trail the head: zero on the L2 until batches settle
+/// on L1; the dev L1's configured depths in the L1 role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TagDepths {
+    /// Blocks between the head and `safe`.
+    pub safe: u64,
+    /// Blocks between the head and `finalized`.
+    pub finalized: u64,
 }
 
 /// Accounts of the head block. When the head moves on, the accounts its block changed take the
@@ -234,6 +246,7 @@ impl EthRpc {
             log_limits,
             codes: Arc::default(),
             executions: super::executions::Executions::default(),
+            tag_depths: TagDepths::default(),
             journal: PoolJournal::spawn(store.clone()),
             store,
         }
@@ -265,21 +278,27 @@ impl EthRpc {
         Self { executions: self.executions.with_timeout(timeout), ..self }
     }
 
+    /// The same RPC with `safe` and `finalized` trailing the head by `depths`.
+    pub fn with_tag_depths(self, depths: TagDepths) -> Self {
+        Self { tag_depths: depths, ..self }
+    }
+
     /// The permits to execute calls on blocking threads, for the node to stop them.
     pub fn executions(&self) -> super::executions::Executions {
         self.executions.clone()
     }
 
-    /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean. Until
-    /// batches settle on L1 they are all the newest sealed block.
+    /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean: on
+    /// the L2, until batches settle on L1, they are all the newest sealed block; on the dev L1
+    /// `safe` and `finalized` trail it by the configured depths (never before genesis).
     pub(super) fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
+        let head = self.head.borrow().number;
         match tag {
             BlockNumberOrTag::Earliest => 0,
             BlockNumberOrTag::Number(number) => number,
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => self.head.borrow().number,
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => head,
+            BlockNumberOrTag::Safe => head.saturating_sub(self.tag_depths.safe),
+            BlockNumberOrTag::Finalized => head.saturating_sub(self.tag_depths.finalized),
         }
     }
 

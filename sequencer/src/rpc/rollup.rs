@@ -12,6 +12,7 @@ use crate::{
 use alloy_primitives::{B256, Bytes, U64};
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::{Deserialize, Serialize};
+use trace_builder::{Bindings, precompile::encode_bound_call};
 
 /// The most blocks one `rollup_getTrace` call covers.
 pub const MAX_TRACE_BLOCKS: u64 = 1024;
@@ -28,6 +29,53 @@ pub struct TraceResponse {
     pub gas_used: U64,
     /// The trace's bytes (docs/trace-format.md).
     pub trace: Bytes,
+    /// What a bridge pins of the batch, checked by EXECUTE's bound form.
+    pub bindings: TraceBindings,
+    /// The whole call data of EXECUTE's bound form in calldata mode (selector, claims,
+    /// bindings, trace): one `eth_call` of it to an L1's EXECUTE checks the batch.
+    pub execute_input: Bytes,
+}
+
+/// The bindings of a batch (docs/trace-format.md, "Bindings").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceBindings {
+    /// The L2's chain id.
+    pub chain_id: U64,
+    /// Hash of the batch's parent block.
+    pub parent_block_hash: B256,
+    /// Hash of the batch's last block.
+    pub last_block_hash: B256,
+    /// Timestamp of the batch's last block.
+    pub last_timestamp: U64,
+    /// The distinct L1 anchors of the batch's blocks, in order.
+    pub anchors: Vec<TraceAnchor>,
+}
+
+/// An L1 anchor of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceAnchor {
+    /// Its L1 block number (0 until the L2 follows an L1).
+    pub number: U64,
+    /// Its L1 block hash.
+    pub hash: B256,
+}
+
+impl From<&Bindings> for TraceBindings {
+    fn from(bindings: &Bindings) -> Self {
+        Self {
+            chain_id: U64::from(bindings.chain_id),
+            parent_block_hash: bindings.parent_block_hash,
+            last_block_hash: bindings.last_block_hash,
+            last_timestamp: U64::from(bindings.last_timestamp),
+            anchors: bindings
+                .anchors
+                .iter()
+                .map(|anchor| TraceAnchor { number: U64::from(anchor.number), hash: anchor.hash })
+                .collect(),
+        }
+    }
 }
 
 /// `rollup_` methods.
@@ -72,11 +120,21 @@ impl RollupApiServer for RollupRpc {
         // until the trace is built.
         let _permit = self.executions.permit(client_of(ext)).await?;
         let batch = batch_trace::build(&self.store, &self.nodes, self.chain_id, from, to).await?;
+        let trace = batch.trace.encode();
+        let execute_input = encode_bound_call(
+            batch.pre_state_root,
+            batch.post_state_root,
+            batch.gas_used,
+            &batch.bindings,
+            &trace,
+        );
         Ok(TraceResponse {
             pre_state_root: batch.pre_state_root,
             post_state_root: batch.post_state_root,
             gas_used: U64::from(batch.gas_used),
-            trace: batch.trace.encode().into(),
+            trace: trace.into(),
+            bindings: TraceBindings::from(&batch.bindings),
+            execute_input,
         })
     }
 }

@@ -5,6 +5,7 @@
 mod calls;
 mod chain;
 mod connections;
+mod dev_l1;
 mod mempool;
 mod postgres;
 mod producer;

@@ -35,6 +35,29 @@ pub fn config(datadir: &Path, database_url: Option<String>, block_time_ms: u64) 
     config
 }
 
+/// Chain id of the dev L1.
+pub const DEV_L1_CHAIN_ID: u64 = 900;
+
+/// The dev L1's configuration (`sequencer l1`) on ephemeral loopback ports, storing in
+/// `datadir`, with 200 ms blocks.
+pub fn l1_config(datadir: &Path) -> Config {
+    let mut config = Config::parse(sequencer::cli::DEV_L1_CONFIG).unwrap();
+    config.database.datadir = datadir.to_owned();
+    config.chain.block_time_ms = 200;
+    config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    config.rpc.call_timeout_ms = 300_000;
+    config.validate(true).unwrap();
+    config
+}
+
+/// Launches a dev L1 in this process.
+pub async fn launch_l1(datadir: &Path) -> Node {
+    let config = l1_config(datadir);
+    let genesis = ChainGenesis::dev_l1(DEV_L1_CHAIN_ID, config.l1.fork.spec()).unwrap();
+    Node::launch(&config, genesis).await.unwrap()
+}
+
 /// Launches a dev node in this process.
 pub async fn launch(datadir: &Path, database_url: Option<String>) -> Node {
     Node::launch(&config(datadir, database_url, 200), ChainGenesis::dev().unwrap()).await.unwrap()
