@@ -99,8 +99,7 @@ fn main() {
             changed: Arc::from([]),
         };
         let chain = ChainConfig::l2(genesis.chain_id);
-        let pool_head =
-            PoolHead { base_fee: chain.next_base_fee(&genesis.header), gas_limit: genesis.header.gas_limit };
+        let pool_head = PoolHead::after(&chain, &genesis.header);
         let mempool = Arc::new(Mempool::new(PoolConfig::default(), &chain, pool_head));
         let (heads, _head_rx) = tokio::sync::watch::channel(head.clone());
         let mut producer = BlockProducer::new(

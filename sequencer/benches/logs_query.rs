@@ -79,6 +79,7 @@ fn main() {
                 changes: Default::default(),
                 access: Default::default(),
                 trie_nodes: Vec::new(),
+                blobs: Vec::new(),
             };
             store.commit_block(&record, genesis.chain_id).await.unwrap();
             parent = header;

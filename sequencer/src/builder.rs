@@ -5,11 +5,11 @@
 use crate::{
     error::BuildError,
     latest_state::{LatestState, StateReadError},
-    mempool::{Mempool, PoolHead, maintain},
+    mempool::{Mempool, PoolHead, blobs, maintain},
     metrics::BlockMetrics,
     store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
 };
-use alloy_consensus::{Header, Transaction as _};
+use alloy_consensus::{Header, Transaction as _, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes};
 use std::{
@@ -24,9 +24,21 @@ use trace_builder::{
     AccountState,
     chain::ChainConfig,
     executor::{BlockExecutor, BlockInputs, seal_header},
+    precompile::BlobSource,
     state_trie::StateTrie,
     trie::{Location, ordered_trie_root},
 };
+
+/// The pool's blobs, for EXECUTE's blob mode in the blocks the producer builds: the calling
+/// transaction is pooled while its block is built.
+#[derive(Debug)]
+struct PooledBlobs(Arc<Mempool>);
+
+impl BlobSource for PooledBlobs {
+    fn blob(&self, versioned_hash: &B256) -> Option<alloy_primitives::Bytes> {
+        self.0.blob(versioned_hash)
+    }
+}
 
 /// The newest sealed block, as the builder publishes it to the RPC.
 #[derive(Clone, Debug)]
@@ -201,12 +213,32 @@ impl BlockProducer {
         )?);
         // The trie is updated after execution: its paths load meanwhile.
         let warming = self.nodes.warm_account_paths(parent.state_root, cold);
-        let mut executor = BlockExecutor::new(&mut self.state, &self.config.chain, &parent, &inputs)
-            .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
+        let blobs: Arc<dyn BlobSource> = Arc::new(PooledBlobs(self.mempool.clone()));
+        let mut executor =
+            BlockExecutor::with_blobs(&mut self.state, &self.config.chain, &parent, &inputs, blobs)
+                .map_err(|e| BuildError::Execution { number, message: e.to_string() })?;
         let mut included = Vec::with_capacity(candidates.size_hint().1.unwrap_or_default());
-        while let Some(tx) = candidates.next() {
+        let mut block_blobs = Vec::new();
+        while let Some(pooled) = candidates.next() {
+            // A blob transaction runs and is carried without its sidecar; its blobs are kept
+            // beside the block.
+            let tx = match blobs::sidecar(pooled.inner()) {
+                Some(_) => Recovered::new_unchecked(blobs::without_sidecar(pooled.inner()), pooled.signer()),
+                None => Recovered::clone(&pooled),
+            };
             match executor.execute_transaction(&tx) {
-                Ok(outcome) => included.push((tx, outcome)),
+                Ok(outcome) => {
+                    match blobs::records(pooled.inner()) {
+                        Ok(records) => block_blobs.extend(records),
+                        Err(error) => {
+                            return Err(BuildError::Execution {
+                                number,
+                                message: format!("blob proofs of {}: {error:?}", tx.inner().tx_hash()),
+                            });
+                        }
+                    }
+                    included.push((tx, outcome));
+                }
                 // Not the transaction's fault: nothing of this block is sealed, and every
                 // transaction the RPC acknowledged stays pooled.
                 Err(error) if error.is_fatal() => {
@@ -272,6 +304,7 @@ impl BlockProducer {
             changes: executed.changes,
             access: executed.access,
             trie_nodes,
+            blobs: block_blobs,
         };
 
         // The previous block's commit ran while this one was built; one at a time, in order.
@@ -380,8 +413,7 @@ impl BlockProducer {
         header: &Header,
         changed: &[(Address, Option<AccountState>)],
     ) -> Result<Vec<B256>, BuildError> {
-        let head =
-            PoolHead { base_fee: self.config.chain.next_base_fee(header), gas_limit: header.gas_limit };
+        let head = PoolHead::after(&self.config.chain, header);
         let (update, cold) = maintain::read_canonical_update(&self.mempool, &mut self.state, head, changed)
             .map_err(|e: StateReadError| BuildError::State(e.to_string()))?;
         self.cold_accounts.extend(cold);

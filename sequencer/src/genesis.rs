@@ -246,6 +246,7 @@ impl ChainGenesis {
             changes: self.state.clone(),
             access: Default::default(),
             trie_nodes: self.trie_nodes.clone(),
+            blobs: Vec::new(),
         }
     }
 }

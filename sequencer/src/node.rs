@@ -8,7 +8,7 @@ use crate::{
     genesis::ChainGenesis,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
-    rpc::{self, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
+    rpc::{self, BeaconApi, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
     store::{DbNodeStore, GenesisStatus, Store, StoreOptions, WriterLock, redact},
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
@@ -91,8 +91,7 @@ impl Node {
         tracing::info!(target: "node", number, %hash, "resuming from head");
 
         let chain = chain_config(config, genesis.chain_id);
-        let pool_head =
-            PoolHead { base_fee: chain.next_base_fee(&head.header), gas_limit: head.header.gas_limit };
+        let pool_head = PoolHead::after(&chain, &head.header);
         let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
         reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
@@ -140,7 +139,15 @@ impl Node {
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
-        let rpc = rpc::serve(rpc_listener, &config.rpc, module);
+        let beacon = (config.chain.role == ChainRole::L1).then(|| BeaconApi {
+            store: store.clone(),
+            finalized_depth: config.l1.finalized_depth,
+            seconds_per_slot: config.chain.block_time_ms.div_ceil(1_000),
+        });
+        if config.chain.role == ChainRole::L1 {
+            tokio::spawn(prune_blobs(store.clone(), head_rx.clone(), config.l1.blob_retention_blocks));
+        }
+        let rpc = rpc::serve(rpc_listener, &config.rpc, module, beacon);
         let metrics_task = metrics::serve(metrics_listener, prometheus);
         Ok(Self {
             rpc_addr,
@@ -204,6 +211,25 @@ impl Node {
         self.store.close().await;
         if let Some(lock) = self.writer_lock.take() {
             lock.release().await;
+        }
+    }
+}
+
+/// Forgets the blobs of blocks older than `retention` blocks behind the head, every 64 blocks,
+/// for as long as the node runs (the L1 role).
+async fn prune_blobs(store: Store, mut heads: watch::Receiver<ChainHead>, retention: u64) {
+    const EVERY: u64 = 64;
+    let mut pruned_at = 0;
+    while heads.changed().await.is_ok() {
+        let head = heads.borrow_and_update().number;
+        if head < pruned_at + EVERY {
+            continue;
+        }
+        pruned_at = head;
+        match store.prune_blobs(head.saturating_sub(retention)).await {
+            Ok(0) => {}
+            Ok(blobs) => tracing::debug!(target: "node", blobs, head, "pruned blobs past the retention"),
+            Err(error) => tracing::warn!(target: "node", %error, "pruning blobs failed; will try again"),
         }
     }
 }

@@ -103,6 +103,36 @@ pub enum PoolError {
     /// Blob transactions have no place on the L2.
     #[error("transaction type not supported: blob transactions are not accepted on L2")]
     TxTypeNotSupported,
+    /// A blob transaction without blobs.
+    #[error("blobless blob transaction")]
+    BlobTxWithoutBlobs,
+    /// A blob transaction with more blobs than the fork allows one transaction.
+    #[error("too many blobs in transaction: have {have}, permitted {max}")]
+    TooManyBlobs {
+        /// Its blobs.
+        have: usize,
+        /// The fork's maximum per transaction.
+        max: u64,
+    },
+    /// A blob transaction sent without its sidecar (not in network form).
+    #[error("missing sidecar in blob transaction")]
+    MissingSidecar,
+    /// A blob transaction's sidecar does not match its versioned hashes or its proofs fail.
+    #[error("invalid blob sidecar: {0}")]
+    InvalidSidecar(String),
+    /// The blob fee cap is below the next block's blob base fee.
+    #[error(
+        "max fee per blob gas less than block blob gas fee: max fee per blob gas {cap}, blob base fee {blob_base_fee}"
+    )]
+    BlobFeeCapTooLow {
+        /// The transaction's cap.
+        cap: u128,
+        /// The next block's blob base fee.
+        blob_base_fee: u128,
+    },
+    /// The sender has pooled transactions of the other kind (blob or non-blob).
+    #[error("address already reserved")]
+    AlreadyReserved,
     /// The max priority fee is above the max fee.
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
@@ -168,6 +198,12 @@ impl PoolError {
             Self::OversizedData { .. } => "oversized_data",
             Self::InvalidChainId { .. } => "invalid_chain_id",
             Self::TxTypeNotSupported => "tx_type_not_supported",
+            Self::BlobTxWithoutBlobs => "blobless_blob_tx",
+            Self::TooManyBlobs { .. } => "too_many_blobs",
+            Self::MissingSidecar => "missing_sidecar",
+            Self::InvalidSidecar(_) => "invalid_sidecar",
+            Self::BlobFeeCapTooLow { .. } => "blob_fee_cap_too_low",
+            Self::AlreadyReserved => "already_reserved",
             Self::TipAboveFeeCap => "tip_above_fee_cap",
             Self::InitCodeTooLarge { .. } => "init_code_too_large",
             Self::EmptyAuthorizationList => "empty_authorization_list",

@@ -46,6 +46,7 @@ use std::{
 };
 use trace_builder::{AccountState, chain::ChainConfig};
 
+pub mod blobs;
 mod config;
 mod error;
 pub mod maintain;
@@ -62,13 +63,27 @@ pub use maintain::CanonicalUpdate;
 pub use ordering::{BestTransactions, PooledTransaction};
 use pool::Pool;
 
-/// What the pool needs of the chain head: the next block's base fee and the gas limit.
+/// What the pool needs of the chain head: the next block's base fee and blob base fee, and the
+/// gas limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolHead {
     /// Base fee of the next block: orders transactions and prices eviction.
     pub base_fee: u64,
     /// Block gas limit: no transaction may ask for more.
     pub gas_limit: u64,
+    /// Blob base fee of the next block: a blob transaction's blob fee cap must reach it.
+    pub blob_base_fee: u128,
+}
+
+impl PoolHead {
+    /// The pool's view of the block after `header` on `chain`.
+    pub fn after(chain: &ChainConfig, header: &alloy_consensus::Header) -> Self {
+        Self {
+            base_fee: chain.next_base_fee(header),
+            gas_limit: header.gas_limit,
+            blob_base_fee: chain.blob_base_fee(chain.next_excess_blob_gas(header)),
+        }
+    }
 }
 
 /// A sender's account in the latest state, as far as the pool is concerned.
@@ -318,6 +333,23 @@ impl Mempool {
         let pool = self.inner.lock();
         let (sender, nonce) = pool.by_hash.get(hash)?;
         pool.senders.get(sender)?.txs.get(nonce).map(|tx| Recovered::clone(&tx.tx))
+    }
+
+    /// The blob with `versioned_hash` of a pooled blob transaction.
+    pub fn blob(&self, versioned_hash: &B256) -> Option<alloy_primitives::Bytes> {
+        let tx = {
+            let pool = self.inner.lock();
+            let hash = pool.by_blob.get(versioned_hash)?;
+            let (sender, nonce) = pool.by_hash.get(hash)?;
+            pool.senders.get(sender)?.txs.get(nonce).map(|tx| Recovered::clone(&tx.tx))?
+        };
+        let sidecar = blobs::sidecar(tx.inner())?;
+        let index = tx.inner().blob_versioned_hashes()?.iter().position(|hash| hash == versioned_hash)?;
+        let blob = match sidecar {
+            alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip4844(sidecar) => sidecar.blobs.get(index),
+            alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) => sidecar.blobs.get(index),
+        }?;
+        Some(alloy_primitives::Bytes::copy_from_slice(blob.as_slice()))
     }
 
     /// Whether `hash` is pooled and executable now.

@@ -11,12 +11,14 @@ use super::{
 };
 use alloy_consensus::{Transaction, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
-use revm::primitives::hardfork::SpecId;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, hash_map::Entry},
     time::{Duration, Instant},
 };
 use trace_builder::chain::ChainConfig;
+
+/// The fee raise a blob transaction's replacement needs, on every fee field (geth's blob pool).
+pub(super) const BLOB_PRICE_BUMP_PERCENT: u64 = 100;
 
 /// Bookkeeping bytes charged per pooled transaction on top of its encoding: the decoded
 /// transaction, its entries in the pool's maps and sets.
@@ -53,11 +55,12 @@ pub(super) struct SenderTxs {
 #[derive(Debug)]
 pub(super) struct Pool {
     pub(super) config: PoolConfig,
-    pub(super) chain_id: u64,
-    pub(super) spec: SpecId,
+    pub(super) chain: ChainConfig,
     pub(super) head: PoolHead,
     pub(super) senders: HashMap<Address, SenderTxs>,
     pub(super) by_hash: HashMap<B256, (Address, u64)>,
+    /// Pooled blob transactions by the versioned hash of each of their blobs.
+    pub(super) by_blob: HashMap<B256, B256>,
     /// Pooled transactions carrying an authorization signed by each authority.
     authorizations: HashMap<Address, usize>,
     /// Each sender's last pending transaction: the ones eviction may take without opening a gap.
@@ -82,11 +85,11 @@ impl Pool {
     pub(super) fn new(config: PoolConfig, chain: &ChainConfig, head: PoolHead) -> Self {
         Self {
             config,
-            chain_id: chain.chain_id,
-            spec: chain.spec,
+            chain: chain.clone(),
             head,
             senders: HashMap::new(),
             by_hash: HashMap::new(),
+            by_blob: HashMap::new(),
             authorizations: HashMap::new(),
             pending_tails: BTreeSet::new(),
             queued_tails: BTreeSet::new(),
@@ -100,7 +103,7 @@ impl Pool {
 
     /// [`validate_stateless`] under this pool's configuration and head.
     pub(super) fn validate_stateless(&self, tx: &TxEnvelope) -> Result<(), PoolError> {
-        validate_stateless(&self.config, self.chain_id, self.spec, self.head.gas_limit, tx)
+        validate_stateless(&self.config, &self.chain, self.head.gas_limit, tx)
     }
 
     /// The next nonce of `sender` after its pending transactions, from `account_nonce` on.
@@ -154,10 +157,24 @@ impl Pool {
         let tx_cost = cost(tx.inner());
         let existing = self.senders.get(&sender);
         let replaced = existing.and_then(|s| s.txs.get(&nonce));
-        if let Some(old) = replaced
-            && !is_enough_bump(old.tx.inner(), tx.inner(), self.config.price_bump_percent)
+        if let Some(cap) = tx.inner().max_fee_per_blob_gas()
+            && cap < self.head.blob_base_fee
         {
-            return Err(PoolError::ReplacementUnderpriced);
+            return Err(PoolError::BlobFeeCapTooLow { cap, blob_base_fee: self.head.blob_base_fee });
+        }
+        // geth: a sender's pooled transactions are all blob or all non-blob, a replacement
+        // included.
+        let is_blob = tx.inner().is_eip4844();
+        if existing.is_some_and(|s| s.txs.values().any(|pooled| pooled.tx.inner().is_eip4844() != is_blob)) {
+            return Err(PoolError::AlreadyReserved);
+        }
+        if let Some(old) = replaced {
+            // A blob transaction is replaced only at double its fees, blob fee included
+            // (geth's blob pool), any other at the configured bump.
+            let bump = if is_blob { BLOB_PRICE_BUMP_PERCENT } else { self.config.price_bump_percent };
+            if !is_enough_bump(old.tx.inner(), tx.inner(), bump) {
+                return Err(PoolError::ReplacementUnderpriced);
+            }
         }
         // A sender at its limit keeps its lowest nonces: a transaction below its highest
         // queued one takes that one's place (a batch admitted out of order, or a gap filled
@@ -245,6 +262,9 @@ impl Pool {
         self.queued += 1;
         self.bytes += tx.size;
         self.by_hash.insert(tx.hash, (sender, tx.tx.inner().nonce()));
+        for blob in tx.tx.inner().blob_versioned_hashes().unwrap_or_default() {
+            self.by_blob.insert(*blob, tx.hash);
+        }
         entry.txs.insert(tx.tx.inner().nonce(), tx);
         self.reclassify(sender);
     }
@@ -269,6 +289,11 @@ impl Pool {
         }
         self.bytes -= tx.size;
         self.by_hash.remove(&tx.hash);
+        for blob in tx.tx.inner().blob_versioned_hashes().unwrap_or_default() {
+            if self.by_blob.get(blob) == Some(&tx.hash) {
+                self.by_blob.remove(blob);
+            }
+        }
         for authority in &tx.authorities {
             if let Entry::Occupied(mut count) = self.authorizations.entry(*authority) {
                 *count.get_mut() -= 1;

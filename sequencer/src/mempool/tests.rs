@@ -10,7 +10,7 @@ const BASE_FEE: u64 = 10;
 const CHAIN_ID: u64 = 1;
 
 fn head() -> PoolHead {
-    PoolHead { base_fee: BASE_FEE, gas_limit: 30_000_000 }
+    PoolHead { base_fee: BASE_FEE, gas_limit: 30_000_000, blob_base_fee: 1 }
 }
 
 fn pool_with(config: PoolConfig) -> Mempool {
@@ -497,7 +497,7 @@ fn revalidation_follows_the_new_state() {
             _ => rich(0),
         })
     };
-    revalidate(&pool, PoolHead { base_fee: BASE_FEE, gas_limit: 500_000 }, [], after);
+    revalidate(&pool, PoolHead { base_fee: BASE_FEE, gas_limit: 500_000, blob_base_fee: 1 }, [], after);
     assert_eq!(pool.pending_nonce(sender(1), 2), 3);
     assert_eq!(pool.is_pending(&waiting), Some(true), "the gap filled on chain");
     assert!(pool.get(&costly).is_none(), "costs more than the balance");
@@ -863,7 +863,7 @@ mod properties {
             if let Some(byte) = external {
                 self.chain.get_mut(&sender(byte)).unwrap().nonce += 1;
             }
-            self.head = PoolHead { base_fee, gas_limit: self.head.gas_limit };
+            self.head = PoolHead { base_fee, ..self.head };
             let mut reader = Chain(&self.chain);
             let (update, _) =
                 maintain::read_canonical_update(&self.pool, &mut reader, self.head, &[]).unwrap();

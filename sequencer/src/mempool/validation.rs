@@ -3,7 +3,7 @@
 //! and geth's rules for EIP-7702 authorizations (given what the pool holds of the accounts
 //! concerned).
 
-use super::{PoolConfig, PoolError, SenderState};
+use super::{PoolConfig, PoolError, SenderState, blobs};
 use alloy_consensus::{Transaction, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, U256};
@@ -11,6 +11,7 @@ use revm::{
     context_interface::cfg::GasParams,
     primitives::{eip7825::TX_GAS_LIMIT_CAP, hardfork::SpecId},
 };
+use trace_builder::chain::ChainConfig;
 
 /// Largest init code of a contract creation (EIP-3860, up to Osaka).
 pub(super) const MAX_INITCODE_SIZE: usize = revm::primitives::eip3860::MAX_INITCODE_SIZE;
@@ -24,15 +25,18 @@ pub(super) fn cost(tx: &TxEnvelope) -> U256 {
 /// against the block's and the intrinsic cost, fee fields, minimum tip.
 pub(super) fn validate_stateless(
     config: &PoolConfig,
-    chain_id: u64,
-    spec: SpecId,
+    chain: &ChainConfig,
     block_gas_limit: u64,
     tx: &TxEnvelope,
 ) -> Result<(), PoolError> {
-    if tx.is_eip4844() {
-        return Err(PoolError::TxTypeNotSupported);
-    }
-    let size = tx.encode_2718_len();
+    let (chain_id, spec) = (chain.chain_id, chain.spec);
+    // A blob transaction's size limit is its size in a block: its blobs are limited by count.
+    let size = if tx.is_eip4844() {
+        blobs::validate(chain, tx)?;
+        blobs::without_sidecar(tx).encode_2718_len()
+    } else {
+        tx.encode_2718_len()
+    };
     if size > config.max_tx_bytes {
         return Err(PoolError::OversizedData { size, limit: config.max_tx_bytes });
     }
@@ -86,17 +90,21 @@ pub(super) fn validate_stateless(
     Ok(())
 }
 
-/// Whether `new` raises both fee fields of `old` by at least `bump_percent` (and strictly).
+/// Whether `new` raises both fee fields of `old` (and, between blob transactions, the blob fee
+/// cap) by at least `bump_percent`, and strictly.
 pub(super) fn is_enough_bump(old: &TxEnvelope, new: &TxEnvelope, bump_percent: u64) -> bool {
-    let threshold = |old: u128| {
-        U256::from(old).saturating_mul(U256::from(100 + u128::from(bump_percent))) / U256::from(100)
+    let raised = |old: u128, new: u128| {
+        let threshold =
+            U256::from(old).saturating_mul(U256::from(100 + u128::from(bump_percent))) / U256::from(100);
+        new > old && U256::from(new) >= threshold
     };
-    let (old_cap, new_cap) = (old.max_fee_per_gas(), new.max_fee_per_gas());
-    let (old_tip, new_tip) = (old.priority_fee_or_price(), new.priority_fee_or_price());
-    new_cap > old_cap
-        && new_tip > old_tip
-        && U256::from(new_cap) >= threshold(old_cap)
-        && U256::from(new_tip) >= threshold(old_tip)
+    let blob_fee = match (old.max_fee_per_blob_gas(), new.max_fee_per_blob_gas()) {
+        (Some(old), Some(new)) => raised(old, new),
+        _ => true,
+    };
+    raised(old.max_fee_per_gas(), new.max_fee_per_gas())
+        && raised(old.priority_fee_or_price(), new.priority_fee_or_price())
+        && blob_fee
 }
 
 /// What the pool holds that geth's `validateAuth` looks at, for one admission.

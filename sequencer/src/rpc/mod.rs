@@ -26,11 +26,13 @@
 //! | `fork_config.rs` | `eth_config` (EIP-7910), `eth_coinbase` |
 //! | `txpool.rs` | `txpool_*` |
 //! | `rollup.rs` | `rollup_getTrace` |
+//! | `beacon.rs` | not JSON-RPC: the dev L1's blobs through the Beacon API (`GET /eth/v1/beacon/blob_sidecars/{block_id}`, `/eth/v1/beacon/blobs/{block_id}`) |
 //!
 //! Methods fail with one error type, [`RpcError`] (`error.rs`), which becomes a JSON-RPC error
 //! object in one place. Work that blocks runs through `Executions::run` (heavy work, admitted
 //! in turn) or `executions::blocking` (light reads below the head).
 mod batch;
+mod beacon;
 mod blocks;
 mod call;
 mod codes;
@@ -54,6 +56,7 @@ mod state;
 mod transactions;
 mod txpool;
 
+pub use beacon::BeaconApi;
 pub use blocks::EthBlocksApiServer;
 pub use call::{CallStateError, EthCallApiServer, PrecompileMoveError, RPC_GAS_CAP};
 pub use error::RpcError;
@@ -100,7 +103,12 @@ impl RpcListener {
 
 /// Serves `module` on `listener` with the limits of `config` ([`connections`]); it runs until
 /// the returned handle is stopped.
-pub fn serve(listener: RpcListener, config: &RpcSection, module: RpcModule<()>) -> ServerHandle {
+pub fn serve(
+    listener: RpcListener,
+    config: &RpcSection,
+    module: RpcModule<()>,
+    beacon: Option<BeaconApi>,
+) -> ServerHandle {
     let cors = if config.cors_origins.iter().any(|origin| origin == "*") {
         CorsLayer::new().allow_origin(Any)
     } else {
@@ -136,7 +144,9 @@ pub fn serve(listener: RpcListener, config: &RpcSection, module: RpcModule<()>) 
     };
     let services = Server::builder()
         .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(cors).layer(ids))
+        .set_http_middleware(
+            tower::ServiceBuilder::new().layer(cors).layer(beacon::BeaconLayer(beacon)).layer(ids),
+        )
         .set_rpc_middleware(
             RpcServiceBuilder::new()
                 .layer_fn(move |service| batch::ConcurrentBatches::new(service, max_response_bytes))

@@ -6,6 +6,7 @@
 //! SQLite, which looks named parameters up one by one.
 
 mod account_filter;
+mod blobs;
 mod journal;
 mod logs;
 mod node_store;
@@ -380,6 +381,7 @@ impl Store {
         .await?;
         write_state_changes(&mut tx, backend, &block.changes).await?;
         trie_nodes::write(&mut tx, backend, &block.trie_nodes).await?;
+        blobs::write(&mut tx, number, &block.blobs).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The rows the store writes and reads, as typed records.
 
 use crate::error::StoreError;
+use crate::mempool::blobs::BlobRecord;
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, TxEnvelope, TxType};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, Log};
@@ -23,6 +24,8 @@ pub struct BlockRecord {
     pub access: StateAccess,
     /// Trie nodes created by the block, at the locations the store keeps them.
     pub trie_nodes: Vec<CommittedNode>,
+    /// The blobs of the block's blob transactions, in block order (the L1 role only).
+    pub blobs: Vec<BlobRecord>,
 }
 
 /// A transaction included in a block, with its outcome.

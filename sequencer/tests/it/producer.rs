@@ -162,8 +162,7 @@ fn an_internal_failure_abandons_the_block_and_keeps_its_transactions() {
     let head =
         ChainHead { number: 0, hash: genesis.hash, header: genesis.header.clone(), changed: Arc::from([]) };
     let chain = ChainConfig::l2(DEV_CHAIN_ID);
-    let pool_head =
-        PoolHead { base_fee: chain.next_base_fee(&genesis.header), gas_limit: genesis.header.gas_limit };
+    let pool_head = PoolHead::after(&chain, &genesis.header);
     let mempool = Arc::new(Mempool::new(PoolConfig::default(), &chain, pool_head));
     let (heads, _head_rx) = tokio::sync::watch::channel(head.clone());
     let mut producer = BlockProducer::new(
