@@ -1,12 +1,16 @@
 //! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
 
-use super::{Backend, Store, Value, address, b256, insert_rows};
+use super::{
+    Backend, Store,
+    records::{address, b256},
+    sql::{self, Value, insert_rows},
+};
 use crate::error::StoreError;
 use alloy_primitives::{
     Address, B256, Bytes,
     map::{B256Map, B256Set},
 };
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most admitted transactions one group commit of the [`PoolJournal`] writes.
@@ -89,14 +93,7 @@ impl Store {
             .collect();
         let written = async {
             let mut tx = self.journal.begin().await?;
-            insert_rows(
-                &mut tx,
-                self.backend,
-                "INSERT INTO pool_journal (seq, hash, sender, raw) VALUES ",
-                "",
-                rows,
-            )
-            .await?;
+            insert_rows(&mut tx, self.backend, sql::INSERT_JOURNAL_ROWS, rows).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
         }
@@ -130,27 +127,14 @@ impl Store {
         let single: Vec<i64> = single.into_iter().map(|(seq, _)| seq).collect();
         let mut tx = self.journal.begin().await?;
         for chunk in single.chunks(self.backend.params_per_statement()) {
-            let placeholders = self.backend.placeholders(chunk.len());
-            // Only generated placeholders are formatted into the SQL.
-            let sql = format!("DELETE FROM pool_journal WHERE seq IN ({placeholders})");
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query(sql::delete_journal_rows(self.backend, chunk.len()));
             for seq in chunk {
                 query = query.bind(*seq);
             }
             query.execute(&mut *tx).await?;
         }
-        // A few hundred ranges a statement keeps the OR chain far below SQLite's expression
-        // depth limit (1,000).
-        for chunk in runs.chunks(256) {
-            let mut sql = String::from("DELETE FROM pool_journal WHERE ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "seq BETWEEN " } else { " OR seq BETWEEN " });
-                self.backend.push_placeholder(&mut sql, 2 * i + 1);
-                sql.push_str(" AND ");
-                self.backend.push_placeholder(&mut sql, 2 * i + 2);
-            }
-            // Only generated placeholders are formatted into the SQL.
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+        for chunk in runs.chunks(sql::JOURNAL_RUNS_PER_STATEMENT) {
+            let mut query = sqlx::query(sql::delete_journal_runs(self.backend, chunk.len()));
             for (first, last) in chunk {
                 query = query.bind(*first).bind(*last);
             }
@@ -163,9 +147,7 @@ impl Store {
     /// Every recorded pool transaction, in the order recorded: its sender and EIP-2718 bytes.
     /// Learns where each one is kept, and drops the older rows of a transaction recorded twice.
     pub async fn pooled_transactions(&self) -> Result<Vec<(Address, Bytes)>, StoreError> {
-        let rows = sqlx::query("SELECT seq, hash, sender, raw FROM pool_journal ORDER BY seq")
-            .fetch_all(&self.journal)
-            .await?;
+        let rows = sqlx::query(sql::JOURNAL_ROWS).fetch_all(&self.journal).await?;
         let mut transactions = Vec::with_capacity(rows.len());
         let mut duplicates = Vec::new();
         {
@@ -214,8 +196,7 @@ impl JournalIndex {
     /// ([`Store::pooled_transactions`] learns them), numbers going on after the greatest there.
     /// One node writes the journal at a time.
     pub(super) async fn read(journal: &AnyPool) -> Result<Self, StoreError> {
-        let last_seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM pool_journal").fetch_one(journal).await?;
+        let last_seq: i64 = sqlx::query_scalar(sql::LAST_JOURNAL_SEQ).fetch_one(journal).await?;
         Ok(Self::after(last_seq))
     }
 
@@ -328,8 +309,7 @@ pub(super) async fn move_journal_out_of_chain_file(
     chain: &AnyPool,
     journal: &AnyPool,
 ) -> Result<(), StoreError> {
-    let rows =
-        sqlx::query("SELECT hash, sender, raw FROM pool_journal ORDER BY seq").fetch_all(chain).await?;
+    let rows = sqlx::query(sql::OLD_JOURNAL_ROWS).fetch_all(chain).await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -345,10 +325,9 @@ pub(super) async fn move_journal_out_of_chain_file(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let moved = rows.len();
     let mut tx = journal.begin().await?;
-    insert_rows(&mut tx, Backend::Sqlite, "INSERT INTO pool_journal (hash, sender, raw) VALUES ", "", rows)
-        .await?;
+    insert_rows(&mut tx, Backend::Sqlite, sql::INSERT_MOVED_JOURNAL_ROWS, rows).await?;
     tx.commit().await?;
-    sqlx::query("DELETE FROM pool_journal").execute(chain).await?;
+    sqlx::query(sql::DELETE_OLD_JOURNAL_ROWS).execute(chain).await?;
     tracing::info!(target: "store", moved, "moved the pool journal into its own file");
     Ok(())
 }
