@@ -7,7 +7,7 @@ use super::{error::RpcError, executions::blocking};
 use crate::{
     builder::ChainHead,
     mempool::{Mempool, SenderState},
-    store::{DbNodeStore, PoolJournal, Store},
+    store::{BlockReader, DbNodeStore, PoolJournal, StateReader, Store},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};

@@ -2,7 +2,7 @@
 //! commit. Reads of accounts the [`AccountFilter`] rules out skip the database.
 
 use super::{
-    AccountFilter, Backend, Store,
+    AccountFilter, Backend, StateReader, Store,
     records::{address, b256, u256},
     sql::{self, Value, insert_rows},
 };
@@ -11,9 +11,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use sqlx::{AnyPool, Row};
 use trace_builder::{AccountChange, AccountState, StateChanges};
 
-impl Store {
-    /// An account of the latest state.
-    pub async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
+impl StateReader for Store {
+    async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
         if !self.account_filter.may_contain(&address) {
             return Ok(None);
         }
@@ -28,9 +27,7 @@ impl Store {
         .transpose()
     }
 
-    /// The accounts of the latest state among `addresses`, in batched queries; absent accounts
-    /// are left out.
-    pub async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
+    async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
         let addresses: Vec<Address> =
             addresses.iter().filter(|address| self.account_filter.may_contain(address)).copied().collect();
         let mut found = Vec::with_capacity(addresses.len());
@@ -53,8 +50,7 @@ impl Store {
         Ok(found)
     }
 
-    /// A storage slot of the latest state (zero when unset).
-    pub async fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+    async fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
         let row = sqlx::query(sql::STORAGE)
             .bind(address.to_vec())
             .bind(slot.to_be_bytes_vec())
@@ -63,8 +59,7 @@ impl Store {
         row.map(|row| u256(&row, 0)).transpose().map(Option::unwrap_or_default)
     }
 
-    /// Contract code by hash.
-    pub async fn code(&self, hash: B256) -> Result<Option<Bytes>, StoreError> {
+    async fn code(&self, hash: B256) -> Result<Option<Bytes>, StoreError> {
         let row = sqlx::query(sql::CODE).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
         row.map(|row| Ok(Bytes::from(row.try_get::<Vec<u8>, _>(0)?))).transpose()
     }

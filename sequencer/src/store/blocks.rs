@@ -2,7 +2,7 @@
 //! with everything it holds.
 
 use super::{
-    BlockRecord, Store, accounts, genesis,
+    BlockReader, BlockRecord, ChainWriter, GenesisStatus, Store, accounts, genesis,
     records::{b256, decode_header},
     sql, transactions, trie_nodes,
 };
@@ -12,10 +12,16 @@ use alloy_primitives::B256;
 use sqlx::Row;
 use trace_builder::{StateAccess, StateChanges};
 
-impl Store {
-    /// Writes a sealed block and everything it changed in one database transaction. The genesis
-    /// block (number 0) also records the chain's identity.
-    pub async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
+impl ChainWriter for Store {
+    async fn init_or_check_genesis(
+        &self,
+        chain_id: u64,
+        genesis_hash: B256,
+    ) -> Result<GenesisStatus, StoreError> {
+        genesis::check(&self.readers, chain_id, genesis_hash).await
+    }
+
+    async fn commit_block(&self, block: &BlockRecord, chain_id: u64) -> Result<(), StoreError> {
         // Before the block is visible: a reader that sees it must find its new accounts.
         for (address, change) in &block.changes.accounts {
             if change.info.is_some() {
@@ -41,36 +47,31 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// Number and hash of the newest block, or `None` for an empty database.
-    pub async fn head(&self) -> Result<Option<(u64, B256)>, StoreError> {
+impl BlockReader for Store {
+    async fn head(&self) -> Result<Option<(u64, B256)>, StoreError> {
         let row = sqlx::query(sql::HEAD).fetch_optional(&self.readers).await?;
         row.map(|row| Ok((row.try_get::<i64, _>(0)? as u64, b256(&row, 1)?))).transpose()
     }
 
-    /// The header of block `number`.
-    pub async fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
+    async fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
         let row =
             sqlx::query(sql::HEADER_BY_NUMBER).bind(number as i64).fetch_optional(&self.readers).await?;
         row.map(|row| decode_header(&row, 0)).transpose()
     }
 
-    /// The header of the block with hash `hash`.
-    pub async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, StoreError> {
+    async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, StoreError> {
         let row = sqlx::query(sql::HEADER_BY_HASH).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
         row.map(|row| decode_header(&row, 0)).transpose()
     }
 
-    /// The hash of block `number`.
-    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+    async fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         let row = sqlx::query(sql::BLOCK_HASH).bind(number as i64).fetch_optional(&self.readers).await?;
         row.map(|row| b256(&row, 0)).transpose()
     }
 
-    /// What block `number` read from and changed in the state, as its builder recorded them:
-    /// what a trace of the block needs besides its transactions. `None` for an unknown block
-    /// and for the genesis block.
-    pub async fn block_state(&self, number: u64) -> Result<Option<(StateAccess, StateChanges)>, StoreError> {
+    async fn block_state(&self, number: u64) -> Result<Option<(StateAccess, StateChanges)>, StoreError> {
         let row = sqlx::query(sql::BLOCK_STATE).bind(number as i64).fetch_optional(&self.readers).await?;
         let Some(row) = row else { return Ok(None) };
         let (Some(access), Some(changes)) =

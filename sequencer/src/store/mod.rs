@@ -13,6 +13,7 @@
 
 mod account_filter;
 mod accounts;
+mod api;
 mod backend;
 mod blocks;
 mod genesis;
@@ -25,6 +26,7 @@ mod trie_nodes;
 mod writer_lock;
 
 pub use account_filter::AccountFilter;
+pub use api::{BlockReader, ChainReader, ChainWriter, StateReader, TransactionReader};
 pub use backend::{Backend, StoreOptions, redact};
 pub use genesis::GenesisStatus;
 pub use journal::PoolJournal;

@@ -2,7 +2,7 @@
 //! topic.
 
 use super::{
-    Backend, Store, StoredTransaction, TransactionRecord,
+    Backend, Store, StoredTransaction, TransactionReader, TransactionRecord,
     records::{address, b256},
     sql::{self, Value, insert_rows},
 };
@@ -25,16 +25,13 @@ pub struct LogQuery {
     pub topics: [Vec<B256>; 4],
 }
 
-impl Store {
-    /// The transactions of block `number`, in block order, with their receipts.
-    pub async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, StoreError> {
+impl TransactionReader for Store {
+    async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, StoreError> {
         let rows = sqlx::query(sql::BLOCK_TRANSACTIONS).bind(number as i64).fetch_all(&self.readers).await?;
         rows.iter().map(StoredTransaction::from_row).collect()
     }
 
-    /// How many transactions block `number` holds (0 for a block not stored), counted by the
-    /// database through the block-position index, without reading the rows back.
-    pub async fn block_transaction_count(&self, number: u64) -> Result<u64, StoreError> {
+    async fn block_transaction_count(&self, number: u64) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar(sql::BLOCK_TRANSACTION_COUNT)
             .bind(number as i64)
             .fetch_one(&self.readers)
@@ -42,8 +39,7 @@ impl Store {
         Ok(count as u64)
     }
 
-    /// The transaction at `index` in block `number`, if there is one.
-    pub async fn block_transaction(
+    async fn block_transaction(
         &self,
         number: u64,
         index: u64,
@@ -57,10 +53,7 @@ impl Store {
         row.as_ref().map(StoredTransaction::from_row).transpose()
     }
 
-    /// The block-wide index of the first log of the transaction at `tx_index` in block
-    /// `number`; `None` when it has no logs. Read from the logs table's primary key, without
-    /// reading the block's other transactions.
-    pub async fn first_log_index(&self, number: u64, tx_index: u64) -> Result<Option<u64>, StoreError> {
+    async fn first_log_index(&self, number: u64, tx_index: u64) -> Result<Option<u64>, StoreError> {
         let Ok(tx_index) = i64::try_from(tx_index) else { return Ok(None) };
         let first: Option<i64> = sqlx::query_scalar(sql::FIRST_LOG_INDEX)
             .bind(number as i64)
@@ -70,16 +63,13 @@ impl Store {
         Ok(first.map(|index| index as u64))
     }
 
-    /// A mined transaction by hash.
-    pub async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
+    async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
         let row =
             sqlx::query(sql::TRANSACTION_BY_HASH).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
         row.as_ref().map(StoredTransaction::from_row).transpose()
     }
 
-    /// The logs matching `query` in block and log order, at most `limit` of them (the caller
-    /// asks for one more than it allows to tell a truncated answer).
-    pub async fn logs(&self, query: &LogQuery, limit: usize) -> Result<Vec<Log>, StoreError> {
+    async fn logs(&self, query: &LogQuery, limit: usize) -> Result<Vec<Log>, StoreError> {
         let sql = sql::logs(query.addresses.len(), query.topics.each_ref().map(Vec::len), limit);
         let mut statement = sqlx::query(sql).bind(query.from as i64).bind(query.to as i64);
         for address in &query.addresses {
