@@ -7,7 +7,7 @@ use super::{error::RpcError, executions::blocking};
 use crate::{
     builder::ChainHead,
     mempool::{Mempool, SenderState},
-    store::{BlockReader, DbNodeStore, PoolJournal, StateReader, Store},
+    store::{BlockReader, DbNodeStore, MempoolJournal, StateReader, Store},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
@@ -108,7 +108,7 @@ pub struct EthRpc {
     pub(super) codes: Arc<super::codes::Codes>,
     /// Permits to execute calls on blocking threads.
     pub(super) executions: super::executions::Executions,
-    journal: PoolJournal,
+    journal: MempoolJournal,
 }
 
 /// Accounts of the head block. When the head moves on, the accounts its block changed take the
@@ -234,7 +234,7 @@ impl EthRpc {
             log_limits,
             codes: Arc::default(),
             executions: super::executions::Executions::default(),
-            journal: PoolJournal::spawn(store.clone()),
+            journal: MempoolJournal::spawn(store.clone()),
             store,
         }
     }

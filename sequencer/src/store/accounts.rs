@@ -118,13 +118,13 @@ pub(super) async fn write_state_changes(
     insert_rows(tx, backend, sql::INSERT_CODES, code_rows).await
 }
 
-/// The filter of the accounts `pool`'s database holds, sized for them and their growth within
-/// `max_bytes`.
-pub(super) async fn load_filter(pool: &AnyPool, max_bytes: usize) -> Result<AccountFilter, StoreError> {
+/// The filter of the accounts the database `readers` read holds, sized for them and their growth
+/// within `max_bytes`.
+pub(super) async fn load_filter(readers: &AnyPool, max_bytes: usize) -> Result<AccountFilter, StoreError> {
     use futures_util::TryStreamExt as _;
-    let count: i64 = sqlx::query_scalar(sql::ACCOUNT_COUNT).fetch_one(pool).await?;
+    let count: i64 = sqlx::query_scalar(sql::ACCOUNT_COUNT).fetch_one(readers).await?;
     let filter = AccountFilter::with_capacity(u64::try_from(count).unwrap_or_default(), max_bytes);
-    let mut addresses = sqlx::query_scalar::<_, Vec<u8>>(sql::ACCOUNT_ADDRESSES).fetch(pool);
+    let mut addresses = sqlx::query_scalar::<_, Vec<u8>>(sql::ACCOUNT_ADDRESSES).fetch(readers);
     while let Some(address) = addresses.try_next().await? {
         let address = Address::try_from(address.as_slice())
             .map_err(|_| StoreError::Corrupt("an address in the accounts table is not 20 bytes".into()))?;

@@ -6,7 +6,7 @@
 //! accounts, storage, codes and block hashes ([`StateReader`], [`BlockReader`]), and only the
 //! node that seals blocks writes ([`ChainWriter`]). Another implementation, a read replica or a
 //! batcher in a process of its own reading over the network, slots in behind the same traits.
-//! The mempool journal ([`PoolJournal`](super::PoolJournal)) and the trie's nodes
+//! The mempool journal ([`MempoolJournal`](super::MempoolJournal)) and the trie's nodes
 //! ([`DbNodeStore`](super::DbNodeStore), trace-builder's `NodeStore`) have interfaces of
 //! their own.
 //!

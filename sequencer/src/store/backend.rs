@@ -1,7 +1,7 @@
 //! Which engine a database URL names, and how the store opens it: its connections, their
 //! settings, the migrations, SQLite's background checkpoints.
 
-use super::{Store, accounts, journal, node_store, sql};
+use super::{Store, accounts, mempool_journal, node_store, sql};
 use crate::error::StoreError;
 use sqlx::{AnyPool, any::AnyPoolOptions};
 use std::{str::FromStr, time::Duration};
@@ -31,12 +31,12 @@ impl Backend {
 /// Connections of the block producer's reads: one for execution and the trie, and one for
 /// each thread that warms trie paths.
 const PRODUCER_CONNECTIONS: u32 = 1 + node_store::WARMING_THREADS as u32;
-/// Connections of the pool's journal on PostgreSQL (admissions write in groups).
+/// Connections of the mempool journal on PostgreSQL (admissions write in groups).
 const POSTGRES_JOURNAL_CONNECTIONS: u32 = 2;
 
 /// How long a query waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Page cache of the SQLite pool-journal connection, in KiB: it appends, and deletes what it
+/// Page cache of the SQLite mempool-journal connection, in KiB: it appends, and deletes what it
 /// appended recently.
 const SQLITE_JOURNAL_CACHE_KIB: i64 = 16 << 10;
 /// Most bytes of the SQLite file mapped into memory (SQLite's own ceiling by default).
@@ -99,10 +99,10 @@ impl Store {
         let (readers, producer, writer, journal) = match backend {
             Backend::Sqlite => {
                 // SQLite has one writer at a time. Giving the writes one connection of their own
-                // queues them in the pool instead of in SQLite's busy handler (which sleeps),
-                // and keeps that connection's page cache warm: a connection's cache is dropped
-                // whenever another connection has written. The pool's journal, in a file of its
-                // own, has its own writer.
+                // queues them for that connection in sqlx instead of in SQLite's busy handler
+                // (which sleeps), and keeps that connection's page cache warm: a connection's
+                // cache is dropped whenever another connection has written. The mempool journal,
+                // in a file of its own, has its own writer.
                 let one_writer = |cache_kib: i64| {
                     AnyPoolOptions::new()
                         .max_connections(1)
@@ -111,7 +111,8 @@ impl Store {
                 };
                 let writer = connect(one_writer(writer_cache_kib), url.clone()).await?;
                 let journal =
-                    connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), journal::sqlite_journal_url(&url)).await?;
+                    connect(one_writer(SQLITE_JOURNAL_CACHE_KIB), mempool_journal::sqlite_journal_url(&url))
+                        .await?;
                 let sqlite_readers = |options: AnyPoolOptions| {
                     options.after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, reader_cache_kib)))
                 };
@@ -128,13 +129,13 @@ impl Store {
                 )
             }
             Backend::Postgres => {
-                let pool =
+                let connections =
                     |max: u32| AnyPoolOptions::new().max_connections(max).acquire_timeout(ACQUIRE_TIMEOUT);
                 (
                     connect(readers, url.clone()).await?,
-                    connect(pool(PRODUCER_CONNECTIONS), url.clone()).await?,
-                    connect(pool(1), url.clone()).await?,
-                    connect(pool(POSTGRES_JOURNAL_CONNECTIONS), url).await?,
+                    connect(connections(PRODUCER_CONNECTIONS), url.clone()).await?,
+                    connect(connections(1), url.clone()).await?,
+                    connect(connections(POSTGRES_JOURNAL_CONNECTIONS), url).await?,
                 )
             }
         };
@@ -144,13 +145,14 @@ impl Store {
         };
         migrator.run(&writer).await?;
         if backend == Backend::Sqlite {
-            sqlx::migrate!("../migrations/sqlite-pool-journal").run(&journal).await?;
-            journal::move_journal_out_of_chain_file(&writer, &journal).await?;
+            sqlx::migrate!("../migrations/sqlite-mempool-journal").run(&journal).await?;
+            mempool_journal::move_journal_out_of_chain_file(&writer, &journal).await?;
             tokio::spawn(checkpoint_sqlite(readers.clone()));
             tokio::spawn(checkpoint_sqlite(journal.clone()));
         }
-        let journal_index =
-            std::sync::Arc::new(parking_lot::Mutex::new(journal::JournalIndex::read(&journal).await?));
+        let journal_index = std::sync::Arc::new(parking_lot::Mutex::new(
+            mempool_journal::JournalIndex::read(&journal).await?,
+        ));
         let account_filter = accounts::load_filter(&readers, account_filter_bytes).await?;
         Ok(Self { readers, producer, writer, journal, backend, account_filter, journal_index })
     }
@@ -160,15 +162,15 @@ impl Store {
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Copies what the WAL holds into the SQLite database file every [`CHECKPOINT_INTERVAL`], off
-/// the commit path, until the pool closes. A PASSIVE checkpoint takes no lock that writers or
+/// the commit path, until `connections` close. A PASSIVE checkpoint takes no lock that writers or
 /// readers wait for; it copies what no reader still needs, and SQLite starts the WAL over at
 /// the next commit once all of it was copied.
-async fn checkpoint_sqlite(pool: AnyPool) {
+async fn checkpoint_sqlite(connections: AnyPool) {
     let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match sqlx::query(sql::SQLITE_CHECKPOINT).execute(&pool).await {
+        match sqlx::query(sql::SQLITE_CHECKPOINT).execute(&connections).await {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
             // A busy database or a full disk: the WAL keeps the data, the next round retries.
@@ -215,5 +217,45 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each migration's version and the start of its checksum.
+    fn checksums(migrator: sqlx::migrate::Migrator) -> Vec<(i64, String)> {
+        migrator.iter().map(|m| (m.version, hex::encode(&m.checksum[..8]))).collect()
+    }
+
+    /// sqlx refuses to open a database where an applied migration's checksum differs from the
+    /// file's: a migration, once released, is never edited (a new one is added), and a folder
+    /// may be renamed (only the path in `sqlx::migrate!` changes) as long as its files are not.
+    #[test]
+    fn migrations_databases_have_applied_never_change() {
+        let released = |set: &[(i64, &str)]| set.iter().map(|(v, c)| (*v, c.to_string())).collect::<Vec<_>>();
+        let sqlite = checksums(sqlx::migrate!("../migrations/sqlite"));
+        assert_eq!(
+            sqlite[..5],
+            released(&[
+                (1, "a95f8d7f755d9367"),
+                (2, "4a7f02dee85a42f2"),
+                (3, "cab47ac6ed0fa43d"),
+                (4, "074466f4a7a39ef8"),
+                (5, "e375645fa7c2bf56"),
+            ])
+        );
+        let postgres = checksums(sqlx::migrate!("../migrations/postgres"));
+        assert_eq!(
+            postgres[..4],
+            released(&[
+                (1, "23a5845dc55601bd"),
+                (2, "d18748840b6efdca"),
+                (3, "84d660156cef4346"),
+                (4, "d6c0352044e35d8d"),
+            ])
+        );
+        // Applied from `migrations/sqlite-pool-journal` before the folder was renamed.
+        let journal = checksums(sqlx::migrate!("../migrations/sqlite-mempool-journal"));
+        assert_eq!(journal[..1], released(&[(1, "1cb0427db69cc358")]));
     }
 }

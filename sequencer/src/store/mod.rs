@@ -7,7 +7,7 @@
 //! of a sealed block), `transactions.rs` (transactions, receipts, logs), `accounts.rs` (the flat
 //! latest state: accounts, storage, codes, behind the [`AccountFilter`]), `trie_nodes.rs` (the
 //! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity) and
-//! `journal.rs` (the mempool journal). `backend.rs` opens the database and its connections;
+//! `mempool_journal.rs`. `backend.rs` opens the database and its connections;
 //! `sql.rs` holds every statement and the differences between the two engines; the schema is
 //! in `migrations/`.
 
@@ -17,7 +17,7 @@ mod api;
 mod backend;
 mod blocks;
 mod genesis;
-mod journal;
+mod mempool_journal;
 mod node_store;
 mod records;
 mod sql;
@@ -29,7 +29,7 @@ pub use account_filter::AccountFilter;
 pub use api::{BlockReader, ChainReader, ChainWriter, StateReader, TransactionReader};
 pub use backend::{Backend, StoreOptions, redact};
 pub use genesis::GenesisStatus;
-pub use journal::PoolJournal;
+pub use mempool_journal::MempoolJournal;
 pub use node_store::DbNodeStore;
 pub use records::{BlockRecord, StoredTransaction, TransactionRecord};
 pub use transactions::LogQuery;
@@ -39,9 +39,10 @@ use sqlx::AnyPool;
 
 /// Handle to the chain database. Cheap to clone.
 ///
-/// Reads, the block producer's reads, block commits and the pool's journal each have
+/// Reads, the block producer's reads, block commits and the mempool journal each have
 /// connections of their own, so that no flood of RPC reads can make the producer wait for a
-/// connection: the producer's handle ([`Store::for_producer`]) reads through its own.
+/// connection: the producer's handle ([`Store::for_producer`]) reads through its own. (sqlx
+/// calls a set of connections a pool, [`AnyPool`]; in this crate "pool" means the mempool.)
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Connections for this handle's reads: the RPC's, or the producer's.
@@ -50,14 +51,14 @@ pub struct Store {
     producer: AnyPool,
     /// One connection for block commits.
     writer: AnyPool,
-    /// Connections for the pool's journal: on SQLite one connection to a file of its own, so
+    /// Connections for the mempool journal: on SQLite one connection to a file of its own, so
     /// that an admission never waits for a block's commit.
     journal: AnyPool,
     backend: Backend,
     /// Addresses that may have an account: reads of others skip the database.
     account_filter: AccountFilter,
-    /// Where the pool's journal keeps each transaction it holds.
-    journal_index: std::sync::Arc<parking_lot::Mutex<journal::JournalIndex>>,
+    /// Where the mempool journal keeps each transaction it holds.
+    journal_index: std::sync::Arc<parking_lot::Mutex<mempool_journal::JournalIndex>>,
 }
 
 impl Store {
@@ -72,7 +73,7 @@ impl Store {
         self.backend
     }
 
-    /// Closes the pools, waiting for connections to finish.
+    /// Closes every connection, waiting for each to finish.
     pub async fn close(&self) {
         self.readers.close().await;
         self.producer.close().await;

@@ -1,4 +1,5 @@
-//! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
+//! The mempool journal, the mempool's durable copy: every transaction the RPC acknowledged,
+//! until the mempool lets it go.
 
 use super::{
     Backend, Store,
@@ -13,7 +14,7 @@ use alloy_primitives::{
 use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-/// Most admitted transactions one group commit of the [`PoolJournal`] writes.
+/// Most admitted transactions one group commit of the [`MempoolJournal`] writes.
 const MAX_GROUP: usize = 2_048;
 
 /// Admissions that may wait for the journal before the RPC waits to hand it more.
@@ -25,7 +26,7 @@ const QUEUE_CAPACITY: usize = 16_384;
 /// synchronous commit each (PostgreSQL) or a turn at the single writer lock of the journal's
 /// SQLite file (SQLite); a group costs one for all. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct PoolJournal {
+pub struct MempoolJournal {
     admissions: mpsc::Sender<Admission>,
 }
 
@@ -38,7 +39,7 @@ struct Admission {
     durable: oneshot::Sender<Result<(), String>>,
 }
 
-impl PoolJournal {
+impl MempoolJournal {
     /// Starts the journal's writer on the current tokio runtime. It ends when the last handle
     /// is dropped, after writing what was handed to it.
     pub fn spawn(store: Store) -> Self {
@@ -67,7 +68,7 @@ impl PoolJournal {
     /// Records an admitted transaction; returns once it is durable.
     pub async fn record(&self, hash: B256, sender: Address, raw: Bytes) -> Result<(), StoreError> {
         let (durable, written) = oneshot::channel();
-        let closed = || StoreError::Journal("the pool journal has stopped".into());
+        let closed = || StoreError::Journal("the mempool journal has stopped".into());
         self.admissions.send(Admission { hash, sender, raw, durable }).await.map_err(|_| closed())?;
         written.await.map_err(|_| closed())?.map_err(StoreError::Journal)
     }
@@ -100,7 +101,7 @@ impl Store {
         .await;
         let left = self.journal_index.lock().end(first, &hashes, written.is_ok());
         written?;
-        // The pool let these go while they were being written; nothing else would delete them.
+        // The mempool let these go while they were being written; nothing else would delete them.
         // The group is durable either way: a row this fails to delete stays until the next
         // start-up, which finds its transaction mined and drops it.
         if let Err(error) = self.delete_journal_rows(&left).await {
@@ -109,13 +110,13 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets transactions that left the pool, in batched statements.
+    /// Forgets transactions that left the mempool, in batched statements.
     pub async fn delete_pooled(&self, hashes: &[B256]) -> Result<(), StoreError> {
         let seqs = self.journal_index.lock().forget(hashes);
         self.delete_journal_rows(&seqs).await
     }
 
-    /// Deletes the rows numbered `seqs`. A block takes most of the pool in the order it was
+    /// Deletes the rows numbered `seqs`. A block takes most of the mempool in the order it was
     /// admitted, so the numbers come mostly in runs; each run is deleted as a range of the key,
     /// not number by number.
     async fn delete_journal_rows(&self, seqs: &[i64]) -> Result<(), StoreError> {
@@ -144,7 +145,7 @@ impl Store {
         Ok(())
     }
 
-    /// Every recorded pool transaction, in the order recorded: its sender and EIP-2718 bytes.
+    /// Every recorded mempool transaction, in the order recorded: its sender and EIP-2718 bytes.
     /// Learns where each one is kept, and drops the older rows of a transaction recorded twice.
     pub async fn pooled_transactions(&self) -> Result<Vec<(Address, Bytes)>, StoreError> {
         let rows = sqlx::query(sql::JOURNAL_ROWS).fetch_all(&self.journal).await?;
@@ -167,8 +168,8 @@ impl Store {
 
 /// Where the journal keeps each transaction it holds, and the sequence numbers it gave.
 ///
-/// The RPC hands a transaction to the pool before its row is durable, so the block builder can
-/// include it, and the pool let it go, while the row is still being written. Such a
+/// The RPC hands a transaction to the mempool before its row is durable, so the block builder can
+/// include it, and the mempool let it go, while the row is still being written. Such a
 /// transaction is remembered until its write ends, and its row deleted then.
 #[derive(Debug)]
 pub(super) struct JournalIndex {
@@ -178,9 +179,9 @@ pub(super) struct JournalIndex {
     last_seq: i64,
     /// Transactions whose rows are being written.
     writing: B256Map<usize>,
-    /// Transactions the pool let go while their rows were being written.
+    /// Transactions the mempool let go while their rows were being written.
     left_while_writing: B256Set,
-    /// Transactions the pool let go before their rows were even handed to the journal: a block
+    /// Transactions the mempool let go before their rows were even handed to the journal: a block
     /// can include a transaction while its admission still waits in the journal's queue. Their
     /// rows are deleted as soon as they are written. Bounded by [`MAX_LEFT_BEFORE_WRITING`].
     left_before_writing: B256Set,
@@ -225,7 +226,7 @@ impl JournalIndex {
     }
 
     /// The write that [`Self::begin`] numbered from `first` ended, `written` or not. Returns
-    /// the rows it wrote for transactions the pool let go meanwhile, to delete.
+    /// the rows it wrote for transactions the mempool let go meanwhile, to delete.
     fn end(&mut self, first: i64, hashes: &[B256], written: bool) -> Vec<i64> {
         let mut left = Vec::new();
         for (seq, hash) in (first..).zip(hashes) {
@@ -252,7 +253,7 @@ impl JournalIndex {
         left
     }
 
-    /// Forgets transactions that left the pool; returns the rows to delete now. Those whose
+    /// Forgets transactions that left the mempool; returns the rows to delete now. Those whose
     /// rows are being written are deleted when the write ends ([`Self::end`]).
     fn forget(&mut self, hashes: &[B256]) -> Vec<i64> {
         let mut seqs = Vec::new();
@@ -285,7 +286,7 @@ fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
     runs
 }
 
-/// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
+/// The URL of the SQLite file that holds the mempool journal, beside the chain's file named in
 /// `chain_url`: `chain.sqlite` → `chain.pool-journal.sqlite`, with the same URL parameters.
 pub(super) fn sqlite_journal_url(chain_url: &str) -> String {
     let (path, query) =
@@ -328,7 +329,7 @@ pub(super) async fn move_journal_out_of_chain_file(
     insert_rows(&mut tx, Backend::Sqlite, sql::INSERT_MOVED_JOURNAL_ROWS, rows).await?;
     tx.commit().await?;
     sqlx::query(sql::DELETE_OLD_JOURNAL_ROWS).execute(chain).await?;
-    tracing::info!(target: "store", moved, "moved the pool journal into its own file");
+    tracing::info!(target: "store", moved, "moved the mempool journal into its own file");
     Ok(())
 }
 
@@ -345,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_the_pool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
+    fn a_transaction_the_mempool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
         let mut index = JournalIndex::after(0);
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         let first = index.begin(&[a, b]);
@@ -369,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_the_pool_let_go_before_its_row_was_written_has_the_row_deleted_after() {
+    fn a_transaction_the_mempool_let_go_before_its_row_was_written_has_the_row_deleted_after() {
         let mut index = JournalIndex::after(0);
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         // A block included `a` while its admission still waited in the journal's queue.
@@ -402,7 +403,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_journal_forgets_what_left_the_pool_and_a_transaction_recorded_twice_once() {
+    async fn the_journal_forgets_what_left_the_mempool_and_a_transaction_recorded_twice_once() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
         let store = Store::open(&url, 2).await.unwrap();
