@@ -3,13 +3,17 @@
 //! One database transaction per sealed block writes the header, transactions, receipts, logs,
 //! the flat latest state and the new trie nodes together, or nothing.
 //!
+//! Components reach it through the traits of `api.rs`: [`BlockReader`], [`TransactionReader`],
+//! [`StateReader`] (together [`ChainReader`]) and [`ChainWriter`], which [`Store`] implements.
+//!
 //! By what it stores: `blocks.rs` (headers, hashes, each block's state record, and the commit
 //! of a sealed block), `transactions.rs` (transactions, receipts, logs), `accounts.rs` (the flat
 //! latest state: accounts, storage, codes, behind the [`AccountFilter`]), `trie_nodes.rs` (the
 //! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity) and
-//! `mempool_journal.rs`. `backend.rs` opens the database and its connections;
-//! `sql.rs` holds every statement and the differences between the two engines; the schema is
-//! in `migrations/`.
+//! `mempool_journal.rs` (the transactions the RPC acknowledged). `records.rs` holds the typed
+//! rows, `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second
+//! node off it, and `sql.rs` holds every statement and the differences between the two engines;
+//! the schema is in `migrations/`.
 
 mod account_filter;
 mod accounts;

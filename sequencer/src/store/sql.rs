@@ -2,10 +2,11 @@
 //!
 //! The schema is in `migrations/` (one set per backend, and one for the SQLite mempool journal's
 //! own file). Fixed statements are written once with `$N` placeholders, which both backends
-//! accept. Statements with a variable number of parameters (multi-row inserts, `IN` lists,
-//! ranges) are generated here: on SQLite they use anonymous `?` placeholders, which SQLite binds
-//! in linear time, where it looks each named one up one by one. Only generated placeholders,
-//! fixed texts and integers are formatted into SQL; every value is bound.
+//! accept. Statements with a variable number of parameters are generated here: multi-row
+//! inserts, `IN` lists and ranges, which may bind thousands, use anonymous `?` placeholders on
+//! SQLite, which SQLite binds in linear time, where it looks each named one up one by one; the
+//! log query, with a few dozen at most, uses `$N` on both. Only generated placeholders, fixed
+//! texts and integers are formatted into SQL; every value is bound.
 //!
 //! The two backends differ in:
 //! - how many parameters a statement may bind ([`Backend::params_per_statement`]) and the

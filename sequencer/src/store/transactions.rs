@@ -26,6 +26,12 @@ pub struct LogQuery {
 }
 
 impl TransactionReader for Store {
+    async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
+        let row =
+            sqlx::query(sql::TRANSACTION_BY_HASH).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
+        row.as_ref().map(StoredTransaction::from_row).transpose()
+    }
+
     async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, StoreError> {
         let rows = sqlx::query(sql::BLOCK_TRANSACTIONS).bind(number as i64).fetch_all(&self.readers).await?;
         rows.iter().map(StoredTransaction::from_row).collect()
@@ -61,12 +67,6 @@ impl TransactionReader for Store {
             .fetch_one(&self.readers)
             .await?;
         Ok(first.map(|index| index as u64))
-    }
-
-    async fn transaction(&self, hash: B256) -> Result<Option<StoredTransaction>, StoreError> {
-        let row =
-            sqlx::query(sql::TRANSACTION_BY_HASH).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
-        row.as_ref().map(StoredTransaction::from_row).transpose()
     }
 
     async fn logs(&self, query: &LogQuery, limit: usize) -> Result<Vec<Log>, StoreError> {
