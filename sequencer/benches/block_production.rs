@@ -18,7 +18,7 @@ use sequencer::{
     builder::{BlockProducer, BlockTimings, ChainHead, ProducedBlock, ProducerConfig},
     genesis::{ChainGenesis, DEV_GENESIS_JSON},
     mempool::{Mempool, PoolConfig, PoolHead, SenderState},
-    store::{DbNodeStore, Store},
+    store::{ChainWriter, DbNodeStore, Store},
 };
 use std::{sync::Arc, time::Duration};
 use trace_builder::ChainConfig;

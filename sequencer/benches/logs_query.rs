@@ -11,7 +11,7 @@ use alloy_primitives::{Address, B256, Bytes, Log, LogData};
 use clap::Parser;
 use sequencer::{
     genesis::ChainGenesis,
-    store::{BlockRecord, LogQuery, Store, TransactionRecord},
+    store::{BlockRecord, ChainWriter, LogQuery, Store, TransactionReader, TransactionRecord},
 };
 use std::time::Instant;
 

@@ -1,14 +1,14 @@
 //! Traces of sealed blocks: what the batcher posts and `rollup_getTrace` serves.
 //!
 //! Every sealed block is stored with what its execution read from the pre-state and what it
-//! changed ([`Store::block_state`]). A trace of blocks `from..=to` is assembled from those
+//! changed ([`BlockReader::block_state`]). A trace of blocks `from..=to` is assembled from those
 //! records without re-executing anything: the [`WitnessBuilder`] replays the recorded reads and
 //! writes on the state trie at the parent's state root (read through the database) and records
 //! the nodes it loads; codes and ancestor headers come from the store.
 
 use crate::{
     error::StoreError,
-    store::{DbNodeStore, Store},
+    store::{BlockReader, ChainReader, DbNodeStore},
 };
 use alloy_consensus::Header;
 use alloy_primitives::B256;
@@ -61,9 +61,10 @@ pub enum TraceError {
     },
 }
 
-/// Builds the trace of blocks `from..=to` of chain `chain_id` from the store.
+/// Builds the trace of blocks `from..=to` of chain `chain_id` from the sealed blocks and codes
+/// `store` reads, and the trie nodes `nodes` reads.
 pub async fn build(
-    store: &Store,
+    store: &impl ChainReader,
     nodes: &DbNodeStore,
     chain_id: u64,
     from: u64,
@@ -157,7 +158,7 @@ pub async fn build(
 }
 
 /// The header of a block that must exist.
-async fn header(store: &Store, number: u64) -> Result<Header, TraceError> {
+async fn header(store: &impl BlockReader, number: u64) -> Result<Header, TraceError> {
     store
         .header_by_number(number)
         .await?

@@ -7,7 +7,7 @@ use crate::{
     latest_state::{LatestState, StateReadError},
     mempool::{Mempool, PoolHead, blobs, maintain},
     metrics::BlockMetrics,
-    store::{BlockRecord, DbNodeStore, Store, TransactionRecord},
+    store::{BlockRecord, ChainWriter, DbNodeStore, Store, TransactionRecord},
 };
 use alloy_consensus::{Header, Transaction as _, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;

@@ -81,7 +81,7 @@ pub struct NodeArgs {
     /// `database.url`: `sqlite://PATH` or `postgres://...`.
     #[arg(long, env = "SEQUENCER_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// `database.max_connections`: pool size.
+    /// `database.max_connections`: database connections for RPC reads.
     #[arg(long, env = "SEQUENCER_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
     /// `database.node_cache_mib`: trie-node cache size.

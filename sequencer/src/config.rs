@@ -143,7 +143,7 @@ pub struct DatabaseSection {
     pub datadir: PathBuf,
     /// Database URL: `sqlite://PATH` or `postgres://...`. `None` means SQLite in `datadir`.
     pub url: Option<String>,
-    /// Largest number of pooled connections.
+    /// Largest number of database connections for RPC reads.
     pub max_connections: u32,
     /// Memory the trie-node cache may use, in MiB.
     pub node_cache_mib: u64,

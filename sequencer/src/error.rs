@@ -46,8 +46,8 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-    /// The pool journal could not make an admitted transaction durable.
-    #[error("pool journal: {0}")]
+    /// The mempool journal could not make an admitted transaction durable.
+    #[error("mempool journal: {0}")]
     Journal(String),
     /// The data directory belongs to another chain.
     #[error(

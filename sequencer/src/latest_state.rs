@@ -1,6 +1,6 @@
 //! The latest state as the block builder reads it: the flat tables behind a write-through cache.
 
-use crate::store::Store;
+use crate::store::{BlockReader, StateReader, Store};
 use alloy_primitives::{Address, B256, U256, map::HashMap};
 use revm::{
     bytecode::Bytecode,
@@ -11,7 +11,8 @@ use trace_builder::{AccountState, StateChanges};
 
 /// The builder's view of the newest sealed state.
 ///
-/// Reads go to the cache, then to the store's flat tables. The sequencer is the only writer, so
+/// Reads go to the cache, then to the store's flat tables ([`StateReader`], and
+/// [`BlockReader::block_hash`] for BLOCKHASH). The sequencer is the only writer, so
 /// after each sealed block [`LatestState::apply`] keeps the cache exact. The database is reached
 /// with `Handle::block_on`: use it only on the builder's blocking thread.
 ///
@@ -22,8 +23,8 @@ use trace_builder::{AccountState, StateChanges};
 /// the next block), so what is dropped is in the database, while the changes of a block whose
 /// commit is still running stay cached until it is done.
 #[derive(Debug)]
-pub struct LatestState {
-    store: Store,
+pub struct LatestState<S = Store> {
+    store: S,
     runtime: tokio::runtime::Handle,
     accounts: Generations<Address, Option<AccountState>>,
     storage: Generations<(Address, U256), U256>,
@@ -121,10 +122,10 @@ pub struct StateReadError(String);
 
 impl DBErrorMarker for StateReadError {}
 
-impl LatestState {
+impl<S: StateReader + BlockReader> LatestState<S> {
     /// An empty cache over `store` that holds about `budget_bytes`: a quarter for accounts,
     /// half for storage, a quarter for codes.
-    pub fn new(store: Store, runtime: tokio::runtime::Handle, budget_bytes: usize) -> Self {
+    pub fn new(store: S, runtime: tokio::runtime::Handle, budget_bytes: usize) -> Self {
         Self {
             store,
             runtime,
@@ -213,7 +214,7 @@ fn code_entry_bytes(len: usize) -> usize {
     2 * len + CODE_ENTRY_OVERHEAD
 }
 
-impl Database for LatestState {
+impl<S: StateReader + BlockReader> Database for LatestState<S> {
     type Error = StateReadError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
@@ -261,7 +262,7 @@ impl Database for LatestState {
     }
 }
 
-impl crate::mempool::maintain::AccountReader for LatestState {
+impl<S: StateReader + BlockReader> crate::mempool::maintain::AccountReader for LatestState<S> {
     type Error = StateReadError;
 
     fn prefetch(&mut self, addresses: Vec<Address>) -> Result<Vec<Address>, StateReadError> {

@@ -9,7 +9,10 @@ use crate::{
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
     rpc::{self, BeaconApi, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
-    store::{DbNodeStore, GenesisStatus, Store, StoreOptions, WriterLock, redact},
+    store::{
+        BlockReader, ChainWriter, DbNodeStore, GenesisStatus, StateReader, Store, StoreOptions, WriterLock,
+        redact,
+    },
 };
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Decodable2718;

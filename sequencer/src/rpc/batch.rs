@@ -2,7 +2,7 @@
 //!
 //! jsonrpsee runs the calls of a batch one after another. For a batch of
 //! `eth_sendRawTransaction` calls that means each admission waits until the one before it is
-//! durable, so the pool journal commits once per call; on PostgreSQL, where every commit waits
+//! durable, so the mempool journal commits once per call; on PostgreSQL, where every commit waits
 //! for the disk, a 100-transaction batch took a hundred disk flushes. Run concurrently, the
 //! calls of a batch reach the journal together and share one commit. Responses keep the
 //! batch's order, and the response size limit holds as before. Notifications in the batch run

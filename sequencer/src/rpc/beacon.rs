@@ -15,7 +15,11 @@
 //! zero signature, and the commitment inclusion proof is zero: there is no beacon block body to
 //! prove the commitment against. Everything else has the Beacon API's shape.
 
-use crate::{error::StoreError, mempool::blobs::BlobRecord, store::Store};
+use crate::{
+    error::StoreError,
+    mempool::blobs::BlobRecord,
+    store::{BlockReader, Store},
+};
 use alloy_primitives::{B256, hex};
 use bytes::Bytes;
 use http::{Method, StatusCode, header::CONTENT_TYPE};

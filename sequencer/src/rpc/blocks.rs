@@ -2,6 +2,7 @@
 //! uncle counts, and uncles (none after the merge).
 
 use super::{convert, error::RpcError, eth::EthRpc};
+use crate::store::{BlockReader, TransactionReader};
 use alloy_consensus::Header;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, U64};

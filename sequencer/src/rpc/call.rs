@@ -21,7 +21,7 @@ use super::{
     eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock},
     executions::{Executions, client_of},
 };
-use crate::store::{DbNodeStore, Store};
+use crate::store::{BlockReader, DbNodeStore, StateReader, Store};
 use alloy_consensus::Header;
 use alloy_eips::{
     BlockId,

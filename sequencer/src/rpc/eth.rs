@@ -7,7 +7,7 @@ use super::{error::RpcError, executions::blocking};
 use crate::{
     builder::ChainHead,
     mempool::{Mempool, SenderState},
-    store::{DbNodeStore, PoolJournal, Store},
+    store::{BlockReader, DbNodeStore, MempoolJournal, StateReader, Store},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718};
@@ -110,7 +110,7 @@ pub struct EthRpc {
     pub(super) executions: super::executions::Executions,
     /// How far `safe` and `finalized` trail the head.
     pub(super) tag_depths: TagDepths,
-    journal: PoolJournal,
+    journal: MempoolJournal,
 }
 
 /// How many blocks `safe` and `finalized` trail the head: zero on the L2 until batches settle
@@ -247,7 +247,7 @@ impl EthRpc {
             codes: Arc::default(),
             executions: super::executions::Executions::default(),
             tag_depths: TagDepths::default(),
-            journal: PoolJournal::spawn(store.clone()),
+            journal: MempoolJournal::spawn(store.clone()),
             store,
         }
     }

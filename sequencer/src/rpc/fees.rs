@@ -2,6 +2,7 @@
 //! `eth_baseFee` and `eth_blobBaseFee`, from the sealed blocks.
 
 use super::{error::RpcError, eth::EthRpc, executions::client_of};
+use crate::store::{BlockReader, TransactionReader};
 use alloy_consensus::Transaction as _;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{U64, U256};

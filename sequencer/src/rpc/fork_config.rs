@@ -5,6 +5,7 @@
 //! active from time 0 and none is scheduled next.
 
 use super::{error::RpcError, eth::EthRpc};
+use crate::store::BlockReader;
 use alloy_eip2124::ForkHash;
 use alloy_eips::{
     eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,

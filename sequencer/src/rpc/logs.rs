@@ -8,7 +8,7 @@
 //! (see [`CriteriaLease`]), so that no number of clients can fill the memory with them.
 
 use super::{error::RpcError, eth::EthRpc};
-use crate::store::LogQuery;
+use crate::store::{BlockReader, LogQuery, TransactionReader};
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges, Log};

@@ -5,6 +5,7 @@
 //! admitted transactions, and ends when the client unsubscribes or disconnects.
 
 use super::{convert, error::RpcError, eth::EthRpc};
+use crate::store::BlockReader;
 use alloy_rpc_types_eth::Filter;
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,

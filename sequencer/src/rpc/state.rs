@@ -3,6 +3,7 @@
 //! blocks' through the trie at their state root, on a blocking thread.
 
 use super::{error::RpcError, eth::EthRpc, executions::blocking};
+use crate::store::StateReader;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{EIP1186AccountProofResponse, EIP1186StorageProof};

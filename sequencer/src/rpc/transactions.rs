@@ -6,6 +6,7 @@ use super::{
     error::RpcError,
     eth::{Admission, EthRpc},
 };
+use crate::store::{BlockReader, TransactionReader};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_eth::{Index, Transaction, TransactionReceipt};

@@ -1,7 +1,7 @@
 //! The blobs of included blob transactions (the L1 role): written with their block, pruned
 //! past the retention, read by block for the Beacon API and by versioned hash for EXECUTE.
 
-use super::Store;
+use super::{Store, sql};
 use crate::{error::StoreError, mempool::blobs::BlobRecord};
 use alloy_eips::eip4844::Bytes48;
 use alloy_primitives::{B256, Bytes};
@@ -14,18 +14,15 @@ pub(super) async fn write(
     blobs: &[BlobRecord],
 ) -> Result<(), StoreError> {
     for (index, blob) in blobs.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO blob_sidecars (block_number, blob_index, versioned_hash, blob, commitment, proof) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(number as i64)
-        .bind(index as i32)
-        .bind(blob.versioned_hash.to_vec())
-        .bind(blob.blob.to_vec())
-        .bind(blob.commitment.to_vec())
-        .bind(blob.proof.to_vec())
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(sql::INSERT_BLOB)
+            .bind(number as i64)
+            .bind(index as i32)
+            .bind(blob.versioned_hash.to_vec())
+            .bind(blob.blob.to_vec())
+            .bind(blob.commitment.to_vec())
+            .bind(blob.proof.to_vec())
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -38,13 +35,7 @@ impl Store {
     /// The blobs block `number` included, in order; empty for a block without any or whose
     /// blobs are past the retention.
     pub async fn block_blobs(&self, number: u64) -> Result<Vec<BlobRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT versioned_hash, blob, commitment, proof FROM blob_sidecars \
-             WHERE block_number = $1 ORDER BY blob_index",
-        )
-        .bind(number as i64)
-        .fetch_all(&self.readers)
-        .await?;
+        let rows = sqlx::query(sql::BLOCK_BLOBS).bind(number as i64).fetch_all(&self.readers).await?;
         rows.iter()
             .map(|row| {
                 Ok(BlobRecord {
@@ -60,7 +51,7 @@ impl Store {
 
     /// The stored blob with `versioned_hash`, if a block within the retention included it.
     pub async fn blob(&self, versioned_hash: B256) -> Result<Option<Bytes>, StoreError> {
-        let row = sqlx::query("SELECT blob FROM blob_sidecars WHERE versioned_hash = $1 LIMIT 1")
+        let row = sqlx::query(sql::BLOB_BY_HASH)
             .bind(versioned_hash.to_vec())
             .fetch_optional(&self.readers)
             .await?;
@@ -72,10 +63,7 @@ impl Store {
 
     /// Forgets the blobs of blocks below `keep_from`; returns how many went.
     pub async fn prune_blobs(&self, keep_from: u64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM blob_sidecars WHERE block_number < $1")
-            .bind(keep_from as i64)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(sql::PRUNE_BLOBS).bind(keep_from as i64).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 }

@@ -40,7 +40,7 @@ struct Generations {
 /// Bytes a cached node costs besides its RLP and child locations (key, map slot, headers).
 const ENTRY_OVERHEAD: usize = 128;
 
-/// Threads that read trie paths at once to warm the cache: a few of the pool's connections.
+/// Threads that read trie paths at once to warm the cache: a few of the producer's connections.
 pub(super) const WARMING_THREADS: usize = 4;
 
 /// Fewest accounts worth starting threads for.

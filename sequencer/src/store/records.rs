@@ -4,6 +4,7 @@ use crate::error::StoreError;
 use crate::mempool::blobs::BlobRecord;
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, TxEnvelope, TxType};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::U256;
 use alloy_primitives::{Address, B256, Bytes, Log};
 use alloy_rlp::{Decodable, Encodable};
 use sqlx::{Row, any::AnyRow};
@@ -120,8 +121,8 @@ impl StoredTransaction {
         let contract_address: Option<Vec<u8>> = row.try_get(7)?;
         Ok(Self {
             record: TransactionRecord {
-                hash: super::b256(row, 0)?,
-                sender: super::address(row, 3)?,
+                hash: b256(row, 0)?,
+                sender: address(row, 3)?,
                 raw: raw.into(),
                 receipt,
                 gas_used: row.try_get::<i64, _>(6)? as u64,
@@ -135,6 +136,32 @@ impl StoredTransaction {
             index: row.try_get::<i64, _>(2)? as u64,
         })
     }
+}
+
+/// The header RLP-encoded in column `index`.
+pub(super) fn decode_header(row: &AnyRow, index: usize) -> Result<Header, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    Header::decode(&mut raw.as_slice()).map_err(|e| StoreError::Corrupt(format!("header: {e}")))
+}
+
+/// The 32-byte word in column `index`.
+pub(super) fn b256(row: &AnyRow, index: usize) -> Result<B256, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    B256::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("expected 32 bytes, got {}", raw.len())))
+}
+
+/// The big-endian integer in column `index`.
+pub(super) fn u256(row: &AnyRow, index: usize) -> Result<U256, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    U256::try_from_be_slice(&raw).ok_or_else(|| StoreError::Corrupt(format!("word of {} bytes", raw.len())))
+}
+
+/// The address in column `index`.
+pub(super) fn address(row: &AnyRow, index: usize) -> Result<Address, StoreError> {
+    let raw: Vec<u8> = row.try_get(index)?;
+    Address::try_from(raw.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("address of {} bytes", raw.len())))
 }
 
 #[cfg(test)]

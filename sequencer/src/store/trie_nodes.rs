@@ -11,7 +11,10 @@
 //! one node stored before locations existed, as its bare RLP (its children's locations are
 //! unknown, so they are found by hash).
 
-use super::{Store, Value, insert_rows};
+use super::{
+    Backend, Store,
+    sql::{self, Value, insert_rows},
+};
 use crate::error::StoreError;
 use alloy_primitives::{B256, Bytes, keccak256};
 use sqlx::Row;
@@ -24,7 +27,7 @@ const CHUNK_NODES: usize = 32;
 /// opened by its root's hash alone).
 pub(super) async fn write(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: super::Backend,
+    backend: Backend,
     nodes: &[CommittedNode],
 ) -> Result<(), StoreError> {
     let mut rows = Vec::new();
@@ -45,21 +48,13 @@ pub(super) async fn write(
         ]);
         rest = after;
     }
-    insert_rows(tx, backend, "INSERT INTO trie_nodes (first_location, count, nodes) VALUES ", "", rows)
-        .await?;
+    insert_rows(tx, backend, sql::INSERT_TRIE_NODES, rows).await?;
     let roots = nodes
         .iter()
         .filter(|node| node.root)
         .map(|node| vec![Value::Blob(node.hash.to_vec()), Value::Int(node.location.get() as i64)])
         .collect();
-    insert_rows(
-        tx,
-        backend,
-        "INSERT INTO trie_node_hashes (hash, location) VALUES ",
-        " ON CONFLICT (hash) DO NOTHING",
-        roots,
-    )
-    .await
+    insert_rows(tx, backend, sql::INSERT_TRIE_ROOTS, roots).await
 }
 
 fn encode_chunk(nodes: &[CommittedNode]) -> Vec<u8> {
@@ -106,7 +101,7 @@ impl Store {
         let location = match location {
             Some(location) => location,
             None => {
-                let row = sqlx::query("SELECT location FROM trie_node_hashes WHERE hash = $1")
+                let row = sqlx::query(sql::TRIE_NODE_LOCATION)
                     .bind(hash.to_vec())
                     .fetch_optional(&self.readers)
                     .await?;
@@ -116,13 +111,10 @@ impl Store {
                     .ok_or_else(|| StoreError::Corrupt(format!("trie node {hash} at location 0")))?
             }
         };
-        let row = sqlx::query(
-            "SELECT first_location, count, nodes FROM trie_nodes WHERE first_location <= $1 \
-             ORDER BY first_location DESC LIMIT 1",
-        )
-        .bind(location.get() as i64)
-        .fetch_optional(&self.readers)
-        .await?;
+        let row = sqlx::query(sql::TRIE_NODE_CHUNK)
+            .bind(location.get() as i64)
+            .fetch_optional(&self.readers)
+            .await?;
         let missing =
             || StoreError::Corrupt(format!("no trie node at location {location} (expected {hash})"));
         let row = row.ok_or_else(missing)?;
@@ -151,13 +143,7 @@ impl Store {
 
     /// The location the next new trie node gets: after every node stored.
     pub async fn next_trie_location(&self) -> Result<Location, StoreError> {
-        // A bare node (count 0) takes one location too.
-        let row = sqlx::query(
-            "SELECT first_location + CASE WHEN count = 0 THEN 1 ELSE count END FROM trie_nodes \
-             ORDER BY first_location DESC LIMIT 1",
-        )
-        .fetch_optional(&self.writer)
-        .await?;
+        let row = sqlx::query(sql::NEXT_TRIE_LOCATION).fetch_optional(&self.writer).await?;
         let next = row.map(|row| row.try_get::<i64, _>(0)).transpose()?.unwrap_or_default();
         Ok(Location::new(next as u64).unwrap_or(Location::MIN))
     }

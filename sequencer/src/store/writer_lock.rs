@@ -1,7 +1,11 @@
 //! One node writes a database at a time. Two would both seal blocks on the same chain, and
 //! the second one's commit fails only after it has acknowledged transactions it then loses.
 
-use super::{Backend, prepare_sqlite, redact, sqlite_path};
+use super::{
+    Backend,
+    backend::{prepare_sqlite, redact, sqlite_path},
+    sql,
+};
 use crate::error::StoreError;
 use sqlx::{Connection, Row};
 
@@ -57,7 +61,7 @@ impl WriterLock {
                 let mut connection = sqlx::AnyConnection::connect(url)
                     .await
                     .map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1)")
+                let locked: bool = sqlx::query(sql::PG_TRY_LOCK)
                     .bind(POSTGRES_LOCK_KEY)
                     .fetch_one(&mut connection)
                     .await?
@@ -78,10 +82,7 @@ impl WriterLock {
         let Held::Postgres { connection } = &mut self.held else { return std::future::pending().await };
         loop {
             tokio::time::sleep(LOCK_CHECK_INTERVAL).await;
-            let check = sqlx::query(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted",
-            )
-            .fetch_one(&mut *connection);
+            let check = sqlx::query(sql::PG_LOCKS_HELD).fetch_one(&mut *connection);
             // A server that does not answer cannot vouch for the claim either.
             let held = match tokio::time::timeout(LOCK_CHECK_TIMEOUT, check).await {
                 Ok(row) => row.and_then(|row| row.try_get::<i64, _>(0)),
@@ -100,10 +101,7 @@ impl WriterLock {
     /// one stops could find the database still claimed.
     pub async fn release(self) {
         if let Held::Postgres { mut connection } = self.held {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(POSTGRES_LOCK_KEY)
-                .execute(&mut connection)
-                .await;
+            let unlocked = sqlx::query(sql::PG_UNLOCK).bind(POSTGRES_LOCK_KEY).execute(&mut connection).await;
             if let Err(error) = unlocked {
                 tracing::warn!(target: "store", %error, "could not release the database claim; it ends with the connection");
             }

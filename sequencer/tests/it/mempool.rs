@@ -192,7 +192,7 @@ async fn mined_transactions_leave_nothing_in_the_journal_on_postgres() {
     mined_transactions_leave_nothing_in_the_journal(dir.path(), url).await;
 }
 
-/// Every transaction a block included leaves the pool's journal: after the node stops,
+/// Every transaction a block included leaves the mempool journal: after the node stops,
 /// nothing is left to replay. (A block can include a transaction while its journal row is
 /// still being written; that rare interleaving is covered deterministically by the store's
 /// unit test.)

@@ -11,7 +11,7 @@ use sequencer::{
     genesis::{ChainGenesis, DEV_GENESIS_JSON},
     mempool::{Mempool, PoolConfig, PoolHead, SenderState},
     node::Node,
-    store::{DbNodeStore, Store},
+    store::{ChainWriter, DbNodeStore, Store},
 };
 use serde_json::{Value, json};
 use sqlx::Connection as _;

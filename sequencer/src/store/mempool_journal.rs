@@ -1,15 +1,20 @@
-//! The pool's durable copy: every transaction the RPC acknowledged, until the pool lets it go.
+//! The mempool journal, the mempool's durable copy: every transaction the RPC acknowledged,
+//! until the mempool lets it go.
 
-use super::{Backend, Store, Value, address, b256, insert_rows};
+use super::{
+    Backend, Store,
+    records::{address, b256},
+    sql::{self, Value, insert_rows},
+};
 use crate::error::StoreError;
 use alloy_primitives::{
     Address, B256, Bytes,
     map::{B256Map, B256Set},
 };
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-/// Most admitted transactions one group commit of the [`PoolJournal`] writes.
+/// Most admitted transactions one group commit of the [`MempoolJournal`] writes.
 const MAX_GROUP: usize = 2_048;
 
 /// Admissions that may wait for the journal before the RPC waits to hand it more.
@@ -21,7 +26,7 @@ const QUEUE_CAPACITY: usize = 16_384;
 /// synchronous commit each (PostgreSQL) or a turn at the single writer lock of the journal's
 /// SQLite file (SQLite); a group costs one for all. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct PoolJournal {
+pub struct MempoolJournal {
     admissions: mpsc::Sender<Admission>,
 }
 
@@ -34,7 +39,7 @@ struct Admission {
     durable: oneshot::Sender<Result<(), String>>,
 }
 
-impl PoolJournal {
+impl MempoolJournal {
     /// Starts the journal's writer on the current tokio runtime. It ends when the last handle
     /// is dropped, after writing what was handed to it.
     pub fn spawn(store: Store) -> Self {
@@ -63,7 +68,7 @@ impl PoolJournal {
     /// Records an admitted transaction; returns once it is durable.
     pub async fn record(&self, hash: B256, sender: Address, raw: Bytes) -> Result<(), StoreError> {
         let (durable, written) = oneshot::channel();
-        let closed = || StoreError::Journal("the pool journal has stopped".into());
+        let closed = || StoreError::Journal("the mempool journal has stopped".into());
         self.admissions.send(Admission { hash, sender, raw, durable }).await.map_err(|_| closed())?;
         written.await.map_err(|_| closed())?.map_err(StoreError::Journal)
     }
@@ -89,21 +94,14 @@ impl Store {
             .collect();
         let written = async {
             let mut tx = self.journal.begin().await?;
-            insert_rows(
-                &mut tx,
-                self.backend,
-                "INSERT INTO pool_journal (seq, hash, sender, raw) VALUES ",
-                "",
-                rows,
-            )
-            .await?;
+            insert_rows(&mut tx, self.backend, sql::INSERT_JOURNAL_ROWS, rows).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
         }
         .await;
         let left = self.journal_index.lock().end(first, &hashes, written.is_ok());
         written?;
-        // The pool let these go while they were being written; nothing else would delete them.
+        // The mempool let these go while they were being written; nothing else would delete them.
         // The group is durable either way: a row this fails to delete stays until the next
         // start-up, which finds its transaction mined and drops it.
         if let Err(error) = self.delete_journal_rows(&left).await {
@@ -112,13 +110,13 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets transactions that left the pool, in batched statements.
+    /// Forgets transactions that left the mempool, in batched statements.
     pub async fn delete_pooled(&self, hashes: &[B256]) -> Result<(), StoreError> {
         let seqs = self.journal_index.lock().forget(hashes);
         self.delete_journal_rows(&seqs).await
     }
 
-    /// Deletes the rows numbered `seqs`. A block takes most of the pool in the order it was
+    /// Deletes the rows numbered `seqs`. A block takes most of the mempool in the order it was
     /// admitted, so the numbers come mostly in runs; each run is deleted as a range of the key,
     /// not number by number.
     async fn delete_journal_rows(&self, seqs: &[i64]) -> Result<(), StoreError> {
@@ -130,27 +128,14 @@ impl Store {
         let single: Vec<i64> = single.into_iter().map(|(seq, _)| seq).collect();
         let mut tx = self.journal.begin().await?;
         for chunk in single.chunks(self.backend.params_per_statement()) {
-            let placeholders = self.backend.placeholders(chunk.len());
-            // Only generated placeholders are formatted into the SQL.
-            let sql = format!("DELETE FROM pool_journal WHERE seq IN ({placeholders})");
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query(sql::delete_journal_rows(self.backend, chunk.len()));
             for seq in chunk {
                 query = query.bind(*seq);
             }
             query.execute(&mut *tx).await?;
         }
-        // A few hundred ranges a statement keeps the OR chain far below SQLite's expression
-        // depth limit (1,000).
-        for chunk in runs.chunks(256) {
-            let mut sql = String::from("DELETE FROM pool_journal WHERE ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "seq BETWEEN " } else { " OR seq BETWEEN " });
-                self.backend.push_placeholder(&mut sql, 2 * i + 1);
-                sql.push_str(" AND ");
-                self.backend.push_placeholder(&mut sql, 2 * i + 2);
-            }
-            // Only generated placeholders are formatted into the SQL.
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+        for chunk in runs.chunks(sql::JOURNAL_RUNS_PER_STATEMENT) {
+            let mut query = sqlx::query(sql::delete_journal_runs(self.backend, chunk.len()));
             for (first, last) in chunk {
                 query = query.bind(*first).bind(*last);
             }
@@ -160,12 +145,10 @@ impl Store {
         Ok(())
     }
 
-    /// Every recorded pool transaction, in the order recorded: its sender and EIP-2718 bytes.
+    /// Every recorded mempool transaction, in the order recorded: its sender and EIP-2718 bytes.
     /// Learns where each one is kept, and drops the older rows of a transaction recorded twice.
     pub async fn pooled_transactions(&self) -> Result<Vec<(Address, Bytes)>, StoreError> {
-        let rows = sqlx::query("SELECT seq, hash, sender, raw FROM pool_journal ORDER BY seq")
-            .fetch_all(&self.journal)
-            .await?;
+        let rows = sqlx::query(sql::JOURNAL_ROWS).fetch_all(&self.journal).await?;
         let mut transactions = Vec::with_capacity(rows.len());
         let mut duplicates = Vec::new();
         {
@@ -185,8 +168,8 @@ impl Store {
 
 /// Where the journal keeps each transaction it holds, and the sequence numbers it gave.
 ///
-/// The RPC hands a transaction to the pool before its row is durable, so the block builder can
-/// include it, and the pool let it go, while the row is still being written. Such a
+/// The RPC hands a transaction to the mempool before its row is durable, so the block builder can
+/// include it, and the mempool let it go, while the row is still being written. Such a
 /// transaction is remembered until its write ends, and its row deleted then.
 #[derive(Debug)]
 pub(super) struct JournalIndex {
@@ -196,9 +179,9 @@ pub(super) struct JournalIndex {
     last_seq: i64,
     /// Transactions whose rows are being written.
     writing: B256Map<usize>,
-    /// Transactions the pool let go while their rows were being written.
+    /// Transactions the mempool let go while their rows were being written.
     left_while_writing: B256Set,
-    /// Transactions the pool let go before their rows were even handed to the journal: a block
+    /// Transactions the mempool let go before their rows were even handed to the journal: a block
     /// can include a transaction while its admission still waits in the journal's queue. Their
     /// rows are deleted as soon as they are written. Bounded by [`MAX_LEFT_BEFORE_WRITING`].
     left_before_writing: B256Set,
@@ -214,8 +197,7 @@ impl JournalIndex {
     /// ([`Store::pooled_transactions`] learns them), numbers going on after the greatest there.
     /// One node writes the journal at a time.
     pub(super) async fn read(journal: &AnyPool) -> Result<Self, StoreError> {
-        let last_seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM pool_journal").fetch_one(journal).await?;
+        let last_seq: i64 = sqlx::query_scalar(sql::LAST_JOURNAL_SEQ).fetch_one(journal).await?;
         Ok(Self::after(last_seq))
     }
 
@@ -244,7 +226,7 @@ impl JournalIndex {
     }
 
     /// The write that [`Self::begin`] numbered from `first` ended, `written` or not. Returns
-    /// the rows it wrote for transactions the pool let go meanwhile, to delete.
+    /// the rows it wrote for transactions the mempool let go meanwhile, to delete.
     fn end(&mut self, first: i64, hashes: &[B256], written: bool) -> Vec<i64> {
         let mut left = Vec::new();
         for (seq, hash) in (first..).zip(hashes) {
@@ -271,7 +253,7 @@ impl JournalIndex {
         left
     }
 
-    /// Forgets transactions that left the pool; returns the rows to delete now. Those whose
+    /// Forgets transactions that left the mempool; returns the rows to delete now. Those whose
     /// rows are being written are deleted when the write ends ([`Self::end`]).
     fn forget(&mut self, hashes: &[B256]) -> Vec<i64> {
         let mut seqs = Vec::new();
@@ -304,7 +286,7 @@ fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
     runs
 }
 
-/// The URL of the SQLite file that holds the pool's journal, beside the chain's file named in
+/// The URL of the SQLite file that holds the mempool journal, beside the chain's file named in
 /// `chain_url`: `chain.sqlite` → `chain.pool-journal.sqlite`, with the same URL parameters.
 pub(super) fn sqlite_journal_url(chain_url: &str) -> String {
     let (path, query) =
@@ -328,8 +310,7 @@ pub(super) async fn move_journal_out_of_chain_file(
     chain: &AnyPool,
     journal: &AnyPool,
 ) -> Result<(), StoreError> {
-    let rows =
-        sqlx::query("SELECT hash, sender, raw FROM pool_journal ORDER BY seq").fetch_all(chain).await?;
+    let rows = sqlx::query(sql::OLD_JOURNAL_ROWS).fetch_all(chain).await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -345,11 +326,10 @@ pub(super) async fn move_journal_out_of_chain_file(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let moved = rows.len();
     let mut tx = journal.begin().await?;
-    insert_rows(&mut tx, Backend::Sqlite, "INSERT INTO pool_journal (hash, sender, raw) VALUES ", "", rows)
-        .await?;
+    insert_rows(&mut tx, Backend::Sqlite, sql::INSERT_MOVED_JOURNAL_ROWS, rows).await?;
     tx.commit().await?;
-    sqlx::query("DELETE FROM pool_journal").execute(chain).await?;
-    tracing::info!(target: "store", moved, "moved the pool journal into its own file");
+    sqlx::query(sql::DELETE_OLD_JOURNAL_ROWS).execute(chain).await?;
+    tracing::info!(target: "store", moved, "moved the mempool journal into its own file");
     Ok(())
 }
 
@@ -366,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_the_pool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
+    fn a_transaction_the_mempool_let_go_while_its_row_was_written_has_the_row_deleted_after() {
         let mut index = JournalIndex::after(0);
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         let first = index.begin(&[a, b]);
@@ -390,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_the_pool_let_go_before_its_row_was_written_has_the_row_deleted_after() {
+    fn a_transaction_the_mempool_let_go_before_its_row_was_written_has_the_row_deleted_after() {
         let mut index = JournalIndex::after(0);
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         // A block included `a` while its admission still waited in the journal's queue.
@@ -423,7 +403,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_journal_forgets_what_left_the_pool_and_a_transaction_recorded_twice_once() {
+    async fn the_journal_forgets_what_left_the_mempool_and_a_transaction_recorded_twice_once() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
         let store = Store::open(&url, 2).await.unwrap();
