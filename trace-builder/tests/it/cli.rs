@@ -79,8 +79,9 @@ fn verify_accepts_raw_and_hex_traces_and_names_what_is_wrong() {
 
 #[test]
 fn blockchain_test_runs_every_fixture_statelessly() {
-    let mut files: Vec<String> = std::fs::read_dir(crate::blockchain::FIXTURES)
-        .unwrap()
+    let mut files: Vec<String> = [crate::blockchain::FIXTURES, crate::blockchain::EEST_FIXTURES]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|entry| entry.unwrap().path().to_str().unwrap().to_string())
         .filter(|path| path.ends_with(".json"))
         .collect();
@@ -91,7 +92,8 @@ fn blockchain_test_runs_every_fixture_statelessly() {
     assert_eq!(code, 0, "{out}");
     let summary = out.lines().last().unwrap();
     assert!(summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "), "{summary}");
-    assert!(out.lines().filter(|line| line.starts_with("PASS ")).count() >= 5, "{out}");
+    assert!(out.lines().filter(|line| line.starts_with("PASS ")).count() >= 200, "{out}");
+    assert!(out.contains("PASS tests/osaka/eip7594_peerdas/"), "{out}");
     assert!(out.contains("SKIP ") && out.contains("trietest.json"), "{out}");
 }
 

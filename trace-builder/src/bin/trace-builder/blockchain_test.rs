@@ -1,5 +1,5 @@
-//! A runner for ethereum/tests BlockchainTests: the conformance check of the executor, the
-//! trie and header sealing against other clients.
+//! A runner for BlockchainTests (ethereum/tests, execution-spec-tests releases): the
+//! conformance check of the executor, the trie and header sealing against other clients.
 //!
 //! For each test it builds the `pre` state in memory and in the state trie, checks the genesis
 //! block, then for every block of the fixture decodes its RLP (header, transactions,
@@ -11,8 +11,15 @@
 //! the first run recorded, [`ExecutedBlock::access`] and [`ExecutedBlock::changes`], over the
 //! trie of `pre` and the blocks before) and requires the [`Verifier`] to accept it and seal the
 //! same header. A block the fixture marks with `expectException` must fail one of those
-//! steps. At the end every account of `postState` must match ours, no other account may exist,
-//! and our head must be `lastblockhash`.
+//! steps, and the check that failed must be one that raises the exception named (see
+//! [`exception_matches`]: the blob, fee and header exceptions are told apart, other names only
+//! require a rejection); the next block then builds on the last valid one, as the format says.
+//! At the end every account of `postState` must match ours, no other account may exist (or our
+//! state root must be `postStateHash`), and our head must be `lastblockhash`.
+//!
+//! Both ethereum/tests fixtures and execution-spec-tests releases run: the latter add a
+//! `config` with the chain id and the blob schedule, which must be the one the executor applies
+//! to the fixture's fork.
 //!
 //! It is a module of the `trace-builder` command, not of the library: an L1 node that embeds the
 //! verifier needs neither it nor serde. The serde types cover only what the runner reads.
@@ -20,11 +27,12 @@
 use alloy_consensus::{Block, BlockBody, Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U64, U256, map::B256Map};
-use revm::primitives::hardfork::SpecId;
+use revm::{context::result::InvalidTransaction, primitives::hardfork::SpecId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use trace_builder::{
     chain::ChainConfig,
+    error::{ExecutionError, TransactionError},
     executor::{BlockExecutor, BlockInputs, ExecutedBlock, seal_header},
     memory_state::MemoryState,
     state_trie::StateTrie,
@@ -53,8 +61,37 @@ pub(crate) struct BlockchainTest {
     pub(crate) pre: BTreeMap<Address, FixtureAccount>,
     /// The state after the last valid block, when the fixture lists it.
     pub(crate) post_state: Option<BTreeMap<Address, FixtureAccount>>,
+    /// The state root after the last valid block, which execution-spec-tests gives instead of
+    /// `postState` when the state is large.
+    pub(crate) post_state_hash: Option<B256>,
     /// Hash of the head after all blocks.
     pub(crate) lastblockhash: B256,
+    /// The chain's parameters, in execution-spec-tests fixtures.
+    pub(crate) config: Option<FixtureConfig>,
+}
+
+/// The `config` of an execution-spec-tests fixture: the chain id and the blob schedule the
+/// fixture was filled with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FixtureConfig {
+    /// The chain id (mainnet's when absent).
+    pub(crate) chainid: Option<U64>,
+    /// Blob parameters by fork name.
+    #[serde(default)]
+    pub(crate) blob_schedule: BTreeMap<String, FixtureBlobParams>,
+}
+
+/// One fork's entry of a fixture's blob schedule (EIP-7840).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FixtureBlobParams {
+    /// Target blobs per block.
+    pub(crate) target: U64,
+    /// Maximum blobs per block.
+    pub(crate) max: U64,
+    /// Blob base fee update fraction.
+    pub(crate) base_fee_update_fraction: U64,
 }
 
 /// The header fields of a fixture the runner reads beside the RLP.
@@ -96,6 +133,9 @@ pub(crate) enum BlockchainTestError {
     /// The fixture's network is a fork the executor does not run.
     #[error("unsupported network {0}")]
     UnsupportedNetwork(String),
+    /// The fixture's blob schedule for its network is not the one the executor applies to it.
+    #[error("blob schedule: {0}")]
+    BlobSchedule(String),
     /// The genesis block does not match its own expectations (hash or state root).
     #[error("genesis: {0}")]
     Genesis(String),
@@ -117,6 +157,17 @@ pub(crate) enum BlockchainTestError {
         /// The exception the fixture expects.
         expected: String,
     },
+    /// A block that the fixture marks invalid was rejected, but by a check that does not
+    /// raise the exception the fixture expects.
+    #[error("block {index}: rejected with \"{reason}\", but the fixture expects {expected}")]
+    WrongException {
+        /// Position of the block in the fixture.
+        index: usize,
+        /// The exception the fixture expects.
+        expected: String,
+        /// Why we rejected it.
+        reason: String,
+    },
     /// An account of `postState` differs from the state the blocks produced.
     #[error("post state of {address}: {field} is {actual}, expected {expected}")]
     PostState {
@@ -128,6 +179,14 @@ pub(crate) enum BlockchainTestError {
         expected: String,
         /// Ours.
         actual: String,
+    },
+    /// The state root after all blocks is not the fixture's `postStateHash`.
+    #[error("post state root is {actual}, expected {expected}")]
+    PostStateHash {
+        /// The fixture's.
+        expected: B256,
+        /// Ours.
+        actual: B256,
     },
     /// The head after all blocks is not the fixture's `lastblockhash`.
     #[error("last block hash is {actual}, expected {expected}")]
@@ -160,8 +219,10 @@ pub(crate) fn parse(json: &str) -> Result<BlockchainTestFile, BlockchainTestErro
 pub(crate) fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
     let spec = network_spec(&test.network)
         .ok_or_else(|| BlockchainTestError::UnsupportedNetwork(test.network.clone()))?;
-    // The fixtures' chain id is mainnet's.
-    let chain = ChainConfig::l1(1, spec);
+    // The fixtures' chain id is mainnet's unless their config says otherwise.
+    let chain_id = test.config.as_ref().and_then(|config| config.chainid).map_or(1, |id| id.to());
+    let chain = ChainConfig::l1(chain_id, spec);
+    check_blob_schedule(test, &chain)?;
 
     let mut state = MemoryState::default();
     for (address, account) in &test.pre {
@@ -209,8 +270,17 @@ pub(crate) fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
             (Ok(_), Some(expected)) => {
                 return Err(BlockchainTestError::ExpectedFailure { index, expected: expected.clone() });
             }
-            // An invalid block, rejected: the chain stays where it was.
-            (Err(_), Some(_)) => {}
+            // An invalid block, rejected for the reason the fixture gives: the chain stays
+            // where it was and the next block builds on the last valid one.
+            (Err(failure), Some(expected)) => {
+                if !exception_matches(expected, &failure.rejection) {
+                    return Err(BlockchainTestError::WrongException {
+                        index,
+                        expected: expected.clone(),
+                        reason: failure.reason,
+                    });
+                }
+            }
             (Err(failure), None) => {
                 return Err(BlockchainTestError::Block {
                     index,
@@ -224,10 +294,96 @@ pub(crate) fn run(test: &BlockchainTest) -> Result<(), BlockchainTestError> {
     if let Some(post) = &test.post_state {
         check_post_state(&state, post)?;
     }
+    if let Some(expected) = test.post_state_hash
+        && expected != root
+    {
+        return Err(BlockchainTestError::PostStateHash { expected, actual: root });
+    }
     if parent_hash != test.lastblockhash {
         return Err(BlockchainTestError::LastBlockHash { expected: test.lastblockhash, actual: parent_hash });
     }
     Ok(())
+}
+
+/// The fixture's blob schedule for its network, when it gives one, must be the schedule
+/// [`ChainConfig::l1`] applies to that fork: otherwise the fixture was filled for another chain.
+fn check_blob_schedule(test: &BlockchainTest, chain: &ChainConfig) -> Result<(), BlockchainTestError> {
+    let Some(theirs) = test.config.as_ref().and_then(|config| config.blob_schedule.get(&test.network)) else {
+        return Ok(());
+    };
+    let ours = &chain.blob_params;
+    let fixture =
+        (theirs.target.to::<u64>(), theirs.max.to::<u64>(), theirs.base_fee_update_fraction.to::<u128>());
+    let executor = (ours.target_blob_count, ours.max_blob_count, ours.update_fraction);
+    if fixture == executor {
+        Ok(())
+    } else {
+        Err(BlockchainTestError::BlobSchedule(format!(
+            "{} has (target, max, update fraction) {fixture:?}, the executor {executor:?}",
+            test.network
+        )))
+    }
+}
+
+/// Whether a block rejected with `rejection` fails the way `expected` (a fixture's
+/// `expectException`: names such as `TransactionException.INSUFFICIENT_MAX_FEE_PER_BLOB_GAS`,
+/// alternatives separated by `|`) says. Names of the blob, fee and header checks are compared
+/// with the check that rejected the block; a name this table does not know accepts any
+/// rejection, so that the fixture still requires the block to be rejected.
+pub(crate) fn exception_matches(expected: &str, rejection: &Rejection) -> bool {
+    expected.split('|').any(|name| exception_allows(name.trim(), rejection).unwrap_or(true))
+}
+
+/// Whether the exception `name` allows `rejection`; `None` for a name the table does not know.
+fn exception_allows(name: &str, rejection: &Rejection) -> Option<bool> {
+    use InvalidTransaction as Invalid;
+    let transaction = match rejection {
+        Rejection::Transaction(error) => Some(error),
+        _ => None,
+    };
+    let invalid = match transaction {
+        Some(TransactionError::Invalid { reason, .. }) => Some(reason),
+        _ => None,
+    };
+    let blob_gas_exhausted = matches!(transaction, Some(TransactionError::BlobGasExhausted { .. }));
+    let (name_kind, name) = name.split_once('.').unwrap_or(("", name));
+    Some(match (name_kind, name) {
+        ("TransactionException", "TYPE_3_TX_ZERO_BLOBS") => matches!(invalid, Some(Invalid::EmptyBlobs)),
+        // Too many blobs for one transaction or for what the block has left: with Cancun's
+        // schedule one transaction may fill the block, so the block's limit is met first.
+        (
+            "TransactionException",
+            "TYPE_3_TX_BLOB_COUNT_EXCEEDED" | "TYPE_3_TX_MAX_BLOB_GAS_ALLOWANCE_EXCEEDED",
+        ) => blob_gas_exhausted || matches!(invalid, Some(Invalid::TooManyBlobs { .. })),
+        ("TransactionException", "INSUFFICIENT_MAX_FEE_PER_BLOB_GAS") => {
+            matches!(invalid, Some(Invalid::BlobGasPriceGreaterThanMax { .. }))
+        }
+        ("TransactionException", "TYPE_3_TX_INVALID_BLOB_VERSIONED_HASH") => {
+            matches!(invalid, Some(Invalid::BlobVersionNotSupported))
+        }
+        // A type-3 creation does not decode: the transaction's `to` is an address.
+        ("TransactionException", "TYPE_3_TX_CONTRACT_CREATION") => {
+            *rejection == Rejection::Decode || matches!(invalid, Some(Invalid::BlobCreateTransaction))
+        }
+        ("BlockException", "RLP_STRUCTURES_ENCODING") => *rejection == Rejection::Decode,
+        ("TransactionException", "INSUFFICIENT_ACCOUNT_FUNDS") => {
+            matches!(invalid, Some(Invalid::LackOfFundForMaxFee { .. }))
+        }
+        ("TransactionException", "INSUFFICIENT_MAX_FEE_PER_GAS") => {
+            matches!(invalid, Some(Invalid::GasPriceLessThanBasefee))
+        }
+        ("TransactionException", "GAS_ALLOWANCE_EXCEEDED") => {
+            matches!(transaction, Some(TransactionError::BlockGasExhausted { .. }))
+        }
+        ("BlockException", "INVALID_BASEFEE_PER_GAS") => *rejection == Rejection::Header("base fee"),
+        ("BlockException", "INVALID_GASLIMIT") => *rejection == Rejection::HeaderInputs,
+        ("BlockException", "INCORRECT_EXCESS_BLOB_GAS") => *rejection == Rejection::Header("excess blob gas"),
+        ("BlockException", "INCORRECT_BLOB_GAS_USED") => *rejection == Rejection::Header("blob gas used"),
+        ("BlockException", "BLOB_GAS_USED_ABOVE_LIMIT") => {
+            *rejection == Rejection::Header("blob gas used") || blob_gas_exhausted
+        }
+        _ => return None,
+    })
 }
 
 /// A block that passed every check, with what applying it needs.
@@ -242,7 +398,27 @@ struct ValidBlock {
 /// The first check a block failed.
 struct BlockFailure {
     number: u64,
+    rejection: Rejection,
     reason: String,
+}
+
+/// Which kind of check rejected a block, to compare with the exception the fixture expects
+/// (see [`exception_matches`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// The block's RLP, or a transaction in it, does not decode (a type-3 transaction cannot
+    /// encode a creation: its `to` is an address), or a sender does not recover.
+    Decode,
+    /// A header field differs from the one derived from the parent or from the execution:
+    /// names the field, as the failure's reason does ("excess blob gas", "blob gas used"...).
+    Header(&'static str),
+    /// A header input breaks the rules relative to the parent (number, timestamp, gas limit,
+    /// extra data), or the block exceeds the EIP-7934 size limit.
+    HeaderInputs,
+    /// The executor refused a transaction.
+    Transaction(TransactionError),
+    /// Anything else: a system call, the state trie, the stateless re-execution.
+    Other,
 }
 
 /// Decodes, executes and checks one block on top of `canonical` (newest first), without
@@ -256,17 +432,24 @@ fn run_block(
     rlp: &[u8],
 ) -> Result<ValidBlock, BlockFailure> {
     let Some(parent) = canonical.first() else {
-        return Err(BlockFailure { number: 0, reason: "no parent".into() });
+        return Err(BlockFailure { number: 0, rejection: Rejection::Other, reason: "no parent".into() });
     };
-    let fail = |number: u64| move |reason: String| BlockFailure { number, reason };
-    let block: Block<TxEnvelope> = alloy_rlp::decode_exact(rlp)
-        .map_err(|error| fail(parent.number.saturating_add(1))(format!("RLP: {error}")))?;
+    let fail = |number: u64| {
+        move |(rejection, reason): (Rejection, String)| BlockFailure { number, rejection, reason }
+    };
+    let block: Block<TxEnvelope> = alloy_rlp::decode_exact(rlp).map_err(|error| {
+        fail(parent.number.saturating_add(1))((Rejection::Decode, format!("RLP: {error}")))
+    })?;
     let header = block.header;
     let fail = fail(header.number);
+    let other = |reason: String| fail((Rejection::Other, reason));
     if let Some(max) = chain.max_rlp_block_size()
         && rlp.len() > max
     {
-        return Err(fail(format!("{} bytes exceed the {max}-byte limit", rlp.len())));
+        return Err(fail((
+            Rejection::HeaderInputs,
+            format!("{} bytes exceed the {max}-byte limit", rlp.len()),
+        )));
     }
 
     // Derived fields, against the parent.
@@ -278,13 +461,13 @@ fn run_block(
             .map_err(&fail)?;
     }
     if !block.body.ommers.is_empty() {
-        return Err(fail("ommers after the merge".into()));
+        return Err(fail((Rejection::Header("ommers hash"), "ommers after the merge".into())));
     }
 
     let withdrawals = match &block.body.withdrawals {
         Some(withdrawals) => withdrawals.to_vec(),
         None if chain.spec.is_enabled_in(SpecId::SHANGHAI) => {
-            return Err(fail("no withdrawals list from Shanghai on".into()));
+            return Err(fail((Rejection::Decode, "no withdrawals list from Shanghai on".into())));
         }
         None => Vec::new(),
     };
@@ -298,18 +481,24 @@ fn run_block(
         parent_beacon_block_root: header.parent_beacon_block_root.unwrap_or_default(),
         withdrawals,
     };
-    let mut executor =
-        BlockExecutor::new(&mut *state, chain, parent, &inputs).map_err(|error| fail(error.to_string()))?;
+    let mut executor = BlockExecutor::new(&mut *state, chain, parent, &inputs).map_err(|error| {
+        let rejection = match error {
+            ExecutionError::InvalidInputs { .. } => Rejection::HeaderInputs,
+            _ => Rejection::Other,
+        };
+        fail((rejection, error.to_string()))
+    })?;
     for (position, tx) in block.body.transactions.iter().enumerate() {
         let tx = tx
             .clone()
             .try_into_recovered()
-            .map_err(|error| fail(format!("transaction {position}: sender: {error}")))?;
-        executor
-            .execute_transaction(&tx)
-            .map_err(|error| fail(format!("transaction {position}: {error}")))?;
+            .map_err(|error| fail((Rejection::Decode, format!("transaction {position}: sender: {error}"))))?;
+        executor.execute_transaction(&tx).map_err(|error| {
+            let reason = format!("transaction {position}: {error}");
+            fail((Rejection::Transaction(error), reason))
+        })?;
     }
-    let executed = executor.finish().map_err(|error| fail(error.to_string()))?;
+    let executed = executor.finish().map_err(|error| other(error.to_string()))?;
 
     // Execution results, against the header.
     expect("gas used", executed.gas_used, header.gas_used).map_err(&fail)?;
@@ -327,7 +516,7 @@ fn run_block(
     }
 
     let mut trie = StateTrie::new(nodes, root);
-    trie.apply(&executed.changes).map_err(|error| fail(format!("state trie: {error}")))?;
+    trie.apply(&executed.changes).map_err(|error| other(format!("state trie: {error}")))?;
     let (state_root, new_nodes) = trie.commit();
     expect("state root", state_root, header.state_root).map_err(&fail)?;
 
@@ -337,12 +526,12 @@ fn run_block(
     expect("logs bloom", sealed.logs_bloom, header.logs_bloom).map_err(&fail)?;
     expect("withdrawals root", sealed.withdrawals_root, header.withdrawals_root).map_err(&fail)?;
     if sealed != header {
-        return Err(fail(header_difference(&sealed, &header)));
+        return Err(fail((Rejection::Header("sealed header"), header_difference(&sealed, &header))));
     }
     let hash = sealed.hash_slow();
     expect("block hash", hash, header.hash_slow()).map_err(&fail)?;
     check_stateless(chain, state, nodes, canonical, &inputs, &block.body, &executed, &sealed)
-        .map_err(|reason| fail(format!("stateless re-execution: {reason}")))?;
+        .map_err(|reason| other(format!("stateless re-execution: {reason}")))?;
     Ok(ValidBlock { header, hash, executed, nodes: new_nodes })
 }
 
@@ -431,8 +620,17 @@ fn header_difference(ours: &Header, fixture: &Header) -> String {
     format!("sealed header differs: {}", fields.join("; "))
 }
 
-fn expect<T: PartialEq + std::fmt::Debug>(what: &str, ours: T, fixture: T) -> Result<(), String> {
-    if ours == fixture { Ok(()) } else { Err(format!("{what} is {ours:?}, the block says {fixture:?}")) }
+/// `Ok` when the header's field `what` is ours, else the [`Rejection::Header`] failure.
+fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &'static str,
+    ours: T,
+    fixture: T,
+) -> Result<(), (Rejection, String)> {
+    if ours == fixture {
+        Ok(())
+    } else {
+        Err((Rejection::Header(what), format!("{what} is {ours:?}, the block says {fixture:?}")))
+    }
 }
 
 /// Every account of `post` as in `state`, and no other account in `state`.

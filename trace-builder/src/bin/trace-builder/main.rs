@@ -52,8 +52,8 @@ enum Command {
     /// Encodes a trace into EIP-4844 blobs or decodes blobs back into a trace.
     #[command(subcommand)]
     Blobs(BlobsCommand),
-    /// Runs ethereum/tests BlockchainTests JSON files through the executor and the stateless
-    /// verifier (L1 rules).
+    /// Runs BlockchainTests JSON files (ethereum/tests, execution-spec-tests releases) through
+    /// the executor and the stateless verifier (L1 rules).
     BlockchainTest {
         /// Fixture files.
         #[arg(required = true)]
