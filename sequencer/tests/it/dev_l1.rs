@@ -4,12 +4,21 @@
 use crate::support::{
     DEV_L1_CHAIN_ID, dev_signer, init_code, launch, launch_l1, provider, sign, wait_receipt,
 };
-use alloy_consensus::TxEip1559;
+use alloy_consensus::{TxEip1559, TxEip4844, TxEip4844Variant, TxEip4844WithSidecar};
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::{Address, Bytes, TxKind, U64, U256};
+use alloy_eips::{
+    eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
+    eip7594::BlobTransactionSidecarVariant,
+};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_provider::{Provider, RootProvider};
 use sequencer::rpc::TraceResponse;
 use std::time::{Duration, Instant};
+use trace_builder::{
+    Bindings, L1Anchor,
+    blob::{self, Codec},
+    precompile::{blob_envelope, encode_bound_call},
+};
 
 /// A contract that forwards its call data to EXECUTE (`0x…0101`) with all its gas and stores
 /// the answer word in slot 0 and whether the call succeeded in slot 1.
@@ -123,6 +132,218 @@ async fn the_dev_l1_verifies_an_l2_batch_through_execute_in_a_mined_transaction(
     let again = l1.get_block_by_number(BlockNumberOrTag::Number(head)).await.unwrap().unwrap().header.hash;
     assert_eq!(again, head_hash);
     assert_eq!(slot(&l1, probe, 1).await, U256::from(1));
+    l1_node.stop().await;
+    l2_node.stop().await;
+}
+
+/// A blob transaction on the dev L1 from `signer` carrying `sidecar`, calling `to` with
+/// `input`.
+fn blob_tx(
+    signer: &alloy_signer_local::PrivateKeySigner,
+    nonce: u64,
+    to: Address,
+    input: Bytes,
+    sidecar: BlobTransactionSidecarVariant,
+    max_fee_per_blob_gas: u128,
+) -> Bytes {
+    let tx = TxEip4844 {
+        chain_id: DEV_L1_CHAIN_ID,
+        nonce,
+        gas_limit: 16_000_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas,
+        input,
+    };
+    sign(
+        signer,
+        TxEip4844Variant::TxEip4844WithSidecar(TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar)),
+    )
+}
+
+/// A sidecar with EIP-4844 blob proofs of `blobs`.
+fn sidecar_of(blobs: &[Vec<u8>]) -> BlobTransactionSidecar {
+    let blobs = blobs.iter().map(|blob| Blob::from_slice(blob)).collect();
+    BlobTransactionSidecar::try_from_blobs_with_settings(blobs, EnvKzgSettings::Default.get()).unwrap()
+}
+
+/// GET `path` on the node's HTTP port, as JSON.
+async fn get_json(node: &sequencer::node::Node, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("http://{}{path}", node.rpc_addr)).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_them() {
+    let (l2_dir, l1_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let l2_node = launch(l2_dir.path(), None).await;
+    let l2 = provider(&l2_node);
+    let batch = l2_batch(&l2).await;
+    let l1_node = launch_l1(l1_dir.path()).await;
+    let l1 = provider(&l1_node);
+    let probe_code = init_code(&alloy_primitives::hex::decode(PROBE).unwrap());
+    let (_, probe) = send(&l1, l1_tx(0, TxKind::Create, 200_000, probe_code)).await;
+    let probe = probe.unwrap();
+
+    // The batch's trace in blobs (the DA codec), with EIP-4844 blob proofs, which the Osaka
+    // dev L1 still takes.
+    let (blobs, _) = blob::trace_to_blobs(&batch.trace, Codec::DEFAULT).unwrap();
+    let sidecar = sidecar_of(&blobs);
+    let hashes: Vec<B256> = sidecar.versioned_hashes().collect();
+    let bindings = Bindings {
+        chain_id: batch.bindings.chain_id.to(),
+        parent_block_hash: batch.bindings.parent_block_hash,
+        last_block_hash: batch.bindings.last_block_hash,
+        last_timestamp: batch.bindings.last_timestamp.to(),
+        anchors: batch
+            .bindings
+            .anchors
+            .iter()
+            .map(|anchor| L1Anchor { number: anchor.number.to(), hash: anchor.hash })
+            .collect(),
+    };
+    let input = encode_bound_call(
+        batch.pre_state_root,
+        batch.post_state_root,
+        batch.gas_used.to(),
+        &bindings,
+        &blob_envelope(&hashes),
+    );
+    let proposer = dev_signer(2);
+    let raw = blob_tx(
+        &proposer,
+        0,
+        probe,
+        input.clone(),
+        BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+        1_000,
+    );
+    let hash = *l1.send_raw_transaction(&raw).await.unwrap().tx_hash();
+    let receipt = wait_receipt(&l1, hash).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.blob_gas_used, Some(131_072 * blobs.len() as u64));
+    assert!(receipt.blob_gas_price.is_some());
+    assert_eq!(slot(&l1, probe, 1).await, U256::from(1), "the call to EXECUTE succeeded");
+    assert_eq!(slot(&l1, probe, 0).await, U256::from(1), "EXECUTE verified the batch from the blobs");
+    // The block carries the transaction without its sidecar, and its blob gas.
+    let number = receipt.block_number.unwrap();
+    let block = l1.get_block_by_number(BlockNumberOrTag::Number(number)).await.unwrap().unwrap();
+    assert_eq!(block.header.blob_gas_used, Some(131_072 * blobs.len() as u64));
+
+    // The blobs come back byte for byte through the Beacon API.
+    let (status, sidecars) = get_json(&l1_node, &format!("/eth/v1/beacon/blob_sidecars/{number}")).await;
+    assert_eq!(status, 200, "{sidecars}");
+    let served: Vec<Vec<u8>> = sidecars["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sidecar| alloy_primitives::hex::decode(sidecar["blob"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(served, blobs);
+    assert_eq!(sidecars["data"][0]["kzg_commitment"], serde_json::json!(sidecar.commitments[0]));
+    let (_, only) =
+        get_json(&l1_node, &format!("/eth/v1/beacon/blobs/{number}?versioned_hashes={}", hashes[0])).await;
+    assert_eq!(only["data"].as_array().unwrap().len(), 1);
+    let (status, _) = get_json(&l1_node, "/eth/v1/beacon/blob_sidecars/99999999").await;
+    assert_eq!(status, 404);
+
+    // A blob transaction that names blobs it does not carry answers false.
+    let other = sidecar_of(&[vec![0u8; 131_072]]);
+    let raw = blob_tx(
+        &proposer,
+        1,
+        probe,
+        input.clone(),
+        BlobTransactionSidecarVariant::Eip4844(other.clone()),
+        1_000,
+    );
+    let hash = *l1.send_raw_transaction(&raw).await.unwrap().tx_hash();
+    assert!(wait_receipt(&l1, hash).await.status());
+    assert_eq!(slot(&l1, probe, 0).await, U256::ZERO, "EXECUTE read blobs of another transaction");
+
+    // Refusals, each with a clear error.
+    let refused = |raw: Bytes| {
+        let l1 = l1.clone();
+        async move { l1.send_raw_transaction(&raw).await.unwrap_err().to_string() }
+    };
+    let mut bad_proof = other.clone();
+    bad_proof.proofs[0] = sidecar.proofs[0];
+    let error = refused(blob_tx(
+        &proposer,
+        2,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(bad_proof),
+        1_000,
+    ))
+    .await;
+    assert!(error.contains("invalid blob sidecar"), "{error}");
+    let tx = TxEip4844WithSidecar::from_tx_and_sidecar(
+        TxEip4844 {
+            chain_id: DEV_L1_CHAIN_ID,
+            nonce: 2,
+            gas_limit: 100_000,
+            max_fee_per_gas: 20_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: probe,
+            blob_versioned_hashes: vec![B256::with_last_byte(1)],
+            max_fee_per_blob_gas: 1_000,
+            ..Default::default()
+        },
+        BlobTransactionSidecarVariant::Eip4844(other.clone()),
+    );
+    let error = refused(sign(&proposer, TxEip4844Variant::TxEip4844WithSidecar(tx))).await;
+    assert!(error.contains("invalid blob sidecar"), "{error}");
+    let seven = sidecar_of(&vec![vec![0u8; 131_072]; 7]);
+    let error = refused(blob_tx(
+        &proposer,
+        2,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(seven),
+        1_000,
+    ))
+    .await;
+    assert!(error.contains("too many blobs"), "{error}");
+    let error = refused(blob_tx(
+        &proposer,
+        2,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(other.clone()),
+        0,
+    ))
+    .await;
+    assert!(error.contains("max fee per blob gas less than block blob gas fee"), "{error}");
+    // One sender's pooled transactions are all blob or all non-blob (geth's rule).
+    let mixed = dev_signer(3);
+    let queued = sign(&mixed, l1_tx(5, TxKind::Call(probe), 21_000, Bytes::new()));
+    let _queued = l1.send_raw_transaction(&queued).await.unwrap();
+    let error = refused(blob_tx(
+        &mixed,
+        0,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(other),
+        1_000,
+    ))
+    .await;
+    assert!(error.contains("address already reserved"), "{error}");
+    // The L2 refuses blob transactions outright.
+    let l2_blob =
+        blob_tx(&proposer, 0, probe, Bytes::new(), BlobTransactionSidecarVariant::Eip4844(sidecar), 1_000);
+    let error = l2.send_raw_transaction(&l2_blob).await.unwrap_err().to_string();
+    assert!(error.contains("not accepted on L2") || error.contains("chain id"), "{error}");
+
+    // Restarted, the dev L1 keeps its blobs.
+    l1_node.stop().await;
+    let l1_node = launch_l1(l1_dir.path()).await;
+    let (_, sidecars) = get_json(&l1_node, &format!("/eth/v1/beacon/blob_sidecars/{number}")).await;
+    assert_eq!(sidecars["data"].as_array().unwrap().len(), blobs.len());
     l1_node.stop().await;
     l2_node.stop().await;
 }
