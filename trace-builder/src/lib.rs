@@ -27,7 +27,8 @@ pub mod verifier;
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
 pub use executor::{
-    BlockExecutor, BlockInputs, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome, seal_header,
+    BlockExecutor, BlockInputs, EvmEnv, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome,
+    seal_header,
 };
 pub use precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};
