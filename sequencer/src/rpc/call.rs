@@ -188,7 +188,7 @@ impl EthRpc {
         let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
         check_overrides(&overrides)?;
-        let chain = ChainConfig::l2(self.chain_id);
+        let chain = self.chain.clone();
         let precompiles = precompile_overrides(&overrides, chain.spec).map_err(RpcError::InvalidOverride)?;
         // The in-memory try stops at costly precompile calls by their addresses; with precompiles
         // moved it could not tell them, so such requests run on a blocking thread.
@@ -208,7 +208,7 @@ impl EthRpc {
 
 /// Runs requests on one block's state; owns the state so that runs share its caches.
 struct Simulator {
-    chain: ChainConfig,
+    chain: Arc<ChainConfig>,
     /// Precompiles the state overrides moved or replaced.
     precompiles: PrecompileOverrides,
     block: BlockEnv,

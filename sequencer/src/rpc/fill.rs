@@ -39,13 +39,13 @@ impl EthFillApiServer for EthRpc {
         // Refuses blob transactions and disagreeing `data` and `input`, as a call would.
         request.input = request_input(&request)?.into();
         match request.chain_id {
-            Some(chain_id) if chain_id != self.chain_id => {
+            Some(chain_id) if chain_id != self.chain.chain_id => {
                 return Err(RpcError::InvalidParams(format!(
                     "chainId {chain_id} does not match the node's {}",
-                    self.chain_id
+                    self.chain.chain_id
                 )));
             }
-            _ => request.chain_id = Some(self.chain_id),
+            _ => request.chain_id = Some(self.chain.chain_id),
         }
         if request.nonce.is_none() {
             // What `eth_getTransactionCount` answers at `pending`.

@@ -90,8 +90,7 @@ impl EthSimulateApiServer for EthRpc {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
         let state = CallState::new(self, &base, StateOverride::default());
-        let (chain, trie) =
-            (ChainConfig::l2(self.chain_id), StateTrie::new(self.nodes.clone(), base.header.state_root));
+        let (chain, trie) = (self.chain.clone(), StateTrie::new(self.nodes.clone(), base.header.state_root));
         self.executions
             .run(super::executions::client_of(ext), move || {
                 // The call timeout runs from here, once admitted.
@@ -127,7 +126,7 @@ fn check_payload(payload: &SimulatePayload) -> Result<(), RpcError> {
 
 /// One simulation: the state the blocks run on, the trie that roots it, and the gas left.
 struct Simulator {
-    chain: ChainConfig,
+    chain: Arc<ChainConfig>,
     state: Overlay<CallState>,
     trie: StateTrie<DbNodeStore>,
     /// Gas all calls together may still use (the RPC gas cap).
