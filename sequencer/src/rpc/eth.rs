@@ -250,7 +250,7 @@ impl EthRpc {
         module.merge(super::transactions::EthTransactionsApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
-        module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
+        module.merge(super::call::EthSimulateApiServer::into_rpc(self.clone()))?;
         module.merge(super::send_sync::EthSendSyncApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
         module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;

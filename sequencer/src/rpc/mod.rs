@@ -18,8 +18,7 @@
 //! | `send_sync.rs` | `eth_sendRawTransactionSync` (EIP-7966) |
 //! | `fill.rs` | `eth_fillTransaction` |
 //! | `state.rs` | `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`, `eth_getStorageValues`, `eth_getProof` |
-//! | `call.rs` | `eth_call`, `eth_estimateGas`, `eth_createAccessList` |
-//! | `simulate.rs` | `eth_simulateV1` |
+//! | `call/` | `eth_call`, `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1` |
 //! | `fees.rs` | `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`, `eth_blobBaseFee`, `eth_baseFee` |
 //! | `logs.rs` | `eth_getLogs`, `eth_newFilter`, `eth_newBlockFilter`, `eth_newPendingTransactionFilter`, `eth_getFilterChanges`, `eth_getFilterLogs`, `eth_uninstallFilter` |
 //! | `pubsub.rs` | `eth_subscribe`, `eth_unsubscribe` |
@@ -49,13 +48,12 @@ mod pubsub;
 mod request_ids;
 mod rollup;
 mod send_sync;
-mod simulate;
 mod state;
 mod transactions;
 mod txpool;
 
 pub use blocks::EthBlocksApiServer;
-pub use call::{CallStateError, EthCallApiServer, PrecompileMoveError, RPC_GAS_CAP};
+pub use call::{CallStateError, EthCallApiServer, EthSimulateApiServer, PrecompileMoveError, RPC_GAS_CAP};
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use executions::Executions;
@@ -66,7 +64,6 @@ pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceResponse};
 pub use send_sync::{EthSendSyncApiServer, Millis};
-pub use simulate::EthSimulateApiServer;
 pub use state::EthStateApiServer;
 pub use transactions::EthTransactionsApiServer;
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

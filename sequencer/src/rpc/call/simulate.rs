@@ -11,15 +11,20 @@
 //! 0xEeee…EeeE, in execution order.
 
 use super::{
-    call::{
-        CallState, RPC_GAS_CAP, halt_message, precheck_message, precompile_overrides, revert_reason,
-        state_failure,
-    },
-    convert,
-    error::RpcError,
-    eth::EthRpc,
+    limits::RPC_GAS_CAP,
+    overrides::{check_overrides, precompile_overrides},
+    request::request_input,
+    state::{CallState, state_failure},
 };
-use crate::store::DbNodeStore;
+use crate::{
+    rpc::{
+        convert,
+        error::{RpcError, halt_message, precheck_message, revert_reason},
+        eth::EthRpc,
+        executions::client_of,
+    },
+    store::DbNodeStore,
+};
 use alloy_consensus::{
     Header, SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
     constants::KECCAK_EMPTY, transaction::Recovered,
@@ -92,7 +97,7 @@ impl EthSimulateApiServer for EthRpc {
         let state = CallState::new(self, &base, StateOverride::default());
         let (chain, trie) = (self.chain.clone(), StateTrie::new(self.nodes.clone(), base.header.state_root));
         self.executions
-            .run(super::executions::client_of(ext), move || {
+            .run(client_of(ext), move || {
                 // The call timeout runs from here, once admitted.
                 let state = state.reading_database();
                 let simulator = Simulator {
@@ -119,7 +124,7 @@ fn check_payload(payload: &SimulatePayload) -> Result<(), RpcError> {
         return Err(RpcError::ClientLimit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
     }
     for overrides in payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref()) {
-        super::call::check_overrides(overrides)?;
+        check_overrides(overrides)?;
     }
     Ok(())
 }
@@ -368,7 +373,7 @@ fn transaction(
     gas_limit: u64,
     chain_id: u64,
 ) -> Result<Recovered<TxEnvelope>, RpcError> {
-    let input = super::call::request_input(request)?;
+    let input = request_input(request)?;
     let nonce = request.nonce.unwrap_or(nonce);
     let to = request.to.unwrap_or(TxKind::Create);
     let value = request.value.unwrap_or_default();

@@ -1,0 +1,330 @@
+//! `eth_call`, `eth_estimateGas` and `eth_createAccessList`: a transaction request executed on
+//! revm over the state of a block (read through the trie at the block's state root), with
+//! geth's state and block overrides, never committed.
+//!
+//! A wallet's call (a balance, an allowance, a quote) reads a few hot accounts and runs a few
+//! hundred instructions, and its estimate is a few such runs. `eth_call` and `eth_estimateGas`
+//! first run on the RPC's own thread from what is in memory (cached trie nodes and codes), for
+//! at most [`IN_MEMORY_TIME`]; one that needs the database or more time starts again on a
+//! blocking thread. Handing every call to a blocking thread costs two thread wake-ups, more
+//! than the call itself, and under a flood of heavy calls it would queue a wallet's estimate
+//! behind them.
+//!
+//! On blocking threads, a request's runs (one for `eth_call`, a search's worth for
+//! `eth_estimateGas`) stop together after the call timeout (`rpc.call_timeout_ms`, 5 s by
+//! default), and at most half the cores run them at once (see [`Executions`]); they stop too
+//! when the node stops.
+
+mod access_list;
+mod estimate;
+mod limits;
+mod overrides;
+mod request;
+mod simulate;
+mod state;
+
+pub use limits::RPC_GAS_CAP;
+pub use overrides::PrecompileMoveError;
+pub(in crate::rpc) use request::request_input;
+pub use simulate::EthSimulateApiServer;
+pub use state::CallStateError;
+
+use super::{
+    error::{RpcError, precheck_message},
+    eth::EthRpc,
+    executions::{Executions, client_of},
+};
+use alloy_eips::{BlockId, eip2930::AccessListResult};
+use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
+use jsonrpsee::{core::async_trait, proc_macros::rpc};
+use limits::{Budget, IN_MEMORY_TIME, IN_MEMORY_TIME_SATURATED};
+use overrides::{block_env, check_overrides, precompile_overrides};
+use request::tx_env;
+use revm::{
+    Context, InspectEvm, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, result::ExecutionResult},
+    precompile::{PrecompileSpecId, Precompiles},
+};
+use state::{CallState, state_failure};
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
+use trace_builder::{ChainConfig, OverriddenPrecompiles, PrecompileOverrides};
+
+/// Calls that simulate transactions.
+#[rpc(server, namespace = "eth")]
+pub trait EthCallApi {
+    /// Executes a call on the state of a block and returns its output; nothing is committed.
+    #[method(name = "call", with_extensions)]
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> Result<Bytes, RpcError>;
+
+    /// The least gas with which the transaction succeeds (binary search).
+    #[method(name = "estimateGas", with_extensions)]
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> Result<U64, RpcError>;
+
+    /// The EIP-2930 access list the transaction would use, and its gas with that list.
+    #[method(name = "createAccessList", with_extensions)]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> Result<AccessListResult, RpcError>;
+}
+
+#[async_trait]
+impl EthCallApiServer for EthRpc {
+    async fn call(
+        &self,
+        ext: &jsonrpsee::Extensions,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> Result<Bytes, RpcError> {
+        let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
+        if let Some(outcome) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
+            return call_output(outcome?);
+        }
+        self.executions
+            .run(client_of(ext), move || {
+                call_output(simulator.reading_database().run(&request, gas, RPC_GAS_CAP)?)
+            })
+            .await
+    }
+
+    async fn estimate_gas(
+        &self,
+        ext: &jsonrpsee::Extensions,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> Result<U64, RpcError> {
+        let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
+        // A wallet's estimate (a transfer, a token transfer) is a few short runs: from memory.
+        if let Some(estimate) = simulator.in_memory(|simulator| simulator.estimate(&request)) {
+            return estimate.map(U64::from);
+        }
+        self.executions
+            .run(client_of(ext), move || simulator.reading_database().estimate(&request).map(U64::from))
+            .await
+    }
+
+    async fn create_access_list(
+        &self,
+        ext: &jsonrpsee::Extensions,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> Result<AccessListResult, RpcError> {
+        let simulator = self.simulator(block, state_overrides, None).await?;
+        self.executions.run(client_of(ext), move || simulator.reading_database().access_list(request)).await
+    }
+}
+
+impl EthRpc {
+    async fn simulator(
+        &self,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> Result<Simulator, RpcError> {
+        let block = self.resolve_required(block).await?;
+        let overrides = state_overrides.unwrap_or_default();
+        check_overrides(&overrides)?;
+        let chain = self.chain.clone();
+        let precompiles = precompile_overrides(&overrides, chain.spec).map_err(RpcError::InvalidOverride)?;
+        // The in-memory try stops at costly precompile calls by their addresses; with precompiles
+        // moved it could not tell them, so such requests run on a blocking thread.
+        let precompiles_moved = !precompiles.is_empty();
+        let in_memory_time =
+            if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
+        Ok(Simulator {
+            chain,
+            precompiles,
+            block: block_env(&block.header, block_overrides.as_deref()),
+            state: CallState::new(self, &block, overrides),
+            mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: precompiles_moved },
+            executions: self.executions.clone(),
+        })
+    }
+}
+
+/// Runs requests on one block's state; owns the state so that runs share its caches.
+struct Simulator {
+    chain: Arc<ChainConfig>,
+    /// Precompiles the state overrides moved or replaced.
+    precompiles: PrecompileOverrides,
+    block: BlockEnv,
+    state: CallState,
+    mode: Mode,
+    /// Runs on a blocking thread stop too when the node stops.
+    executions: Executions,
+}
+
+/// Where a simulator's runs execute, and until when, all together.
+enum Mode {
+    /// On the RPC's own thread, from memory; once a run needs the database or more time, it
+    /// fell short and every later run fails at once.
+    InMemory { until: Instant, fell_short: bool },
+    /// On a blocking thread, reading the database; `stopped` once a run was stopped (the time
+    /// was up, or the node stops).
+    Blocking { until: Instant, stopped: bool },
+}
+
+/// One simulated run.
+struct Outcome {
+    result: ExecutionResult,
+    /// Addresses and slots the run touched.
+    touched: Vec<(Address, BTreeSet<B256>)>,
+}
+
+impl Simulator {
+    /// What `work` answers from memory, within [`IN_MEMORY_TIME`] ([`IN_MEMORY_TIME_SATURATED`]
+    /// while calls wait to execute) from the simulator's creation; `None` when it needs more,
+    /// and it is to start again [`Simulator::reading_database`].
+    fn in_memory<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, RpcError>,
+    ) -> Option<Result<T, RpcError>> {
+        let answer = work(self);
+        (!self.fell_short()).then_some(answer)
+    }
+
+    fn fell_short(&self) -> bool {
+        matches!(self.mode, Mode::InMemory { fell_short: true, .. })
+    }
+
+    /// This simulator reading the database for what is not in memory: only for a blocking
+    /// thread. Its runs have the call timeout from now, together.
+    fn reading_database(self) -> Self {
+        Self {
+            state: self.state.reading_database(),
+            mode: Mode::Blocking { until: Instant::now() + self.executions.timeout(), stopped: false },
+            ..self
+        }
+    }
+
+    /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, within the
+    /// mode's time.
+    fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> Result<Outcome, RpcError> {
+        let mut budget = match self.mode {
+            Mode::InMemory { fell_short: true, .. } => return Err(RpcError::FellShort),
+            Mode::InMemory { until, .. } => Budget::new(until)
+                .in_memory(Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec))),
+            Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
+        };
+        let outcome = self.execute(request, gas, gas_cap, &mut budget);
+        match &mut self.mode {
+            Mode::InMemory { fell_short, .. } if budget.exhausted || self.state.missed => {
+                *fell_short = true;
+                Err(RpcError::FellShort)
+            }
+            Mode::Blocking { stopped, .. } if budget.exhausted && self.executions.stopping() => {
+                *stopped = true;
+                Err(RpcError::ExecutionAborted)
+            }
+            Mode::Blocking { stopped, .. }
+                if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) =>
+            {
+                *stopped = true;
+                Err(RpcError::ExecutionTimeout(self.executions.timeout()))
+            }
+            _ => outcome,
+        }
+    }
+
+    /// The error of a state read outside a run: memory fell short (the request starts again
+    /// on a blocking thread), the time is up, or the store failed.
+    fn read_failure(&mut self, error: CallStateError) -> RpcError {
+        if self.state.missed {
+            if let Mode::InMemory { fell_short, .. } = &mut self.mode {
+                *fell_short = true;
+            }
+            return RpcError::FellShort;
+        }
+        state_failure(&self.state.timed_out, self.executions.timeout(), error)
+    }
+
+    /// [`Simulator::run`] within `budget`.
+    fn execute(
+        &mut self,
+        request: &TransactionRequest,
+        gas: u64,
+        gas_cap: u64,
+        budget: &mut Budget,
+    ) -> Result<Outcome, RpcError> {
+        let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
+        let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
+        cfg.chain_id = self.chain.chain_id;
+        cfg.tx_gas_limit_cap = Some(gas_cap);
+        // As geth, reth and Anvil: a call or an estimate for a transaction the wallet queues
+        // behind others (a higher nonce) or replaces (a lower one) runs on the current state.
+        cfg.disable_nonce_check = true;
+        cfg.disable_eip3607 = true;
+        cfg.disable_block_gas_limit = true;
+        cfg.disable_base_fee = !priced;
+        let tx = tx_env(request, gas, self.chain.chain_id)?;
+        let context =
+            Context::mainnet().with_block(self.block.clone()).with_cfg(cfg).with_db(&mut self.state);
+        let precompiles = OverriddenPrecompiles::new(self.chain.spec, self.precompiles.clone());
+        let outcome =
+            context.build_mainnet_with_inspector(budget).with_precompiles(precompiles).inspect_tx(tx);
+        let outcome = outcome.map_err(|error| match error {
+            revm::context::result::EVMError::Transaction(reason) => RpcError::Rejected {
+                message: precheck_message(&reason, request, self.block.basefee),
+                reason: Box::new(reason),
+            },
+            revm::context::result::EVMError::Header(reason) => RpcError::InvalidBlock(reason),
+            // A read memory could not serve: the run starts again on a blocking thread and this
+            // outcome is discarded, so there is nothing to report.
+            _ if self.state.missed => RpcError::FellShort,
+            _ if self.state.timed_out.load(Ordering::Relaxed) => {
+                RpcError::ExecutionTimeout(self.executions.timeout())
+            }
+            other => other.into(),
+        })?;
+        let touched = outcome
+            .state
+            .iter()
+            .map(|(address, account)| {
+                (*address, account.storage.keys().map(|slot| B256::from(slot.to_be_bytes())).collect())
+            })
+            .collect();
+        Ok(Outcome { result: outcome.result, touched })
+    }
+}
+
+/// What `eth_call` answers for a run: its output, or its failure.
+fn call_output(outcome: Outcome) -> Result<Bytes, RpcError> {
+    match outcome.result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        other => Err(failure(other)),
+    }
+}
+
+/// The error of a call that did not succeed: its revert data, or why it halted.
+fn failure(result: ExecutionResult) -> RpcError {
+    match result {
+        ExecutionResult::Revert { output, .. } => RpcError::Reverted(output),
+        ExecutionResult::Halt { reason, .. } => RpcError::Halted(reason),
+        ExecutionResult::Success { .. } => RpcError::Succeeded,
+    }
+}

@@ -1,0 +1,117 @@
+//! State and block overrides of calls, as geth applies them.
+
+use crate::rpc::error::RpcError;
+use alloy_consensus::Header;
+use alloy_primitives::{Address, U256};
+use alloy_rpc_types_eth::{BlockOverrides, state::StateOverride};
+use revm::{
+    context::BlockEnv,
+    context_interface::block::BlobExcessGasAndPrice,
+    precompile::{PrecompileSpecId, Precompiles},
+};
+use trace_builder::{ChainConfig, PrecompileOverrides};
+
+/// The block environment of a call on `header`'s state: the block's own context, with the
+/// overrides applied.
+pub(super) fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
+    let excess_blob_gas = header.excess_blob_gas.unwrap_or_default();
+    let mut block = BlockEnv {
+        number: U256::from(header.number),
+        beneficiary: header.beneficiary,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: U256::ZERO,
+        prevrandao: Some(header.mix_hash),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice {
+            excess_blob_gas,
+            blob_gasprice: ChainConfig::l2(0).blob_base_fee(excess_blob_gas),
+        }),
+        slot_num: 0,
+    };
+    if let Some(overrides) = overrides {
+        if let Some(number) = overrides.number {
+            block.number = number;
+        }
+        if let Some(time) = overrides.time {
+            block.timestamp = U256::from(time);
+        }
+        if let Some(gas_limit) = overrides.gas_limit {
+            block.gas_limit = gas_limit;
+        }
+        if let Some(coinbase) = overrides.coinbase {
+            block.beneficiary = coinbase;
+        }
+        if let Some(random) = overrides.random {
+            block.prevrandao = Some(random);
+        }
+        if let Some(base_fee) = overrides.base_fee {
+            block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
+        }
+        if let Some(blob_base_fee) = overrides.blob_base_fee {
+            let excess_blob_gas =
+                block.blob_excess_gas_and_price.map(|blob| blob.excess_blob_gas).unwrap_or_default();
+            block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice {
+                excess_blob_gas,
+                blob_gasprice: u128::try_from(blob_base_fee).unwrap_or(u128::MAX),
+            });
+        }
+    }
+    block
+}
+
+/// Refuses state overrides the node does not apply: an account whose storage is both replaced
+/// and patched.
+pub(super) fn check_overrides(overrides: &StateOverride) -> Result<(), RpcError> {
+    if overrides.values().any(|account| account.state.is_some() && account.state_diff.is_some()) {
+        return Err(RpcError::InvalidParams("an account override has both state and stateDiff".into()));
+    }
+    Ok(())
+}
+
+/// A `movePrecompileToAddress` override the node refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum PrecompileMoveError {
+    /// Only a precompile moves.
+    #[error("account {0} is not a precompile")]
+    NotAPrecompile(Address),
+    /// A precompile moved to its own address.
+    #[error("account {0} is moved to itself")]
+    ToItself(Address),
+    /// Two precompiles moved to one address.
+    #[error("more than one precompile is moved to {0}")]
+    SameDestination(Address),
+    /// A precompile moved to an address the overrides set too.
+    #[error("account {0} is already overridden")]
+    DestinationOverridden(Address),
+}
+
+/// The precompiles `overrides` move or replace, as geth applies them: a precompile moves from
+/// a precompile's address to one the overrides leave alone, and any override at a precompile's
+/// address makes it an ordinary account there, whose code then runs.
+pub(super) fn precompile_overrides(
+    overrides: &StateOverride,
+    spec: revm::primitives::hardfork::SpecId,
+) -> Result<PrecompileOverrides, PrecompileMoveError> {
+    let forked = Precompiles::new(PrecompileSpecId::from_spec_id(spec));
+    let mut precompiles = PrecompileOverrides::default();
+    let mut destinations = std::collections::HashSet::new();
+    // In address order, so that a request with several faults always gets the same error.
+    let mut accounts: Vec<_> = overrides.iter().collect();
+    accounts.sort_unstable_by_key(|(address, _)| **address);
+    for (address, account) in accounts {
+        let is_precompile = forked.contains(address);
+        match account.move_precompile_to {
+            Some(_) if !is_precompile => return Err(PrecompileMoveError::NotAPrecompile(*address)),
+            Some(to) if to == *address => return Err(PrecompileMoveError::ToItself(to)),
+            Some(to) if !destinations.insert(to) => return Err(PrecompileMoveError::SameDestination(to)),
+            Some(to) if overrides.contains_key(&to) => {
+                return Err(PrecompileMoveError::DestinationOverridden(to));
+            }
+            Some(to) => precompiles.move_precompile(*address, to),
+            None if is_precompile => precompiles.vacate(*address),
+            None => {}
+        }
+    }
+    Ok(precompiles)
+}

@@ -1,0 +1,225 @@
+//! The state calls run on: a block's state as the store serves it, with the request's overrides.
+
+use crate::{
+    rpc::{
+        codes::Codes,
+        error::RpcError,
+        eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock},
+    },
+    store::{DbNodeStore, Store},
+};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256, map::B256Map};
+use alloy_rpc_types_eth::state::StateOverride;
+use revm::{Database, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use trace_builder::StateTrie;
+
+/// [`CallState::timed_out`]), or the store failed.
+pub(super) fn state_failure(
+    timed_out: &AtomicBool,
+    timeout: Duration,
+    error: impl Into<RpcError>,
+) -> RpcError {
+    if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
+}
+
+/// A block's state for calls: accounts and storage through the trie at its state root (accounts
+/// the RPC holds for the head from memory), codes and ancestor hashes from the store, and the
+/// request's overrides on top.
+///
+/// It starts out serving only what is in memory (cached trie nodes and codes), which any thread
+/// may do; a read that needs the database fails and sets `missed`. Once
+/// [`CallState::reading_database`] it reads the database synchronously, on a blocking thread.
+pub(super) struct CallState {
+    trie: StateTrie<DbNodeStore>,
+    nodes: DbNodeStore,
+    root: B256,
+    store: Store,
+    codes: Arc<Codes>,
+    /// The RPC's accounts of the head, when the block is the head.
+    head: Option<(Arc<HeadAccounts>, HeadChanges)>,
+    runtime: tokio::runtime::Handle,
+    number: u64,
+    overrides: StateOverride,
+    override_codes: B256Map<Bytes>,
+    in_memory: bool,
+    pub(super) missed: bool,
+    /// Reading the database: when reads stop, and whether they did. Runs that read much
+    /// (`eth_simulateV1`'s blocks, on no inspector's clock) stop there too.
+    deadline: Option<Instant>,
+    /// How long reads may go on once they read the database.
+    timeout: Duration,
+    pub(super) timed_out: Arc<AtomicBool>,
+}
+
+/// A read the call's state could not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("state unavailable: {0}")]
+pub struct CallStateError(String);
+
+impl DBErrorMarker for CallStateError {}
+
+impl CallState {
+    /// The state of `block` as `rpc` reads it, serving what is in memory.
+    pub(super) fn new(rpc: &EthRpc, block: &ResolvedBlock, overrides: StateOverride) -> Self {
+        let header = &block.header;
+        let nodes = rpc.nodes.in_memory();
+        let override_codes = overrides
+            .values()
+            .filter_map(|account| account.code.clone())
+            .map(|code| (keccak256(&code), code))
+            .collect();
+        Self {
+            trie: StateTrie::new(nodes.clone(), header.state_root),
+            nodes,
+            root: header.state_root,
+            store: rpc.store.clone(),
+            codes: rpc.codes.clone(),
+            head: rpc.head_changes(block).map(|head| (rpc.head_accounts.clone(), head)),
+            runtime: tokio::runtime::Handle::current(),
+            number: header.number,
+            overrides,
+            override_codes,
+            in_memory: true,
+            missed: false,
+            deadline: None,
+            timeout: rpc.executions.timeout(),
+            timed_out: Arc::default(),
+        }
+    }
+
+    /// The same state, read from the database where memory lacks it, for the call timeout from
+    /// now.
+    pub(super) fn reading_database(self) -> Self {
+        let nodes = self.nodes.reading_database();
+        Self {
+            trie: StateTrie::new(nodes.clone(), self.root),
+            nodes,
+            in_memory: false,
+            missed: false,
+            deadline: Some(Instant::now() + self.timeout),
+            ..self
+        }
+    }
+
+    /// Set once a read found the time up; shared, so that it can be read while an executor
+    /// holds the state.
+    pub(super) fn timed_out(&self) -> Arc<AtomicBool> {
+        self.timed_out.clone()
+    }
+
+    /// How long reads may go on once they read the database.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Refuses a read past the deadline.
+    fn check_deadline(&self) -> Result<(), CallStateError> {
+        if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            self.timed_out.store(true, Ordering::Relaxed);
+            return Err(CallStateError(RpcError::ExecutionTimeout(self.timeout).to_string()));
+        }
+        Ok(())
+    }
+
+    /// `error` as the call's state error, noting a read memory could not serve.
+    fn read_error(&mut self, error: impl std::fmt::Display) -> CallStateError {
+        self.missed |= self.in_memory;
+        CallStateError(error.to_string())
+    }
+}
+
+impl Database for CallState {
+    type Error = CallStateError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        let held = self.head.as_ref().and_then(|(accounts, head)| accounts.get(head, &address));
+        let account = match held {
+            Some(account) => account,
+            None => {
+                self.check_deadline()?;
+                match self.trie.account(address) {
+                    Ok(account) => account.map(trace_builder::AccountState::from),
+                    Err(error) => return Err(self.read_error(error)),
+                }
+            }
+        };
+        let Some(overrides) = self.overrides.get(&address) else {
+            return Ok(account.map(AccountInfo::from));
+        };
+        let mut info = account.map(AccountInfo::from).unwrap_or_default();
+        if let Some(balance) = overrides.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = overrides.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = &overrides.code {
+            info.code_hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(code) };
+            info.code = None;
+        }
+        Ok(Some(info))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if code_hash == KECCAK256_EMPTY {
+            return Ok(Bytecode::default());
+        }
+        if let Some(code) = self.override_codes.get(&code_hash) {
+            return Bytecode::new_raw_checked(code.clone()).map_err(|e| CallStateError(e.to_string()));
+        }
+        if let Some(code) = self.codes.get(&code_hash) {
+            return Ok(code);
+        }
+        if self.in_memory {
+            return Err(self.read_error(format!("code {code_hash} is not in memory")));
+        }
+        self.check_deadline()?;
+        let code = self
+            .runtime
+            .block_on(self.store.code(code_hash))
+            .map_err(|e| CallStateError(e.to_string()))?
+            .ok_or_else(|| CallStateError(format!("missing code {code_hash}")))?;
+        let code = Bytecode::new_raw_checked(code).map_err(|e| CallStateError(e.to_string()))?;
+        self.codes.insert(code_hash, code.clone());
+        Ok(code)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        if let Some(overrides) = self.overrides.get(&address) {
+            let slot = B256::from(index.to_be_bytes());
+            if let Some(state) = &overrides.state {
+                return Ok(state.get(&slot).map(|value| U256::from_be_bytes(value.0)).unwrap_or_default());
+            }
+            if let Some(value) = overrides.state_diff.as_ref().and_then(|diff| diff.get(&slot)) {
+                return Ok(U256::from_be_bytes(value.0));
+            }
+        }
+        self.check_deadline()?;
+        match self.trie.storage(address, index) {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.read_error(error)),
+        }
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        if number >= self.number {
+            return Ok(B256::ZERO);
+        }
+        if self.in_memory {
+            return Err(self.read_error(format!("the hash of block {number} is not in memory")));
+        }
+        self.check_deadline()?;
+        let hash = self
+            .runtime
+            .block_on(self.store.block_hash(number))
+            .map_err(|e| CallStateError(e.to_string()))?;
+        Ok(hash.unwrap_or_default())
+    }
+}
