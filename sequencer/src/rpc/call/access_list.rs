@@ -5,11 +5,7 @@ use crate::rpc::error::RpcError;
 use alloy_eips::eip2930::{AccessList, AccessListItem, AccessListResult};
 use alloy_primitives::{TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
-use revm::{
-    Database,
-    precompile::{PrecompileSpecId, Precompiles},
-    primitives::eip7825::TX_GAS_LIMIT_CAP,
-};
+use revm::{Database, primitives::eip7825::TX_GAS_LIMIT_CAP};
 
 impl Simulator {
     /// Runs `request` until the set of accounts and slots it touches stops changing, as geth
@@ -18,7 +14,7 @@ impl Simulator {
         mut self,
         mut request: TransactionRequest,
     ) -> Result<AccessListResult, RpcError> {
-        let gas = request.gas.unwrap_or(self.block.gas_limit.min(TX_GAS_LIMIT_CAP)).min(RPC_GAS_CAP);
+        let gas = request.gas.unwrap_or(self.env.block.gas_limit.min(TX_GAS_LIMIT_CAP)).min(RPC_GAS_CAP);
         let from = request.from.unwrap_or_default();
         let to = match request.to {
             Some(TxKind::Call(to)) => to,
@@ -26,7 +22,7 @@ impl Simulator {
                 self.state.basic(from).ok().flatten().map(|account| account.nonce).unwrap_or_default()
             })),
         };
-        let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec));
+        let precompiles = self.env.precompiles();
         let mut list = request.access_list.clone().unwrap_or_default();
         for _ in 0..8 {
             request.access_list = Some(list.clone());
@@ -41,7 +37,7 @@ impl Simulator {
                         let warm = *address == from
                             || *address == to
                             || precompiles.contains(address)
-                            || *address == self.block.beneficiary;
+                            || *address == self.env.block.beneficiary;
                         !(warm && slots.is_empty())
                     })
                     .map(|(address, slots)| AccessListItem {

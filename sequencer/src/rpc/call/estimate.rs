@@ -37,7 +37,7 @@ impl Simulator {
     /// The least gas limit with which `request` succeeds; a request that fails even with the
     /// most gas allowed returns its failure (revert data included).
     pub(super) fn estimate(&mut self, request: &TransactionRequest) -> Result<u64, RpcError> {
-        let cap = self.block.gas_limit.min(TX_GAS_LIMIT_CAP);
+        let cap = self.env.block.gas_limit.min(TX_GAS_LIMIT_CAP);
         let mut hi = request.gas.unwrap_or(cap).min(cap);
         // A priced request cannot use more gas than its sender can pay for.
         let fee = request.max_fee_per_gas.or(request.gas_price).unwrap_or_default();

@@ -99,14 +99,10 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_consensus::Header;
     use alloy_primitives::{Address, Bytes, TxKind, keccak256};
-    use revm::{
-        Context, InspectEvm, MainBuilder, MainContext,
-        bytecode::Bytecode,
-        context::{CfgEnv, TxEnv},
-        state::AccountInfo,
-    };
-    use trace_builder::ChainConfig;
+    use revm::{InspectEvm, bytecode::Bytecode, context::TxEnv, state::AccountInfo};
+    use trace_builder::{ChainConfig, EvmEnv, PrecompileOverrides};
 
     /// JUMPDEST PUSH0 JUMP: 50M gas keep it going for millions of steps.
     const CHEAP_LOOP: &[u8] = &[0x5b, 0x5f, 0x56];
@@ -128,16 +124,16 @@ mod tests {
                 ..Default::default()
             },
         );
-        let mut cfg = CfgEnv::new_with_spec(ChainConfig::l2(1).spec);
-        cfg.tx_gas_limit_cap = Some(RPC_GAS_CAP);
+        let header = Header { gas_limit: RPC_GAS_CAP, ..Header::default() };
+        let mut env = EvmEnv::new(&ChainConfig::l2(1), &header);
+        env.cfg.tx_gas_limit_cap = Some(RPC_GAS_CAP);
         let tx = TxEnv {
             caller: Address::repeat_byte(1),
             kind: TxKind::Call(looping),
             gas_limit: RPC_GAS_CAP,
             ..Default::default()
         };
-        let outcome =
-            Context::mainnet().with_cfg(cfg).with_db(db).build_mainnet_with_inspector(budget).inspect_tx(tx);
+        let outcome = env.into_evm(db, budget, PrecompileOverrides::default()).inspect_tx(tx);
         assert!(!outcome.unwrap().result.is_success());
     }
 

@@ -39,20 +39,15 @@ use alloy_primitives::{Address, B256, Bytes, U64};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use limits::{Budget, IN_MEMORY_TIME, IN_MEMORY_TIME_SATURATED};
-use overrides::{block_env, check_overrides, precompile_overrides};
+use overrides::{apply_block_overrides, check_overrides, precompile_overrides};
 use request::tx_env;
 use revm::{
-    Context, InspectEvm, MainBuilder, MainContext,
-    context::{BlockEnv, CfgEnv, result::ExecutionResult},
-    precompile::{PrecompileSpecId, Precompiles},
+    InspectEvm,
+    context::result::{EVMError, ExecutionResult},
 };
 use state::{CallState, state_failure};
-use std::{
-    collections::BTreeSet,
-    sync::{Arc, atomic::Ordering},
-    time::Instant,
-};
-use trace_builder::{ChainConfig, OverriddenPrecompiles, PrecompileOverrides};
+use std::{collections::BTreeSet, sync::atomic::Ordering, time::Instant};
+use trace_builder::{EvmEnv, PrecompileOverrides};
 
 /// Calls that simulate transactions.
 #[rpc(server, namespace = "eth")]
@@ -149,17 +144,27 @@ impl EthRpc {
         let block = self.resolve_required(block).await?;
         let overrides = state_overrides.unwrap_or_default();
         check_overrides(&overrides)?;
-        let chain = self.chain.clone();
-        let precompiles = precompile_overrides(&overrides, chain.spec).map_err(RpcError::InvalidOverride)?;
+        let precompiles =
+            precompile_overrides(&overrides, self.chain.spec).map_err(RpcError::InvalidOverride)?;
         // The in-memory try stops at costly precompile calls by their addresses; with precompiles
         // moved it could not tell them, so such requests run on a blocking thread.
         let precompiles_moved = !precompiles.is_empty();
         let in_memory_time =
             if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
+        // The block's own environment, as its transactions ran in it, with the overrides on top.
+        let mut env = EvmEnv::new(&self.chain, &block.header);
+        if let Some(overrides) = block_overrides.as_deref() {
+            apply_block_overrides(overrides, &mut env.block);
+        }
+        // As geth, reth and Anvil: a call or an estimate for a transaction the wallet queues
+        // behind others (a higher nonce) or replaces (a lower one) runs on the current state,
+        // may come from a contract, and may ask for more gas than the block has.
+        env.cfg.disable_nonce_check = true;
+        env.cfg.disable_eip3607 = true;
+        env.cfg.disable_block_gas_limit = true;
         Ok(Simulator {
-            chain,
+            env,
             precompiles,
-            block: block_env(&block.header, block_overrides.as_deref()),
             state: CallState::new(self, &block, overrides),
             mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: precompiles_moved },
             executions: self.executions.clone(),
@@ -169,10 +174,10 @@ impl EthRpc {
 
 /// Runs requests on one block's state; owns the state so that runs share its caches.
 struct Simulator {
-    chain: Arc<ChainConfig>,
+    /// The block's environment with the request's block overrides, checks relaxed as for calls.
+    env: EvmEnv,
     /// Precompiles the state overrides moved or replaced.
     precompiles: PrecompileOverrides,
-    block: BlockEnv,
     state: CallState,
     mode: Mode,
     /// Runs on a blocking thread stop too when the node stops.
@@ -227,8 +232,7 @@ impl Simulator {
     fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> Result<Outcome, RpcError> {
         let mut budget = match self.mode {
             Mode::InMemory { fell_short: true, .. } => return Err(RpcError::FellShort),
-            Mode::InMemory { until, .. } => Budget::new(until)
-                .in_memory(Precompiles::new(PrecompileSpecId::from_spec_id(self.chain.spec))),
+            Mode::InMemory { until, .. } => Budget::new(until).in_memory(self.env.precompiles()),
             Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
         };
         let outcome = self.execute(request, gas, gas_cap, &mut budget);
@@ -271,28 +275,19 @@ impl Simulator {
         gas_cap: u64,
         budget: &mut Budget,
     ) -> Result<Outcome, RpcError> {
-        let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
-        let mut cfg = CfgEnv::new_with_spec(self.chain.spec);
-        cfg.chain_id = self.chain.chain_id;
-        cfg.tx_gas_limit_cap = Some(gas_cap);
-        // As geth, reth and Anvil: a call or an estimate for a transaction the wallet queues
-        // behind others (a higher nonce) or replaces (a lower one) runs on the current state.
-        cfg.disable_nonce_check = true;
-        cfg.disable_eip3607 = true;
-        cfg.disable_block_gas_limit = true;
-        cfg.disable_base_fee = !priced;
-        let tx = tx_env(request, gas, self.chain.chain_id)?;
-        let context =
-            Context::mainnet().with_block(self.block.clone()).with_cfg(cfg).with_db(&mut self.state);
-        let precompiles = OverriddenPrecompiles::new(self.chain.spec, self.precompiles.clone());
-        let outcome =
-            context.build_mainnet_with_inspector(budget).with_precompiles(precompiles).inspect_tx(tx);
+        let mut env = self.env.clone();
+        env.cfg.tx_gas_limit_cap = Some(gas_cap);
+        // An unpriced call runs whatever the base fee, as in geth.
+        env.cfg.disable_base_fee = request.gas_price.is_none() && request.max_fee_per_gas.is_none();
+        let base_fee = env.block.basefee;
+        let tx = tx_env(request, gas, env.cfg.chain_id)?;
+        let outcome = env.into_evm(&mut self.state, budget, self.precompiles.clone()).inspect_tx(tx);
         let outcome = outcome.map_err(|error| match error {
-            revm::context::result::EVMError::Transaction(reason) => RpcError::Rejected {
-                message: precheck_message(&reason, request, self.block.basefee),
+            EVMError::Transaction(reason) => RpcError::Rejected {
+                message: precheck_message(&reason, request, base_fee),
                 reason: Box::new(reason),
             },
-            revm::context::result::EVMError::Header(reason) => RpcError::InvalidBlock(reason),
+            EVMError::Header(reason) => RpcError::InvalidBlock(reason),
             // A read memory could not serve: the run starts again on a blocking thread and this
             // outcome is discarded, so there is nothing to report.
             _ if self.state.missed => RpcError::FellShort,

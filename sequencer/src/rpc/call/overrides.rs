@@ -1,7 +1,6 @@
 //! State and block overrides of calls, as geth applies them.
 
 use crate::rpc::error::RpcError;
-use alloy_consensus::Header;
 use alloy_primitives::{Address, U256};
 use alloy_rpc_types_eth::{BlockOverrides, state::StateOverride};
 use revm::{
@@ -9,55 +8,36 @@ use revm::{
     context_interface::block::BlobExcessGasAndPrice,
     precompile::{PrecompileSpecId, Precompiles},
 };
-use trace_builder::{ChainConfig, PrecompileOverrides};
+use trace_builder::PrecompileOverrides;
 
-/// The block environment of a call on `header`'s state: the block's own context, with the
-/// overrides applied.
-pub(super) fn block_env(header: &Header, overrides: Option<&BlockOverrides>) -> BlockEnv {
-    let excess_blob_gas = header.excess_blob_gas.unwrap_or_default();
-    let mut block = BlockEnv {
-        number: U256::from(header.number),
-        beneficiary: header.beneficiary,
-        timestamp: U256::from(header.timestamp),
-        gas_limit: header.gas_limit,
-        basefee: header.base_fee_per_gas.unwrap_or_default(),
-        difficulty: U256::ZERO,
-        prevrandao: Some(header.mix_hash),
-        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice {
-            excess_blob_gas,
-            blob_gasprice: ChainConfig::l2(0).blob_base_fee(excess_blob_gas),
-        }),
-        slot_num: 0,
-    };
-    if let Some(overrides) = overrides {
-        if let Some(number) = overrides.number {
-            block.number = number;
-        }
-        if let Some(time) = overrides.time {
-            block.timestamp = U256::from(time);
-        }
-        if let Some(gas_limit) = overrides.gas_limit {
-            block.gas_limit = gas_limit;
-        }
-        if let Some(coinbase) = overrides.coinbase {
-            block.beneficiary = coinbase;
-        }
-        if let Some(random) = overrides.random {
-            block.prevrandao = Some(random);
-        }
-        if let Some(base_fee) = overrides.base_fee {
-            block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
-        }
-        if let Some(blob_base_fee) = overrides.blob_base_fee {
-            let excess_blob_gas =
-                block.blob_excess_gas_and_price.map(|blob| blob.excess_blob_gas).unwrap_or_default();
-            block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice {
-                excess_blob_gas,
-                blob_gasprice: u128::try_from(blob_base_fee).unwrap_or(u128::MAX),
-            });
-        }
+/// Moves a call's block environment as `overrides` say.
+pub(super) fn apply_block_overrides(overrides: &BlockOverrides, block: &mut BlockEnv) {
+    if let Some(number) = overrides.number {
+        block.number = number;
     }
-    block
+    if let Some(time) = overrides.time {
+        block.timestamp = U256::from(time);
+    }
+    if let Some(gas_limit) = overrides.gas_limit {
+        block.gas_limit = gas_limit;
+    }
+    if let Some(coinbase) = overrides.coinbase {
+        block.beneficiary = coinbase;
+    }
+    if let Some(random) = overrides.random {
+        block.prevrandao = Some(random);
+    }
+    if let Some(base_fee) = overrides.base_fee {
+        block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
+    }
+    if let Some(blob_base_fee) = overrides.blob_base_fee {
+        let excess_blob_gas =
+            block.blob_excess_gas_and_price.map(|blob| blob.excess_blob_gas).unwrap_or_default();
+        block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice {
+            excess_blob_gas,
+            blob_gasprice: u128::try_from(blob_base_fee).unwrap_or(u128::MAX),
+        });
+    }
 }
 
 /// Refuses state overrides the node does not apply: an account whose storage is both replaced
