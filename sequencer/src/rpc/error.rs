@@ -199,9 +199,10 @@ pub enum RpcError {
     /// The state trie failed.
     #[error("internal error: {0}")]
     Trie(#[from] TrieError),
-    /// A call's state could not be read.
+    /// A call's state could not be read (a read past the call timeout is
+    /// [`RpcError::ExecutionTimeout`]).
     #[error("internal error: {0}")]
-    CallState(#[from] CallStateError),
+    CallState(CallStateError),
     /// The EVM failed otherwise than by refusing the transaction.
     #[error("internal error: {0}")]
     Evm(Box<EVMError<CallStateError>>),
@@ -346,9 +347,21 @@ impl From<TraceError> for RpcError {
     }
 }
 
+impl From<CallStateError> for RpcError {
+    fn from(error: CallStateError) -> Self {
+        match error {
+            CallStateError::Timeout(timeout) => Self::ExecutionTimeout(timeout),
+            other => Self::CallState(other),
+        }
+    }
+}
+
 impl From<EVMError<CallStateError>> for RpcError {
     fn from(error: EVMError<CallStateError>) -> Self {
-        Self::Evm(Box::new(error))
+        match error {
+            EVMError::Database(error) => error.into(),
+            other => Self::Evm(Box::new(other)),
+        }
     }
 }
 
@@ -461,6 +474,15 @@ mod tests {
         assert_eq!(object.message(), "execution aborted (timeout = 1.5s)");
         let object = ErrorObjectOwned::from(RpcError::MissingGenesis);
         assert_eq!(object.code(), INTERNAL_ERROR_CODE);
+    }
+
+    #[test]
+    fn a_state_read_past_the_deadline_is_a_timeout() {
+        let timeout = Duration::from_secs(5);
+        let error = RpcError::from(EVMError::Database(CallStateError::Timeout(timeout)));
+        assert!(matches!(error, RpcError::ExecutionTimeout(t) if t == timeout), "{error:?}");
+        let error = RpcError::from(EVMError::Database(CallStateError::MissingCode(B256::ZERO)));
+        assert!(matches!(error, RpcError::CallState(CallStateError::MissingCode(_))), "{error:?}");
     }
 
     #[test]

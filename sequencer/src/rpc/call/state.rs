@@ -1,6 +1,7 @@
 //! The state calls run on: a block's state as the store serves it, with the request's overrides.
 
 use crate::{
+    error::StoreError,
     rpc::{
         codes::Codes,
         error::RpcError,
@@ -10,7 +11,12 @@ use crate::{
 };
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256, map::B256Map};
 use alloy_rpc_types_eth::state::StateOverride;
-use revm::{Database, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo};
+use revm::{
+    Database,
+    bytecode::{Bytecode, BytecodeDecodeError},
+    database_interface::DBErrorMarker,
+    state::AccountInfo,
+};
 use std::{
     sync::{
         Arc,
@@ -18,9 +24,11 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use trace_builder::StateTrie;
+use trace_builder::{StateTrie, TrieError};
 
-/// [`CallState::timed_out`]), or the store failed.
+/// A read of a call's state that failed: its time (`timeout`) was up (`timed_out`, see
+/// [`CallState::timed_out`]), or the store failed. For errors that reach the RPC as text only
+/// (the block executor's), the flag tells a timeout.
 pub(super) fn state_failure(
     timed_out: &AtomicBool,
     timeout: Duration,
@@ -60,8 +68,36 @@ pub(super) struct CallState {
 
 /// A read the call's state could not serve.
 #[derive(Debug, thiserror::Error)]
-#[error("state unavailable: {0}")]
-pub struct CallStateError(String);
+pub enum CallStateError {
+    /// The state trie could not serve an account or a slot: a node is missing or malformed, or
+    /// its store failed (serving from memory only: the node is not in memory).
+    #[error("state unavailable: {0}")]
+    Trie(#[from] TrieError),
+    /// Serving from memory only, an account's code is not in memory.
+    #[error("state unavailable: code {0} is not in memory")]
+    CodeNotInMemory(B256),
+    /// Serving from memory only, the hash of an ancestor block is not in memory.
+    #[error("state unavailable: the hash of block {0} is not in memory")]
+    BlockHashNotInMemory(u64),
+    /// The store has no code under a hash an account names.
+    #[error("state unavailable: missing code {0}")]
+    MissingCode(B256),
+    /// A code, stored or set by an override, that does not decode.
+    #[error("state unavailable: code {hash} does not decode: {source}")]
+    InvalidCode {
+        /// The code's hash.
+        hash: B256,
+        /// Why it does not decode.
+        #[source]
+        source: BytecodeDecodeError,
+    },
+    /// The store failed.
+    #[error("state unavailable: {0}")]
+    Store(#[from] StoreError),
+    /// The call timeout was up before the read.
+    #[error("execution aborted (timeout = {}s)", .0.as_secs_f64())]
+    Timeout(Duration),
+}
 
 impl DBErrorMarker for CallStateError {}
 
@@ -123,15 +159,15 @@ impl CallState {
     fn check_deadline(&self) -> Result<(), CallStateError> {
         if self.deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             self.timed_out.store(true, Ordering::Relaxed);
-            return Err(CallStateError(RpcError::ExecutionTimeout(self.timeout).to_string()));
+            return Err(CallStateError::Timeout(self.timeout));
         }
         Ok(())
     }
 
-    /// `error` as the call's state error, noting a read memory could not serve.
-    fn read_error(&mut self, error: impl std::fmt::Display) -> CallStateError {
+    /// `error`, noting a read memory could not serve.
+    fn read_error(&mut self, error: impl Into<CallStateError>) -> CallStateError {
         self.missed |= self.in_memory;
-        CallStateError(error.to_string())
+        error.into()
     }
 }
 
@@ -172,21 +208,22 @@ impl Database for CallState {
             return Ok(Bytecode::default());
         }
         if let Some(code) = self.override_codes.get(&code_hash) {
-            return Bytecode::new_raw_checked(code.clone()).map_err(|e| CallStateError(e.to_string()));
+            return Bytecode::new_raw_checked(code.clone())
+                .map_err(|source| CallStateError::InvalidCode { hash: code_hash, source });
         }
         if let Some(code) = self.codes.get(&code_hash) {
             return Ok(code);
         }
         if self.in_memory {
-            return Err(self.read_error(format!("code {code_hash} is not in memory")));
+            return Err(self.read_error(CallStateError::CodeNotInMemory(code_hash)));
         }
         self.check_deadline()?;
         let code = self
             .runtime
-            .block_on(self.store.code(code_hash))
-            .map_err(|e| CallStateError(e.to_string()))?
-            .ok_or_else(|| CallStateError(format!("missing code {code_hash}")))?;
-        let code = Bytecode::new_raw_checked(code).map_err(|e| CallStateError(e.to_string()))?;
+            .block_on(self.store.code(code_hash))?
+            .ok_or(CallStateError::MissingCode(code_hash))?;
+        let code = Bytecode::new_raw_checked(code)
+            .map_err(|source| CallStateError::InvalidCode { hash: code_hash, source })?;
         self.codes.insert(code_hash, code.clone());
         Ok(code)
     }
@@ -213,13 +250,9 @@ impl Database for CallState {
             return Ok(B256::ZERO);
         }
         if self.in_memory {
-            return Err(self.read_error(format!("the hash of block {number} is not in memory")));
+            return Err(self.read_error(CallStateError::BlockHashNotInMemory(number)));
         }
         self.check_deadline()?;
-        let hash = self
-            .runtime
-            .block_on(self.store.block_hash(number))
-            .map_err(|e| CallStateError(e.to_string()))?;
-        Ok(hash.unwrap_or_default())
+        Ok(self.runtime.block_on(self.store.block_hash(number))?.unwrap_or_default())
     }
 }
