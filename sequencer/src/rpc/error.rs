@@ -19,7 +19,11 @@ use jsonrpsee::types::{
     ErrorObject, ErrorObjectOwned,
     error::{CALL_EXECUTION_FAILED_CODE, INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE},
 };
-use revm::context::result::{EVMError, HaltReason, InvalidHeader, InvalidTransaction};
+use revm::{
+    bytecode::BytecodeDecodeError,
+    context::result::{EVMError, HaltReason, InvalidHeader, InvalidTransaction},
+    database_interface::bal::EvmDatabaseError,
+};
 use std::time::Duration;
 use trace_builder::{ExecutionError, TransactionError, TrieError};
 
@@ -36,6 +40,9 @@ pub enum RpcError {
     /// A `movePrecompileToAddress` override `eth_call` and the like refuse.
     #[error("{0}")]
     InvalidOverride(#[source] PrecompileMoveError),
+    /// A code override that does not decode (an EIP-7702 delegation that is not one).
+    #[error("invalid code override: {0}")]
+    InvalidCodeOverride(#[source] BytecodeDecodeError),
 
     // What geth answers with a server error (-32000).
     /// The block the request names is not stored.
@@ -205,7 +212,7 @@ pub enum RpcError {
     CallState(CallStateError),
     /// The EVM failed otherwise than by refusing the transaction.
     #[error("internal error: {0}")]
-    Evm(Box<EVMError<CallStateError>>),
+    Evm(Box<EVMError<EvmDatabaseError<CallStateError>>>),
     /// The block executor failed.
     #[error("internal error: {0}")]
     Execution(#[from] ExecutionError),
@@ -282,9 +289,11 @@ impl From<RpcError> for ErrorObjectOwned {
         }
         let message = error.to_string();
         let (code, data) = match error {
-            InvalidParams(_) | UndecodableTransaction(_) | InvalidOverride(_) | TraceRange(_) => {
-                (INVALID_PARAMS_CODE, None)
-            }
+            InvalidParams(_)
+            | UndecodableTransaction(_)
+            | InvalidOverride(_)
+            | InvalidCodeOverride(_)
+            | TraceRange(_) => (INVALID_PARAMS_CODE, None),
             Pool(PoolError::NonceGap { expected, .. }) => {
                 (NONCE_GAP_CODE, Some(serde_json::json!(U64::from(expected))))
             }
@@ -356,10 +365,16 @@ impl From<CallStateError> for RpcError {
     }
 }
 
-impl From<EVMError<CallStateError>> for RpcError {
-    fn from(error: EVMError<CallStateError>) -> Self {
+impl From<EvmDatabaseError<CallStateError>> for RpcError {
+    fn from(error: EvmDatabaseError<CallStateError>) -> Self {
+        EVMError::Database(error).into()
+    }
+}
+
+impl From<EVMError<EvmDatabaseError<CallStateError>>> for RpcError {
+    fn from(error: EVMError<EvmDatabaseError<CallStateError>>) -> Self {
         match error {
-            EVMError::Database(error) => error.into(),
+            EVMError::Database(EvmDatabaseError::Database(error)) => error.into(),
             other => Self::Evm(Box::new(other)),
         }
     }
@@ -479,9 +494,9 @@ mod tests {
     #[test]
     fn a_state_read_past_the_deadline_is_a_timeout() {
         let timeout = Duration::from_secs(5);
-        let error = RpcError::from(EVMError::Database(CallStateError::Timeout(timeout)));
+        let error = RpcError::from(EvmDatabaseError::Database(CallStateError::Timeout(timeout)));
         assert!(matches!(error, RpcError::ExecutionTimeout(t) if t == timeout), "{error:?}");
-        let error = RpcError::from(EVMError::Database(CallStateError::MissingCode(B256::ZERO)));
+        let error = RpcError::from(EvmDatabaseError::Database(CallStateError::MissingCode(B256::ZERO)));
         assert!(matches!(error, RpcError::CallState(CallStateError::MissingCode(_))), "{error:?}");
     }
 

@@ -71,7 +71,7 @@ impl Simulator {
             }
             error => error,
         })?;
-        let used = match first.result {
+        let used = match first {
             // Before refunds: the limit must cover what execution spent, refunds come after.
             ExecutionResult::Success { gas, .. } => gas.total_gas_spent(),
             ExecutionResult::Halt { reason, .. } if is_out_of_gas(&reason) => {
@@ -99,7 +99,7 @@ impl Simulator {
 
     fn succeeds(&mut self, request: &TransactionRequest, gas: u64, cap: u64) -> Result<bool, RpcError> {
         match self.run(request, gas, cap) {
-            Ok(outcome) => Ok(outcome.result.is_success()),
+            Ok(result) => Ok(result.is_success()),
             // Too little gas to cover the intrinsic cost (a refusal of the transaction) is a
             // failure, not an error; a run that was stopped (its time is up, the node stops)
             // says nothing about the gas, and the search ends with its error rather than with

@@ -18,7 +18,6 @@ pub(super) const IN_MEMORY_TIME: Duration = Duration::from_millis(2);
 /// RPC's threads little each, so that the tasks queued behind them (other clients' requests, the
 /// database pool's own) are not held up for seconds. A wallet's read still fits.
 pub(super) const IN_MEMORY_TIME_SATURATED: Duration = Duration::from_micros(100);
-/// A read of a call's state that failed: its time (`timeout`) was up (`timed_out`, see
 
 /// Instructions between two looks at the clock while a call runs.
 const CLOCK_EVERY_STEPS: u32 = 64;

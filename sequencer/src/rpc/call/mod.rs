@@ -1,6 +1,20 @@
-//! `eth_call`, `eth_estimateGas` and `eth_createAccessList`: a transaction request executed on
-//! revm over the state of a block (read through the trie at the block's state root), with
-//! geth's state and block overrides, never committed.
+//! The eth namespace's calls: a transaction request executed on revm over the state of a block
+//! (read through the trie at the block's state root), with geth's state and block overrides,
+//! never committed.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | `eth_call`, the `EthCallApi` trait, and the [`Simulator`] that runs a request's calls |
+//! | `estimate.rs` | `eth_estimateGas`'s search |
+//! | `access_list.rs` | `eth_createAccessList` (revm-inspectors' `AccessListInspector`) |
+//! | `simulate.rs` | `eth_simulateV1`, blocks of calls through the block executor |
+//! | `limits.rs` | the gas cap, and the [`Budget`] that stops a run at its deadline or the node's stop |
+//! | `state.rs` | [`CallState`], the block's state as the store serves it, and its typed error |
+//! | `overrides.rs` | which state overrides the node refuses, and the precompiles they move |
+//! | `request.rs` | a transaction request as revm's transaction |
+//!
+//! Every call runs in the block's environment as trace-builder's [`EvmEnv`] builds it (the block
+//! executor's own), with alloy-evm's block and state overrides on top.
 //!
 //! A wallet's call (a balance, an allowance, a quote) reads a few hot accounts and runs a few
 //! hundred instructions, and its estimate is a few such runs. `eth_call` and `eth_estimateGas`
@@ -35,18 +49,22 @@ use super::{
     executions::{Executions, client_of},
 };
 use alloy_eips::{BlockId, eip2930::AccessListResult};
-use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_evm::overrides::{StateOverrideError, apply_block_overrides, apply_state_overrides};
+use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use limits::{Budget, IN_MEMORY_TIME, IN_MEMORY_TIME_SATURATED};
-use overrides::{apply_block_overrides, check_overrides, precompile_overrides};
+use overrides::{check_overrides, precompile_overrides};
 use request::tx_env;
 use revm::{
-    InspectEvm,
+    InspectEvm, Inspector,
     context::result::{EVMError, ExecutionResult},
+    database::State,
+    handler::MainnetContext,
+    inspector::NoOpInspector,
 };
-use state::{CallState, state_failure};
-use std::{collections::BTreeSet, sync::atomic::Ordering, time::Instant};
+use state::{CallDb, CallState};
+use std::{sync::atomic::Ordering, time::Instant};
 use trace_builder::{EvmEnv, PrecompileOverrides};
 
 /// Calls that simulate transactions.
@@ -94,12 +112,12 @@ impl EthCallApiServer for EthRpc {
     ) -> Result<Bytes, RpcError> {
         let mut simulator = self.simulator(block, state_overrides, block_overrides).await?;
         let gas = request.gas.unwrap_or(RPC_GAS_CAP).min(RPC_GAS_CAP);
-        if let Some(outcome) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
-            return call_output(outcome?);
+        if let Some(result) = simulator.in_memory(|simulator| simulator.run(&request, gas, RPC_GAS_CAP)) {
+            return call_output(result?);
         }
         self.executions
             .run(client_of(ext), move || {
-                call_output(simulator.reading_database().run(&request, gas, RPC_GAS_CAP)?)
+                call_output(simulator.reading_database()?.run(&request, gas, RPC_GAS_CAP)?)
             })
             .await
     }
@@ -118,7 +136,7 @@ impl EthCallApiServer for EthRpc {
             return estimate.map(U64::from);
         }
         self.executions
-            .run(client_of(ext), move || simulator.reading_database().estimate(&request).map(U64::from))
+            .run(client_of(ext), move || simulator.reading_database()?.estimate(&request).map(U64::from))
             .await
     }
 
@@ -130,11 +148,13 @@ impl EthCallApiServer for EthRpc {
         state_overrides: Option<StateOverride>,
     ) -> Result<AccessListResult, RpcError> {
         let simulator = self.simulator(block, state_overrides, None).await?;
-        self.executions.run(client_of(ext), move || simulator.reading_database().access_list(request)).await
+        self.executions.run(client_of(ext), move || simulator.reading_database()?.access_list(request)).await
     }
 }
 
 impl EthRpc {
+    /// A simulator for one request's calls on `block`'s state, with its overrides, starting out
+    /// in memory.
     async fn simulator(
         &self,
         block: Option<BlockId>,
@@ -151,10 +171,12 @@ impl EthRpc {
         let precompiles_moved = !precompiles.is_empty();
         let in_memory_time =
             if self.executions.saturated() { IN_MEMORY_TIME_SATURATED } else { IN_MEMORY_TIME };
-        // The block's own environment, as its transactions ran in it, with the overrides on top.
+        let mut state = State::builder().with_database(CallState::new(self, &block)).build();
+        // The block's own environment, as its transactions ran in it, with the overrides on top
+        // (overridden block hashes go to the state, for BLOCKHASH).
         let mut env = EvmEnv::new(&self.chain, &block.header);
-        if let Some(overrides) = block_overrides.as_deref() {
-            apply_block_overrides(overrides, &mut env.block);
+        if let Some(overrides) = block_overrides {
+            apply_block_overrides(*overrides, &mut state, &mut env.block);
         }
         // As geth, reth and Anvil: a call or an estimate for a transaction the wallet queues
         // behind others (a higher nonce) or replaces (a lower one) runs on the current state,
@@ -162,23 +184,28 @@ impl EthRpc {
         env.cfg.disable_nonce_check = true;
         env.cfg.disable_eip3607 = true;
         env.cfg.disable_block_gas_limit = true;
-        Ok(Simulator {
+        let mut simulator = Simulator {
             env,
             precompiles,
-            state: CallState::new(self, &block, overrides),
+            state,
+            overrides: (!overrides.is_empty()).then_some(overrides),
             mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: precompiles_moved },
             executions: self.executions.clone(),
-        })
+        };
+        simulator.apply_overrides()?;
+        Ok(simulator)
     }
 }
 
-/// Runs requests on one block's state; owns the state so that runs share its caches.
+/// Runs a request's calls on one block's state; owns the state so that runs share its caches.
 struct Simulator {
     /// The block's environment with the request's block overrides, checks relaxed as for calls.
     env: EvmEnv,
     /// Precompiles the state overrides moved or replaced.
     precompiles: PrecompileOverrides,
-    state: CallState,
+    state: CallDb,
+    /// The request's state overrides while not yet applied to `state` (memory fell short).
+    overrides: Option<StateOverride>,
     mode: Mode,
     /// Runs on a blocking thread stop too when the node stops.
     executions: Executions,
@@ -192,13 +219,6 @@ enum Mode {
     /// On a blocking thread, reading the database; `stopped` once a run was stopped (the time
     /// was up, or the node stops).
     Blocking { until: Instant, stopped: bool },
-}
-
-/// One simulated run.
-struct Outcome {
-    result: ExecutionResult,
-    /// Addresses and slots the run touched.
-    touched: Vec<(Address, BTreeSet<B256>)>,
 }
 
 impl Simulator {
@@ -218,26 +238,69 @@ impl Simulator {
     }
 
     /// This simulator reading the database for what is not in memory: only for a blocking
-    /// thread. Its runs have the call timeout from now, together.
-    fn reading_database(self) -> Self {
-        Self {
-            state: self.state.reading_database(),
-            mode: Mode::Blocking { until: Instant::now() + self.executions.timeout(), stopped: false },
-            ..self
+    /// thread. What it read from memory stays; its runs have the call timeout from now,
+    /// together.
+    fn reading_database(mut self) -> Result<Self, RpcError> {
+        self.state.database.read_database();
+        self.mode = Mode::Blocking { until: Instant::now() + self.executions.timeout(), stopped: false };
+        self.apply_overrides()?;
+        Ok(self)
+    }
+
+    /// Applies the request's state overrides to the state, by alloy-evm's rules (reth's): the
+    /// fields an override sets on the account as it stands, its storage replaced (`state`) or
+    /// patched (`stateDiff`). When memory falls short they stay pending, for
+    /// [`Simulator::reading_database`]; applying them again over a partial first try gives the
+    /// same state.
+    fn apply_overrides(&mut self) -> Result<(), RpcError> {
+        let Some(overrides) = self.overrides.take() else { return Ok(()) };
+        match apply_state_overrides(overrides.clone(), &mut self.state) {
+            Ok(()) => Ok(()),
+            Err(StateOverrideError::InvalidBytecode(error)) => Err(RpcError::InvalidCodeOverride(error)),
+            Err(error @ StateOverrideError::BothStateAndStateDiff(_)) => {
+                Err(RpcError::InvalidParams(error.to_string()))
+            }
+            Err(StateOverrideError::Database(error)) => {
+                self.overrides = Some(overrides);
+                match self.read_failure(error) {
+                    RpcError::FellShort => Ok(()),
+                    error => Err(error),
+                }
+            }
         }
     }
 
     /// Runs `request` with `gas` gas, under a per-transaction cap of `gas_cap`, within the
     /// mode's time.
-    fn run(&mut self, request: &TransactionRequest, gas: u64, gas_cap: u64) -> Result<Outcome, RpcError> {
+    fn run(
+        &mut self,
+        request: &TransactionRequest,
+        gas: u64,
+        gas_cap: u64,
+    ) -> Result<ExecutionResult, RpcError> {
+        self.run_inspected(request, gas, gas_cap, &mut NoOpInspector)
+    }
+
+    /// [`Simulator::run`] with `inspector` looking on.
+    fn run_inspected<I>(
+        &mut self,
+        request: &TransactionRequest,
+        gas: u64,
+        gas_cap: u64,
+        inspector: &mut I,
+    ) -> Result<ExecutionResult, RpcError>
+    where
+        I: for<'a> Inspector<MainnetContext<&'a mut CallDb>>,
+    {
         let mut budget = match self.mode {
             Mode::InMemory { fell_short: true, .. } => return Err(RpcError::FellShort),
             Mode::InMemory { until, .. } => Budget::new(until).in_memory(self.env.precompiles()),
             Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
         };
-        let outcome = self.execute(request, gas, gas_cap, &mut budget);
+        let result = self.execute(request, gas, gas_cap, &mut budget, inspector);
+        let state = &self.state.database;
         match &mut self.mode {
-            Mode::InMemory { fell_short, .. } if budget.exhausted || self.state.missed => {
+            Mode::InMemory { fell_short, .. } if budget.exhausted || state.missed => {
                 *fell_short = true;
                 Err(RpcError::FellShort)
             }
@@ -245,71 +308,71 @@ impl Simulator {
                 *stopped = true;
                 Err(RpcError::ExecutionAborted)
             }
-            Mode::Blocking { stopped, .. }
-                if budget.exhausted || self.state.timed_out.load(Ordering::Relaxed) =>
-            {
+            Mode::Blocking { stopped, .. } if budget.exhausted || state.timed_out.load(Ordering::Relaxed) => {
                 *stopped = true;
                 Err(RpcError::ExecutionTimeout(self.executions.timeout()))
             }
-            _ => outcome,
+            _ => result,
         }
     }
 
     /// The error of a state read outside a run: memory fell short (the request starts again
     /// on a blocking thread), the time is up, or the store failed.
-    fn read_failure(&mut self, error: CallStateError) -> RpcError {
-        if self.state.missed {
+    fn read_failure(&mut self, error: impl Into<RpcError>) -> RpcError {
+        if self.state.database.missed {
             if let Mode::InMemory { fell_short, .. } = &mut self.mode {
                 *fell_short = true;
             }
             return RpcError::FellShort;
         }
-        state_failure(&self.state.timed_out, self.executions.timeout(), error)
+        if self.state.database.timed_out.load(Ordering::Relaxed) {
+            return RpcError::ExecutionTimeout(self.executions.timeout());
+        }
+        error.into()
     }
 
-    /// [`Simulator::run`] within `budget`.
-    fn execute(
+    /// [`Simulator::run_inspected`] within `budget`.
+    fn execute<I>(
         &mut self,
         request: &TransactionRequest,
         gas: u64,
         gas_cap: u64,
         budget: &mut Budget,
-    ) -> Result<Outcome, RpcError> {
+        inspector: &mut I,
+    ) -> Result<ExecutionResult, RpcError>
+    where
+        I: for<'a> Inspector<MainnetContext<&'a mut CallDb>>,
+    {
         let mut env = self.env.clone();
         env.cfg.tx_gas_limit_cap = Some(gas_cap);
         // An unpriced call runs whatever the base fee, as in geth.
         env.cfg.disable_base_fee = request.gas_price.is_none() && request.max_fee_per_gas.is_none();
         let base_fee = env.block.basefee;
         let tx = tx_env(request, gas, env.cfg.chain_id)?;
-        let outcome = env.into_evm(&mut self.state, budget, self.precompiles.clone()).inspect_tx(tx);
-        let outcome = outcome.map_err(|error| match error {
-            EVMError::Transaction(reason) => RpcError::Rejected {
+        let outcome =
+            env.into_evm(&mut self.state, (budget, inspector), self.precompiles.clone()).inspect_tx(tx);
+        let state = &self.state.database;
+        match outcome {
+            Ok(outcome) => Ok(outcome.result),
+            Err(EVMError::Transaction(reason)) => Err(RpcError::Rejected {
                 message: precheck_message(&reason, request, base_fee),
                 reason: Box::new(reason),
-            },
-            EVMError::Header(reason) => RpcError::InvalidBlock(reason),
+            }),
+            Err(EVMError::Header(reason)) => Err(RpcError::InvalidBlock(reason)),
             // A read memory could not serve: the run starts again on a blocking thread and this
             // outcome is discarded, so there is nothing to report.
-            _ if self.state.missed => RpcError::FellShort,
-            _ if self.state.timed_out.load(Ordering::Relaxed) => {
-                RpcError::ExecutionTimeout(self.executions.timeout())
+            Err(_) if state.missed => Err(RpcError::FellShort),
+            Err(_) if state.timed_out.load(Ordering::Relaxed) => {
+                Err(RpcError::ExecutionTimeout(self.executions.timeout()))
             }
-            other => other.into(),
-        })?;
-        let touched = outcome
-            .state
-            .iter()
-            .map(|(address, account)| {
-                (*address, account.storage.keys().map(|slot| B256::from(slot.to_be_bytes())).collect())
-            })
-            .collect();
-        Ok(Outcome { result: outcome.result, touched })
+            Err(other) => Err(other.into()),
+        }
     }
 }
 
 /// What `eth_call` answers for a run: its output, or its failure.
-fn call_output(outcome: Outcome) -> Result<Bytes, RpcError> {
-    match outcome.result {
+fn call_output(result: ExecutionResult) -> Result<Bytes, RpcError> {
+    match result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         other => Err(failure(other)),
     }

@@ -1,44 +1,12 @@
-//! State and block overrides of calls, as geth applies them.
+//! What the node adds to alloy-evm's overrides of a call's state and block (which `mod.rs`
+//! applies): the overrides it refuses, and the precompiles they move or replace, as geth moves
+//! them (`movePrecompileToAddress`).
 
 use crate::rpc::error::RpcError;
-use alloy_primitives::{Address, U256};
-use alloy_rpc_types_eth::{BlockOverrides, state::StateOverride};
-use revm::{
-    context::BlockEnv,
-    context_interface::block::BlobExcessGasAndPrice,
-    precompile::{PrecompileSpecId, Precompiles},
-};
+use alloy_primitives::Address;
+use alloy_rpc_types_eth::state::StateOverride;
+use revm::precompile::{PrecompileSpecId, Precompiles};
 use trace_builder::PrecompileOverrides;
-
-/// Moves a call's block environment as `overrides` say.
-pub(super) fn apply_block_overrides(overrides: &BlockOverrides, block: &mut BlockEnv) {
-    if let Some(number) = overrides.number {
-        block.number = number;
-    }
-    if let Some(time) = overrides.time {
-        block.timestamp = U256::from(time);
-    }
-    if let Some(gas_limit) = overrides.gas_limit {
-        block.gas_limit = gas_limit;
-    }
-    if let Some(coinbase) = overrides.coinbase {
-        block.beneficiary = coinbase;
-    }
-    if let Some(random) = overrides.random {
-        block.prevrandao = Some(random);
-    }
-    if let Some(base_fee) = overrides.base_fee {
-        block.basefee = u64::try_from(base_fee).unwrap_or(u64::MAX);
-    }
-    if let Some(blob_base_fee) = overrides.blob_base_fee {
-        let excess_blob_gas =
-            block.blob_excess_gas_and_price.map(|blob| blob.excess_blob_gas).unwrap_or_default();
-        block.blob_excess_gas_and_price = Some(BlobExcessGasAndPrice {
-            excess_blob_gas,
-            blob_gasprice: u128::try_from(blob_base_fee).unwrap_or(u128::MAX),
-        });
-    }
-}
 
 /// Refuses state overrides the node does not apply: an account whose storage is both replaced
 /// and patched.

@@ -94,12 +94,12 @@ impl EthSimulateApiServer for EthRpc {
     ) -> Result<Vec<SimulatedBlock<Block>>, RpcError> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
-        let state = CallState::new(self, &base, StateOverride::default());
+        let mut state = CallState::new(self, &base);
         let (chain, trie) = (self.chain.clone(), StateTrie::new(self.nodes.clone(), base.header.state_root));
         self.executions
             .run(client_of(ext), move || {
                 // The call timeout runs from here, once admitted.
-                let state = state.reading_database();
+                state.read_database();
                 let simulator = Simulator {
                     timed_out: state.timed_out(),
                     timeout: state.timeout(),

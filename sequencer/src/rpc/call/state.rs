@@ -1,4 +1,6 @@
-//! The state calls run on: a block's state as the store serves it, with the request's overrides.
+//! The state calls run on: a block's state as the store serves it ([`CallState`]), under revm's
+//! caching [`State`], which also holds the request's overrides (applied by alloy-evm, see
+//! `overrides.rs`).
 
 use crate::{
     error::StoreError,
@@ -9,11 +11,11 @@ use crate::{
     },
     store::{DbNodeStore, Store},
 };
-use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256, map::B256Map};
-use alloy_rpc_types_eth::state::StateOverride;
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use revm::{
     Database,
     bytecode::{Bytecode, BytecodeDecodeError},
+    database::State,
     database_interface::DBErrorMarker,
     state::AccountInfo,
 };
@@ -37,13 +39,16 @@ pub(super) fn state_failure(
     if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
 }
 
+/// The state a call runs on: the block's state with what the call read so far and the request's
+/// overrides, cached by revm's [`State`] for the runs of one request.
+pub(super) type CallDb = State<CallState>;
+
 /// A block's state for calls: accounts and storage through the trie at its state root (accounts
-/// the RPC holds for the head from memory), codes and ancestor hashes from the store, and the
-/// request's overrides on top.
+/// the RPC holds for the head from memory), codes and ancestor hashes from the store.
 ///
 /// It starts out serving only what is in memory (cached trie nodes and codes), which any thread
 /// may do; a read that needs the database fails and sets `missed`. Once
-/// [`CallState::reading_database`] it reads the database synchronously, on a blocking thread.
+/// [`CallState::read_database`] it reads the database synchronously, on a blocking thread.
 pub(super) struct CallState {
     trie: StateTrie<DbNodeStore>,
     nodes: DbNodeStore,
@@ -54,8 +59,6 @@ pub(super) struct CallState {
     head: Option<(Arc<HeadAccounts>, HeadChanges)>,
     runtime: tokio::runtime::Handle,
     number: u64,
-    overrides: StateOverride,
-    override_codes: B256Map<Bytes>,
     in_memory: bool,
     pub(super) missed: bool,
     /// Reading the database: when reads stop, and whether they did. Runs that read much
@@ -82,7 +85,7 @@ pub enum CallStateError {
     /// The store has no code under a hash an account names.
     #[error("state unavailable: missing code {0}")]
     MissingCode(B256),
-    /// A code, stored or set by an override, that does not decode.
+    /// A stored code that does not decode.
     #[error("state unavailable: code {hash} does not decode: {source}")]
     InvalidCode {
         /// The code's hash.
@@ -103,14 +106,9 @@ impl DBErrorMarker for CallStateError {}
 
 impl CallState {
     /// The state of `block` as `rpc` reads it, serving what is in memory.
-    pub(super) fn new(rpc: &EthRpc, block: &ResolvedBlock, overrides: StateOverride) -> Self {
+    pub(super) fn new(rpc: &EthRpc, block: &ResolvedBlock) -> Self {
         let header = &block.header;
         let nodes = rpc.nodes.in_memory();
-        let override_codes = overrides
-            .values()
-            .filter_map(|account| account.code.clone())
-            .map(|code| (keccak256(&code), code))
-            .collect();
         Self {
             trie: StateTrie::new(nodes.clone(), header.state_root),
             nodes,
@@ -120,8 +118,6 @@ impl CallState {
             head: rpc.head_changes(block).map(|head| (rpc.head_accounts.clone(), head)),
             runtime: tokio::runtime::Handle::current(),
             number: header.number,
-            overrides,
-            override_codes,
             in_memory: true,
             missed: false,
             deadline: None,
@@ -130,18 +126,13 @@ impl CallState {
         }
     }
 
-    /// The same state, read from the database where memory lacks it, for the call timeout from
-    /// now.
-    pub(super) fn reading_database(self) -> Self {
-        let nodes = self.nodes.reading_database();
-        Self {
-            trie: StateTrie::new(nodes.clone(), self.root),
-            nodes,
-            in_memory: false,
-            missed: false,
-            deadline: Some(Instant::now() + self.timeout),
-            ..self
-        }
+    /// From now on, reads from the database what memory lacks, for the call timeout from now.
+    pub(super) fn read_database(&mut self) {
+        self.nodes = self.nodes.reading_database();
+        self.trie = StateTrie::new(self.nodes.clone(), self.root);
+        self.in_memory = false;
+        self.missed = false;
+        self.deadline = Some(Instant::now() + self.timeout);
     }
 
     /// Set once a read found the time up; shared, so that it can be read while an executor
@@ -186,30 +177,12 @@ impl Database for CallState {
                 }
             }
         };
-        let Some(overrides) = self.overrides.get(&address) else {
-            return Ok(account.map(AccountInfo::from));
-        };
-        let mut info = account.map(AccountInfo::from).unwrap_or_default();
-        if let Some(balance) = overrides.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = overrides.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = &overrides.code {
-            info.code_hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(code) };
-            info.code = None;
-        }
-        Ok(Some(info))
+        Ok(account.map(AccountInfo::from))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
         if code_hash == KECCAK256_EMPTY {
             return Ok(Bytecode::default());
-        }
-        if let Some(code) = self.override_codes.get(&code_hash) {
-            return Bytecode::new_raw_checked(code.clone())
-                .map_err(|source| CallStateError::InvalidCode { hash: code_hash, source });
         }
         if let Some(code) = self.codes.get(&code_hash) {
             return Ok(code);
@@ -229,15 +202,6 @@ impl Database for CallState {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        if let Some(overrides) = self.overrides.get(&address) {
-            let slot = B256::from(index.to_be_bytes());
-            if let Some(state) = &overrides.state {
-                return Ok(state.get(&slot).map(|value| U256::from_be_bytes(value.0)).unwrap_or_default());
-            }
-            if let Some(value) = overrides.state_diff.as_ref().and_then(|diff| diff.get(&slot)) {
-                return Ok(U256::from_be_bytes(value.0));
-            }
-        }
         self.check_deadline()?;
         match self.trie.storage(address, index) {
             Ok(value) => Ok(value),
