@@ -251,9 +251,7 @@ impl EthRpc {
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthSimulateApiServer::into_rpc(self.clone()))?;
-        module.merge(super::send_sync::EthSendSyncApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
-        module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
         module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;
