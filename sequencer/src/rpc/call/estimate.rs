@@ -15,25 +15,6 @@ use revm::{
 const TRANSFER_GAS: u64 = 21_000;
 
 impl Simulator {
-    /// Whether `request` sends no data to an account without code.
-    fn is_plain_transfer(&mut self, request: &TransactionRequest) -> Result<bool, RpcError> {
-        let Some(TxKind::Call(to)) = request.to else { return Ok(false) };
-        if !request_input(request)?.is_empty() {
-            return Ok(false);
-        }
-        match self.state.basic(to) {
-            Ok(account) => Ok(account.is_none_or(|account| account.code_hash == KECCAK256_EMPTY)),
-            Err(error) => Err(self.read_failure(error)),
-        }
-    }
-
-    /// The balance of `address`, for the estimate's checks.
-    fn balance(&mut self, address: Address) -> Result<U256, RpcError> {
-        match self.state.basic(address) {
-            Ok(account) => Ok(account.map(|account| account.balance).unwrap_or_default()),
-            Err(error) => Err(self.read_failure(error)),
-        }
-    }
     /// The least gas limit with which `request` succeeds; a request that fails even with the
     /// most gas allowed returns its failure (revert data included).
     pub(super) fn estimate(&mut self, request: &TransactionRequest) -> Result<u64, RpcError> {
@@ -114,6 +95,26 @@ impl Simulator {
         match self.mode {
             Mode::InMemory { fell_short, .. } => fell_short,
             Mode::Blocking { stopped, .. } => stopped,
+        }
+    }
+
+    /// Whether `request` sends no data to an account without code.
+    fn is_plain_transfer(&mut self, request: &TransactionRequest) -> Result<bool, RpcError> {
+        let Some(TxKind::Call(to)) = request.to else { return Ok(false) };
+        if !request_input(request)?.is_empty() {
+            return Ok(false);
+        }
+        match self.state.basic(to) {
+            Ok(account) => Ok(account.is_none_or(|account| account.code_hash == KECCAK256_EMPTY)),
+            Err(error) => Err(self.read_failure(error)),
+        }
+    }
+
+    /// The balance of `address`, for the estimate's checks.
+    fn balance(&mut self, address: Address) -> Result<U256, RpcError> {
+        match self.state.basic(address) {
+            Ok(account) => Ok(account.map(|account| account.balance).unwrap_or_default()),
+            Err(error) => Err(self.read_failure(error)),
         }
     }
 }

@@ -1,4 +1,8 @@
 //! A transaction request as revm's transaction.
+//!
+//! Ours, not alloy-evm's `TryIntoTxEnv`: that one prices an EIP-1559 request at its effective
+//! gas price (so revm checks the balance against less than geth's `gas * maxFeePerGas`) and
+//! refuses fee fields with its own words before revm's checks, whose geth wording wallets match.
 
 use crate::rpc::error::RpcError;
 use alloy_primitives::{Bytes, TxKind};

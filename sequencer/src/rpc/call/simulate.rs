@@ -14,7 +14,7 @@ use super::{
     limits::RPC_GAS_CAP,
     overrides::{check_overrides, precompile_overrides},
     request::request_input,
-    state::{CallState, state_failure},
+    state::CallState,
 };
 use crate::{
     rpc::{
@@ -419,6 +419,13 @@ fn transaction(
         tx.into_signed(signature).into()
     };
     Ok(Recovered::new_unchecked(envelope, request.from.unwrap_or_default()))
+}
+
+/// A read of the simulation's state that failed: its time (`timeout`) was up (`timed_out`, see
+/// [`CallState::timed_out`]), or the store failed. The block executor hands on its state's
+/// errors as text, so the flag, not the error, tells a timeout.
+fn state_failure(timed_out: &AtomicBool, timeout: Duration, error: impl Into<RpcError>) -> RpcError {
+    if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
 }
 
 /// What a simulation asks of every block beyond its calls.

@@ -6,7 +6,6 @@ use crate::{
     error::StoreError,
     rpc::{
         codes::Codes,
-        error::RpcError,
         eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock},
     },
     store::{DbNodeStore, Store},
@@ -27,17 +26,6 @@ use std::{
     time::{Duration, Instant},
 };
 use trace_builder::{StateTrie, TrieError};
-
-/// A read of a call's state that failed: its time (`timeout`) was up (`timed_out`, see
-/// [`CallState::timed_out`]), or the store failed. For errors that reach the RPC as text only
-/// (the block executor's), the flag tells a timeout.
-pub(super) fn state_failure(
-    timed_out: &AtomicBool,
-    timeout: Duration,
-    error: impl Into<RpcError>,
-) -> RpcError {
-    if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
-}
 
 /// The state a call runs on: the block's state with what the call read so far and the request's
 /// overrides, cached by revm's [`State`] for the runs of one request.
