@@ -99,7 +99,7 @@ impl Node {
         reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
         let eth = EthRpc::new(
-            genesis.chain_id,
+            Arc::new(chain.clone()),
             store.clone(),
             nodes.clone(),
             mempool.clone(),

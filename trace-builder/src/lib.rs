@@ -29,7 +29,8 @@ pub use bindings::{Bindings, L1Anchor};
 pub use chain::ChainConfig;
 pub use error::{ExecutionError, TransactionError};
 pub use executor::{
-    BlockExecutor, BlockInputs, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome, seal_header,
+    BlockExecutor, BlockInputs, EvmEnv, ExecutedBlock, Simulation, TRANSFER_LOG_ADDRESS, TxOutcome,
+    seal_header,
 };
 pub use precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides};
 pub use state::{AccountChange, AccountState, StateAccess, StateChanges};

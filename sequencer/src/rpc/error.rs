@@ -8,17 +8,22 @@
 //! execution-apis' own (-32000, -38xxx, 3 for a revert, EIP-7966's 4 and 6) otherwise.
 
 use super::{
-    call::{CallStateError, PrecompileMoveError, halt_message, revert_reason},
+    call::{CallStateError, PrecompileMoveError},
     executions::QUEUE_TIMEOUT,
 };
 use crate::{batch_trace::TraceError, error::StoreError, mempool::PoolError};
 use alloy_eips::eip2718::Eip2718Error;
-use alloy_primitives::{B256, Bytes, U64};
+use alloy_primitives::{B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::types::{
     ErrorObject, ErrorObjectOwned,
     error::{CALL_EXECUTION_FAILED_CODE, INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE},
 };
-use revm::context::result::{EVMError, HaltReason, InvalidHeader, InvalidTransaction};
+use revm::{
+    bytecode::BytecodeDecodeError,
+    context::result::{EVMError, HaltReason, InvalidHeader, InvalidTransaction},
+    database_interface::bal::EvmDatabaseError,
+};
 use std::time::Duration;
 use trace_builder::{ExecutionError, TransactionError, TrieError};
 
@@ -35,6 +40,9 @@ pub enum RpcError {
     /// A `movePrecompileToAddress` override `eth_call` and the like refuse.
     #[error("{0}")]
     InvalidOverride(#[source] PrecompileMoveError),
+    /// A code override that does not decode (an EIP-7702 delegation that is not one).
+    #[error("invalid code override: {0}")]
+    InvalidCodeOverride(#[source] BytecodeDecodeError),
 
     // What geth answers with a server error (-32000).
     /// The block the request names is not stored.
@@ -198,12 +206,13 @@ pub enum RpcError {
     /// The state trie failed.
     #[error("internal error: {0}")]
     Trie(#[from] TrieError),
-    /// A call's state could not be read.
+    /// A call's state could not be read (a read past the call timeout is
+    /// [`RpcError::ExecutionTimeout`]).
     #[error("internal error: {0}")]
-    CallState(#[from] CallStateError),
+    CallState(CallStateError),
     /// The EVM failed otherwise than by refusing the transaction.
     #[error("internal error: {0}")]
-    Evm(Box<EVMError<CallStateError>>),
+    Evm(Box<EVMError<EvmDatabaseError<CallStateError>>>),
     /// The block executor failed.
     #[error("internal error: {0}")]
     Execution(#[from] ExecutionError),
@@ -280,9 +289,11 @@ impl From<RpcError> for ErrorObjectOwned {
         }
         let message = error.to_string();
         let (code, data) = match error {
-            InvalidParams(_) | UndecodableTransaction(_) | InvalidOverride(_) | TraceRange(_) => {
-                (INVALID_PARAMS_CODE, None)
-            }
+            InvalidParams(_)
+            | UndecodableTransaction(_)
+            | InvalidOverride(_)
+            | InvalidCodeOverride(_)
+            | TraceRange(_) => (INVALID_PARAMS_CODE, None),
             Pool(PoolError::NonceGap { expected, .. }) => {
                 (NONCE_GAP_CODE, Some(serde_json::json!(U64::from(expected))))
             }
@@ -345,9 +356,27 @@ impl From<TraceError> for RpcError {
     }
 }
 
-impl From<EVMError<CallStateError>> for RpcError {
-    fn from(error: EVMError<CallStateError>) -> Self {
-        Self::Evm(Box::new(error))
+impl From<CallStateError> for RpcError {
+    fn from(error: CallStateError) -> Self {
+        match error {
+            CallStateError::Timeout(timeout) => Self::ExecutionTimeout(timeout),
+            other => Self::CallState(other),
+        }
+    }
+}
+
+impl From<EvmDatabaseError<CallStateError>> for RpcError {
+    fn from(error: EvmDatabaseError<CallStateError>) -> Self {
+        EVMError::Database(error).into()
+    }
+}
+
+impl From<EVMError<EvmDatabaseError<CallStateError>>> for RpcError {
+    fn from(error: EVMError<EvmDatabaseError<CallStateError>>) -> Self {
+        match error {
+            EVMError::Database(EvmDatabaseError::Database(error)) => error.into(),
+            other => Self::Evm(Box::new(other)),
+        }
     }
 }
 
@@ -374,6 +403,75 @@ fn reverted_message(output: &Bytes) -> String {
     }
 }
 
+/// A halt as geth words it, so that tools matching geth's messages understand it.
+pub(super) fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".to_string(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".to_string(),
+        HaltReason::StateChangeDuringStaticCall | HaltReason::CallNotAllowedInsideStatic => {
+            "write protection".to_string()
+        }
+        HaltReason::CallTooDeep => "max call depth exceeded".to_string(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".to_string(),
+        HaltReason::CreateCollision => "contract address collision".to_string(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".to_string(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A transaction the EVM refused before running it, in geth's words: wallets and libraries
+/// (viem, ethers) sort errors by matching them.
+pub(super) fn precheck_message(
+    reason: &InvalidTransaction,
+    request: &TransactionRequest,
+    base_fee: u64,
+) -> String {
+    let from = request.from.unwrap_or_default();
+    match reason {
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            format!("insufficient funds for gas * price + value: address {from} have {balance} want {fee}")
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            format!("nonce too high: address {from}, tx: {tx} state: {state}")
+        }
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            format!("nonce too low: address {from}, tx: {tx} state: {state}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => format!(
+            "max fee per gas less than block base fee: address {from}, maxFeePerGas: {}, baseFee: {base_fee}",
+            request.max_fee_per_gas.or(request.gas_price).unwrap_or_default()
+        ),
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => format!(
+            "max priority fee per gas higher than max fee per gas: address {from}, maxPriorityFeePerGas: {}, maxFeePerGas: {}",
+            request.max_priority_fee_per_gas.unwrap_or_default(),
+            request.max_fee_per_gas.unwrap_or_default()
+        ),
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}")
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            format!("insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}")
+        }
+        InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => {
+            format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})")
+        }
+        InvalidTransaction::CreateInitCodeSizeLimit => "max initcode size exceeded".to_string(),
+        InvalidTransaction::InvalidChainId => "invalid chain id".to_string(),
+        InvalidTransaction::EmptyAuthorizationList => "EIP-7702 transaction with empty auth list".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The message of an `Error(string)` revert.
+pub(super) fn revert_reason(output: &[u8]) -> Option<String> {
+    let data = output.strip_prefix(&[0x08, 0xc3, 0x79, 0xa0])?;
+    let offset = usize::try_from(U256::from_be_slice(data.get(..32)?)).ok()?;
+    let len = usize::try_from(U256::from_be_slice(data.get(offset..offset.checked_add(32)?)?)).ok()?;
+    let start = offset.checked_add(32)?;
+    String::from_utf8(data.get(start..start.checked_add(len)?)?.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,5 +489,28 @@ mod tests {
         assert_eq!(object.message(), "execution aborted (timeout = 1.5s)");
         let object = ErrorObjectOwned::from(RpcError::MissingGenesis);
         assert_eq!(object.code(), INTERNAL_ERROR_CODE);
+    }
+
+    #[test]
+    fn a_state_read_past_the_deadline_is_a_timeout() {
+        let timeout = Duration::from_secs(5);
+        let error = RpcError::from(EvmDatabaseError::Database(CallStateError::Timeout(timeout)));
+        assert!(matches!(error, RpcError::ExecutionTimeout(t) if t == timeout), "{error:?}");
+        let error = RpcError::from(EvmDatabaseError::Database(CallStateError::MissingCode(B256::ZERO)));
+        assert!(matches!(error, RpcError::CallState(CallStateError::MissingCode(_))), "{error:?}");
+    }
+
+    #[test]
+    fn revert_reasons_decode() {
+        // Error("nope")
+        let output = alloy_primitives::hex!(
+            "08c379a0"
+            "0000000000000000000000000000000000000000000000000000000000000020"
+            "0000000000000000000000000000000000000000000000000000000000000004"
+            "6e6f706500000000000000000000000000000000000000000000000000000000"
+        );
+        assert_eq!(revert_reason(&output).as_deref(), Some("nope"));
+        assert_eq!(revert_reason(&[0x08, 0xc3, 0x79, 0xa0, 1]), None);
+        assert_eq!(revert_reason(&[]), None);
     }
 }

@@ -17,7 +17,7 @@ use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::Serialize;
 use std::{collections::HashMap, sync::Arc};
 use tokio::sync::watch;
-use trace_builder::state_trie::StateTrie;
+use trace_builder::{ChainConfig, state_trie::StateTrie};
 
 /// What identifies the node and the chain it serves.
 #[rpc(server, namespace = "eth")]
@@ -89,10 +89,12 @@ pub trait Web3Api {
     async fn sha3(&self, data: Bytes) -> Result<B256, RpcError>;
 }
 
-/// The RPC's view of the node: store, pool and the head the builder publishes.
+/// The RPC's view of the node: the chain's rules, store, pool and the head the builder publishes.
 #[derive(Clone, Debug)]
 pub struct EthRpc {
-    pub(super) chain_id: u64,
+    /// The node's one chain config: fees, calls and `eth_config` follow the rules blocks are
+    /// built under.
+    pub(super) chain: Arc<ChainConfig>,
     pub(super) store: Store,
     pub(super) nodes: DbNodeStore,
     pub(super) mempool: Arc<Mempool>,
@@ -224,9 +226,9 @@ pub(super) struct ResolvedBlock {
 }
 
 impl EthRpc {
-    /// The RPC over these components.
+    /// The RPC over these components, for the chain `chain` describes.
     pub fn new(
-        chain_id: u64,
+        chain: Arc<ChainConfig>,
         store: Store,
         nodes: DbNodeStore,
         mempool: Arc<Mempool>,
@@ -235,7 +237,7 @@ impl EthRpc {
     ) -> Self {
         let (pending_txs, _) = tokio::sync::broadcast::channel(PENDING_FEED_CAPACITY);
         Self {
-            chain_id,
+            chain,
             nodes,
             mempool,
             head_accounts: HeadAccounts::following(head.clone()),
@@ -261,10 +263,8 @@ impl EthRpc {
         module.merge(super::transactions::EthTransactionsApiServer::into_rpc(self.clone()))?;
         module.merge(NetApiServer::into_rpc(self.clone()))?;
         module.merge(super::call::EthCallApiServer::into_rpc(self.clone()))?;
-        module.merge(super::simulate::EthSimulateApiServer::into_rpc(self.clone()))?;
-        module.merge(super::send_sync::EthSendSyncApiServer::into_rpc(self.clone()))?;
+        module.merge(super::call::EthSimulateApiServer::into_rpc(self.clone()))?;
         module.merge(super::fees::EthFeesApiServer::into_rpc(self.clone()))?;
-        module.merge(super::fill::EthFillApiServer::into_rpc(self.clone()))?;
         module.merge(super::fork_config::EthForkConfigApiServer::into_rpc(self.clone()))?;
         module.merge(super::txpool::TxpoolApiServer::into_rpc(self.clone()))?;
         module.merge(super::logs::EthLogsApiServer::into_rpc(self.clone()))?;
@@ -380,7 +380,7 @@ impl EthRpc {
 #[async_trait]
 impl EthApiServer for EthRpc {
     async fn chain_id(&self) -> Result<U64, RpcError> {
-        Ok(U64::from(self.chain_id))
+        Ok(U64::from(self.chain.chain_id))
     }
 
     async fn syncing(&self) -> Result<SyncStatus, RpcError> {
@@ -412,7 +412,7 @@ impl EthApiServer for EthRpc {
 #[async_trait]
 impl NetApiServer for EthRpc {
     async fn version(&self) -> Result<String, RpcError> {
-        Ok(self.chain_id.to_string())
+        Ok(self.chain.chain_id.to_string())
     }
 
     async fn listening(&self) -> Result<bool, RpcError> {

@@ -8,7 +8,6 @@ use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{U64, U256};
 use alloy_rpc_types_eth::FeeHistory;
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
-use trace_builder::ChainConfig;
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
@@ -99,7 +98,7 @@ impl EthFeesApiServer for EthRpc {
             None
         };
         let oldest = newest.saturating_sub(count - 1);
-        let chain = ChainConfig::l2(self.chain_id);
+        let chain = &self.chain;
         let mut history = FeeHistory { oldest_block: oldest, ..FeeHistory::default() };
         let mut rewards = Vec::new();
         let mut last = None;
@@ -130,9 +129,8 @@ impl EthFeesApiServer for EthRpc {
     }
 
     async fn blob_base_fee(&self) -> Result<U256, RpcError> {
-        let head = self.head.borrow().header.clone();
-        let chain = ChainConfig::l2(self.chain_id);
-        Ok(U256::from(chain.blob_base_fee(chain.next_excess_blob_gas(&head))))
+        let excess_blob_gas = self.chain.next_excess_blob_gas(&self.head.borrow().header);
+        Ok(U256::from(self.chain.blob_base_fee(excess_blob_gas)))
     }
 
     async fn base_fee(&self) -> Result<U256, RpcError> {
@@ -143,7 +141,7 @@ impl EthFeesApiServer for EthRpc {
 impl EthRpc {
     /// The base fee of the block after the head.
     pub(super) fn next_base_fee(&self) -> u64 {
-        ChainConfig::l2(self.chain_id).next_base_fee(&self.head.borrow().header)
+        self.chain.next_base_fee(&self.head.borrow().header)
     }
 
     /// The 60th percentile of the effective tips paid in the last blocks.

@@ -127,7 +127,7 @@ impl ForkConfig {
 impl EthForkConfigApiServer for EthRpc {
     async fn config(&self) -> Result<ForkConfigs, RpcError> {
         let genesis = self.store.block_hash(0).await?.ok_or(RpcError::MissingGenesis)?;
-        let current = ForkConfig::of(&ChainConfig::l2(self.chain_id), genesis);
+        let current = ForkConfig::of(&self.chain, genesis);
         Ok(ForkConfigs { current, next: None, last: None })
     }
 

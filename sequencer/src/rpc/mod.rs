@@ -7,19 +7,16 @@
 //!
 //! # Where each method is served
 //!
-//! Every `eth_` method lives in the file of its concern, each file one `#[rpc]` trait and its
-//! implementation on [`EthRpc`], as reth groups its `eth` helpers:
+//! Every `eth_` method lives in the file (or folder) of its concern, each file one `#[rpc]` trait
+//! and its implementation on [`EthRpc`], as reth groups its `eth` helpers:
 //!
 //! | file | methods |
 //! |---|---|
 //! | `eth.rs` | `eth_chainId`, `eth_syncing`, `eth_accounts`, `eth_capabilities`; `net_*`, `web3_*`; and [`EthRpc`] itself |
 //! | `blocks.rs` | `eth_blockNumber`, `eth_getBlockByNumber`, `eth_getBlockByHash`, `eth_getBlockReceipts`, `eth_getBlockTransactionCountBy{Hash,Number}`, `eth_getUncleCountByBlock{Hash,Number}`, `eth_getUncleByBlock{Hash,Number}AndIndex` |
-//! | `transactions.rs` | `eth_sendRawTransaction`, `eth_getTransactionByHash`, `eth_getTransactionReceipt`, `eth_getTransactionByBlock{Hash,Number}AndIndex`, `eth_getRawTransactionByHash` |
-//! | `send_sync.rs` | `eth_sendRawTransactionSync` (EIP-7966) |
-//! | `fill.rs` | `eth_fillTransaction` |
+//! | `transactions.rs` | `eth_sendRawTransaction`, `eth_sendRawTransactionSync` (EIP-7966), `eth_fillTransaction`, `eth_getTransactionByHash`, `eth_getTransactionReceipt`, `eth_getTransactionByBlock{Hash,Number}AndIndex`, `eth_getRawTransactionByHash` |
 //! | `state.rs` | `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`, `eth_getStorageValues`, `eth_getProof` |
-//! | `call.rs` | `eth_call`, `eth_estimateGas`, `eth_createAccessList` |
-//! | `simulate.rs` | `eth_simulateV1` |
+//! | `call/` | `eth_call`, `eth_estimateGas`, `eth_createAccessList` (`call/mod.rs`, one file per method's own work); `eth_simulateV1` (`call/simulate.rs`) |
 //! | `fees.rs` | `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`, `eth_blobBaseFee`, `eth_baseFee` |
 //! | `logs.rs` | `eth_getLogs`, `eth_newFilter`, `eth_newBlockFilter`, `eth_newPendingTransactionFilter`, `eth_getFilterChanges`, `eth_getFilterLogs`, `eth_uninstallFilter` |
 //! | `pubsub.rs` | `eth_subscribe`, `eth_unsubscribe` |
@@ -42,7 +39,6 @@ mod error;
 mod eth;
 mod executions;
 mod fees;
-mod fill;
 mod fork_config;
 mod logs;
 mod metered;
@@ -50,28 +46,23 @@ mod notifications;
 mod pubsub;
 mod request_ids;
 mod rollup;
-mod send_sync;
-mod simulate;
 mod state;
 mod transactions;
 mod txpool;
 
 pub use beacon::BeaconApi;
 pub use blocks::EthBlocksApiServer;
-pub use call::{CallStateError, EthCallApiServer, PrecompileMoveError, RPC_GAS_CAP};
+pub use call::{CallStateError, EthCallApiServer, EthSimulateApiServer, PrecompileMoveError, RPC_GAS_CAP};
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, TagDepths, Web3ApiServer};
 pub use executions::Executions;
 pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
-pub use fill::{EthFillApiServer, FilledTransaction};
 pub use fork_config::{EthForkConfigApiServer, ForkConfigs};
 pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceAnchor, TraceBindings, TraceResponse};
-pub use send_sync::{EthSendSyncApiServer, Millis};
-pub use simulate::EthSimulateApiServer;
 pub use state::EthStateApiServer;
-pub use transactions::EthTransactionsApiServer;
+pub use transactions::{EthTransactionsApiServer, FilledTransaction, Millis};
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 
 use crate::config::RpcSection;

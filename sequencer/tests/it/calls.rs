@@ -521,3 +521,102 @@ async fn calls_move_and_replace_precompiles() {
     }
     node.stop().await;
 }
+
+/// Every kind of state override `eth_call` applies (code, balance, storage patched or replaced)
+/// and block-hash overrides, the same whether the overridden accounts are in memory or must be
+/// read from the database (after a restart no trie node is in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_apply_state_and_block_hash_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = launch(dir.path(), None).await;
+    let provider = provider(&node);
+    let store = deploy(&provider, 0, STORE).await;
+    for (nonce, slot) in [(1, 1u64), (2, 2)] {
+        let input = words(U256::from(slot), U256::from(9));
+        let raw = sign(&dev_signer(0), eip1559(nonce, TxKind::Call(store), 100_000, input));
+        let hash = *provider.send_raw_transaction(&raw).await.unwrap().tx_hash();
+        assert!(wait_receipt(&provider, hash).await.status());
+    }
+    check_overrides(&provider, store).await;
+
+    node.stop().await;
+    let node = launch(dir.path(), None).await;
+    let provider = crate::support::provider(&node);
+    check_overrides(&provider, store).await;
+
+    // A code override that does not decode is the request's fault.
+    let mut overrides = StateOverride::default();
+    overrides.insert(
+        store,
+        AccountOverride { code: Some(Bytes::from_static(&[0xef, 0x01, 0x00, 0x01])), ..Default::default() },
+    );
+    let request = TransactionRequest::default().from(dev_signer(0).address()).to(store);
+    let error = provider
+        .raw_request::<_, Bytes>("eth_call".into(), (&request, "latest", &overrides))
+        .await
+        .unwrap_err();
+    assert_eq!(error.as_error_resp().unwrap().code, -32602, "{error}");
+    node.stop().await;
+}
+
+/// The overrides of [`calls_apply_state_and_block_hash_overrides`] on `store`, whose slots 1 and
+/// 2 hold 9.
+async fn check_overrides(provider: &RootProvider, store: Address) {
+    /// Returns `BALANCE(calldata[0..32])`.
+    const BALANCE: &[u8] = &[0x60, 0x00, 0x35, 0x31, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3];
+    /// Returns `BLOCKHASH(calldata[0..32])`.
+    const BLOCKHASH: &[u8] = &[0x60, 0x00, 0x35, 0x40, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3];
+    let sender = dev_signer(0).address();
+    let probe = address!("0x00000000000000000000000000000000000c0de2");
+    let word = |value: u64| Bytes::from(U256::from(value).to_be_bytes::<32>().to_vec());
+    let call = |to: Address, input: Bytes, block: String, overrides: StateOverride, block_overrides| {
+        let request = TransactionRequest::default().from(sender).to(to).input(input.into());
+        async move {
+            let block_overrides: alloy_rpc_types_eth::BlockOverrides = block_overrides;
+            let output: Bytes = provider
+                .raw_request("eth_call".into(), (&request, block, &overrides, &block_overrides))
+                .await
+                .unwrap();
+            output
+        }
+    };
+    let code =
+        |code: &'static [u8]| AccountOverride { code: Some(Bytes::from_static(code)), ..Default::default() };
+
+    // `stateDiff` patches the stored slots, `state` replaces them all.
+    let slot_two = || Some([(B256::with_last_byte(2), B256::with_last_byte(0x55))].into_iter().collect());
+    let patched = AccountOverride { state_diff: slot_two(), ..code(LOAD) };
+    let replaced = AccountOverride { state: slot_two(), ..code(LOAD) };
+    for (account, slot, value) in
+        [(&patched, 1, 9), (&patched, 2, 0x55), (&replaced, 1, 0), (&replaced, 2, 0x55)]
+    {
+        let overrides = [(store, account.clone())].into_iter().collect();
+        let output = call(store, word(slot), "latest".into(), overrides, Default::default()).await;
+        assert_eq!(output, word(value), "slot {slot} under {account:?}");
+    }
+
+    // A balance set on an account that exists.
+    let overrides = [
+        (probe, code(BALANCE)),
+        (sender, AccountOverride { balance: Some(U256::from(0x1234)), ..Default::default() }),
+    ]
+    .into_iter()
+    .collect();
+    let input = Bytes::from(sender.into_word().to_vec());
+    assert_eq!(call(probe, input, "latest".into(), overrides, Default::default()).await, word(0x1234));
+
+    // BLOCKHASH of the parent block: the stored one, or the overriding one.
+    let number = provider.get_block_number().await.unwrap();
+    let parent = provider.get_block_by_number((number - 1).into()).await.unwrap().unwrap();
+    let overrides: StateOverride = [(probe, code(BLOCKHASH))].into_iter().collect();
+    let block = format!("{number:#x}");
+    let stored = call(probe, word(number - 1), block.clone(), overrides.clone(), Default::default()).await;
+    assert_eq!(stored.as_ref(), parent.header.hash.as_slice());
+    let hash = B256::repeat_byte(0xab);
+    let block_overrides = alloy_rpc_types_eth::BlockOverrides {
+        block_hash: Some([(number - 1, hash)].into_iter().collect()),
+        ..Default::default()
+    };
+    let overridden = call(probe, word(number - 1), block, overrides, block_overrides).await;
+    assert_eq!(overridden.as_ref(), hash.as_slice());
+}

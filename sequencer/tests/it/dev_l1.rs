@@ -89,6 +89,22 @@ async fn the_dev_l1_verifies_an_l2_batch_through_execute_in_a_mined_transaction(
     assert!(deployed);
     let probe = probe.unwrap();
 
+    // One eth_call of `executeInput` to EXECUTE checks the batch.
+    let call = |input: Bytes| {
+        let l1 = l1.clone();
+        async move {
+            let request = alloy_rpc_types_eth::TransactionRequest::default()
+                .to(trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS)
+                .input(input.into());
+            l1.call(request).await.unwrap()
+        }
+    };
+    assert_eq!(call(batch.execute_input.clone()).await, Bytes::from(U256::from(1).to_be_bytes::<32>()));
+    let mut tampered = batch.execute_input.to_vec();
+    let last = tampered.len() - 40;
+    tampered[last] ^= 0x01;
+    assert_eq!(call(tampered.into()).await, Bytes::from(U256::ZERO.to_be_bytes::<32>()));
+
     // The honest batch: EXECUTE answers true inside a mined transaction.
     let (ok, _) = send(&l1, l1_tx(1, TxKind::Call(probe), 16_000_000, batch.execute_input.clone())).await;
     assert!(ok);

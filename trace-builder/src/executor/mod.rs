@@ -10,13 +10,18 @@
 //!   .finish()                                     withdrawals, EIP-7002 / EIP-7251 requests
 //! seal_header(chain, parent, inputs, executed, transactions_root, state_root)
 //! ```
+//!
+//! Every block runs in the revm environment [`EvmEnv::new`] builds from the chain config and the
+//! block's header; calls on a block's state (the sequencer's `eth_call`) build theirs there too.
 
 mod block_state;
+mod env;
 mod header;
 mod system_calls;
 mod transaction;
 mod transfer_log;
 
+pub use env::{ChainEvm, EvmEnv};
 pub use header::seal_header;
 pub use transaction::tx_env;
 pub use transfer_log::{TRANSFER_LOG_ADDRESS, TransferLog};
@@ -24,25 +29,22 @@ pub use transfer_log::{TRANSFER_LOG_ADDRESS, TransferLog};
 use crate::{
     chain::ChainConfig,
     error::{ExecutionError, InputError, TransactionError},
-    precompile::{BlobSource, ExecutePrecompile},
-    precompile_overrides::{OverriddenPrecompiles, PrecompileOverrides},
+    precompile::BlobSource,
+    precompile_overrides::PrecompileOverrides,
     state::{StateAccess, StateChanges},
 };
 use alloy_consensus::{
     Header, Receipt, ReceiptEnvelope, Transaction as _, TxEnvelope, transaction::Recovered,
 };
 use alloy_eips::{eip2718::Encodable2718, eip4895::Withdrawal, eip7685::Requests};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes};
 use block_state::BlockState;
 use revm::{
-    Context, Database, ExecuteCommitEvm, InspectCommitEvm, MainBuilder, MainContext,
+    Database, ExecuteCommitEvm, InspectCommitEvm,
     context::{
-        BlockEnv, CfgEnv, Evm, JournalTr,
+        JournalTr,
         result::{EVMError, ExecutionResult, HaltReason},
     },
-    context_interface::block::BlobExcessGasAndPrice,
-    handler::{EthFrame, MainnetContext, instructions::EthInstructions},
-    interpreter::interpreter::EthInterpreter,
     primitives::hardfork::SpecId,
 };
 use std::sync::Arc;
@@ -50,13 +52,7 @@ use std::sync::Arc;
 /// The EVM the executor drives: revm's mainnet EVM over the block's state layer, with the
 /// precompiles a simulation's overrides may move. Its inspector runs only for
 /// [`BlockExecutor::execute_transaction_tracing_transfers`]: sealing a block never calls it.
-type BlockEvm<DB> = Evm<
-    MainnetContext<BlockState<DB>>,
-    TransferLog,
-    EthInstructions<EthInterpreter, MainnetContext<BlockState<DB>>>,
-    OverriddenPrecompiles,
-    EthFrame<EthInterpreter>,
->;
+type BlockEvm<DB> = ChainEvm<BlockState<DB>, TransferLog>;
 
 /// The smallest gas limit a block may have.
 const MIN_GAS_LIMIT: u64 = 5_000;
@@ -254,46 +250,36 @@ impl<DB: Database> BlockExecutor<DB> {
         };
         let cancun = chain.spec.is_enabled_in(SpecId::CANCUN);
         let excess_blob_gas = if cancun { chain.next_excess_blob_gas(parent) } else { 0 };
-        let blob_gas_price = cancun.then(|| {
-            simulation
-                .and_then(|simulation| simulation.blob_base_fee)
-                .unwrap_or_else(|| chain.blob_base_fee(excess_blob_gas))
-        });
-        let block = BlockEnv {
-            number: U256::from(number),
+        // The fields of the block's header the EVM sees; the rest come from its execution.
+        let context = Header {
+            number,
+            timestamp: inputs.timestamp,
             beneficiary: inputs.beneficiary,
-            timestamp: U256::from(inputs.timestamp),
             gas_limit: inputs.gas_limit,
-            basefee: base_fee,
-            difficulty: U256::ZERO,
-            prevrandao: Some(inputs.prev_randao),
-            // Built field by field: revm's constructor computes the blob price with arithmetic
-            // that overflows on a large excess.
-            blob_excess_gas_and_price: blob_gas_price
-                .map(|blob_gasprice| BlobExcessGasAndPrice { excess_blob_gas, blob_gasprice }),
-            slot_num: 0,
+            mix_hash: inputs.prev_randao,
+            base_fee_per_gas: Some(base_fee),
+            excess_blob_gas: Some(excess_blob_gas),
+            ..Header::default()
         };
-        let mut cfg = CfgEnv::new_with_spec(chain.spec);
-        cfg.chain_id = chain.chain_id;
-        cfg.tx_chain_id_check = true;
-        if !validation {
-            cfg.disable_nonce_check = true;
-            cfg.disable_base_fee = true;
+        let mut env = EvmEnv::new(chain, &context);
+        if let Some(simulation) = simulation {
+            if !validation {
+                env.cfg.disable_nonce_check = true;
+                env.cfg.disable_base_fee = true;
+            }
+            // A simulation may send from a contract (a multisig, a smart account) even with
+            // validation, as geth's does: EIP-3607 only binds real blocks.
+            env.cfg.disable_eip3607 = true;
+            if let (Some(blob_base_fee), Some(blob)) =
+                (simulation.blob_base_fee, env.block.blob_excess_gas_and_price.as_mut())
+            {
+                blob.blob_gasprice = blob_base_fee;
+            }
         }
-        // A simulation may send from a contract (a multisig, a smart account) even with
-        // validation, as geth's does: EIP-3607 only binds real blocks.
-        cfg.disable_eip3607 = simulation.is_some();
-        if cancun {
-            // revm checks the per-transaction blob count only when told the maximum.
-            cfg.max_blobs_per_tx = Some(chain.blob_params.max_blobs_per_tx);
-            cfg.blob_base_fee_update_fraction = u64::try_from(chain.blob_params.update_fraction).ok();
-        }
-        let mut evm = Context::mainnet()
-            .with_block(block)
-            .with_cfg(cfg)
-            .with_db(BlockState::new(db))
-            .build_mainnet_with_inspector(TransferLog::default())
-            .with_precompiles(precompiles(chain, simulation, blobs));
+        let blob_gas_price = env.block.blob_excess_gas_and_price.map(|blob| blob.blob_gasprice);
+        let precompiles = simulation.map(|simulation| simulation.precompiles.clone()).unwrap_or_default();
+        let mut evm =
+            env.into_evm_with_blobs(BlockState::new(db), TransferLog::default(), precompiles, blobs);
         system_calls::pre_block(
             &mut evm,
             chain.spec,
@@ -482,25 +468,6 @@ impl<DB: Database> BlockExecutor<DB> {
             access,
         })
     }
-}
-
-/// The chain's precompiles: the fork's, moved as a simulation's overrides say, and EXECUTE on a
-/// chain that has it.
-fn precompiles(
-    chain: &ChainConfig,
-    simulation: Option<&Simulation>,
-    blobs: Option<Arc<dyn BlobSource>>,
-) -> OverriddenPrecompiles {
-    let overrides = simulation.map(|simulation| simulation.precompiles.clone()).unwrap_or_default();
-    let precompiles = OverriddenPrecompiles::new(chain.spec, overrides);
-    let Some(settings) = chain.execute else {
-        return precompiles;
-    };
-    let execute = ExecutePrecompile::new(settings);
-    precompiles.with_execute(match blobs {
-        Some(blobs) => execute.with_blobs(blobs),
-        None => execute,
-    })
 }
 
 /// The L1 header rules on the free inputs, relative to the parent.

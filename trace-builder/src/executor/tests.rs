@@ -13,7 +13,7 @@ use alloy_eips::{
     eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS,
     eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7685::EMPTY_REQUESTS_HASH, eip7702::Authorization,
 };
-use alloy_primitives::{KECCAK256_EMPTY, TxKind, address, b256, bytes, keccak256};
+use alloy_primitives::{KECCAK256_EMPTY, TxKind, U256, address, b256, bytes, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use revm::context::result::InvalidTransaction;

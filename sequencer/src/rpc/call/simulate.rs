@@ -11,15 +11,20 @@
 //! 0xEeee…EeeE, in execution order.
 
 use super::{
-    call::{
-        CallState, RPC_GAS_CAP, halt_message, precheck_message, precompile_overrides, revert_reason,
-        state_failure,
-    },
-    convert,
-    error::RpcError,
-    eth::EthRpc,
+    limits::RPC_GAS_CAP,
+    overrides::{check_overrides, precompile_overrides},
+    request::request_input,
+    state::CallState,
 };
-use crate::store::DbNodeStore;
+use crate::{
+    rpc::{
+        convert,
+        error::{RpcError, halt_message, precheck_message, revert_reason},
+        eth::EthRpc,
+        executions::client_of,
+    },
+    store::DbNodeStore,
+};
 use alloy_consensus::{
     Header, SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy,
     constants::KECCAK_EMPTY, transaction::Recovered,
@@ -89,13 +94,12 @@ impl EthSimulateApiServer for EthRpc {
     ) -> Result<Vec<SimulatedBlock<Block>>, RpcError> {
         check_payload(&payload)?;
         let base = self.resolve_required(block).await?;
-        let state = CallState::new(self, &base, StateOverride::default());
-        let (chain, trie) =
-            (ChainConfig::l2(self.chain_id), StateTrie::new(self.nodes.clone(), base.header.state_root));
+        let mut state = CallState::new(self, &base);
+        let (chain, trie) = (self.chain.clone(), StateTrie::new(self.nodes.clone(), base.header.state_root));
         self.executions
-            .run(super::executions::client_of(ext), move || {
+            .run(client_of(ext), move || {
                 // The call timeout runs from here, once admitted.
-                let state = state.reading_database();
+                state.read_database();
                 let simulator = Simulator {
                     timed_out: state.timed_out(),
                     timeout: state.timeout(),
@@ -120,14 +124,14 @@ fn check_payload(payload: &SimulatePayload) -> Result<(), RpcError> {
         return Err(RpcError::ClientLimit(format!("too many calls: {calls}, at most {MAX_CALLS}")));
     }
     for overrides in payload.block_state_calls.iter().filter_map(|block| block.state_overrides.as_ref()) {
-        super::call::check_overrides(overrides)?;
+        check_overrides(overrides)?;
     }
     Ok(())
 }
 
 /// One simulation: the state the blocks run on, the trie that roots it, and the gas left.
 struct Simulator {
-    chain: ChainConfig,
+    chain: Arc<ChainConfig>,
     state: Overlay<CallState>,
     trie: StateTrie<DbNodeStore>,
     /// Gas all calls together may still use (the RPC gas cap).
@@ -369,7 +373,7 @@ fn transaction(
     gas_limit: u64,
     chain_id: u64,
 ) -> Result<Recovered<TxEnvelope>, RpcError> {
-    let input = super::call::request_input(request)?;
+    let input = request_input(request)?;
     let nonce = request.nonce.unwrap_or(nonce);
     let to = request.to.unwrap_or(TxKind::Create);
     let value = request.value.unwrap_or_default();
@@ -415,6 +419,13 @@ fn transaction(
         tx.into_signed(signature).into()
     };
     Ok(Recovered::new_unchecked(envelope, request.from.unwrap_or_default()))
+}
+
+/// A read of the simulation's state that failed: its time (`timeout`) was up (`timed_out`, see
+/// [`CallState::timed_out`]), or the store failed. The block executor hands on its state's
+/// errors as text, so the flag, not the error, tells a timeout.
+fn state_failure(timed_out: &AtomicBool, timeout: Duration, error: impl Into<RpcError>) -> RpcError {
+    if timed_out.load(Ordering::Relaxed) { RpcError::ExecutionTimeout(timeout) } else { error.into() }
 }
 
 /// What a simulation asks of every block beyond its calls.
