@@ -335,17 +335,15 @@ impl Mempool {
         pool.senders.get(sender)?.txs.get(nonce).map(|tx| Recovered::clone(&tx.tx))
     }
 
-    /// The blob with `versioned_hash` of a pooled blob transaction.
+    /// The blob with `versioned_hash` of a pooled blob transaction. Only the blob is copied,
+    /// under the lock: not the transaction and its whole sidecar.
     pub fn blob(&self, versioned_hash: &B256) -> Option<alloy_primitives::Bytes> {
-        let tx = {
-            let pool = self.inner.lock();
-            let hash = pool.by_blob.get(versioned_hash)?;
-            let (sender, nonce) = pool.by_hash.get(hash)?;
-            pool.senders.get(sender)?.txs.get(nonce).map(|tx| Recovered::clone(&tx.tx))?
-        };
-        let sidecar = blobs::sidecar(tx.inner())?;
-        let index = tx.inner().blob_versioned_hashes()?.iter().position(|hash| hash == versioned_hash)?;
-        let blob = match sidecar {
+        let pool = self.inner.lock();
+        let hash = pool.by_blob.get(versioned_hash)?;
+        let (sender, nonce) = pool.by_hash.get(hash)?;
+        let tx = pool.senders.get(sender)?.txs.get(nonce)?.tx.inner();
+        let index = tx.blob_versioned_hashes()?.iter().position(|hash| hash == versioned_hash)?;
+        let blob = match blobs::sidecar(tx)? {
             alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip4844(sidecar) => sidecar.blobs.get(index),
             alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(sidecar) => sidecar.blobs.get(index),
         }?;
