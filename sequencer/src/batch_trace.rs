@@ -145,6 +145,7 @@ pub async fn build(
         chain_id,
         parent_block_hash: trace.ancestors.first().map(Header::hash_slow).unwrap_or_default(),
         last_block_hash: last.hash_slow(),
+        last_number: last.number,
         last_timestamp: last.timestamp,
         anchors: anchor_hashes(&trace).into_iter().map(|hash| L1Anchor { number: 0, hash }).collect(),
     };

@@ -5,7 +5,7 @@
 //! chain, which parent block or which L1 blocks the batch builds on. It passes what it knows
 //! instead — its chain id, its settled head's block hash, the L1 anchors it read from
 //! `blockhash` — and EXECUTE is true only if the trace agrees with every one of them, and with
-//! the last block's hash and timestamp the bridge will record as its new head.
+//! the last block's hash, number and timestamp the bridge will record as its new head.
 
 use crate::{
     trace::Trace,
@@ -31,6 +31,8 @@ pub struct Bindings {
     pub parent_block_hash: B256,
     /// The hash of the batch's last L2 block as the verifier seals it.
     pub last_block_hash: B256,
+    /// The number of the batch's last L2 block: the bridge's new head number.
+    pub last_number: u64,
     /// The timestamp of the batch's last L2 block.
     pub last_timestamp: u64,
     /// Each distinct L1 anchor of the batch's blocks, in block order (consecutive blocks with
@@ -50,6 +52,9 @@ pub enum BindingMismatch {
     /// The last sealed block's hash differs.
     #[error("last block hash")]
     LastBlockHash,
+    /// The last block's number differs.
+    #[error("last block number")]
+    LastNumber,
     /// The last block's timestamp differs.
     #[error("last block timestamp")]
     LastTimestamp,
@@ -66,6 +71,7 @@ impl Bindings {
             chain_id: trace.chain_id,
             parent_block_hash: trace.ancestors.first().map(|parent| parent.hash_slow()).unwrap_or_default(),
             last_block_hash: batch.head_hash,
+            last_number: batch.headers.last().map(|header| header.number).unwrap_or_default(),
             last_timestamp: trace.blocks.last().map(|block| block.timestamp).unwrap_or_default(),
             anchors: anchor_hashes(trace)
                 .into_iter()
@@ -85,6 +91,9 @@ impl Bindings {
         }
         if batch.head_hash != self.last_block_hash {
             return mismatch(BindingMismatch::LastBlockHash);
+        }
+        if batch.headers.last().map(|header| header.number) != Some(self.last_number) {
+            return mismatch(BindingMismatch::LastNumber);
         }
         if trace.blocks.last().map(|block| block.timestamp) != Some(self.last_timestamp) {
             return mismatch(BindingMismatch::LastTimestamp);

@@ -70,6 +70,7 @@ pub mod abi {
             uint64 chainId;
             bytes32 parentBlockHash;
             bytes32 lastBlockHash;
+            uint64 lastNumber;
             uint64 lastTimestamp;
             L1Anchor[] anchors;
         }
@@ -92,6 +93,7 @@ impl From<&Bindings> for abi::Bindings {
             chainId: bindings.chain_id,
             parentBlockHash: bindings.parent_block_hash,
             lastBlockHash: bindings.last_block_hash,
+            lastNumber: bindings.last_number,
             lastTimestamp: bindings.last_timestamp,
             anchors: bindings
                 .anchors
@@ -108,6 +110,7 @@ impl From<&abi::Bindings> for Bindings {
             chain_id: bindings.chainId,
             parent_block_hash: bindings.parentBlockHash,
             last_block_hash: bindings.lastBlockHash,
+            last_number: bindings.lastNumber,
             last_timestamp: bindings.lastTimestamp,
             anchors: bindings
                 .anchors
@@ -536,17 +539,18 @@ mod tests {
             chain_id: 7,
             parent_block_hash: B256::repeat_byte(1),
             last_block_hash: B256::repeat_byte(2),
+            last_number: 12,
             last_timestamp: 99,
             anchors: vec![L1Anchor { number: 5, hash: B256::repeat_byte(3) }],
         };
         let input = encode_bound_call(B256::repeat_byte(8), B256::repeat_byte(9), 21_000, &bindings, &[0xc0]);
         let call = abi::executeCall::abi_decode(&input).unwrap();
         assert_eq!(Bindings::from(&call.bindings), bindings);
-        // cast sig "execute(bytes32,bytes32,uint256,(uint64,bytes32,bytes32,uint64,(uint64,bytes32)[]),bytes)"
+        // cast sig "execute(bytes32,bytes32,uint256,(uint64,bytes32,bytes32,uint64,uint64,(uint64,bytes32)[]),bytes)"
         assert_eq!(
             abi::executeCall::SELECTOR,
             keccak256(
-                b"execute(bytes32,bytes32,uint256,(uint64,bytes32,bytes32,uint64,(uint64,bytes32)[]),bytes)"
+                b"execute(bytes32,bytes32,uint256,(uint64,bytes32,bytes32,uint64,uint64,(uint64,bytes32)[]),bytes)"
             )[..4]
         );
         let precompile = ExecutePrecompile::new(ExecuteSettings::default());

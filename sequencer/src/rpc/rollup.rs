@@ -46,6 +46,8 @@ pub struct TraceBindings {
     pub parent_block_hash: B256,
     /// Hash of the batch's last block.
     pub last_block_hash: B256,
+    /// Number of the batch's last block.
+    pub last_number: U64,
     /// Timestamp of the batch's last block.
     pub last_timestamp: U64,
     /// The distinct L1 anchors of the batch's blocks, in order.
@@ -68,6 +70,7 @@ impl From<&Bindings> for TraceBindings {
             chain_id: U64::from(bindings.chain_id),
             parent_block_hash: bindings.parent_block_hash,
             last_block_hash: bindings.last_block_hash,
+            last_number: U64::from(bindings.last_number),
             last_timestamp: U64::from(bindings.last_timestamp),
             anchors: bindings
                 .anchors

@@ -214,6 +214,7 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
         chain_id: batch.bindings.chain_id.to(),
         parent_block_hash: batch.bindings.parent_block_hash,
         last_block_hash: batch.bindings.last_block_hash,
+        last_number: batch.bindings.last_number.to(),
         last_timestamp: batch.bindings.last_timestamp.to(),
         anchors: batch
             .bindings

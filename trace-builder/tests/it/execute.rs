@@ -163,10 +163,11 @@ fn the_bound_form_checks_every_binding() {
         output_bool(&call_on_l1(input, 16_000_000))
     };
     assert!(call(&honest), "honest bindings verify");
-    let tampered: [fn(&mut Bindings); 6] = [
+    let tampered: [fn(&mut Bindings); 7] = [
         |b| b.chain_id += 1,
         |b| b.parent_block_hash = B256::repeat_byte(1),
         |b| b.last_block_hash = B256::repeat_byte(2),
+        |b| b.last_number += 1,
         |b| b.last_timestamp += 1,
         |b| b.anchors.push(L1Anchor { number: 8, hash: B256::repeat_byte(3) }),
         |b| b.anchors[0].hash = B256::repeat_byte(4),
