@@ -1,10 +1,12 @@
 //! The batcher: KZG commitments and proofs for trace blobs, blob sidecars in the form the L1's
-//! fork wants, and the type-3 transactions that carry them. Batching policy and the L1
-//! transaction manager come with the bridge.
+//! fork wants, the type-3 transactions that carry them, the bridge contract's bindings and
+//! deployment, and the `rollup_` answers it reads from the L2.
 #![warn(missing_docs)]
 
 pub mod blob_tx;
+pub mod bridge;
 pub mod kzg;
+pub mod rollup_api;
 
 pub use blob_tx::{BlobFees, BlobTransaction, build_blob_transaction};
 pub use kzg::{KzgError, SidecarForm, build_sidecar};

@@ -1,5 +1,6 @@
-//! Command line: `sequencer dev`, `sequencer l1` and `sequencer run --config FILE`. Every configuration key has
-//! a flag and an environment variable that override the file.
+//! Command line: `sequencer dev`, `sequencer l1`, `sequencer run --config FILE` and
+//! `sequencer deploy`. Every configuration key has a flag and an environment variable that
+//! override the file.
 
 use crate::config::{ChainRole, Config, ConfigError, L1Fork, LogFormat};
 use alloy_primitives::Address;
@@ -34,6 +35,9 @@ pub enum Command {
         #[command(flatten)]
         args: NodeArgs,
     },
+    /// Deploys the bridge contract on an L1 for the chain's genesis, bonds the proposer, and
+    /// writes the `[l1]` configuration section of a node that settles through it.
+    Deploy(crate::deploy::DeployArgs),
 }
 
 /// Flags that override configuration keys; each also reads an environment variable.
@@ -257,6 +261,7 @@ impl Command {
             Self::Dev(args) => (built_in(DEV_CONFIG, "config/dev.toml")?, args, true),
             Self::L1(args) => (built_in(DEV_L1_CONFIG, "config/dev-l1.toml")?, args, true),
             Self::Run { config, args } => (Config::load(&config)?, args, false),
+            Self::Deploy(_) => return Err(ConfigError::NotANode),
         };
         args.apply(&mut config);
         config.validate(dev)?;

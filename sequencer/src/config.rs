@@ -324,6 +324,9 @@ pub enum LogFormat {
 /// A configuration that cannot be used, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The command runs no node (`sequencer deploy`).
+    #[error("this command runs no node")]
+    NotANode,
     /// The file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {

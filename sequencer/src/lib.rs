@@ -6,6 +6,7 @@ pub mod batch_trace;
 pub mod builder;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod genesis;
 pub mod latest_state;

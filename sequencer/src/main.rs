@@ -22,6 +22,9 @@ fn main() -> eyre::Result<()> {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
+    if let Command::Deploy(args) = &cli.command {
+        return deploy(args);
+    }
     let dev = matches!(cli.command, Command::Dev(_) | Command::L1(_));
     let (config, _) = cli.command.into_config()?;
     let filter = EnvFilter::try_new(&config.log.filter)
@@ -54,6 +57,25 @@ fn main() -> eyre::Result<()> {
         println!("stopped");
         Ok(())
     })
+}
+
+/// `sequencer deploy`: deploys the bridge and prints where it is.
+fn deploy(args: &sequencer::deploy::DeployArgs) -> eyre::Result<()> {
+    fmt().with_env_filter(EnvFilter::new("warn")).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let deployment = runtime.block_on(sequencer::deploy::deploy(args))?;
+    eprintln!(
+        "Bridge ({} mode) deployed at {} on L1 chain {} (block {}); proposer {} bonded.",
+        deployment.mode,
+        deployment.bridge,
+        deployment.l1_chain_id,
+        deployment.deployed_at,
+        deployment.proposer
+    );
+    if let Some(path) = &args.out {
+        eprintln!("Wrote the [l1] section to {}.", path.display());
+    }
+    Ok(())
 }
 
 /// The funded accounts of the dev chain with their keys, as other dev nodes print them.

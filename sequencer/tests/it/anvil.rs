@@ -1,25 +1,27 @@
-//! Blob transactions accepted by a real L1 node: Anvil (the pinned npm package in `tools/`)
-//! at Osaka with EIP-7594 cell proofs, and at Prague with EIP-4844 blob proofs. Anvil checks the
-//! KZG proofs against the versioned hashes before it takes the transaction.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Anvil (the pinned npm package in `tools/`), the stock L1 the batcher and the optimistic
+//! bridge must work against, and the batcher's blob transactions on it: at Osaka with EIP-7594
+//! cell proofs, and at Prague with EIP-4844 blob proofs. Anvil checks the KZG proofs against the
+//! versioned hashes before it takes the transaction.
 
+use crate::support::dev_signer;
 use alloy_eips::eip4844::Blob;
 use alloy_primitives::{Address, Bytes};
 use alloy_provider::{Provider, ProviderBuilder};
-use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
 use batcher::{BlobFees, SidecarForm, build_blob_transaction, build_sidecar};
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+/// The pinned Anvil binary (tools/package.json).
 const ANVIL: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
 
 /// Anvil on a free port, killed on drop.
-struct Anvil {
+pub struct Anvil {
     child: Child,
-    url: String,
+    /// Its JSON-RPC URL.
+    pub url: String,
 }
 
 impl Drop for Anvil {
@@ -29,7 +31,8 @@ impl Drop for Anvil {
     }
 }
 
-fn anvil(hardfork: &str) -> Anvil {
+/// Starts Anvil with `hardfork`'s rules, mining a block per transaction.
+pub fn anvil(hardfork: &str) -> Anvil {
     assert!(
         std::path::Path::new(ANVIL).exists(),
         "Anvil is missing at {ANVIL}: run `npm ci --prefix tools` (tools/test does)"
@@ -51,12 +54,7 @@ fn anvil(hardfork: &str) -> Anvil {
 async fn send_blobs(hardfork: &str, form: SidecarForm) {
     let node = anvil(hardfork);
     let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
-    let signer = MnemonicBuilder::<English>::default()
-        .phrase("test test test test test test test test test test test junk")
-        .index(0)
-        .unwrap()
-        .build()
-        .unwrap();
+    let signer = dev_signer(0);
     // A payload that needs two blobs, through the project's blob codec.
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let (blobs, _) = trace_builder::blob::trace_to_blobs(&payload, trace_builder::blob::Codec::None).unwrap();

@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.37;
+
+/// @notice EXECUTE's bound form (docs/trace-format.md §6): re-executes a batch's trace and
+/// answers whether it takes `preStateRoot` to `postStateRoot` with `gasUsed` and the bindings.
+interface IExecute {
+    /// @notice An L1 block a batch's blocks are anchored to.
+    struct L1Anchor {
+        uint64 number;
+        bytes32 blockHash;
+    }
+
+    /// @notice What the bridge pins of a batch without reading its trace.
+    struct Bindings {
+        uint64 chainId;
+        bytes32 parentBlockHash;
+        bytes32 lastBlockHash;
+        uint64 lastNumber;
+        uint64 lastTimestamp;
+        L1Anchor[] anchors;
+    }
+
+    /// @notice True exactly when the trace (calldata mode) or the calling transaction's blobs
+    /// named by `data` (blob mode: 0x01 followed by versioned hashes) verify with these claims.
+    function execute(
+        bytes32 preStateRoot,
+        bytes32 postStateRoot,
+        uint256 gasUsed,
+        Bindings calldata bindings,
+        bytes calldata data
+    ) external returns (bool);
+}
+
+/// @title The bridge of a native rollup: its settled head on L1, proven by EXECUTE.
+/// @notice Native mode: every batch is re-executed by the EXECUTE precompile when it is
+/// submitted; true advances the head, false rejects the batch and slashes its proposer.
+/// Optimistic mode: a claim becomes the head after a challenge window unless a challenger sends
+/// the same data again and EXECUTE answers false. No key can move the head or change the rules.
+/// @dev Reference: docs/bridge.md.
+contract NativeRollupBridge {
+    /// @notice How batches are settled.
+    enum Mode {
+        Native,
+        Optimistic
+    }
+
+    /// @notice A batch, as its proposer claims it. `anchors` are the L1 block numbers of the
+    /// distinct L1 anchors of its blocks, in block order; the bridge reads their hashes itself.
+    struct Batch {
+        bytes32 parentBlockHash;
+        uint64 lastNumber;
+        bytes32 lastBlockHash;
+        uint64 lastTimestamp;
+        bytes32 postStateRoot;
+        uint256 gasUsed;
+        uint64[] anchors;
+    }
+
+    /// @notice What a challenger sends back of a claim, checked against its commitment.
+    struct ClaimDetails {
+        uint256 gasUsed;
+        uint64 lastTimestamp;
+        IExecute.L1Anchor[] anchors;
+    }
+
+    /// @notice A pending claim (optimistic mode).
+    struct Claim {
+        bytes32 postStateRoot;
+        bytes32 lastBlockHash;
+        /// keccak256(gasUsed, lastTimestamp, anchors, keccak256(EXECUTE's data)).
+        bytes32 commitment;
+        address proposer;
+        /// When the claim stands unless challenged (a claim EXECUTE confirmed stands at once).
+        uint64 deadline;
+        uint64 lastNumber;
+        /// The L1 block number of the claim's newest anchor.
+        uint64 newestAnchor;
+    }
+
+    /// @notice The settled head and the bridge's counters, in one slot.
+    struct Head {
+        uint64 number;
+        /// The L1 block number of the newest anchor a settled batch used.
+        uint64 newestAnchor;
+        /// Settlements so far, the genesis included: the next settlement's index.
+        uint64 settlements;
+    }
+
+    /// @notice Settled state roots kept for lookups (a ring of the newest settlements).
+    uint256 public constant HISTORY = 8192;
+    /// @notice The EIP-2935 block hash history contract.
+    address public constant BLOCK_HASH_HISTORY = 0x0000F90827F1C53a10cb7A02335B175320002935;
+    /// @notice How far back EIP-2935 serves block hashes.
+    uint256 public constant BLOCK_HASH_HISTORY_WINDOW = 8191;
+    /// @notice Blob hashes a batch may name (EXECUTE's envelope limit).
+    uint256 public constant MAX_BLOBS = 16;
+
+    /// @notice The L2's chain id.
+    uint64 public immutable chainId;
+    /// @notice The EXECUTE precompile's address.
+    address public immutable executePrecompile;
+    /// @notice How batches settle.
+    Mode public immutable mode;
+    /// @notice The only address that may propose, or zero for anyone bonded.
+    address public immutable sequencer;
+    /// @notice The bond a proposer must hold.
+    uint256 public immutable proposerBond;
+    /// @notice The bond a challenger sends with a challenge (optimistic mode).
+    uint256 public immutable challengeBond;
+    /// @notice Seconds a claim can be challenged (optimistic mode).
+    uint64 public immutable challengeWindow;
+    /// @notice Seconds between asking for a bond back and getting it.
+    uint64 public immutable bondWithdrawalDelay;
+
+    Head internal head_;
+    bytes32 internal headBlockHash_;
+    bytes32[HISTORY] internal roots_;
+    uint64[HISTORY] internal numbers_;
+
+    /// @notice Each proposer's bond.
+    mapping(address => uint256) public bonds;
+    /// @notice When a proposer asked for its bond back (zero: it did not).
+    mapping(address => uint64) public bondWithdrawalRequestedAt;
+    /// @notice ETH owed to an address (challenge rewards and returned bonds), withdrawn by it.
+    mapping(address => uint256) public credits;
+    /// @notice L1 block hashes recorded for anchors older than `blockhash` and EIP-2935 serve.
+    mapping(uint256 => bytes32) public recordedL1BlockHashes;
+
+    /// @notice Pending claims by id (optimistic mode): ids `firstPendingClaim` to `nextClaim - 1`.
+    mapping(uint256 => Claim) public claims;
+    /// @notice The oldest pending claim's id.
+    uint256 public firstPendingClaim;
+    /// @notice The id the next claim gets.
+    uint256 public nextClaim;
+
+    /// @notice A proposer added to its bond.
+    event Bonded(address indexed proposer, uint256 amount, uint256 bond);
+    /// @notice A proposer asked for its bond back; it can no longer propose.
+    event BondWithdrawalRequested(address indexed proposer, uint64 availableAt);
+    /// @notice A proposer took its bond back.
+    event BondWithdrawn(address indexed proposer, uint256 amount);
+    /// @notice A proposer lost its bond: `reward` of it was credited to `challenger`, the rest burned.
+    event ProposerSlashed(address indexed proposer, uint256 amount, address indexed challenger, uint256 reward);
+    /// @notice ETH owed to `account` was paid out.
+    event CreditWithdrawn(address indexed account, uint256 amount);
+    /// @notice The head moved to L2 block `number`: settlement `index`.
+    event BatchSettled(
+        uint256 indexed index, uint64 indexed number, bytes32 blockHash, bytes32 stateRoot, address indexed proposer
+    );
+    /// @notice EXECUTE answered false for a submitted batch (native mode): the trace does not take
+    /// the head to `postStateRoot` with the claimed gas and bindings. The proposer was slashed.
+    event BatchRejected(address indexed proposer, uint64 indexed lastNumber, bytes32 postStateRoot, bytes32 parentBlockHash);
+    /// @notice A claim was posted (optimistic mode).
+    event ClaimProposed(
+        uint256 indexed claimId,
+        address indexed proposer,
+        uint64 lastNumber,
+        bytes32 lastBlockHash,
+        bytes32 postStateRoot,
+        uint64 deadline,
+        bytes32 commitment
+    );
+    /// @notice EXECUTE judged a challenged claim: `valid` false removed it and every claim after it.
+    event ClaimChallenged(uint256 indexed claimId, address indexed challenger, bool valid);
+    /// @notice Claims `fromClaimId` to `fromClaimId + count - 1` were removed.
+    event ClaimsRemoved(uint256 indexed fromClaimId, uint256 count);
+    /// @notice An L1 block hash was recorded for later anchors.
+    event L1BlockHashRecorded(uint64 indexed number, bytes32 blockHash);
+
+    /// @notice The call needs the other mode.
+    error WrongMode();
+    /// @notice The sender may not propose (not the sequencer, not bonded, or leaving).
+    error NotProposer(address sender);
+    /// @notice The batch does not build on the head (or the newest claim): expected parent hash.
+    error StaleHead(bytes32 expected, bytes32 claimed);
+    /// @notice The batch's last number does not move past its parent's.
+    error NotExtending(uint64 parentNumber, uint64 lastNumber);
+    /// @notice The batch's last L2 timestamp is after this L1 block's.
+    error FutureTimestamp(uint64 lastTimestamp, uint256 l1Timestamp);
+    /// @notice The batch names no anchor.
+    error NoAnchor();
+    /// @notice An anchor is older than the newest one already used, or anchors are out of order.
+    error AnchorBackwards(uint64 number, uint64 newest);
+    /// @notice The bridge cannot read this L1 block's hash (future, too old and not recorded).
+    error UnknownAnchor(uint64 number);
+    /// @notice A blob-mode batch whose transaction carries no blob, or too many.
+    error BadBlobCount(uint256 count);
+    /// @notice The EXECUTE call failed (out of gas or refused input): nothing was judged.
+    error ExecuteFailed();
+    /// @notice Nothing answers at the EXECUTE address: this L1 cannot judge a batch.
+    error ExecuteUnavailable();
+    /// @notice No such pending claim.
+    error UnknownClaim(uint256 claimId);
+    /// @notice The claim's challenge window is over.
+    error ChallengeWindowOver(uint256 claimId);
+    /// @notice The challenge does not resend the claim's data and details.
+    error CommitmentMismatch(uint256 claimId);
+    /// @notice The wrong amount of ETH was sent.
+    error WrongValue(uint256 expected, uint256 sent);
+    /// @notice The bond cannot be withdrawn yet (or was never asked for).
+    error BondLocked(uint64 availableAt);
+    /// @notice Nothing to withdraw.
+    error NothingToWithdraw();
+    /// @notice A header does not hash to the block hash it must have.
+    error HeaderMismatch(uint64 number);
+    /// @notice An ETH transfer failed.
+    error TransferFailed();
+    /// @notice A constructor argument is out of range.
+    error BadConfiguration();
+
+    /// @param chainId_ the L2's chain id.
+    /// @param executePrecompile_ EXECUTE's address (required to answer in native mode).
+    /// @param mode_ native or optimistic.
+    /// @param sequencer_ the only proposer, or zero for anyone bonded.
+    /// @param proposerBond_ the bond a proposer must hold (non-zero).
+    /// @param challengeBond_ the bond a challenger sends (optimistic mode).
+    /// @param challengeWindow_ seconds a claim can be challenged (optimistic mode).
+    /// @param bondWithdrawalDelay_ seconds from asking for a bond back to getting it (at least the window).
+    /// @param genesisBlockHash the L2 genesis block's hash: the first head.
+    /// @param genesisStateRoot the L2 genesis state root.
+    constructor(
+        uint64 chainId_,
+        address executePrecompile_,
+        Mode mode_,
+        address sequencer_,
+        uint256 proposerBond_,
+        uint256 challengeBond_,
+        uint64 challengeWindow_,
+        uint64 bondWithdrawalDelay_,
+        bytes32 genesisBlockHash,
+        bytes32 genesisStateRoot
+    ) {
+        if (chainId_ == 0 || proposerBond_ == 0 || bondWithdrawalDelay_ < challengeWindow_) {
+            revert BadConfiguration();
+        }
+        if (mode_ == Mode.Optimistic && (challengeWindow_ == 0 || challengeBond_ == 0)) {
+            revert BadConfiguration();
+        }
+        chainId = chainId_;
+        executePrecompile = executePrecompile_;
+        mode = mode_;
+        sequencer = sequencer_;
+        proposerBond = proposerBond_;
+        challengeBond = challengeBond_;
+        challengeWindow = challengeWindow_;
+        bondWithdrawalDelay = bondWithdrawalDelay_;
+        if (mode_ == Mode.Native && !executeAnswers()) revert ExecuteUnavailable();
+        headBlockHash_ = genesisBlockHash;
+        roots_[0] = genesisStateRoot;
+        head_ = Head({number: 0, newestAnchor: 0, settlements: 1});
+        emit BatchSettled(0, 0, genesisBlockHash, genesisStateRoot, address(0));
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// @notice The settled head: L2 block number, block hash and state root.
+    function head() external view returns (uint256 number, bytes32 blockHash, bytes32 stateRoot) {
+        Head memory h = head_;
+        return (h.number, headBlockHash_, roots_[(h.settlements - 1) % HISTORY]);
+    }
+
+    /// @notice The L1 block number of the newest anchor a settled batch used.
+    function newestAnchor() external view returns (uint64) {
+        return head_.newestAnchor;
+    }
+
+    /// @notice Settlements so far, the genesis included.
+    function settlements() external view returns (uint256) {
+        return head_.settlements;
+    }
+
+    /// @notice Settlement `index` (the genesis is 0), while the history holds it.
+    /// @return number its L2 block number; stateRoot its state root (zero once it left the history).
+    function settlement(uint256 index) public view returns (uint64 number, bytes32 stateRoot) {
+        uint256 count = head_.settlements;
+        if (index >= count || count - index > HISTORY) return (0, bytes32(0));
+        return (numbers_[index % HISTORY], roots_[index % HISTORY]);
+    }
+
+    /// @notice The settled state root of L2 block `number`: zero unless a batch ended at it and
+    /// the history still holds it.
+    function settledStateRoot(uint256 number) external view returns (bytes32) {
+        uint256 count = head_.settlements;
+        uint256 low = count > HISTORY ? count - HISTORY : 0;
+        uint256 high = count - 1;
+        while (low <= high) {
+            uint256 middle = (low + high) / 2;
+            uint256 found = numbers_[middle % HISTORY];
+            if (found == number) return roots_[middle % HISTORY];
+            if (found < number) {
+                low = middle + 1;
+            } else {
+                if (middle == 0) break;
+                high = middle - 1;
+            }
+        }
+        return bytes32(0);
+    }
+
+    /// @notice The hash of L1 block `number` as the bridge can read it: from `blockhash`, the
+    /// EIP-2935 history, or a recorded hash; zero if none.
+    function l1BlockHash(uint64 number) public view returns (bytes32) {
+        if (number < block.number) {
+            uint256 age = block.number - number;
+            if (age <= 256) return blockhash(number);
+            if (age <= BLOCK_HASH_HISTORY_WINDOW) {
+                (bool ok, bytes memory answer) = BLOCK_HASH_HISTORY.staticcall(abi.encode(uint256(number)));
+                if (ok && answer.length == 32) return abi.decode(answer, (bytes32));
+            }
+        }
+        return recordedL1BlockHashes[number];
+    }
+
+    // ------------------------------------------------------------------ proposers
+
+    /// @notice Adds the ETH sent to the sender's bond.
+    function bond() external payable {
+        if (sequencer != address(0) && msg.sender != sequencer) revert NotProposer(msg.sender);
+        uint256 total = bonds[msg.sender] + msg.value;
+        bonds[msg.sender] = total;
+        emit Bonded(msg.sender, msg.value, total);
+    }
+
+    /// @notice Asks for the sender's bond back. It can no longer propose, and gets the bond
+    /// after `bondWithdrawalDelay` seconds (by then none of its claims can be challenged).
+    function requestBondWithdrawal() external {
+        if (bonds[msg.sender] == 0) revert NothingToWithdraw();
+        uint64 availableAt = uint64(block.timestamp) + bondWithdrawalDelay;
+        bondWithdrawalRequestedAt[msg.sender] = uint64(block.timestamp);
+        emit BondWithdrawalRequested(msg.sender, availableAt);
+    }
+
+    /// @notice Pays the sender its bond, `bondWithdrawalDelay` seconds after it asked.
+    function withdrawBond() external {
+        uint64 requestedAt = bondWithdrawalRequestedAt[msg.sender];
+        uint64 availableAt = requestedAt + bondWithdrawalDelay;
+        if (requestedAt == 0 || block.timestamp < availableAt) revert BondLocked(availableAt);
+        uint256 amount = bonds[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        bonds[msg.sender] = 0;
+        bondWithdrawalRequestedAt[msg.sender] = 0;
+        emit BondWithdrawn(msg.sender, amount);
+        pay(msg.sender, amount);
+    }
+
+    /// @notice Pays the sender what the bridge owes it.
+    function withdrawCredit() external {
+        uint256 amount = credits[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        credits[msg.sender] = 0;
+        emit CreditWithdrawn(msg.sender, amount);
+        pay(msg.sender, amount);
+    }
+
+    /// @notice Whether `proposer` may propose now.
+    function canPropose(address proposer) public view returns (bool) {
+        return (sequencer == address(0) || proposer == sequencer) && bonds[proposer] >= proposerBond
+            && bondWithdrawalRequestedAt[proposer] == 0;
+    }
+
+    // ------------------------------------------------------------------ L1 block hashes
+
+    /// @notice Records the hashes of L1 blocks the bridge can read now, so that batches anchored
+    /// to them still settle after `blockhash` and EIP-2935 forgot them. Anyone may call it.
+    function recordL1BlockHashes(uint64[] calldata numbers) external {
+        for (uint256 i = 0; i < numbers.length; i++) {
+            bytes32 hash = l1BlockHash(numbers[i]);
+            if (hash == bytes32(0)) revert UnknownAnchor(numbers[i]);
+            recordedL1BlockHashes[numbers[i]] = hash;
+            emit L1BlockHashRecorded(numbers[i], hash);
+        }
+    }
+
+    /// @notice Records the hash of L1 block `number - headers.length` by walking parent hashes
+    /// down from block `number`, whose hash the bridge can read: `headers[i]` is the RLP header
+    /// of block `number - i`. Anyone may call it, in as many steps as a long gap needs.
+    function proveL1BlockHash(uint64 number, bytes[] calldata headers) external {
+        bytes32 hash = l1BlockHash(number);
+        if (hash == bytes32(0)) revert UnknownAnchor(number);
+        for (uint256 i = 0; i < headers.length; i++) {
+            if (keccak256(headers[i]) != hash) revert HeaderMismatch(number - uint64(i));
+            hash = parentHash(headers[i]);
+        }
+        uint64 oldest = number - uint64(headers.length);
+        recordedL1BlockHashes[oldest] = hash;
+        emit L1BlockHashRecorded(oldest, hash);
+    }
+
+    // ------------------------------------------------------------------ native mode
+
+    /// @notice Submits a batch (native mode). `trace` is the trace (calldata mode), or empty when
+    /// the trace is in this transaction's blobs (blob mode). EXECUTE judges it at once: true
+    /// advances the head; false emits `BatchRejected` and slashes the sender's bond.
+    function submitBatch(Batch calldata batch, bytes calldata trace) external {
+        if (mode != Mode.Native) revert WrongMode();
+        if (!canPropose(msg.sender)) revert NotProposer(msg.sender);
+        Head memory h = head_;
+        checkExtends(batch, headBlockHash_, h.number);
+        IExecute.L1Anchor[] memory anchors = readAnchors(batch.anchors, h.newestAnchor);
+        bytes32 preStateRoot = roots_[(h.settlements - 1) % HISTORY];
+        bool valid = judge(preStateRoot, batch.postStateRoot, batch.gasUsed, bindings(batch, anchors), data(trace));
+        if (valid) {
+            settle(batch.lastNumber, batch.lastBlockHash, batch.postStateRoot, lastAnchor(batch.anchors), msg.sender);
+        } else {
+            emit BatchRejected(msg.sender, batch.lastNumber, batch.postStateRoot, batch.parentBlockHash);
+            slash(msg.sender, address(0), 0);
+        }
+    }
+
+    // ------------------------------------------------------------------ optimistic mode
+
+    /// @notice Posts a claim (optimistic mode), with its data in this transaction's blobs
+    /// (`trace` empty) or in `trace`. It extends the newest pending claim, or the head.
+    function propose(Batch calldata batch, bytes calldata trace) external returns (uint256 claimId) {
+        if (mode != Mode.Optimistic) revert WrongMode();
+        if (!canPropose(msg.sender)) revert NotProposer(msg.sender);
+        (bytes32 parentHash_, uint64 parentNumber, uint64 parentAnchor) = newestClaimedHead();
+        checkExtends(batch, parentHash_, parentNumber);
+        IExecute.L1Anchor[] memory anchors = readAnchors(batch.anchors, parentAnchor);
+        bytes32 commitment = commit(batch.gasUsed, batch.lastTimestamp, anchors, keccak256(data(trace)));
+        uint64 deadline = uint64(block.timestamp) + challengeWindow;
+        claimId = nextClaim++;
+        claims[claimId] = Claim({
+            postStateRoot: batch.postStateRoot,
+            lastBlockHash: batch.lastBlockHash,
+            commitment: commitment,
+            proposer: msg.sender,
+            deadline: deadline,
+            lastNumber: batch.lastNumber,
+            newestAnchor: lastAnchor(batch.anchors)
+        });
+        emit ClaimProposed(
+            claimId, msg.sender, batch.lastNumber, batch.lastBlockHash, batch.postStateRoot, deadline, commitment
+        );
+    }
+
+    /// @notice Challenges pending claim `claimId` by sending its data again (the same blobs in
+    /// this transaction, or the same trace) with its details and `challengeBond`. EXECUTE judges
+    /// it: false removes it and every claim after it, slashes its proposer and credits the
+    /// challenger its bond back and half the proposer's; true credits the challenge bond to the
+    /// proposer and lets the claim stand at once.
+    function challenge(uint256 claimId, ClaimDetails calldata details, bytes calldata trace) external payable {
+        if (mode != Mode.Optimistic) revert WrongMode();
+        if (msg.value != challengeBond) revert WrongValue(challengeBond, msg.value);
+        if (claimId < firstPendingClaim || claimId >= nextClaim) revert UnknownClaim(claimId);
+        Claim memory claim = claims[claimId];
+        if (block.timestamp >= claim.deadline) revert ChallengeWindowOver(claimId);
+        bytes memory executeData = data(trace);
+        if (commit(details.gasUsed, details.lastTimestamp, details.anchors, keccak256(executeData)) != claim.commitment)
+        {
+            revert CommitmentMismatch(claimId);
+        }
+        (bytes32 preStateRoot, bytes32 parentHash_) = parentOf(claimId);
+        IExecute.Bindings memory bound = IExecute.Bindings({
+            chainId: chainId,
+            parentBlockHash: parentHash_,
+            lastBlockHash: claim.lastBlockHash,
+            lastNumber: claim.lastNumber,
+            lastTimestamp: details.lastTimestamp,
+            anchors: details.anchors
+        });
+        bool valid = judge(preStateRoot, claim.postStateRoot, details.gasUsed, bound, executeData);
+        emit ClaimChallenged(claimId, msg.sender, valid);
+        if (valid) {
+            claims[claimId].deadline = uint64(block.timestamp);
+            credits[claim.proposer] += msg.value;
+        } else {
+            emit ClaimsRemoved(claimId, nextClaim - claimId);
+            nextClaim = claimId;
+            credits[msg.sender] += msg.value;
+            slash(claim.proposer, msg.sender, 2);
+        }
+    }
+
+    /// @notice Makes up to `limit` pending claims whose window is over the head, oldest first.
+    /// Anyone may call it. Returns how many settled.
+    function settleClaims(uint256 limit) external returns (uint256 settled) {
+        if (mode != Mode.Optimistic) revert WrongMode();
+        uint256 id = firstPendingClaim;
+        while (settled < limit && id < nextClaim) {
+            Claim memory claim = claims[id];
+            if (block.timestamp < claim.deadline) break;
+            settle(claim.lastNumber, claim.lastBlockHash, claim.postStateRoot, claim.newestAnchor, claim.proposer);
+            delete claims[id];
+            id++;
+            settled++;
+        }
+        firstPendingClaim = id;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// Refuses a batch that does not extend (`parentHash_`, `parentNumber`) or whose last
+    /// timestamp is after this L1 block's.
+    function checkExtends(Batch calldata batch, bytes32 parentHash_, uint64 parentNumber) internal view {
+        if (batch.parentBlockHash != parentHash_) revert StaleHead(parentHash_, batch.parentBlockHash);
+        if (batch.lastNumber <= parentNumber) revert NotExtending(parentNumber, batch.lastNumber);
+        if (batch.lastTimestamp > block.timestamp) revert FutureTimestamp(batch.lastTimestamp, block.timestamp);
+    }
+
+    /// The batch's anchors with the hashes the bridge reads, refusing any it cannot read and
+    /// any that goes backwards (from `newest`, then from each other).
+    function readAnchors(uint64[] calldata numbers, uint64 newest) internal view returns (IExecute.L1Anchor[] memory) {
+        if (numbers.length == 0) revert NoAnchor();
+        IExecute.L1Anchor[] memory anchors = new IExecute.L1Anchor[](numbers.length);
+        for (uint256 i = 0; i < numbers.length; i++) {
+            uint64 number = numbers[i];
+            if (i == 0 ? number < newest : number <= numbers[i - 1]) {
+                revert AnchorBackwards(number, i == 0 ? newest : numbers[i - 1]);
+            }
+            bytes32 hash = l1BlockHash(number);
+            if (hash == bytes32(0)) revert UnknownAnchor(number);
+            anchors[i] = IExecute.L1Anchor({number: number, blockHash: hash});
+        }
+        return anchors;
+    }
+
+    /// The batch's last anchor's L1 block number.
+    function lastAnchor(uint64[] calldata numbers) internal pure returns (uint64) {
+        return numbers[numbers.length - 1];
+    }
+
+    /// The bindings of `batch` on the current head.
+    function bindings(Batch calldata batch, IExecute.L1Anchor[] memory anchors)
+        internal
+        view
+        returns (IExecute.Bindings memory)
+    {
+        return IExecute.Bindings({
+            chainId: chainId,
+            parentBlockHash: batch.parentBlockHash,
+            lastBlockHash: batch.lastBlockHash,
+            lastNumber: batch.lastNumber,
+            lastTimestamp: batch.lastTimestamp,
+            anchors: anchors
+        });
+    }
+
+    /// EXECUTE's data: `trace` (calldata mode), or the envelope of this transaction's blobs.
+    function data(bytes calldata trace) internal view returns (bytes memory) {
+        if (trace.length != 0) return trace;
+        uint256 count = 0;
+        while (count < MAX_BLOBS && blobhash(count) != bytes32(0)) count++;
+        if (count == 0 || blobhash(count) != bytes32(0)) revert BadBlobCount(count);
+        bytes memory envelope = new bytes(1 + 32 * count);
+        envelope[0] = 0x01;
+        for (uint256 i = 0; i < count; i++) {
+            bytes32 hash = blobhash(i);
+            assembly ("memory-safe") {
+                mstore(add(add(envelope, 33), mul(i, 32)), hash)
+            }
+        }
+        return envelope;
+    }
+
+    /// Asks EXECUTE. Reverts when the call fails or nothing answers (so nobody is slashed for
+    /// a batch that was not judged).
+    function judge(
+        bytes32 preStateRoot,
+        bytes32 postStateRoot,
+        uint256 gasUsed,
+        IExecute.Bindings memory bound,
+        bytes memory executeData
+    ) internal view returns (bool) {
+        (bool ok, bytes memory answer) = executePrecompile.staticcall(
+            abi.encodeCall(IExecute.execute, (preStateRoot, postStateRoot, gasUsed, bound, executeData))
+        );
+        if (!ok) revert ExecuteFailed();
+        if (answer.length != 32) revert ExecuteUnavailable();
+        return abi.decode(answer, (bool));
+    }
+
+    /// Whether EXECUTE answers at its address: it judges an empty trace (false); an address
+    /// without EXECUTE answers nothing.
+    function executeAnswers() internal view returns (bool) {
+        IExecute.Bindings memory probe;
+        probe.chainId = chainId;
+        (bool ok, bytes memory answer) = executePrecompile.staticcall(
+            abi.encodeCall(IExecute.execute, (bytes32(0), bytes32(0), 0, probe, hex"c0"))
+        );
+        return ok && answer.length == 32;
+    }
+
+    /// Makes L2 block `number` the head.
+    function settle(uint64 number, bytes32 blockHash, bytes32 stateRoot, uint64 anchor, address proposer) internal {
+        Head memory h = head_;
+        uint64 index = h.settlements;
+        roots_[index % HISTORY] = stateRoot;
+        numbers_[index % HISTORY] = number;
+        headBlockHash_ = blockHash;
+        head_ = Head({number: number, newestAnchor: anchor, settlements: index + 1});
+        emit BatchSettled(index, number, blockHash, stateRoot, proposer);
+    }
+
+    /// Takes `proposer`'s bond: `1/rewardDivisor` of it is credited to `challenger` (none when
+    /// the divisor is zero), the rest is burned (kept by the bridge, owed to nobody).
+    function slash(address proposer, address challenger, uint256 rewardDivisor) internal {
+        uint256 amount = bonds[proposer];
+        bonds[proposer] = 0;
+        uint256 reward = rewardDivisor == 0 ? 0 : amount / rewardDivisor;
+        if (reward != 0) credits[challenger] += reward;
+        emit ProposerSlashed(proposer, amount, challenger, reward);
+    }
+
+    /// The newest pending claim's block hash, number and newest anchor, or the head's.
+    function newestClaimedHead() internal view returns (bytes32, uint64, uint64) {
+        if (nextClaim > firstPendingClaim) {
+            Claim storage newest = claims[nextClaim - 1];
+            return (newest.lastBlockHash, newest.lastNumber, newest.newestAnchor);
+        }
+        Head memory h = head_;
+        return (headBlockHash_, h.number, h.newestAnchor);
+    }
+
+    /// The state root and block hash claim `claimId` builds on.
+    function parentOf(uint256 claimId) internal view returns (bytes32 stateRoot, bytes32 blockHash) {
+        if (claimId > firstPendingClaim) {
+            Claim storage parent = claims[claimId - 1];
+            return (parent.postStateRoot, parent.lastBlockHash);
+        }
+        return (roots_[(head_.settlements - 1) % HISTORY], headBlockHash_);
+    }
+
+    /// What a claim commits to beside its roots.
+    function commit(uint256 gasUsed, uint64 lastTimestamp, IExecute.L1Anchor[] memory anchors, bytes32 dataHash)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(gasUsed, lastTimestamp, anchors, dataHash));
+    }
+
+    /// The parent hash of an RLP block header: its first field.
+    function parentHash(bytes calldata header) internal pure returns (bytes32 hash) {
+        uint8 prefix = uint8(header[0]);
+        uint256 offset = prefix > 0xf7 ? 1 + (prefix - 0xf7) : 1;
+        if (header.length < offset + 33 || uint8(header[offset]) != 0xa0) revert HeaderMismatch(0);
+        return bytes32(header[offset + 1:offset + 33]);
+    }
+
+    /// Sends `amount` to `to`.
+    function pay(address to, uint256 amount) internal {
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+}
