@@ -6,6 +6,7 @@
 pub mod blob_tx;
 pub mod bridge;
 pub mod kzg;
+pub mod proposal;
 pub mod rollup_api;
 
 pub use blob_tx::{BlobFees, BlobTransaction, build_blob_transaction};

@@ -1,0 +1,173 @@
+//! The L1 transaction that hands a batch to the bridge: `submitBatch` (native mode) or
+//! `propose` (optimistic mode), with the trace in calldata or in the transaction's blobs.
+
+use crate::{
+    BlobFees, SidecarForm,
+    bridge::{NativeRollupBridge, SettlementMode, batch_of},
+    build_blob_transaction, build_sidecar,
+    kzg::KzgError,
+    rollup_api::TraceResponse,
+};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::{eip2718::Encodable2718, eip4844::Blob};
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use trace_builder::{
+    blob::{BlobError, Codec, trace_to_blobs},
+    precompile::ExecuteGas,
+};
+
+/// Gas the bridge's own work may take in one submission, beside EXECUTE's charge and the
+/// calldata: reading anchors, writing the head and its history, events (measured in
+/// docs/benchmarks.md well under this).
+pub const BRIDGE_GAS_ALLOWANCE: u64 = 250_000;
+
+/// The most blobs one transaction carries (Osaka's per-transaction limit, EIP-7594).
+pub const MAX_BLOBS_PER_TX: usize = 6;
+
+/// How a batch's trace reaches the L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataPath {
+    /// The trace is the call's `trace` argument.
+    Calldata,
+    /// The trace is in the transaction's blobs (the DA codec, docs/blob-encoding.md).
+    Blobs,
+}
+
+/// What a proposal transaction is signed with beside the batch.
+#[derive(Clone, Copy, Debug)]
+pub struct ProposalSettings {
+    /// The L1's chain id.
+    pub l1_chain_id: u64,
+    /// The bridge's address.
+    pub bridge: Address,
+    /// The bridge's settlement mode.
+    pub mode: SettlementMode,
+    /// How the trace travels.
+    pub path: DataPath,
+    /// The sidecar form the L1's fork wants (blob path).
+    pub sidecar_form: SidecarForm,
+    /// EXECUTE's gas schedule on the L1, to size the gas limit (native mode).
+    pub execute_gas: ExecuteGas,
+}
+
+/// A signed proposal transaction.
+#[derive(Clone, Debug)]
+pub struct ProposalTx {
+    /// Its hash.
+    pub hash: B256,
+    /// What `eth_sendRawTransaction` takes (with the sidecar on the blob path).
+    pub raw: Bytes,
+    /// Its gas limit.
+    pub gas_limit: u64,
+    /// What EXECUTE will charge of it (native mode; zero in optimistic mode).
+    pub execute_charge: u64,
+    /// The versioned hashes of its blobs (empty on the calldata path).
+    pub blob_hashes: Vec<B256>,
+    /// The trace's encoded length.
+    pub trace_len: usize,
+}
+
+/// Why a proposal could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposalError {
+    /// The trace does not fit in blobs (or the codec failed).
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+    /// The trace needs more blobs than one transaction carries.
+    #[error("the trace needs {0} blobs, more than the {MAX_BLOBS_PER_TX} one transaction carries")]
+    TooManyBlobs(usize),
+    /// Commitments and proofs could not be computed.
+    #[error(transparent)]
+    Kzg(#[from] KzgError),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] alloy_signer::Error),
+}
+
+/// Signs the transaction that hands `trace` to the bridge, with `nonce` and `fees` (on the
+/// calldata path the blob fee is unused).
+pub fn proposal_tx(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    fees: BlobFees,
+    settings: &ProposalSettings,
+    trace: &TraceResponse,
+) -> Result<ProposalTx, ProposalError> {
+    let batch = batch_of(trace);
+    let inline = match settings.path {
+        DataPath::Calldata => trace.trace.clone(),
+        DataPath::Blobs => Bytes::new(),
+    };
+    let input: Bytes = match settings.mode {
+        SettlementMode::Native => NativeRollupBridge::submitBatchCall { batch, trace: inline }.abi_encode(),
+        SettlementMode::Optimistic => NativeRollupBridge::proposeCall { batch, trace: inline }.abi_encode(),
+    }
+    .into();
+    let blobs = match settings.path {
+        DataPath::Calldata => Vec::new(),
+        DataPath::Blobs => {
+            let (blobs, _) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
+            if blobs.len() > MAX_BLOBS_PER_TX {
+                return Err(ProposalError::TooManyBlobs(blobs.len()));
+            }
+            blobs
+        }
+    };
+    let execute_charge = match settings.mode {
+        SettlementMode::Native => {
+            settings.execute_gas.cost(trace.trace.len(), U256::from(trace.gas_used.to::<u64>()))
+                + settings.execute_gas.blobs_cost(blobs.len())
+        }
+        SettlementMode::Optimistic => 0,
+    };
+    // Calldata at its floor price (EIP-7623), so that the limit holds under either pricing.
+    let gas_limit = 21_000 + 40 * input.len() as u64 + execute_charge + BRIDGE_GAS_ALLOWANCE;
+    if blobs.is_empty() {
+        let mut tx = TxEip1559 {
+            chain_id: settings.l1_chain_id,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            to: TxKind::Call(settings.bridge),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input,
+        };
+        let signature = signer.sign_transaction_sync(&mut tx)?;
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        return Ok(ProposalTx {
+            hash: *envelope.tx_hash(),
+            raw: envelope.encoded_2718().into(),
+            gas_limit,
+            execute_charge,
+            blob_hashes: Vec::new(),
+            trace_len: trace.trace.len(),
+        });
+    }
+    let sidecar =
+        build_sidecar(blobs.iter().map(|blob| Blob::from_slice(blob)).collect(), settings.sidecar_form)?;
+    let blob_hashes = sidecar.versioned_hashes().collect();
+    let tx = build_blob_transaction(
+        signer,
+        settings.l1_chain_id,
+        nonce,
+        settings.bridge,
+        input,
+        gas_limit,
+        fees,
+        sidecar,
+    )?;
+    Ok(ProposalTx {
+        hash: tx.hash,
+        raw: tx.network_encoding,
+        gas_limit,
+        execute_charge,
+        blob_hashes,
+        trace_len: trace.trace.len(),
+    })
+}
