@@ -117,10 +117,13 @@ contract NativeRollupBridge {
     bytes32[HISTORY] internal roots_;
     uint64[HISTORY] internal numbers_;
 
-    /// @notice Each proposer's bond.
-    mapping(address => uint256) public bonds;
-    /// @notice When a proposer asked for its bond back (zero: it did not).
-    mapping(address => uint64) public bondWithdrawalRequestedAt;
+    /// @notice A proposer's bond and when it asked for it back (zero: it did not), in one slot.
+    struct Proposer {
+        uint192 bond;
+        uint64 withdrawalRequestedAt;
+    }
+
+    mapping(address => Proposer) internal proposers_;
     /// @notice ETH owed to an address (challenge rewards and returned bonds), withdrawn by it.
     mapping(address => uint256) public credits;
     /// @notice L1 block hashes recorded for anchors older than `blockhash` and EIP-2935 serve.
@@ -316,29 +319,29 @@ contract NativeRollupBridge {
     /// @notice Adds the ETH sent to the sender's bond.
     function bond() external payable {
         if (sequencer != address(0) && msg.sender != sequencer) revert NotProposer(msg.sender);
-        uint256 total = bonds[msg.sender] + msg.value;
-        bonds[msg.sender] = total;
+        uint256 total = proposers_[msg.sender].bond + msg.value;
+        proposers_[msg.sender].bond = uint192(total);
         emit Bonded(msg.sender, msg.value, total);
     }
 
     /// @notice Asks for the sender's bond back. It can no longer propose, and gets the bond
     /// after `bondWithdrawalDelay` seconds (by then none of its claims can be challenged).
     function requestBondWithdrawal() external {
-        if (bonds[msg.sender] == 0) revert NothingToWithdraw();
+        if (proposers_[msg.sender].bond == 0) revert NothingToWithdraw();
         uint64 availableAt = uint64(block.timestamp) + bondWithdrawalDelay;
-        bondWithdrawalRequestedAt[msg.sender] = uint64(block.timestamp);
+        proposers_[msg.sender].withdrawalRequestedAt = uint64(block.timestamp);
         emit BondWithdrawalRequested(msg.sender, availableAt);
     }
 
     /// @notice Pays the sender its bond, `bondWithdrawalDelay` seconds after it asked.
     function withdrawBond() external {
-        uint64 requestedAt = bondWithdrawalRequestedAt[msg.sender];
+        Proposer memory proposer = proposers_[msg.sender];
+        uint64 requestedAt = proposer.withdrawalRequestedAt;
         uint64 availableAt = requestedAt + bondWithdrawalDelay;
         if (requestedAt == 0 || block.timestamp < availableAt) revert BondLocked(availableAt);
-        uint256 amount = bonds[msg.sender];
+        uint256 amount = proposer.bond;
         if (amount == 0) revert NothingToWithdraw();
-        bonds[msg.sender] = 0;
-        bondWithdrawalRequestedAt[msg.sender] = 0;
+        delete proposers_[msg.sender];
         emit BondWithdrawn(msg.sender, amount);
         pay(msg.sender, amount);
     }
@@ -352,10 +355,21 @@ contract NativeRollupBridge {
         pay(msg.sender, amount);
     }
 
+    /// @notice A proposer's bond.
+    function bonds(address proposer) external view returns (uint256) {
+        return proposers_[proposer].bond;
+    }
+
+    /// @notice When a proposer asked for its bond back (zero: it did not).
+    function bondWithdrawalRequestedAt(address proposer) external view returns (uint64) {
+        return proposers_[proposer].withdrawalRequestedAt;
+    }
+
     /// @notice Whether `proposer` may propose now.
     function canPropose(address proposer) public view returns (bool) {
-        return (sequencer == address(0) || proposer == sequencer) && bonds[proposer] >= proposerBond
-            && bondWithdrawalRequestedAt[proposer] == 0;
+        Proposer memory state = proposers_[proposer];
+        return (sequencer == address(0) || proposer == sequencer) && state.bond >= proposerBond
+            && state.withdrawalRequestedAt == 0;
     }
 
     // ------------------------------------------------------------------ L1 block hashes
@@ -595,8 +609,8 @@ contract NativeRollupBridge {
     /// Takes `proposer`'s bond: `1/rewardDivisor` of it is credited to `challenger` (none when
     /// the divisor is zero), the rest is burned (kept by the bridge, owed to nobody).
     function slash(address proposer, address challenger, uint256 rewardDivisor) internal {
-        uint256 amount = bonds[proposer];
-        bonds[proposer] = 0;
+        uint256 amount = proposers_[proposer].bond;
+        proposers_[proposer].bond = 0;
         uint256 reward = rewardDivisor == 0 ? 0 : amount / rewardDivisor;
         if (reward != 0) credits[challenger] += reward;
         emit ProposerSlashed(proposer, amount, challenger, reward);
