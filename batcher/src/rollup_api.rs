@@ -46,7 +46,7 @@ pub struct TraceBindings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceAnchor {
-    /// Its L1 block number (0 until the L2 follows an L1).
+    /// Its L1 block number (0 for the zero anchor of blocks sealed without an L1).
     pub number: U64,
     /// Its L1 block hash.
     pub hash: B256,

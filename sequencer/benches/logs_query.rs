@@ -80,6 +80,7 @@ fn main() {
                 access: Default::default(),
                 trie_nodes: Vec::new(),
                 blobs: Vec::new(),
+                anchor: None,
             };
             store.commit_block(&record, genesis.chain_id).await.unwrap();
             parent = header;

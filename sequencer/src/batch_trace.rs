@@ -29,8 +29,9 @@ pub struct BatchTrace {
     pub gas_used: u64,
     /// The trace.
     pub trace: Trace,
-    /// What a bridge pins of the batch (EXECUTE's bound form). The L1 block numbers of the
-    /// anchors are 0 until the L2 follows an L1 and records them.
+    /// What a bridge pins of the batch (EXECUTE's bound form), with the L1 block number of each
+    /// anchor as recorded when its first block was committed (0 for the zero anchor of
+    /// unanchored blocks).
     pub bindings: Bindings,
 }
 
@@ -141,13 +142,17 @@ pub async fn build(
     }
     let trace = Trace { chain_id, ancestors, blocks, witness: Witness { nodes: needs.nodes, codes } };
     let last = headers.last().ok_or_else(|| range("empty"))?;
+    let mut anchors = Vec::new();
+    for hash in anchor_hashes(&trace) {
+        anchors.push(L1Anchor { number: anchor_number(store, &headers, hash).await?, hash });
+    }
     let bindings = Bindings {
         chain_id,
         parent_block_hash: trace.ancestors.first().map(Header::hash_slow).unwrap_or_default(),
         last_block_hash: last.hash_slow(),
         last_number: last.number,
         last_timestamp: last.timestamp,
-        anchors: anchor_hashes(&trace).into_iter().map(|hash| L1Anchor { number: 0, hash }).collect(),
+        anchors,
     };
     Ok(BatchTrace {
         pre_state_root,
@@ -156,6 +161,24 @@ pub async fn build(
         trace,
         bindings,
     })
+}
+
+/// The L1 block number of the anchor `hash` of some of `headers`, as recorded when the first
+/// block naming it was committed; 0 for the zero anchor of unanchored blocks.
+async fn anchor_number(store: &impl BlockReader, headers: &[Header], hash: B256) -> Result<u64, TraceError> {
+    if hash.is_zero() {
+        return Ok(0);
+    }
+    match store.l1_anchor(hash).await? {
+        Some(anchor) => Ok(anchor.number),
+        None => Err(TraceError::Inconsistent {
+            number: headers
+                .iter()
+                .find(|header| header.parent_beacon_block_root == Some(hash))
+                .map_or(0, |header| header.number),
+            reason: format!("its L1 anchor {hash} has no recorded L1 block number"),
+        }),
+    }
 }
 
 /// The header of a block that must exist.

@@ -1,9 +1,14 @@
 //! The block producer: every block interval it takes the best pooled transactions, runs them
 //! through the one block executor, updates the state trie, seals the header and commits the
 //! block in one database transaction.
+//!
+//! Following an L1, it anchors each block to the newest confirmed L1 block the
+//! [`L1Follower`](crate::l1_follower::L1Follower) read, never to one older than its parent's
+//! anchor, and seals no block whose timestamp is ahead of the wall clock (docs/anchoring.md).
 
 use crate::{
     error::BuildError,
+    l1_follower::{ConfirmedL1, L1Block},
     latest_state::{LatestState, StateReadError},
     mempool::{Mempool, PoolHead, blobs, maintain},
     metrics::BlockMetrics,
@@ -118,6 +123,10 @@ pub struct BlockProducer {
     /// Accounts loaded for the pool since the last block: their trie paths are warmed with the
     /// next block's.
     cold_accounts: Vec<Address>,
+    /// The L1 the chain follows; `None`: blocks are not anchored.
+    l1: Option<ConfirmedL1>,
+    /// The L1 block the head anchors to, `None` for an unanchored head.
+    anchor: Option<L1Block>,
 }
 
 impl BlockProducer {
@@ -149,7 +158,22 @@ impl BlockProducer {
             metrics,
             in_flight: None,
             cold_accounts: Vec::new(),
+            l1: None,
+            anchor: None,
         }
+    }
+
+    /// A producer that anchors each new block to the newest block `l1` confirmed, continuing
+    /// from `head_anchor`, the L1 block the head anchors to (read back from the store): no block
+    /// anchors to an older one. Its blocks' timestamps never run ahead of the wall clock, so
+    /// that a batch can land on L1 as soon as it is sealed.
+    pub fn following(mut self, l1: ConfirmedL1, head_anchor: Option<L1Block>) -> Self {
+        self.l1 = Some(l1);
+        self.anchor = head_anchor;
+        if let Some(anchor) = head_anchor {
+            self.metrics.l1_anchor_number.set(anchor.number as f64);
+        }
+        self
     }
 
     /// Produces a block every interval until `shutdown` is set. A failure that left nothing
@@ -163,6 +187,10 @@ impl BlockProducer {
             let now = Instant::now();
             if now < next {
                 std::thread::sleep((next - now).min(Duration::from_millis(50)));
+                continue;
+            }
+            if let Some(wait) = self.clock_wait() {
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
                 continue;
             }
             next += self.config.block_time;
@@ -190,12 +218,17 @@ impl BlockProducer {
     }
 
     /// Builds, seals and commits one block on top of the head, with whatever the pool holds.
+    /// Following an L1, it first waits for the wall clock to reach the block's timestamp.
     pub fn produce_block(&mut self) -> Result<ProducedBlock, BuildError> {
         if self.trie_bytes > self.config.state_cache_bytes {
             self.reopen_trie()?;
         }
+        if let Some(wait) = self.clock_wait() {
+            std::thread::sleep(wait);
+        }
         let parent = self.head.header.clone();
-        let inputs = self.next_inputs(&parent);
+        let anchor = self.next_anchor();
+        let inputs = self.next_inputs(&parent, anchor);
         let number = inputs.number;
 
         let build_started = Instant::now();
@@ -305,6 +338,7 @@ impl BlockProducer {
             access: executed.access,
             trie_nodes,
             blobs: block_blobs,
+            anchor,
         };
 
         // The previous block's commit ran while this one was built; one at a time, in order.
@@ -320,6 +354,7 @@ impl BlockProducer {
             record.changes.accounts.iter().map(|(address, change)| (*address, change.info.clone())).collect();
         let removed = self.revalidate_pool(&record.header, &changed)?;
         self.head = ChainHead { number, hash, header: record.header.clone(), changed };
+        self.anchor = anchor;
         self.start_commit(record.clone(), removed);
         let seal_seconds = seal_started.elapsed();
         self.metrics.mark_progress();
@@ -332,6 +367,9 @@ impl BlockProducer {
         self.metrics.state_root_seconds.record(state_root_seconds);
         self.metrics.head_number.set(number as f64);
         self.metrics.head_gas_used.set(record.header.gas_used as f64);
+        if let Some(anchor) = anchor {
+            self.metrics.l1_anchor_number.set(anchor.number as f64);
+        }
         self.metrics.mempool_transactions.set(self.mempool.len() as f64);
         tracing::info!(
             target: "builder",
@@ -339,6 +377,7 @@ impl BlockProducer {
             hash = %hash,
             txs = record.transactions.len(),
             gas_used = record.header.gas_used,
+            l1_anchor = anchor.map(|anchor| anchor.number),
             build_ms = build_seconds.as_secs_f64() * 1e3,
             state_root_ms = state_root_seconds.as_secs_f64() * 1e3,
             waited_for_previous_commit_ms = commit_wait.as_secs_f64() * 1e3,
@@ -420,19 +459,43 @@ impl BlockProducer {
         Ok(self.mempool.on_block_sealed(update))
     }
 
-    /// Header inputs of the next block.
-    fn next_inputs(&self, parent: &Header) -> BlockInputs {
+    /// The L1 block the next block anchors to: the newest the L1 confirmed, or the head's
+    /// anchor while the L1 confirmed none newer (it is unreachable, or slower than the L2).
+    /// `None` without an L1, and until the L1 was first reached.
+    fn next_anchor(&self) -> Option<L1Block> {
+        let confirmed = self.l1.as_ref()?.latest();
+        match (confirmed, self.anchor) {
+            (Some(confirmed), Some(current)) if confirmed.number <= current.number => Some(current),
+            (Some(confirmed), _) => Some(confirmed),
+            (None, current) => current,
+        }
+    }
+
+    /// Following an L1, how long until the wall clock reaches the next block's timestamp, the
+    /// parent's plus one second; `None` once it has, and without an L1. A bridge refuses a batch
+    /// whose last block is later than the L1 block it lands in, so a block is never sealed
+    /// ahead of the clock: with blocks under a second apart, the chain makes one a second.
+    fn clock_wait(&self) -> Option<Duration> {
+        self.l1.as_ref()?;
+        let earliest = Duration::from_secs(self.head.header.timestamp.saturating_add(1));
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+        earliest.checked_sub(now).filter(|wait| !wait.is_zero())
+    }
+
+    /// Header inputs of the next block, anchored to `anchor`.
+    fn next_inputs(&self, parent: &Header, anchor: Option<L1Block>) -> BlockInputs {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         BlockInputs {
             number: parent.number + 1,
-            // L1 rules need strictly increasing timestamps; with sub-second blocks they run ahead.
+            // L1 rules need strictly increasing timestamps. Without an L1, sub-second blocks
+            // run ahead of the clock; following one, `clock_wait` held the block until now.
             timestamp: now.max(parent.timestamp + 1),
             beneficiary: self.config.fee_recipient,
             gas_limit: next_gas_limit(parent.gas_limit, self.config.target_gas_limit),
             prev_randao: B256::ZERO,
             extra_data: self.config.extra_data.clone(),
-            // The L1 anchor: zero until the L1 watcher exists.
-            parent_beacon_block_root: B256::ZERO,
+            // The L1 anchor (EIP-4788's slot): zero for an unanchored block.
+            parent_beacon_block_root: anchor.map_or(B256::ZERO, |anchor| anchor.hash),
             withdrawals: Vec::new(),
         }
     }

@@ -46,9 +46,20 @@ pub struct NodeArgs {
     /// `chain.role`: l2 or l1.
     #[arg(long, env = "SEQUENCER_ROLE")]
     pub role: Option<ChainRole>,
-    /// `l1.chain_id`: chain id of the built-in dev L1 genesis.
+    /// `l1.chain_id`: chain id of the built-in dev L1 genesis (role l1), or the chain id the
+    /// followed L1 must have (role l2).
     #[arg(long, env = "SEQUENCER_L1_CHAIN_ID")]
     pub l1_chain_id: Option<u64>,
+    /// `l1.rpc_url`: JSON-RPC endpoint (http:// or https://) of the L1 an L2 node follows and
+    /// anchors its blocks to.
+    #[arg(long = "l1-rpc", env = "SEQUENCER_L1_RPC", value_name = "URL")]
+    pub l1_rpc_url: Option<String>,
+    /// `l1.confirmations`: L1 blocks that must follow a block before the L2 anchors to it.
+    #[arg(long, env = "SEQUENCER_L1_CONFIRMATIONS", value_name = "N")]
+    pub l1_confirmations: Option<u64>,
+    /// `l1.poll_interval_ms`: interval between reads of the L1 head.
+    #[arg(long, env = "SEQUENCER_L1_POLL_INTERVAL_MS")]
+    pub l1_poll_interval_ms: Option<u64>,
     /// `l1.fork`: prague or osaka.
     #[arg(long, env = "SEQUENCER_L1_FORK")]
     pub l1_fork: Option<L1Fork>,
@@ -198,7 +209,14 @@ impl NodeArgs {
             }
         }
         set(&mut config.chain.role, self.role);
-        set(&mut config.l1.chain_id, self.l1_chain_id);
+        if self.l1_chain_id.is_some() {
+            config.l1.chain_id = self.l1_chain_id;
+        }
+        if self.l1_rpc_url.is_some() {
+            config.l1.rpc_url = self.l1_rpc_url;
+        }
+        set(&mut config.l1.confirmations, self.l1_confirmations);
+        set(&mut config.l1.poll_interval_ms, self.l1_poll_interval_ms);
         set(&mut config.l1.fork, self.l1_fork);
         set(&mut config.l1.execute_address, self.l1_execute_address);
         set(&mut config.l1.safe_depth, self.l1_safe_depth);
@@ -305,6 +323,32 @@ mod tests {
         assert_eq!(config.rpc.http_addr.port(), 18545);
         assert_eq!(config.database.resolved_url(), "sqlite:///tmp/x/chain.sqlite");
         assert_eq!(config.mempool.max_per_sender, 64);
+    }
+
+    #[test]
+    fn l1_flags_make_an_l2_follow_an_l1() {
+        let cli = Cli::try_parse_from([
+            "sequencer",
+            "dev",
+            "--l1-rpc",
+            "http://127.0.0.1:8546",
+            "--l1-confirmations",
+            "5",
+            "--l1-poll-interval-ms",
+            "300",
+            "--l1-chain-id",
+            "900",
+        ])
+        .expect("parses");
+        let (config, _) = cli.command.into_config().expect("valid");
+        assert_eq!(config.l1.rpc_url.as_deref(), Some("http://127.0.0.1:8546"));
+        assert_eq!(config.l1.confirmations, 5);
+        assert_eq!(config.l1.poll_interval_ms, 300);
+        assert_eq!(config.l1.chain_id, Some(900));
+
+        let cli = Cli::try_parse_from(["sequencer", "dev", "--l1-rpc", "localhost:8546"]).expect("parses");
+        let err = cli.command.into_config().unwrap_err().to_string();
+        assert!(err.contains("l1.rpc_url"), "{err}");
     }
 
     #[test]

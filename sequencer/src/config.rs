@@ -15,8 +15,8 @@ use trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS;
 pub struct Config {
     /// Chain parameters: role, genesis, block production.
     pub chain: ChainSection,
-    /// The L1 role's parameters (`chain.role = "l1"`): fork, EXECUTE, safe and finalized
-    /// depths, blob retention.
+    /// The L1: for an L2 node, the L1 it follows and anchors its blocks to; for the L1 role
+    /// (`chain.role = "l1"`), its fork, EXECUTE, safe and finalized depths, blob retention.
     pub l1: L1Section,
     /// Where the chain is stored.
     pub database: DatabaseSection,
@@ -102,12 +102,24 @@ impl L1Fork {
     }
 }
 
-/// `[l1]`: the dev L1 (`chain.role = "l1"`, or `sequencer l1`).
+/// `[l1]`: the L1 an L2 node follows (`rpc_url`, `confirmations`, `poll_interval_ms`), or the
+/// dev L1 this node is (`chain.role = "l1"`, or `sequencer l1`: the other keys).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct L1Section {
-    /// Chain id of the built-in dev L1 genesis (a genesis file names its own).
-    pub chain_id: u64,
+    /// The L1's chain id. The L1 role: the chain id of the built-in dev L1 genesis (a genesis
+    /// file names its own); unset, [`DEV_L1_CHAIN_ID`]. An L2 node following an L1: the chain
+    /// id the L1 must answer to `eth_chainId`; unset, it is not checked.
+    pub chain_id: Option<u64>,
+    /// An L2 node: the L1's JSON-RPC endpoint over HTTP(S). The node follows it and anchors
+    /// every new block to its newest confirmed block. `None`: no L1, blocks are not anchored
+    /// and nothing settles.
+    pub rpc_url: Option<String>,
+    /// An L2 node: how many L1 blocks must follow a block before the L2 anchors to it (the
+    /// anchor is the L1 head minus this many).
+    pub confirmations: u64,
+    /// An L2 node: interval between two reads of the L1 head, in milliseconds.
+    pub poll_interval_ms: u64,
     /// The fork whose rules every block runs under.
     pub fork: L1Fork,
     /// Where EXECUTE lives.
@@ -125,7 +137,10 @@ pub struct L1Section {
 impl Default for L1Section {
     fn default() -> Self {
         Self {
-            chain_id: 900,
+            chain_id: None,
+            rpc_url: None,
+            confirmations: 2,
+            poll_interval_ms: 1_000,
             fork: L1Fork::Osaka,
             execute_address: DEFAULT_EXECUTE_ADDRESS,
             safe_depth: 8,
@@ -134,6 +149,33 @@ impl Default for L1Section {
         }
     }
 }
+
+impl L1Section {
+    /// The chain id of the dev L1 this node runs in the L1 role: `chain_id`, or
+    /// [`DEV_L1_CHAIN_ID`].
+    pub fn dev_chain_id(&self) -> u64 {
+        self.chain_id.unwrap_or(DEV_L1_CHAIN_ID)
+    }
+
+    /// [`Self::poll_interval_ms`] as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    /// The L1 endpoint an L2 node follows, parsed: `None` when `rpc_url` is unset.
+    pub fn rpc_url(&self) -> Result<Option<url::Url>, ConfigError> {
+        let Some(text) = &self.rpc_url else { return Ok(None) };
+        let invalid = |reason: String| ConfigError::Invalid { key: "l1.rpc_url", reason };
+        let url = url::Url::parse(text).map_err(|e| invalid(format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!("`{}` is not http:// or https://", url.scheme())));
+        }
+        Ok(Some(url))
+    }
+}
+
+/// Chain id of the built-in dev L1 genesis when `l1.chain_id` is unset.
+pub const DEV_L1_CHAIN_ID: u64 = 900;
 
 /// `[database]`: the store.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -376,9 +418,10 @@ impl Config {
 
     /// Checks every key once, at start. `dev` allows the built-in dev genesis.
     pub fn validate(&self, dev: bool) -> Result<(), ConfigError> {
-        if self.l1.chain_id == 0 {
+        if self.l1.chain_id == Some(0) {
             return Err(ConfigError::Invalid { key: "l1.chain_id", reason: "must be at least 1".to_owned() });
         }
+        self.validate_l1_follower()?;
         if self.l1.finalized_depth < self.l1.safe_depth {
             return Err(ConfigError::Invalid {
                 key: "l1.finalized_depth",
@@ -468,6 +511,31 @@ impl Config {
 }
 
 impl Config {
+    fn validate_l1_follower(&self) -> Result<(), ConfigError> {
+        if self.l1.rpc_url()?.is_some() && self.chain.role == ChainRole::L1 {
+            return Err(ConfigError::Invalid {
+                key: "l1.rpc_url",
+                reason: "only an L2 node (chain.role = \"l2\") follows an L1".to_owned(),
+            });
+        }
+        if self.l1.confirmations >= HISTORY_SERVE_WINDOW {
+            return Err(ConfigError::Invalid {
+                key: "l1.confirmations",
+                reason: format!(
+                    "must be below {HISTORY_SERVE_WINDOW}: a bridge reads anchors from EIP-2935's history, \
+                     which keeps the last {HISTORY_SERVE_WINDOW} block hashes"
+                ),
+            });
+        }
+        if self.l1.poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "l1.poll_interval_ms",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     fn validate_connections(&self) -> Result<(), ConfigError> {
         let rpc = &self.rpc;
         let at_least_one = [
@@ -540,6 +608,9 @@ impl Config {
     }
 }
 
+/// How many recent block hashes EIP-2935's history contract serves on L1.
+const HISTORY_SERVE_WINDOW: u64 = 8_191;
+
 /// The smallest block gas limit L1 rules allow.
 pub const MIN_GAS_LIMIT: u64 = 5_000;
 
@@ -606,6 +677,61 @@ mod tests {
         let mut config = Config::default();
         config.rpc.ws_inactive_limit_ms = config.rpc.ws_ping_interval_ms;
         assert!(config.validate(true).unwrap_err().to_string().contains("rpc.ws_inactive_limit_ms"));
+    }
+
+    #[test]
+    fn an_l2_follows_the_l1_its_section_names() {
+        let text = r#"
+            [l1]
+            rpc_url = "http://127.0.0.1:8546"
+            confirmations = 4
+            poll_interval_ms = 250
+            chain_id = 900
+        "#;
+        let config = Config::parse(text).expect("parses");
+        config.validate(true).expect("validates");
+        assert_eq!(
+            config.l1.rpc_url().expect("valid").map(String::from),
+            Some("http://127.0.0.1:8546/".into())
+        );
+        assert_eq!(config.l1.confirmations, 4);
+        assert_eq!(config.l1.poll_interval(), Duration::from_millis(250));
+        assert_eq!(config.l1.chain_id, Some(900));
+        // Unset: no L1, confirmations and the interval keep their defaults, the chain id is
+        // not checked, and the dev L1 runs with chain id 900.
+        let config = Config::default();
+        assert_eq!(config.l1.rpc_url().expect("valid"), None);
+        assert_eq!((config.l1.confirmations, config.l1.poll_interval_ms), (2, 1_000));
+        assert_eq!(config.l1.chain_id, None);
+        assert_eq!(config.l1.dev_chain_id(), DEV_L1_CHAIN_ID);
+    }
+
+    #[test]
+    fn bad_l1_follower_keys_are_named() {
+        let invalid = |edit: &dyn Fn(&mut Config)| {
+            let mut config = Config::default();
+            edit(&mut config);
+            config.validate(true).unwrap_err().to_string()
+        };
+        let err = invalid(&|c| c.l1.rpc_url = Some("127.0.0.1:8546".into()));
+        assert!(err.contains("l1.rpc_url"), "{err}");
+        let err = invalid(&|c| c.l1.rpc_url = Some("not a url".into()));
+        assert!(err.contains("l1.rpc_url") && err.contains("not a URL"), "{err}");
+        let err = invalid(&|c| c.l1.rpc_url = Some("ws://127.0.0.1:8546".into()));
+        assert!(err.contains("l1.rpc_url") && err.contains("http"), "{err}");
+        let err = invalid(&|c| {
+            c.chain.role = ChainRole::L1;
+            c.l1.rpc_url = Some("http://127.0.0.1:8546".into());
+        });
+        assert!(err.contains("l1.rpc_url") && err.contains("only an L2"), "{err}");
+        let err = invalid(&|c| c.l1.poll_interval_ms = 0);
+        assert!(err.contains("l1.poll_interval_ms"), "{err}");
+        let err = invalid(&|c| c.l1.confirmations = 8_191);
+        assert!(err.contains("l1.confirmations") && err.contains("EIP-2935"), "{err}");
+        let err = invalid(&|c| c.l1.chain_id = Some(0));
+        assert!(err.contains("l1.chain_id"), "{err}");
+        let err = Config::parse("[l1]\nconfirmations = -1\n").unwrap_err();
+        assert!(err.contains("confirmations"), "{err}");
     }
 
     #[test]

@@ -155,9 +155,68 @@ impl BuildError {
     }
 }
 
+/// Errors of following the L1 ([`crate::l1_follower`]).
+#[derive(Debug, thiserror::Error)]
+pub enum L1Error {
+    /// The L1 is another chain than `l1.chain_id` says: anchoring to it would name blocks no
+    /// bridge on the intended L1 can find.
+    #[error(
+        "the L1 at {url} has chain id {actual}, but l1.chain_id is {expected}; \
+         point l1.rpc_url at the intended L1 or correct l1.chain_id"
+    )]
+    ChainIdMismatch {
+        /// The L1 endpoint, without its path or credentials.
+        url: String,
+        /// `l1.chain_id`.
+        expected: u64,
+        /// What the L1 answered to `eth_chainId`.
+        actual: u64,
+    },
+    /// A request to the L1 failed: it is down, unreachable or answered an error.
+    #[error("L1 {url}: {method} failed: {message}")]
+    Request {
+        /// The L1 endpoint, without its path or credentials.
+        url: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A request to the L1 got no answer in time.
+    #[error("L1 {url}: {method} got no answer within {timeout:?}")]
+    Timeout {
+        /// The L1 endpoint, without its path or credentials.
+        url: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// How long the follower waited.
+        timeout: std::time::Duration,
+    },
+    /// The L1 answered no block for a number at or below the head it reported (a load
+    /// balancer over nodes at different heights).
+    #[error("L1 {url} has no block {number} below its head")]
+    MissingBlock {
+        /// The L1 endpoint, without its path or credentials.
+        url: String,
+        /// The block number asked for.
+        number: u64,
+    },
+}
+
+impl L1Error {
+    /// The failure may pass (the L1 is down, slow or behind): the follower keeps the last
+    /// anchor and asks again at the next interval. Any other failure stops the node.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::ChainIdMismatch { .. })
+    }
+}
+
 /// Errors that stop the node from starting or keep it from running.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The genesis could not be loaded.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
@@ -180,6 +239,9 @@ pub enum NodeError {
     /// Block production stopped.
     #[error("block production stopped: {0}")]
     Build(#[from] BuildError),
+    /// The L1 cannot be followed.
+    #[error(transparent)]
+    L1(#[from] L1Error),
     /// A task of the node died.
     #[error("node task failed: {0}")]
     Task(String),

@@ -247,6 +247,8 @@ impl ChainGenesis {
             access: Default::default(),
             trie_nodes: self.trie_nodes.clone(),
             blobs: Vec::new(),
+            // The genesis block is not anchored.
+            anchor: None,
         }
     }
 }

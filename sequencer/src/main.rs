@@ -37,7 +37,7 @@ fn main() -> eyre::Result<()> {
         (ChainRole::L2, Some(path)) => ChainGenesis::load(path)?,
         (ChainRole::L2, None) => ChainGenesis::dev()?,
         (ChainRole::L1, Some(path)) => ChainGenesis::load_at(path, config.l1.fork.spec())?,
-        (ChainRole::L1, None) => ChainGenesis::dev_l1(config.l1.chain_id, config.l1.fork.spec())?,
+        (ChainRole::L1, None) => ChainGenesis::dev_l1(config.l1.dev_chain_id(), config.l1.fork.spec())?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -18,18 +18,27 @@ use std::{
 /// itself, shows in `sequencer_seconds_since_last_block`.
 static LAST_BLOCK_UNIX_MS: AtomicU64 = AtomicU64::new(0);
 
+/// When the L1 follower last read the L1 head, in milliseconds since the Unix epoch (0: never),
+/// read at each scrape for `sequencer_l1_follower_lag_seconds`, which grows while the L1 is
+/// unreachable.
+static LAST_L1_CONTACT_UNIX_MS: AtomicU64 = AtomicU64::new(0);
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Sets `sequencer_seconds_since_last_block` from the producer's last report; run before each
-/// render.
+/// Sets `sequencer_seconds_since_last_block` from the producer's last report, and
+/// `sequencer_l1_follower_lag_seconds` from the L1 follower's; run before each render.
 fn update_watchdog() {
     let last = LAST_BLOCK_UNIX_MS.load(Ordering::Relaxed);
     if last != 0 {
         gauge!("sequencer_seconds_since_last_block").set(unix_ms().saturating_sub(last) as f64 / 1e3);
+    }
+    let last = LAST_L1_CONTACT_UNIX_MS.load(Ordering::Relaxed);
+    if last != 0 {
+        gauge!("sequencer_l1_follower_lag_seconds").set(unix_ms().saturating_sub(last) as f64 / 1e3);
     }
 }
 
@@ -131,6 +140,25 @@ fn describe() {
         metrics::Unit::Bytes,
         "Bytes of the filter of absent accounts (bound: database.account_filter_mib)"
     );
+    describe_gauge!(
+        "sequencer_l1_anchor_number",
+        "L1 block number the newest sealed block anchors to (its parent beacon block root)"
+    );
+    describe_gauge!("sequencer_l1_up", "1 while the L1 follower reaches the L1, 0 during an outage");
+    describe_gauge!("sequencer_l1_head", "Number of the L1 head the follower last read");
+    describe_gauge!(
+        "sequencer_l1_confirmed_number",
+        "Number of the newest confirmed L1 block (head less l1.confirmations): the next anchor"
+    );
+    describe_gauge!(
+        "sequencer_l1_follower_lag_seconds",
+        metrics::Unit::Seconds,
+        "Time since the L1 follower last read the L1 head: grows without bound while the L1 is unreachable"
+    );
+    describe_counter!(
+        "sequencer_l1_poll_failures_total",
+        "Rounds in which the L1 follower could not read the L1 (down, slow or behind)"
+    );
     describe_counter!("sequencer_mempool_admitted_total", "Transactions admitted to the pool");
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
@@ -184,6 +212,8 @@ pub struct BlockMetrics {
     pub mempool_transactions: Gauge,
     /// Blocks abandoned on an internal failure.
     pub failures: Counter,
+    /// The L1 block number the head anchors to.
+    pub l1_anchor_number: Gauge,
 }
 
 impl BlockMetrics {
@@ -207,6 +237,38 @@ impl Default for BlockMetrics {
             head_gas_used: gauge!("sequencer_head_gas_used"),
             mempool_transactions: gauge!("sequencer_mempool_transactions"),
             failures: counter!("sequencer_block_failures_total"),
+            l1_anchor_number: gauge!("sequencer_l1_anchor_number"),
+        }
+    }
+}
+
+/// Metrics of the L1 follower.
+#[derive(Clone, Debug)]
+pub struct L1Metrics {
+    /// 1 while the L1 answers, 0 during an outage.
+    pub up: Gauge,
+    /// The L1 head last read.
+    pub head: Gauge,
+    /// The newest confirmed L1 block's number.
+    pub confirmed_number: Gauge,
+    /// Rounds that could not read the L1.
+    pub poll_failures: Counter,
+}
+
+impl L1Metrics {
+    /// Records that the follower read the L1 now, for the lag gauge.
+    pub fn mark_contact(&self) {
+        LAST_L1_CONTACT_UNIX_MS.store(unix_ms(), Ordering::Relaxed);
+    }
+}
+
+impl Default for L1Metrics {
+    fn default() -> Self {
+        Self {
+            up: gauge!("sequencer_l1_up"),
+            head: gauge!("sequencer_l1_head"),
+            confirmed_number: gauge!("sequencer_l1_confirmed_number"),
+            poll_failures: counter!("sequencer_l1_poll_failures_total"),
         }
     }
 }

@@ -1,11 +1,12 @@
-//! Assembles the node from its components and runs it: store, genesis, block producer,
-//! JSON-RPC and metrics. `main` and the end-to-end tests start nodes the same way.
+//! Assembles the node from its components and runs it: store, genesis, block producer, L1
+//! follower, JSON-RPC and metrics. `main` and the end-to-end tests start nodes the same way.
 
 use crate::{
     builder::{BlockProducer, ChainHead, ProducerConfig},
     config::{ChainRole, Config},
-    error::{NodeError, StoreError},
+    error::{L1Error, NodeError, StoreError},
     genesis::ChainGenesis,
+    l1_follower::L1Follower,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
     rpc::{self, BeaconApi, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
@@ -44,6 +45,8 @@ pub struct Node {
     rpc: jsonrpsee::server::ServerHandle,
     metrics_task: tokio::task::JoinHandle<std::io::Result<()>>,
     producer: tokio::task::JoinHandle<Result<(), crate::error::BuildError>>,
+    /// The L1 follower of an L2 node with `l1.rpc_url` set.
+    follower: Option<tokio::task::JoinHandle<Result<(), L1Error>>>,
     shutdown: Arc<AtomicBool>,
     /// The RPC's call executions, stopped with the node.
     executions: Executions,
@@ -52,9 +55,11 @@ pub struct Node {
 }
 
 impl Node {
-    /// Binds the JSON-RPC and metrics ports, opens the store (writing the genesis block into a
-    /// fresh one, refusing one made for another chain), starts block production, JSON-RPC and
-    /// metrics. A failure leaves no task running.
+    /// Binds the JSON-RPC and metrics ports, reaches the L1 an L2 node follows (refusing one
+    /// that is another chain than `l1.chain_id`; one that is down is followed once it answers),
+    /// opens the store (writing the genesis block into a fresh one, refusing one made for
+    /// another chain), starts block production, the L1 follower, JSON-RPC and metrics. A
+    /// failure leaves no task running.
     pub async fn launch(config: &Config, genesis: ChainGenesis) -> Result<Self, NodeError> {
         // The ports first: a port in use stops the node before it claims, reads or writes its
         // database.
@@ -69,6 +74,18 @@ impl Node {
         // nothing.
         let writer_lock = WriterLock::acquire(&url).await?;
         let prometheus = metrics::install_recorder().map_err(|e| NodeError::Metrics(e.to_string()))?;
+        // Before the store: an L1 that is another chain stops the node before it writes anything.
+        let follower = match (config.chain.role, config.l1.rpc_url()?) {
+            (ChainRole::L2, Some(url)) => Some(L1Follower::connect(url, &config.l1).await?),
+            (ChainRole::L2, None) => {
+                tracing::warn!(
+                    target: "node",
+                    "no L1 configured (l1.rpc_url): blocks are not anchored and nothing settles"
+                );
+                None
+            }
+            (ChainRole::L1, _) => None,
+        };
 
         let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
@@ -90,8 +107,27 @@ impl Node {
             .header_by_number(number)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("head block {number} has no header")))?;
+        let head_anchor = match header.parent_beacon_block_root {
+            Some(root) if !root.is_zero() => Some(store.l1_anchor(root).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "head block {number} anchors to {root}, an L1 block of no recorded number"
+                ))
+            })?),
+            _ => None,
+        };
+        if follower.is_some() {
+            warn_if_ahead_of_clock(header.timestamp);
+        }
         let head = ChainHead { number, hash, header, changed: Arc::from([]) };
-        tracing::info!(target: "node", number, %hash, "resuming from head");
+        let l1_anchor = head_anchor.map(|anchor| anchor.number);
+        tracing::info!(target: "node", number, %hash, l1_anchor, "resuming from head");
+        if follower.is_none() && config.chain.role == ChainRole::L2 && head_anchor.is_some() {
+            tracing::warn!(
+                target: "node",
+                l1_anchor,
+                "the head is anchored but no L1 is configured: new blocks are not, and no bridge takes them"
+            );
+        }
 
         let chain = chain_config(config, genesis.chain_id);
         let pool_head = PoolHead::after(&chain, &head.header);
@@ -138,10 +174,15 @@ impl Node {
             runtime,
         );
         let shutdown = Arc::new(AtomicBool::new(false));
+        let producer = match &follower {
+            Some(follower) => producer.following(follower.confirmed(), head_anchor),
+            None => producer,
+        };
         let producer = {
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
+        let follower = follower.map(|follower| tokio::spawn(follower.run()));
         let beacon = (config.chain.role == ChainRole::L1).then(|| BeaconApi {
             store: store.clone(),
             finalized_depth: config.l1.finalized_depth,
@@ -162,6 +203,7 @@ impl Node {
             rpc,
             metrics_task,
             producer,
+            follower,
             shutdown,
             executions,
             writer_lock: Some(writer_lock),
@@ -182,9 +224,20 @@ impl Node {
                 None => std::future::pending().await,
             }
         };
+        let follower = async {
+            match self.follower.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             () = signal => Ok(()),
             lost = claim => Err(NodeError::Store(lost)),
+            result = follower => Err(match result {
+                Ok(Ok(())) => NodeError::Task("L1 follower exited".into()),
+                Ok(Err(error)) => NodeError::L1(error),
+                Err(error) => NodeError::Task(format!("L1 follower panicked: {error}")),
+            }),
             result = &mut self.producer => Err(match result {
                 Ok(Ok(())) => NodeError::Task("block producer exited".into()),
                 Ok(Err(error)) => NodeError::Build(error),
@@ -211,10 +264,27 @@ impl Node {
             let _ = (&mut self.producer).await;
         }
         self.metrics_task.abort();
+        if let Some(follower) = self.follower.take() {
+            follower.abort();
+        }
         self.store.close().await;
         if let Some(lock) = self.writer_lock.take() {
             lock.release().await;
         }
+    }
+}
+
+/// Says so when the head's timestamp is ahead of the wall clock (blocks sealed under a second
+/// apart without an L1): following an L1, the next block waits for the clock to pass it.
+fn warn_if_ahead_of_clock(head_timestamp: u64) {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    if head_timestamp > now {
+        tracing::warn!(
+            target: "node",
+            ahead_seconds = head_timestamp - now,
+            "the head's timestamp is ahead of the clock: no block is sealed until the clock passes it"
+        );
     }
 }
 

@@ -19,7 +19,7 @@
 //! component takes a type parameter, not a `dyn` reader.
 
 use super::{BlockRecord, GenesisStatus, LogQuery, StoredTransaction};
-use crate::error::StoreError;
+use crate::{error::StoreError, l1_follower::L1Block};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::Log;
@@ -42,6 +42,11 @@ pub trait BlockReader: Send + Sync {
 
     /// The hash of block `number`.
     fn block_hash(&self, number: u64) -> impl Future<Output = Result<Option<B256>, StoreError>> + Send;
+
+    /// The L1 block that sealed blocks name by `hash` as their anchor (`parent_beacon_block_root`),
+    /// with the number and timestamp recorded when the first of them was committed. `None` for a
+    /// hash no block anchors to, the zero root of unanchored blocks among them.
+    fn l1_anchor(&self, hash: B256) -> impl Future<Output = Result<Option<L1Block>, StoreError>> + Send;
 
     /// What block `number` read from and changed in the state, as its builder recorded them:
     /// what a trace of the block needs besides its transactions. `None` for an unknown block

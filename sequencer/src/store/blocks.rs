@@ -1,12 +1,12 @@
-//! Sealed blocks: their headers, hashes and state records, and the commit that writes a block
-//! with everything it holds.
+//! Sealed blocks: their headers, hashes, state records and L1 anchors, and the commit that
+//! writes a block with everything it holds.
 
 use super::{
     BlockReader, BlockRecord, ChainWriter, GenesisStatus, Store, accounts, blobs, genesis,
     records::{b256, decode_header},
     sql, transactions, trie_nodes,
 };
-use crate::error::StoreError;
+use crate::{error::StoreError, l1_follower::L1Block};
 use alloy_consensus::Header;
 use alloy_primitives::B256;
 use sqlx::Row;
@@ -45,6 +45,14 @@ impl ChainWriter for Store {
         accounts::write_state_changes(&mut tx, self.backend, &block.changes).await?;
         trie_nodes::write(&mut tx, self.backend, &block.trie_nodes).await?;
         blobs::write(&mut tx, number, &block.blobs).await?;
+        if let Some(anchor) = &block.anchor {
+            sqlx::query(sql::INSERT_L1_ANCHOR)
+                .bind(anchor.hash.to_vec())
+                .bind(anchor.number as i64)
+                .bind(anchor.timestamp as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -70,6 +78,18 @@ impl BlockReader for Store {
     async fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         let row = sqlx::query(sql::BLOCK_HASH).bind(number as i64).fetch_optional(&self.readers).await?;
         row.map(|row| b256(&row, 0)).transpose()
+    }
+
+    async fn l1_anchor(&self, hash: B256) -> Result<Option<L1Block>, StoreError> {
+        let row = sqlx::query(sql::L1_ANCHOR).bind(hash.to_vec()).fetch_optional(&self.readers).await?;
+        row.map(|row| {
+            Ok(L1Block {
+                number: row.try_get::<i64, _>(0)? as u64,
+                hash,
+                timestamp: row.try_get::<i64, _>(1)? as u64,
+            })
+        })
+        .transpose()
     }
 
     async fn block_state(&self, number: u64) -> Result<Option<(StateAccess, StateChanges)>, StoreError> {

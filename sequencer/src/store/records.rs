@@ -1,7 +1,7 @@
 //! The rows the store writes and reads, as typed records.
 
 use crate::error::StoreError;
-use crate::mempool::blobs::BlobRecord;
+use crate::{l1_follower::L1Block, mempool::blobs::BlobRecord};
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, TxEnvelope, TxType};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::U256;
@@ -27,6 +27,9 @@ pub struct BlockRecord {
     pub trie_nodes: Vec<CommittedNode>,
     /// The blobs of the block's blob transactions, in block order (the L1 role only).
     pub blobs: Vec<BlobRecord>,
+    /// The L1 block the header's `parent_beacon_block_root` names, recorded with its number
+    /// and timestamp; `None` for an unanchored block (zero root).
+    pub anchor: Option<L1Block>,
 }
 
 /// A transaction included in a block, with its outcome.

@@ -44,6 +44,14 @@ pub(super) const BLOCK_HASH: &str = "SELECT hash FROM blocks WHERE number = $1";
 /// What a block read from and changed in the state.
 pub(super) const BLOCK_STATE: &str = "SELECT state_access, state_changes FROM blocks WHERE number = $1";
 
+// l1_anchors: the L1 blocks the chain's blocks anchor to.
+
+/// Records an L1 anchor (once: consecutive blocks share one).
+pub(super) const INSERT_L1_ANCHOR: &str = "INSERT INTO l1_anchors (hash, number, block_timestamp) \
+     VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING";
+/// An L1 anchor's number and timestamp by its hash.
+pub(super) const L1_ANCHOR: &str = "SELECT number, block_timestamp FROM l1_anchors WHERE hash = $1";
+
 // transactions and logs: the receipts' parts.
 
 /// The columns [`StoredTransaction::from_row`](super::StoredTransaction) reads, in its order,

@@ -2,6 +2,7 @@
 //! PostgreSQL (a throwaway server started by the tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, unreachable_pub)]
 
+mod anchoring;
 mod anvil;
 mod bridge;
 mod calls;

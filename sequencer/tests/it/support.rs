@@ -13,6 +13,7 @@ use sequencer::{
     node::Node,
 };
 use std::{
+    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
@@ -53,9 +54,33 @@ pub fn l1_config(datadir: &Path) -> Config {
 
 /// Launches a dev L1 in this process.
 pub async fn launch_l1(datadir: &Path) -> Node {
-    let config = l1_config(datadir);
+    launch_l1_at(datadir, "127.0.0.1:0".parse().unwrap()).await
+}
+
+/// Launches a dev L1 in this process, serving JSON-RPC at `addr`.
+pub async fn launch_l1_at(datadir: &Path, addr: SocketAddr) -> Node {
+    let mut config = l1_config(datadir);
+    config.rpc.http_addr = addr;
     let genesis = ChainGenesis::dev_l1(DEV_L1_CHAIN_ID, config.l1.fork.spec()).unwrap();
     Node::launch(&config, genesis).await.unwrap()
+}
+
+/// The dev configuration of `config` (200 ms blocks, so one a second while it follows an L1),
+/// following the L1 at `l1` (chain id checked), anchoring `confirmations` blocks behind its
+/// head and reading it every 100 ms.
+pub fn following_config(
+    datadir: &Path,
+    database_url: Option<String>,
+    l1: SocketAddr,
+    confirmations: u64,
+) -> Config {
+    let mut config = config(datadir, database_url, 200);
+    config.l1.rpc_url = Some(format!("http://{l1}"));
+    config.l1.chain_id = Some(DEV_L1_CHAIN_ID);
+    config.l1.confirmations = confirmations;
+    config.l1.poll_interval_ms = 100;
+    config.validate(true).unwrap();
+    config
 }
 
 /// Launches a dev node in this process.
