@@ -183,6 +183,7 @@ impl BlockProducer {
     /// of running without a builder.
     pub fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<(), BuildError> {
         let mut next = Instant::now() + self.config.block_time;
+        let mut waiting_for_l1 = false;
         while !shutdown.load(Ordering::Relaxed) {
             let now = Instant::now();
             if now < next {
@@ -193,6 +194,15 @@ impl BlockProducer {
                 std::thread::sleep(wait.min(Duration::from_millis(50)));
                 continue;
             }
+            if self.awaits_first_anchor() {
+                if !waiting_for_l1 {
+                    tracing::warn!(target: "builder", "waiting for the L1's first confirmed block: no block is sealed unanchored while an L1 is configured");
+                    waiting_for_l1 = true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            waiting_for_l1 = false;
             next += self.config.block_time;
             if next < now {
                 // We fell behind (a slow block): keep the cadence instead of bursting.
@@ -469,6 +479,12 @@ impl BlockProducer {
             (Some(confirmed), _) => Some(confirmed),
             (None, current) => current,
         }
+    }
+
+    /// Whether the chain follows an L1 but has no anchor yet (a fresh chain whose L1 has not
+    /// answered): a block sealed now could never settle, so none is.
+    fn awaits_first_anchor(&self) -> bool {
+        self.l1.is_some() && self.next_anchor().is_none()
     }
 
     /// Following an L1, how long until the wall clock reaches the next block's timestamp, the
