@@ -175,10 +175,34 @@ fn blob_tx(
         max_fee_per_blob_gas,
         input,
     };
+    sign_blob_tx(signer, tx, sidecar)
+}
+
+/// `tx` signed by `signer`, in network form with `sidecar`.
+fn sign_blob_tx(
+    signer: &alloy_signer_local::PrivateKeySigner,
+    tx: TxEip4844,
+    sidecar: BlobTransactionSidecarVariant,
+) -> Bytes {
     sign(
         signer,
         TxEip4844Variant::TxEip4844WithSidecar(TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar)),
     )
+}
+
+/// An `eth_call` to EXECUTE with `input`, naming `blob_hashes` (`blobVersionedHashes`) when
+/// given: a blob transaction's call.
+fn execute_request(input: &Bytes, blob_hashes: Option<Vec<B256>>) -> alloy_rpc_types_eth::TransactionRequest {
+    let mut request = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS)
+        .input(input.clone().into());
+    request.blob_versioned_hashes = blob_hashes;
+    request
+}
+
+/// EXECUTE's answer, as a word.
+fn answer(verified: bool) -> Bytes {
+    Bytes::from(U256::from(verified as u8).to_be_bytes::<32>())
 }
 
 /// A sidecar with EIP-4844 blob proofs of `blobs`.
@@ -230,6 +254,46 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
         &bindings,
         &blob_envelope(&hashes),
     );
+    // One eth_call naming the blobs checks the batch, with the blobs the node holds: none yet.
+    let call = |blob_hashes: Option<Vec<B256>>| {
+        let (l1, request) = (l1.clone(), execute_request(&input, blob_hashes));
+        async move { l1.call(request).await.unwrap() }
+    };
+    assert_eq!(call(Some(hashes.clone())).await, answer(false), "EXECUTE read blobs the node does not hold");
+    // Pooled: a blob transaction queued behind a nonce gap carries them.
+    let other = sidecar_of(&[vec![0u8; 131_072]]);
+    let holder = dev_signer(4);
+    let queued = blob_tx(
+        &holder,
+        1,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+        1_000,
+    );
+    let _queued = l1.send_raw_transaction(&queued).await.unwrap();
+    assert_eq!(call(Some(hashes.clone())).await, answer(true), "EXECUTE did not read the pooled blobs");
+    // Replaced by a transaction carrying another blob, they are gone again.
+    let replacement = TxEip4844 {
+        chain_id: DEV_L1_CHAIN_ID,
+        nonce: 1,
+        gas_limit: 100_000,
+        max_fee_per_gas: 40_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: probe,
+        blob_versioned_hashes: other.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 2_000,
+        ..Default::default()
+    };
+    let replacement =
+        sign_blob_tx(&holder, replacement, BlobTransactionSidecarVariant::Eip4844(other.clone()));
+    let _replacement = l1.send_raw_transaction(&replacement).await.unwrap();
+    assert_eq!(
+        call(Some(hashes.clone())).await,
+        answer(false),
+        "EXECUTE read a replaced transaction's blobs"
+    );
+
     let proposer = dev_signer(2);
     let raw = blob_tx(
         &proposer,
@@ -268,8 +332,23 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
     let (status, _) = get_json(&l1_node, "/eth/v1/beacon/blob_sidecars/99999999").await;
     assert_eq!(status, 404);
 
+    // Stored: the mined transaction's blobs, which no pooled transaction carries now.
+    assert_eq!(call(Some(hashes.clone())).await, answer(true), "EXECUTE did not read the stored blobs");
+    // The call's own hashes are what EXECUTE may read, as a transaction's.
+    assert_eq!(call(Some(other.versioned_hashes().collect())).await, answer(false));
+    assert_eq!(call(None).await, answer(false));
+    // The estimate is what the call needs.
+    let gas = l1.estimate_gas(execute_request(&input, Some(hashes.clone()))).await.unwrap();
+    assert!(gas > 50_000 + 10_000 * hashes.len() as u64, "{gas}");
+    let with_gas = execute_request(&input, Some(hashes.clone())).gas_limit(gas);
+    assert_eq!(l1.call(with_gas).await.unwrap(), answer(true));
+    let short = execute_request(&input, Some(hashes.clone())).gas_limit(gas - 1);
+    assert!(l1.call(short).await.is_err(), "EXECUTE answered below its cost");
+    // The L2 refuses blob calls as it refuses blob transactions.
+    let error = l2.call(execute_request(&input, Some(hashes.clone()))).await.unwrap_err().to_string();
+    assert!(error.contains("blob transactions are not accepted on L2"), "{error}");
+
     // A blob transaction that names blobs it does not carry answers false.
-    let other = sidecar_of(&[vec![0u8; 131_072]]);
     let raw = blob_tx(
         &proposer,
         1,
@@ -356,11 +435,13 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
     let error = l2.send_raw_transaction(&l2_blob).await.unwrap_err().to_string();
     assert!(error.contains("blob transactions are not accepted on L2"), "{error}");
 
-    // Restarted, the dev L1 keeps its blobs.
+    // Restarted, the dev L1 keeps its blobs, and calls read them.
     l1_node.stop().await;
     let l1_node = launch_l1(l1_dir.path()).await;
     let (_, sidecars) = get_json(&l1_node, &format!("/eth/v1/beacon/blob_sidecars/{number}")).await;
     assert_eq!(sidecars["data"].as_array().unwrap().len(), blobs.len());
+    let l1 = provider(&l1_node);
+    assert_eq!(l1.call(execute_request(&input, Some(hashes))).await.unwrap(), answer(true));
     l1_node.stop().await;
     l2_node.stop().await;
 }
