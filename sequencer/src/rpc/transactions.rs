@@ -215,7 +215,7 @@ impl EthTransactionsApiServer for EthRpc {
             let first = self.store.first_log_index(stored.block_number, stored.index).await?;
             first.ok_or(RpcError::MissingLogs(hash))?
         };
-        Ok(Some(convert::receipt(&header, header.hash_slow(), &stored, first_log_index)))
+        Ok(Some(convert::receipt(&self.chain, &header, header.hash_slow(), &stored, first_log_index)))
     }
 
     async fn transaction_by_hash_and_index(

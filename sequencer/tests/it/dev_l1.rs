@@ -7,12 +7,15 @@ use crate::support::{
 use alloy_consensus::{TxEip1559, TxEip4844, TxEip4844Variant, TxEip4844WithSidecar};
 use alloy_eips::BlockNumberOrTag;
 use alloy_eips::{
-    eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
+    eip4844::{
+        Blob, BlobTransactionSidecar, DATA_GAS_PER_BLOB, calc_blob_gasprice, env_settings::EnvKzgSettings,
+    },
     eip7594::BlobTransactionSidecarVariant,
+    eip7840::BlobParams,
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_provider::{Provider, RootProvider};
-use sequencer::rpc::TraceResponse;
+use sequencer::{genesis::ChainGenesis, node::Node, rpc::TraceResponse};
 use std::time::{Duration, Instant};
 use trace_builder::{
     Bindings, L1Anchor,
@@ -444,4 +447,116 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
     assert_eq!(l1.call(execute_request(&input, Some(hashes))).await.unwrap(), answer(true));
     l1_node.stop().await;
     l2_node.stop().await;
+}
+
+/// The excess blob gas of the fee test's genesis: Osaka's update fraction (5,007,716) prices
+/// blob gas at 7 wei with it and Cancun's (3,338,477) at 19, so that a blob fee computed by the
+/// wrong schedule shows. (With zero excess every schedule answers the minimum, 1 wei.)
+const GENESIS_EXCESS_BLOB_GAS: u64 = 10_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_fees_on_the_dev_l1_follow_the_forks_blob_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::l1_config(dir.path());
+    let mut genesis: alloy_genesis::Genesis =
+        serde_json::from_str(sequencer::genesis::DEV_GENESIS_JSON).unwrap();
+    genesis.config.chain_id = DEV_L1_CHAIN_ID;
+    genesis.excess_blob_gas = Some(GENESIS_EXCESS_BLOB_GAS);
+    let genesis = ChainGenesis::from_genesis_at(genesis, config.l1.fork.spec()).unwrap();
+    let node = Node::launch(&config, genesis).await.unwrap();
+    let l1 = provider(&node);
+    let schedule = BlobParams::osaka();
+    assert_ne!(schedule.calc_blob_fee(GENESIS_EXCESS_BLOB_GAS), calc_blob_gasprice(GENESIS_EXCESS_BLOB_GAS));
+
+    // eth_config: the fork's blob schedule (EIP-7840), and EXECUTE among the precompiles.
+    let fork_config: serde_json::Value = l1.raw_request("eth_config".into(), ()).await.unwrap();
+    let current = &fork_config["current"];
+    assert_eq!(
+        current["blobSchedule"],
+        serde_json::json!({
+            "target": schedule.target_blob_count,
+            "max": schedule.max_blob_count,
+            "baseFeeUpdateFraction": schedule.update_fraction,
+        }),
+        "{fork_config}"
+    );
+    assert_eq!(
+        current["precompiles"]["EXECUTE"],
+        serde_json::json!(trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS),
+        "{fork_config}"
+    );
+
+    // Two senders' blob transactions, of six blobs and of three.
+    let blobs_from =
+        |first: u8, count: u8| (first..first + count).map(|byte| vec![byte; 131_072]).collect::<Vec<_>>();
+    let mut sent = Vec::new();
+    for (signer, blobs) in [(dev_signer(2), blobs_from(1, 6)), (dev_signer(5), blobs_from(7, 3))] {
+        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar_of(&blobs));
+        let raw = blob_tx(&signer, 0, Address::repeat_byte(0x42), Bytes::new(), sidecar, 1_000);
+        sent.push((*l1.send_raw_transaction(&raw).await.unwrap().tx_hash(), blobs.len() as u64));
+    }
+    let header = |number: u64| {
+        let l1 = l1.clone();
+        async move {
+            l1.get_block_by_number(BlockNumberOrTag::Number(number)).await.unwrap().unwrap().header.inner
+        }
+    };
+
+    // Receipts: the blob gas, priced by the block's excess under the fork's schedule, and what
+    // the sender paid.
+    let mut newest = 0;
+    for (hash, blobs) in sent {
+        let receipt = wait_receipt(&l1, hash).await;
+        assert!(receipt.status());
+        let number = receipt.block_number.unwrap();
+        newest = newest.max(number);
+        let excess = header(number).await.excess_blob_gas.unwrap();
+        let blob_gas_price = schedule.calc_blob_fee(excess);
+        assert_eq!(receipt.blob_gas_used, Some(DATA_GAS_PER_BLOB * blobs));
+        assert_eq!(receipt.blob_gas_price, Some(blob_gas_price), "block {number}, excess blob gas {excess}");
+        let before = l1.get_balance(receipt.from).number(number - 1).await.unwrap();
+        let after = l1.get_balance(receipt.from).number(number).await.unwrap();
+        let paid = u128::from(receipt.gas_used) * receipt.effective_gas_price
+            + u128::from(DATA_GAS_PER_BLOB * blobs) * blob_gas_price;
+        assert_eq!(before - after, U256::from(paid));
+    }
+
+    // eth_feeHistory: each block's blob base fee and blob gas use, and the next block's fee.
+    let history = l1.get_fee_history(newest, BlockNumberOrTag::Number(newest), &[]).await.unwrap();
+    assert_eq!(history.oldest_block, 1);
+    assert_eq!(history.base_fee_per_blob_gas.len() as u64, newest + 1);
+    let mut blob_gas_used = 0;
+    for number in 1..=newest {
+        let at = (number - 1) as usize;
+        let header = header(number).await;
+        blob_gas_used += header.blob_gas_used.unwrap();
+        assert_eq!(
+            history.base_fee_per_blob_gas[at],
+            schedule.calc_blob_fee(header.excess_blob_gas.unwrap())
+        );
+        let ratio = header.blob_gas_used.unwrap() as f64 / schedule.max_blob_gas_per_block() as f64;
+        assert_eq!(history.blob_gas_used_ratio[at], ratio, "block {number}");
+    }
+    assert_eq!(blob_gas_used, 9 * DATA_GAS_PER_BLOB, "the history covers both transactions");
+    let next_fee = |last: &alloy_consensus::Header| {
+        schedule.calc_blob_fee(schedule.next_block_excess_blob_gas_osaka(
+            last.excess_blob_gas.unwrap(),
+            last.blob_gas_used.unwrap(),
+            last.base_fee_per_gas.unwrap(),
+        ))
+    };
+    assert_eq!(history.base_fee_per_blob_gas[newest as usize], next_fee(&header(newest).await));
+
+    // eth_blobBaseFee: the next block's, read while the head stands still.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let head = l1.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap().header.inner;
+        let fee = l1.get_blob_base_fee().await.unwrap();
+        if l1.get_block_number().await.unwrap() == head.number {
+            assert_eq!(fee, next_fee(&head), "after block {}", head.number);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the head never stood still for three requests");
+    }
+    node.stop().await;
 }
