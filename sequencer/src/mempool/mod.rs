@@ -339,7 +339,7 @@ impl Mempool {
     /// under the lock: not the transaction and its whole sidecar.
     pub fn blob(&self, versioned_hash: &B256) -> Option<alloy_primitives::Bytes> {
         let pool = self.inner.lock();
-        let hash = pool.by_blob.get(versioned_hash)?;
+        let hash = pool.by_blob.get(versioned_hash)?.first()?;
         let (sender, nonce) = pool.by_hash.get(hash)?;
         let tx = pool.senders.get(sender)?.txs.get(nonce)?.tx.inner();
         let index = tx.blob_versioned_hashes()?.iter().position(|hash| hash == versioned_hash)?;

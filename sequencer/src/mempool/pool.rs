@@ -59,8 +59,9 @@ pub(super) struct Pool {
     pub(super) head: PoolHead,
     pub(super) senders: HashMap<Address, SenderTxs>,
     pub(super) by_hash: HashMap<B256, (Address, u64)>,
-    /// Pooled blob transactions by the versioned hash of each of their blobs.
-    pub(super) by_blob: HashMap<B256, B256>,
+    /// The pooled blob transactions carrying each blob, by versioned hash (usually one; a blob
+    /// posted again, or by two senders, stays found until the last of them goes).
+    pub(super) by_blob: HashMap<B256, Vec<B256>>,
     /// Pooled transactions carrying an authorization signed by each authority.
     authorizations: HashMap<Address, usize>,
     /// Each sender's last pending transaction: the ones eviction may take without opening a gap.
@@ -263,7 +264,10 @@ impl Pool {
         self.bytes += tx.size;
         self.by_hash.insert(tx.hash, (sender, tx.tx.inner().nonce()));
         for blob in tx.tx.inner().blob_versioned_hashes().unwrap_or_default() {
-            self.by_blob.insert(*blob, tx.hash);
+            let carriers = self.by_blob.entry(*blob).or_default();
+            if !carriers.contains(&tx.hash) {
+                carriers.push(tx.hash);
+            }
         }
         entry.txs.insert(tx.tx.inner().nonce(), tx);
         self.reclassify(sender);
@@ -290,8 +294,11 @@ impl Pool {
         self.bytes -= tx.size;
         self.by_hash.remove(&tx.hash);
         for blob in tx.tx.inner().blob_versioned_hashes().unwrap_or_default() {
-            if self.by_blob.get(blob) == Some(&tx.hash) {
-                self.by_blob.remove(blob);
+            if let Entry::Occupied(mut carriers) = self.by_blob.entry(*blob) {
+                carriers.get_mut().retain(|carrier| *carrier != tx.hash);
+                if carriers.get().is_empty() {
+                    carriers.remove();
+                }
             }
         }
         for authority in &tx.authorities {

@@ -1038,3 +1038,48 @@ mod properties {
         }
     }
 }
+
+/// A blob transaction from `from` in network form, carrying one blob per byte of `blobs`, each
+/// filled with it, with EIP-4844 blob proofs; its tip is a tenth of `max_fee` and its blob fee
+/// cap is `max_fee`.
+fn blob_tx(from: u8, nonce: u64, max_fee: u128, blobs: &[u8]) -> Recovered<TxEnvelope> {
+    use alloy_consensus::{TxEip4844, TxEip4844Variant, TxEip4844WithSidecar};
+    use alloy_eips::{
+        eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
+        eip7594::BlobTransactionSidecarVariant,
+    };
+    let blobs = blobs.iter().map(|byte| Blob::repeat_byte(*byte)).collect();
+    let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(blobs, EnvKzgSettings::Default.get())
+        .expect("blobs of small bytes are field elements");
+    let tx = TxEip4844 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: max_fee / 10,
+        // Distinct per sender: the test signature is shared, so the hash must differ by content.
+        to: sender(from),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: max_fee,
+        ..Default::default()
+    };
+    let tx = TxEip4844WithSidecar::from_tx_and_sidecar(tx, BlobTransactionSidecarVariant::Eip4844(sidecar));
+    let signed = TxEip4844Variant::TxEip4844WithSidecar(tx).into_signed(Signature::test_signature());
+    Recovered::new_unchecked(TxEnvelope::from(signed), sender(from))
+}
+
+#[test]
+fn a_pooled_blob_is_found_while_any_pooled_transaction_carries_it() {
+    let chain = ChainConfig::l1(CHAIN_ID, revm::primitives::hardfork::SpecId::OSAKA);
+    let pool = Mempool::new(PoolConfig::default(), &chain, head());
+    let first = blob_tx(1, 0, 100, &[7]);
+    let hash = first.blob_versioned_hashes().unwrap()[0];
+    pool.add(first, rich(0)).unwrap();
+    // A second sender posts the same blob, then replaces its transaction by one carrying
+    // another: the first sender's transaction still carries the blob.
+    pool.add(blob_tx(2, 0, 100, &[7]), rich(0)).unwrap();
+    pool.add(blob_tx(2, 0, 200, &[8]), rich(0)).unwrap();
+    assert_eq!(pool.blob(&hash), Some(Bytes::from(vec![7u8; 131_072])));
+    pool.add(blob_tx(1, 0, 200, &[9]), rich(0)).unwrap();
+    assert_eq!(pool.blob(&hash), None);
+}

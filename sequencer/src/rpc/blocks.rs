@@ -74,7 +74,7 @@ impl EthBlocksApiServer for EthRpc {
             transactions
                 .iter()
                 .map(|stored| {
-                    let receipt = convert::receipt(&header, block_hash, stored, first_log_index);
+                    let receipt = convert::receipt(&self.chain, &header, block_hash, stored, first_log_index);
                     first_log_index += stored.record.receipt.logs().len() as u64;
                     receipt
                 })

@@ -2,9 +2,9 @@
 
 use crate::store::StoredTransaction;
 use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _, TxEnvelope, transaction::Recovered};
-use alloy_eips::eip4844::calc_blob_gasprice;
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::{Block, BlockTransactions, Log, Transaction, TransactionReceipt};
+use trace_builder::ChainConfig;
 
 /// A block with transaction hashes, or full transactions when `full`.
 pub(super) fn block(header: Header, transactions: &[StoredTransaction], full: bool) -> Block {
@@ -70,9 +70,11 @@ pub(super) fn pending_transaction(tx: Recovered<TxEnvelope>) -> Transaction {
     }
 }
 
-/// The receipt of `stored`, mined in the block of `header` (whose hash is `block_hash`), whose
-/// first log has the block-wide index `first_log_index`.
+/// The receipt of `stored`, mined in the block of `header` (whose hash is `block_hash`) on
+/// `chain`, whose first log has the block-wide index `first_log_index`. A blob transaction's
+/// blob gas price is the block's blob base fee by the fork's schedule.
 pub(super) fn receipt(
+    chain: &ChainConfig,
     header: &Header,
     block_hash: B256,
     stored: &StoredTransaction,
@@ -100,7 +102,8 @@ pub(super) fn receipt(
         gas_used: stored.record.gas_used,
         effective_gas_price: stored.transaction.effective_gas_price(header.base_fee_per_gas),
         blob_gas_used,
-        blob_gas_price: blob_gas_used.and(header.excess_blob_gas.map(calc_blob_gasprice)),
+        blob_gas_price: blob_gas_used
+            .and(header.excess_blob_gas.map(|excess_blob_gas| chain.blob_base_fee(excess_blob_gas))),
         from: stored.record.sender,
         to: stored.transaction.to(),
         contract_address: stored.record.contract_address,

@@ -90,9 +90,13 @@ pub enum RpcError {
     /// `eth_createAccessList` found no fixed point.
     #[error("access list did not settle")]
     AccessListUnsettled,
-    /// The request names blob versioned hashes.
+    /// The request names blob versioned hashes on the L2, which takes no blob transaction.
     #[error("transaction type not supported: blob transactions are not accepted on L2")]
     BlobTransactionsUnsupported,
+    /// The request names blob versioned hashes for a method that builds its transactions
+    /// without a sidecar (on the dev L1: `eth_simulateV1`, `eth_fillTransaction`).
+    #[error("transaction type not supported: {0} takes no blob transaction")]
+    BlobTransactionsUnsupportedBy(&'static str),
     /// A run on the RPC's own thread needed the database or more time; never answered, the
     /// request starts again on a blocking thread.
     #[error("needs the database or more time")]
@@ -331,6 +335,7 @@ impl From<RpcError> for ErrorObjectOwned {
             | InsufficientFundsForTransfer
             | AccessListUnsettled
             | BlobTransactionsUnsupported
+            | BlobTransactionsUnsupportedBy(_)
             | FellShort
             | ExecutionTimeout(_)
             | ExecutionAborted

@@ -3,6 +3,12 @@
 //!
 //! The chain runs one fork from genesis for its whole life, so the current configuration is
 //! active from time 0 and none is scheduled next.
+//!
+//! The blob schedule (EIP-7840) is the fork's on a chain that takes blob transactions (the dev
+//! L1). The L2 refuses them: its schedule says so with a target and a maximum of zero blobs per
+//! block, and keeps the fork's update fraction, which prices its blob gas as its headers and
+//! `BLOBBASEFEE` do (no excess: the minimum, 1 wei). On the dev L1, EXECUTE is listed among the
+//! precompiles.
 
 use super::{error::RpcError, eth::EthRpc};
 use crate::store::BlockReader;
@@ -84,15 +90,21 @@ const PRECOMPILE_NAMES: [(u16, &str); 18] = [
     (0x100, "P256VERIFY"),
 ];
 
+/// EXECUTE's name among the precompiles (EIP-8079 names none).
+const EXECUTE_NAME: &str = "EXECUTE";
+
 impl ForkConfig {
     /// The configuration of `chain`, whose genesis block hashes to `genesis`.
     fn of(chain: &ChainConfig, genesis: alloy_primitives::B256) -> Self {
         let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(chain.spec));
-        let precompiles = PRECOMPILE_NAMES
+        let mut precompiles: BTreeMap<_, _> = PRECOMPILE_NAMES
             .iter()
             .map(|&(address, name)| (name, Address::left_padding_from(&address.to_be_bytes())))
             .filter(|(_, address)| precompiles.contains(address))
             .collect();
+        if let Some(execute) = &chain.execute {
+            precompiles.insert(EXECUTE_NAME, execute.address);
+        }
         // The system contracts the block executor calls under this fork. Deposits are an L1
         // matter: the chain has no deposit contract.
         let mut system_contracts = BTreeMap::new();
@@ -106,12 +118,17 @@ impl ForkConfig {
             system_contracts
                 .insert("CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS", CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS);
         }
+        let (target, max) = if chain.blob_transactions {
+            (chain.blob_params.target_blob_count, chain.blob_params.max_blob_count)
+        } else {
+            (0, 0)
+        };
         Self {
             activation_time: 0,
             blob_schedule: BlobSchedule {
                 base_fee_update_fraction: chain.blob_params.update_fraction,
-                max: chain.blob_params.max_blob_count,
-                target: chain.blob_params.target_blob_count,
+                max,
+                target,
             },
             chain_id: U64::from(chain.chain_id),
             // EIP-6122's fork hash: the CRC32 of the genesis hash, then of each fork activated

@@ -15,7 +15,7 @@
 //! suggestion and an estimate of the gas. Nothing is signed.
 
 use super::{
-    call::{EthCallApiServer, request_input},
+    call::{EthCallApiServer, refuse_blobs, request_input},
     convert,
     error::RpcError,
     eth::{Admission, EthRpc},
@@ -145,7 +145,8 @@ impl EthTransactionsApiServer for EthRpc {
         ext: &jsonrpsee::Extensions,
         mut request: TransactionRequest,
     ) -> Result<FilledTransaction, RpcError> {
-        // Refuses blob transactions and disagreeing `data` and `input`, as a call would.
+        // Refuses blob transactions (it fills no sidecar) and disagreeing `data` and `input`.
+        refuse_blobs(&request, &self.chain, "eth_fillTransaction")?;
         request.input = request_input(&request)?.into();
         match request.chain_id {
             Some(chain_id) if chain_id != self.chain.chain_id => {
@@ -214,7 +215,7 @@ impl EthTransactionsApiServer for EthRpc {
             let first = self.store.first_log_index(stored.block_number, stored.index).await?;
             first.ok_or(RpcError::MissingLogs(hash))?
         };
-        Ok(Some(convert::receipt(&header, header.hash_slow(), &stored, first_log_index)))
+        Ok(Some(convert::receipt(&self.chain, &header, header.hash_slow(), &stored, first_log_index)))
     }
 
     async fn transaction_by_hash_and_index(

@@ -7,12 +7,15 @@ use crate::support::{
 use alloy_consensus::{TxEip1559, TxEip4844, TxEip4844Variant, TxEip4844WithSidecar};
 use alloy_eips::BlockNumberOrTag;
 use alloy_eips::{
-    eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
+    eip4844::{
+        Blob, BlobTransactionSidecar, DATA_GAS_PER_BLOB, calc_blob_gasprice, env_settings::EnvKzgSettings,
+    },
     eip7594::BlobTransactionSidecarVariant,
+    eip7840::BlobParams,
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_provider::{Provider, RootProvider};
-use sequencer::rpc::TraceResponse;
+use sequencer::{genesis::ChainGenesis, node::Node, rpc::TraceResponse};
 use std::time::{Duration, Instant};
 use trace_builder::{
     Bindings, L1Anchor,
@@ -175,10 +178,34 @@ fn blob_tx(
         max_fee_per_blob_gas,
         input,
     };
+    sign_blob_tx(signer, tx, sidecar)
+}
+
+/// `tx` signed by `signer`, in network form with `sidecar`.
+fn sign_blob_tx(
+    signer: &alloy_signer_local::PrivateKeySigner,
+    tx: TxEip4844,
+    sidecar: BlobTransactionSidecarVariant,
+) -> Bytes {
     sign(
         signer,
         TxEip4844Variant::TxEip4844WithSidecar(TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar)),
     )
+}
+
+/// An `eth_call` to EXECUTE with `input`, naming `blob_hashes` (`blobVersionedHashes`) when
+/// given: a blob transaction's call.
+fn execute_request(input: &Bytes, blob_hashes: Option<Vec<B256>>) -> alloy_rpc_types_eth::TransactionRequest {
+    let mut request = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS)
+        .input(input.clone().into());
+    request.blob_versioned_hashes = blob_hashes;
+    request
+}
+
+/// EXECUTE's answer, as a word.
+fn answer(verified: bool) -> Bytes {
+    Bytes::from(U256::from(verified as u8).to_be_bytes::<32>())
 }
 
 /// A sidecar with EIP-4844 blob proofs of `blobs`.
@@ -230,6 +257,46 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
         &bindings,
         &blob_envelope(&hashes),
     );
+    // One eth_call naming the blobs checks the batch, with the blobs the node holds: none yet.
+    let call = |blob_hashes: Option<Vec<B256>>| {
+        let (l1, request) = (l1.clone(), execute_request(&input, blob_hashes));
+        async move { l1.call(request).await.unwrap() }
+    };
+    assert_eq!(call(Some(hashes.clone())).await, answer(false), "EXECUTE read blobs the node does not hold");
+    // Pooled: a blob transaction queued behind a nonce gap carries them.
+    let other = sidecar_of(&[vec![0u8; 131_072]]);
+    let holder = dev_signer(4);
+    let queued = blob_tx(
+        &holder,
+        1,
+        probe,
+        Bytes::new(),
+        BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+        1_000,
+    );
+    let _queued = l1.send_raw_transaction(&queued).await.unwrap();
+    assert_eq!(call(Some(hashes.clone())).await, answer(true), "EXECUTE did not read the pooled blobs");
+    // Replaced by a transaction carrying another blob, they are gone again.
+    let replacement = TxEip4844 {
+        chain_id: DEV_L1_CHAIN_ID,
+        nonce: 1,
+        gas_limit: 100_000,
+        max_fee_per_gas: 40_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: probe,
+        blob_versioned_hashes: other.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 2_000,
+        ..Default::default()
+    };
+    let replacement =
+        sign_blob_tx(&holder, replacement, BlobTransactionSidecarVariant::Eip4844(other.clone()));
+    let _replacement = l1.send_raw_transaction(&replacement).await.unwrap();
+    assert_eq!(
+        call(Some(hashes.clone())).await,
+        answer(false),
+        "EXECUTE read a replaced transaction's blobs"
+    );
+
     let proposer = dev_signer(2);
     let raw = blob_tx(
         &proposer,
@@ -268,8 +335,23 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
     let (status, _) = get_json(&l1_node, "/eth/v1/beacon/blob_sidecars/99999999").await;
     assert_eq!(status, 404);
 
+    // Stored: the mined transaction's blobs, which no pooled transaction carries now.
+    assert_eq!(call(Some(hashes.clone())).await, answer(true), "EXECUTE did not read the stored blobs");
+    // The call's own hashes are what EXECUTE may read, as a transaction's.
+    assert_eq!(call(Some(other.versioned_hashes().collect())).await, answer(false));
+    assert_eq!(call(None).await, answer(false));
+    // The estimate is what the call needs.
+    let gas = l1.estimate_gas(execute_request(&input, Some(hashes.clone()))).await.unwrap();
+    assert!(gas > 50_000 + 10_000 * hashes.len() as u64, "{gas}");
+    let with_gas = execute_request(&input, Some(hashes.clone())).gas_limit(gas);
+    assert_eq!(l1.call(with_gas).await.unwrap(), answer(true));
+    let short = execute_request(&input, Some(hashes.clone())).gas_limit(gas - 1);
+    assert!(l1.call(short).await.is_err(), "EXECUTE answered below its cost");
+    // The L2 refuses blob calls as it refuses blob transactions.
+    let error = l2.call(execute_request(&input, Some(hashes.clone()))).await.unwrap_err().to_string();
+    assert!(error.contains("blob transactions are not accepted on L2"), "{error}");
+
     // A blob transaction that names blobs it does not carry answers false.
-    let other = sidecar_of(&[vec![0u8; 131_072]]);
     let raw = blob_tx(
         &proposer,
         1,
@@ -356,11 +438,125 @@ async fn blob_transactions_carry_an_l2_batch_to_execute_and_the_blob_api_serves_
     let error = l2.send_raw_transaction(&l2_blob).await.unwrap_err().to_string();
     assert!(error.contains("blob transactions are not accepted on L2"), "{error}");
 
-    // Restarted, the dev L1 keeps its blobs.
+    // Restarted, the dev L1 keeps its blobs, and calls read them.
     l1_node.stop().await;
     let l1_node = launch_l1(l1_dir.path()).await;
     let (_, sidecars) = get_json(&l1_node, &format!("/eth/v1/beacon/blob_sidecars/{number}")).await;
     assert_eq!(sidecars["data"].as_array().unwrap().len(), blobs.len());
+    let l1 = provider(&l1_node);
+    assert_eq!(l1.call(execute_request(&input, Some(hashes))).await.unwrap(), answer(true));
     l1_node.stop().await;
     l2_node.stop().await;
+}
+
+/// The excess blob gas of the fee test's genesis: Osaka's update fraction (5,007,716) prices
+/// blob gas at 7 wei with it and Cancun's (3,338,477) at 19, so that a blob fee computed by the
+/// wrong schedule shows. (With zero excess every schedule answers the minimum, 1 wei.)
+const GENESIS_EXCESS_BLOB_GAS: u64 = 10_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_fees_on_the_dev_l1_follow_the_forks_blob_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::l1_config(dir.path());
+    let mut genesis: alloy_genesis::Genesis =
+        serde_json::from_str(sequencer::genesis::DEV_GENESIS_JSON).unwrap();
+    genesis.config.chain_id = DEV_L1_CHAIN_ID;
+    genesis.excess_blob_gas = Some(GENESIS_EXCESS_BLOB_GAS);
+    let genesis = ChainGenesis::from_genesis_at(genesis, config.l1.fork.spec()).unwrap();
+    let node = Node::launch(&config, genesis).await.unwrap();
+    let l1 = provider(&node);
+    let schedule = BlobParams::osaka();
+    assert_ne!(schedule.calc_blob_fee(GENESIS_EXCESS_BLOB_GAS), calc_blob_gasprice(GENESIS_EXCESS_BLOB_GAS));
+
+    // eth_config: the fork's blob schedule (EIP-7840), and EXECUTE among the precompiles.
+    let fork_config: serde_json::Value = l1.raw_request("eth_config".into(), ()).await.unwrap();
+    let current = &fork_config["current"];
+    assert_eq!(
+        current["blobSchedule"],
+        serde_json::json!({
+            "target": schedule.target_blob_count,
+            "max": schedule.max_blob_count,
+            "baseFeeUpdateFraction": schedule.update_fraction,
+        }),
+        "{fork_config}"
+    );
+    assert_eq!(
+        current["precompiles"]["EXECUTE"],
+        serde_json::json!(trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS),
+        "{fork_config}"
+    );
+
+    // Two senders' blob transactions, of six blobs and of three.
+    let blobs_from =
+        |first: u8, count: u8| (first..first + count).map(|byte| vec![byte; 131_072]).collect::<Vec<_>>();
+    let mut sent = Vec::new();
+    for (signer, blobs) in [(dev_signer(2), blobs_from(1, 6)), (dev_signer(5), blobs_from(7, 3))] {
+        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar_of(&blobs));
+        let raw = blob_tx(&signer, 0, Address::repeat_byte(0x42), Bytes::new(), sidecar, 1_000);
+        sent.push((*l1.send_raw_transaction(&raw).await.unwrap().tx_hash(), blobs.len() as u64));
+    }
+    let header = |number: u64| {
+        let l1 = l1.clone();
+        async move {
+            l1.get_block_by_number(BlockNumberOrTag::Number(number)).await.unwrap().unwrap().header.inner
+        }
+    };
+
+    // Receipts: the blob gas, priced by the block's excess under the fork's schedule, and what
+    // the sender paid.
+    let mut newest = 0;
+    for (hash, blobs) in sent {
+        let receipt = wait_receipt(&l1, hash).await;
+        assert!(receipt.status());
+        let number = receipt.block_number.unwrap();
+        newest = newest.max(number);
+        let excess = header(number).await.excess_blob_gas.unwrap();
+        let blob_gas_price = schedule.calc_blob_fee(excess);
+        assert_eq!(receipt.blob_gas_used, Some(DATA_GAS_PER_BLOB * blobs));
+        assert_eq!(receipt.blob_gas_price, Some(blob_gas_price), "block {number}, excess blob gas {excess}");
+        let before = l1.get_balance(receipt.from).number(number - 1).await.unwrap();
+        let after = l1.get_balance(receipt.from).number(number).await.unwrap();
+        let paid = u128::from(receipt.gas_used) * receipt.effective_gas_price
+            + u128::from(DATA_GAS_PER_BLOB * blobs) * blob_gas_price;
+        assert_eq!(before - after, U256::from(paid));
+    }
+
+    // eth_feeHistory: each block's blob base fee and blob gas use, and the next block's fee.
+    let history = l1.get_fee_history(newest, BlockNumberOrTag::Number(newest), &[]).await.unwrap();
+    assert_eq!(history.oldest_block, 1);
+    assert_eq!(history.base_fee_per_blob_gas.len() as u64, newest + 1);
+    let mut blob_gas_used = 0;
+    for number in 1..=newest {
+        let at = (number - 1) as usize;
+        let header = header(number).await;
+        blob_gas_used += header.blob_gas_used.unwrap();
+        assert_eq!(
+            history.base_fee_per_blob_gas[at],
+            schedule.calc_blob_fee(header.excess_blob_gas.unwrap())
+        );
+        let ratio = header.blob_gas_used.unwrap() as f64 / schedule.max_blob_gas_per_block() as f64;
+        assert_eq!(history.blob_gas_used_ratio[at], ratio, "block {number}");
+    }
+    assert_eq!(blob_gas_used, 9 * DATA_GAS_PER_BLOB, "the history covers both transactions");
+    let next_fee = |last: &alloy_consensus::Header| {
+        schedule.calc_blob_fee(schedule.next_block_excess_blob_gas_osaka(
+            last.excess_blob_gas.unwrap(),
+            last.blob_gas_used.unwrap(),
+            last.base_fee_per_gas.unwrap(),
+        ))
+    };
+    assert_eq!(history.base_fee_per_blob_gas[newest as usize], next_fee(&header(newest).await));
+
+    // eth_blobBaseFee: the next block's, read while the head stands still.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let head = l1.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap().header.inner;
+        let fee = l1.get_blob_base_fee().await.unwrap();
+        if l1.get_block_number().await.unwrap() == head.number {
+            assert_eq!(fee, next_fee(&head), "after block {}", head.number);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the head never stood still for three requests");
+    }
+    node.stop().await;
 }

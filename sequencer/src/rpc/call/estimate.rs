@@ -3,6 +3,7 @@
 
 use super::{Mode, Simulator, failure, request::request_input};
 use crate::rpc::error::RpcError;
+use alloy_eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy_primitives::{Address, KECCAK256_EMPTY, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use revm::{
@@ -20,11 +21,17 @@ impl Simulator {
     pub(super) fn estimate(&mut self, request: &TransactionRequest) -> Result<u64, RpcError> {
         let cap = self.env.block.gas_limit.min(TX_GAS_LIMIT_CAP);
         let mut hi = request.gas.unwrap_or(cap).min(cap);
-        // A priced request cannot use more gas than its sender can pay for.
+        // A priced request cannot use more gas than its sender can pay for, after its value and
+        // its blobs at their fee cap (geth's).
         let fee = request.max_fee_per_gas.or(request.gas_price).unwrap_or_default();
         if fee > 0 {
             let balance = self.balance(request.from.unwrap_or_default())?;
-            let spendable = balance.saturating_sub(request.value.unwrap_or_default());
+            let blobs = request.blob_versioned_hashes.as_ref().map_or(0, Vec::len);
+            let blob_fees = U256::from(request.max_fee_per_blob_gas.unwrap_or_default())
+                * U256::from(DATA_GAS_PER_BLOB)
+                * U256::from(blobs);
+            let spendable =
+                balance.saturating_sub(request.value.unwrap_or_default()).saturating_sub(blob_fees);
             let affordable = spendable / U256::from(fee);
             hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
         }

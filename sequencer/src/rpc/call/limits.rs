@@ -2,6 +2,7 @@
 //! or on a blocking one.
 
 use crate::rpc::executions::Executions;
+use alloy_primitives::Address;
 use revm::{
     Inspector,
     interpreter::{CallInputs, CallOutcome, InstructionResult, Interpreter, InterpreterTypes},
@@ -31,7 +32,8 @@ const CLOCK_EVERY_GAS: u64 = 10_000;
 const IN_MEMORY_PRECOMPILE_GAS: u64 = 200_000;
 
 /// Stops a run past its deadline, when the node stops, and, on the RPC's own thread, at a
-/// precompile call given more than [`IN_MEMORY_PRECOMPILE_GAS`]. Once stopped, every
+/// precompile call given more than [`IN_MEMORY_PRECOMPILE_GAS`] and at any call to EXECUTE (it
+/// verifies a trace, and in blob mode reads blobs from the database). Once stopped, every
 /// instruction and call fails at once, so the run unwinds quickly; its outcome is discarded.
 #[derive(Debug)]
 pub(super) struct Budget {
@@ -41,6 +43,9 @@ pub(super) struct Budget {
     gas_at_look: Option<u64>,
     /// On the RPC's own thread: the precompiles whose costly calls stop the run.
     precompiles: Option<&'static Precompiles>,
+    /// On the RPC's own thread: EXECUTE's address, on a chain that has it; any call to it stops
+    /// the run.
+    execute: Option<Address>,
     /// On a blocking thread: the executions whose stop stops the run.
     executions: Option<Executions>,
     pub(super) exhausted: bool,
@@ -48,12 +53,21 @@ pub(super) struct Budget {
 
 impl Budget {
     pub(super) fn new(deadline: Instant) -> Self {
-        Self { deadline, steps: 0, gas_at_look: None, precompiles: None, executions: None, exhausted: false }
+        Self {
+            deadline,
+            steps: 0,
+            gas_at_look: None,
+            precompiles: None,
+            execute: None,
+            executions: None,
+            exhausted: false,
+        }
     }
 
-    /// This budget for a run on the RPC's own thread.
-    pub(super) fn in_memory(self, precompiles: &'static Precompiles) -> Self {
-        Self { precompiles: Some(precompiles), ..self }
+    /// This budget for a run on the RPC's own thread, under a fork with `precompiles` and,
+    /// on the dev L1, EXECUTE at `execute`.
+    pub(super) fn in_memory(self, precompiles: &'static Precompiles, execute: Option<Address>) -> Self {
+        Self { precompiles: Some(precompiles), execute, ..self }
     }
 
     /// This budget, ending too when `executions` stop.
@@ -86,9 +100,9 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Budget {
     }
 
     fn call(&mut self, _context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
-        if inputs.gas_limit > IN_MEMORY_PRECOMPILE_GAS
-            && self.precompiles.is_some_and(|precompiles| precompiles.contains(&inputs.bytecode_address))
-        {
+        let costly_precompile = inputs.gas_limit > IN_MEMORY_PRECOMPILE_GAS
+            && self.precompiles.is_some_and(|precompiles| precompiles.contains(&inputs.bytecode_address));
+        if costly_precompile || self.execute == Some(inputs.bytecode_address) {
             self.exhausted = true;
         }
         self.exhausted.then(|| CallOutcome::new_oog(inputs.gas_limit, inputs.return_memory_offset.clone(), 0))
@@ -153,6 +167,30 @@ mod tests {
         // The first hash (the 4th instruction) alone costs more than CLOCK_EVERY_GAS: the
         // instruction after it looks at the clock, not the 64th, 15 hashes later.
         assert_eq!(budget.steps, 5);
+    }
+
+    #[test]
+    fn a_call_to_execute_stops_a_run_on_the_rpcs_thread() {
+        use revm::database::{CacheDB, EmptyDB};
+        use trace_builder::precompile::{DEFAULT_EXECUTE_ADDRESS, ExecuteSettings};
+        let chain =
+            ChainConfig::dev_l1(1, revm::primitives::hardfork::SpecId::OSAKA, ExecuteSettings::default());
+        let env = EvmEnv::new(&chain, &Header { gas_limit: RPC_GAS_CAP, ..Header::default() });
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        let mut budget = Budget::new(deadline).in_memory(env.precompiles(), Some(DEFAULT_EXECUTE_ADDRESS));
+        // Less gas than a costly precompile call: EXECUTE stops the run whatever its gas.
+        let tx = TxEnv {
+            caller: Address::repeat_byte(1),
+            kind: TxKind::Call(DEFAULT_EXECUTE_ADDRESS),
+            gas_limit: IN_MEMORY_PRECOMPILE_GAS / 2,
+            chain_id: Some(1),
+            ..Default::default()
+        };
+        let outcome = env
+            .into_evm(CacheDB::<EmptyDB>::default(), &mut budget, PrecompileOverrides::default())
+            .inspect_tx(tx);
+        assert!(!outcome.unwrap().result.is_success());
+        assert!(budget.exhausted);
     }
 
     #[test]

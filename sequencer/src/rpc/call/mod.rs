@@ -12,9 +12,14 @@
 //! | `state.rs` | [`CallState`], the block's state as the store serves it, and its typed error |
 //! | `overrides.rs` | which state overrides the node refuses, and the precompiles they move |
 //! | `request.rs` | a transaction request as revm's transaction |
+//! | `blobs.rs` | [`HeldBlobs`], the blobs EXECUTE's blob mode reads in calls on the dev L1 |
 //!
 //! Every call runs in the block's environment as trace-builder's [`EvmEnv`] builds it (the block
 //! executor's own), with alloy-evm's block and state overrides on top.
+//!
+//! On the dev L1 a request that names `blobVersionedHashes` runs as a blob transaction: BLOBHASH
+//! reads them, and EXECUTE's blob mode reads the blobs they name that the node holds, pooled or
+//! stored, so that a client can check a batch it posted in blobs with one `eth_call`.
 //!
 //! A wallet's call (a balance, an allowance, a quote) reads a few hot accounts and runs a few
 //! hundred instructions, and its estimate is a few such runs. `eth_call` and `eth_estimateGas`
@@ -30,6 +35,7 @@
 //! when the node stops.
 
 mod access_list;
+mod blobs;
 mod estimate;
 mod limits;
 mod overrides;
@@ -39,7 +45,7 @@ mod state;
 
 pub use limits::RPC_GAS_CAP;
 pub use overrides::PrecompileMoveError;
-pub(in crate::rpc) use request::request_input;
+pub(in crate::rpc) use request::{refuse_blobs, request_input};
 pub use simulate::EthSimulateApiServer;
 pub use state::CallStateError;
 
@@ -52,10 +58,11 @@ use alloy_eips::{BlockId, eip2930::AccessListResult};
 use alloy_evm::overrides::{StateOverrideError, apply_block_overrides, apply_state_overrides};
 use alloy_primitives::{Bytes, U64};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest, state::StateOverride};
+use blobs::HeldBlobs;
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use limits::{Budget, IN_MEMORY_TIME, IN_MEMORY_TIME_SATURATED};
 use overrides::{check_overrides, precompile_overrides};
-use request::tx_env;
+use request::{tx_env, unpriced_blobs};
 use revm::{
     InspectEvm, Inspector,
     context::result::{EVMError, ExecutionResult},
@@ -64,8 +71,11 @@ use revm::{
     inspector::NoOpInspector,
 };
 use state::{CallDb, CallState};
-use std::{sync::atomic::Ordering, time::Instant};
-use trace_builder::{EvmEnv, PrecompileOverrides};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
+use trace_builder::{EvmEnv, PrecompileOverrides, precompile::BlobSource};
 
 /// Calls that simulate transactions.
 #[rpc(server, namespace = "eth")]
@@ -184,9 +194,17 @@ impl EthRpc {
         env.cfg.disable_nonce_check = true;
         env.cfg.disable_eip3607 = true;
         env.cfg.disable_block_gas_limit = true;
+        let blobs = self.chain.blob_transactions.then(|| {
+            Arc::new(HeldBlobs::new(
+                self.mempool.clone(),
+                self.store.clone(),
+                tokio::runtime::Handle::current(),
+            ))
+        });
         let mut simulator = Simulator {
             env,
             precompiles,
+            blobs,
             state,
             overrides: (!overrides.is_empty()).then_some(overrides),
             mode: Mode::InMemory { until: Instant::now() + in_memory_time, fell_short: precompiles_moved },
@@ -203,6 +221,9 @@ struct Simulator {
     env: EvmEnv,
     /// Precompiles the state overrides moved or replaced.
     precompiles: PrecompileOverrides,
+    /// The blobs the node holds, on a chain that takes blob transactions (the dev L1): requests
+    /// that name versioned hashes run as blob transactions there, and EXECUTE reads them.
+    blobs: Option<Arc<HeldBlobs>>,
     state: CallDb,
     /// The request's state overrides while not yet applied to `state` (memory fell short).
     overrides: Option<StateOverride>,
@@ -294,7 +315,8 @@ impl Simulator {
     {
         let mut budget = match self.mode {
             Mode::InMemory { fell_short: true, .. } => return Err(RpcError::FellShort),
-            Mode::InMemory { until, .. } => Budget::new(until).in_memory(self.env.precompiles()),
+            Mode::InMemory { until, .. } => Budget::new(until)
+                .in_memory(self.env.precompiles(), self.env.execute.map(|execute| execute.address)),
             Mode::Blocking { until, .. } => Budget::new(until).stopped_by(self.executions.clone()),
         };
         let result = self.execute(request, gas, gas_cap, &mut budget, inspector);
@@ -348,9 +370,23 @@ impl Simulator {
         // An unpriced call runs whatever the base fee, as in geth.
         env.cfg.disable_base_fee = request.gas_price.is_none() && request.max_fee_per_gas.is_none();
         let base_fee = env.block.basefee;
-        let tx = tx_env(request, gas, env.cfg.chain_id)?;
-        let outcome =
-            env.into_evm(&mut self.state, (budget, inspector), self.precompiles.clone()).inspect_tx(tx);
+        let tx = tx_env(request, gas, env.cfg.chain_id, self.blobs.is_some())?;
+        if unpriced_blobs(&tx)
+            && let Some(blob_fee) = &mut env.block.blob_excess_gas_and_price
+        {
+            blob_fee.blob_gasprice = 0;
+        }
+        // EXECUTE reads the store for its blobs: only on a blocking thread, where it runs.
+        let blobs = match self.mode {
+            Mode::Blocking { .. } => self.blobs.clone().map(|blobs| blobs as Arc<dyn BlobSource>),
+            Mode::InMemory { .. } => None,
+        };
+        let outcome = env
+            .into_evm_with_blobs(&mut self.state, (budget, inspector), self.precompiles.clone(), blobs)
+            .inspect_tx(tx);
+        if let Some(error) = self.blobs.as_ref().and_then(|blobs| blobs.take_failure()) {
+            return Err(error.into());
+        }
         let state = &self.state.database;
         match outcome {
             Ok(outcome) => Ok(outcome.result),

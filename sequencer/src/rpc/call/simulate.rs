@@ -13,7 +13,7 @@
 use super::{
     limits::RPC_GAS_CAP,
     overrides::{check_overrides, precompile_overrides},
-    request::request_input,
+    request::{refuse_blobs, request_input},
     state::CallState,
 };
 use crate::{
@@ -224,6 +224,7 @@ impl Simulator {
                 )));
             }
             let gas = wanted.min(self.gas_left);
+            refuse_blobs(&request, &self.chain, "eth_simulateV1")?;
             let tx = transaction(&request, nonce, gas, self.chain.chain_id)?;
             let base_fee = executor.base_fee();
             let (timed_out, timeout) = (self.timed_out.clone(), self.timeout);
