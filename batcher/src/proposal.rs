@@ -3,7 +3,7 @@
 
 use crate::{
     BlobFees, SidecarForm,
-    bridge::{NativeRollupBridge, SettlementMode, batch_of},
+    bridge::{Batch, NativeRollupBridge, SettlementMode, batch_of},
     build_blob_transaction, build_sidecar,
     kzg::KzgError,
     rollup_api::TraceResponse,
@@ -37,7 +37,7 @@ pub enum DataPath {
     Blobs,
 }
 
-/// What a proposal transaction is signed with beside the batch.
+/// Where a proposal goes and how it is signed, beside the batch.
 #[derive(Clone, Copy, Debug)]
 pub struct ProposalSettings {
     /// The L1's chain id.
@@ -46,12 +46,25 @@ pub struct ProposalSettings {
     pub bridge: Address,
     /// The bridge's settlement mode.
     pub mode: SettlementMode,
-    /// How the trace travels.
-    pub path: DataPath,
     /// The sidecar form the L1's fork wants (blob path).
     pub sidecar_form: SidecarForm,
     /// EXECUTE's gas schedule on the L1, to size the gas limit (native mode).
     pub execute_gas: ExecuteGas,
+}
+
+/// A batch as the bridge will take it: the claims, and its trace in calldata or in blobs.
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    /// The claims.
+    pub batch: Batch,
+    /// The `trace` argument: the trace on the calldata path, empty on the blob path.
+    pub inline: Bytes,
+    /// The blobs carrying the trace (the blob path), each [`trace_builder::blob::BLOB_SIZE`] bytes.
+    pub blobs: Vec<Vec<u8>>,
+    /// The trace's L2 gas, which EXECUTE's charge depends on.
+    pub gas_used: u64,
+    /// The trace's encoded length.
+    pub trace_len: usize,
 }
 
 /// A signed proposal transaction.
@@ -67,8 +80,6 @@ pub struct ProposalTx {
     pub execute_charge: u64,
     /// The versioned hashes of its blobs (empty on the calldata path).
     pub blob_hashes: Vec<B256>,
-    /// The trace's encoded length.
-    pub trace_len: usize,
 }
 
 /// Why a proposal could not be built.
@@ -88,86 +99,95 @@ pub enum ProposalError {
     Sign(#[from] alloy_signer::Error),
 }
 
-/// Signs the transaction that hands `trace` to the bridge, with `nonce` and `fees` (on the
-/// calldata path the blob fee is unused).
-pub fn proposal_tx(
-    signer: &PrivateKeySigner,
-    nonce: u64,
-    fees: BlobFees,
-    settings: &ProposalSettings,
-    trace: &TraceResponse,
-) -> Result<ProposalTx, ProposalError> {
-    let batch = batch_of(trace);
-    let inline = match settings.path {
-        DataPath::Calldata => trace.trace.clone(),
-        DataPath::Blobs => Bytes::new(),
-    };
-    let input: Bytes = match settings.mode {
-        SettlementMode::Native => NativeRollupBridge::submitBatchCall { batch, trace: inline }.abi_encode(),
-        SettlementMode::Optimistic => NativeRollupBridge::proposeCall { batch, trace: inline }.abi_encode(),
-    }
-    .into();
-    let blobs = match settings.path {
-        DataPath::Calldata => Vec::new(),
-        DataPath::Blobs => {
-            let (blobs, _) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
-            if blobs.len() > MAX_BLOBS_PER_TX {
-                return Err(ProposalError::TooManyBlobs(blobs.len()));
+impl Proposal {
+    /// The proposal of `trace` (an answer of `rollup_getTrace`) on `path`.
+    pub fn new(trace: &TraceResponse, path: DataPath) -> Result<Self, ProposalError> {
+        let (inline, blobs) = match path {
+            DataPath::Calldata => (trace.trace.clone(), Vec::new()),
+            DataPath::Blobs => {
+                let (blobs, _) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
+                if blobs.len() > MAX_BLOBS_PER_TX {
+                    return Err(ProposalError::TooManyBlobs(blobs.len()));
+                }
+                (Bytes::new(), blobs)
             }
-            blobs
-        }
-    };
-    let execute_charge = match settings.mode {
-        SettlementMode::Native => {
-            settings.execute_gas.cost(trace.trace.len(), U256::from(trace.gas_used.to::<u64>()))
-                + settings.execute_gas.blobs_cost(blobs.len())
-        }
-        SettlementMode::Optimistic => 0,
-    };
-    // Calldata at its floor price (EIP-7623), so that the limit holds under either pricing.
-    let gas_limit = 21_000 + 40 * input.len() as u64 + execute_charge + BRIDGE_GAS_ALLOWANCE;
-    if blobs.is_empty() {
-        let mut tx = TxEip1559 {
-            chain_id: settings.l1_chain_id,
-            nonce,
-            gas_limit,
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(settings.bridge),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input,
         };
-        let signature = signer.sign_transaction_sync(&mut tx)?;
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        return Ok(ProposalTx {
-            hash: *envelope.tx_hash(),
-            raw: envelope.encoded_2718().into(),
-            gas_limit,
-            execute_charge,
-            blob_hashes: Vec::new(),
+        Ok(Self {
+            batch: batch_of(trace),
+            inline,
+            blobs,
+            gas_used: trace.gas_used.to(),
             trace_len: trace.trace.len(),
-        });
+        })
     }
-    let sidecar =
-        build_sidecar(blobs.iter().map(|blob| Blob::from_slice(blob)).collect(), settings.sidecar_form)?;
-    let blob_hashes = sidecar.versioned_hashes().collect();
-    let tx = build_blob_transaction(
-        signer,
-        settings.l1_chain_id,
-        nonce,
-        settings.bridge,
-        input,
-        gas_limit,
-        fees,
-        sidecar,
-    )?;
-    Ok(ProposalTx {
-        hash: tx.hash,
-        raw: tx.network_encoding,
-        gas_limit,
-        execute_charge,
-        blob_hashes,
-        trace_len: trace.trace.len(),
-    })
+
+    /// The call data of `submitBatch` (native) or `propose` (optimistic).
+    pub fn input(&self, mode: SettlementMode) -> Bytes {
+        let (batch, trace) = (self.batch.clone(), self.inline.clone());
+        match mode {
+            SettlementMode::Native => NativeRollupBridge::submitBatchCall { batch, trace }.abi_encode(),
+            SettlementMode::Optimistic => NativeRollupBridge::proposeCall { batch, trace }.abi_encode(),
+        }
+        .into()
+    }
+
+    /// What EXECUTE charges to judge it (native mode; nothing is judged when a claim is posted).
+    pub fn execute_charge(&self, settings: &ProposalSettings) -> u64 {
+        match settings.mode {
+            SettlementMode::Native => {
+                settings.execute_gas.cost(self.trace_len, U256::from(self.gas_used))
+                    + settings.execute_gas.blobs_cost(self.blobs.len())
+            }
+            SettlementMode::Optimistic => 0,
+        }
+    }
+
+    /// The gas limit of its transaction: calldata at its floor price (EIP-7623, so that the
+    /// limit holds under either pricing), EXECUTE's charge and the bridge's allowance.
+    pub fn gas_limit(&self, settings: &ProposalSettings) -> u64 {
+        let input = self.input(settings.mode);
+        21_000 + 40 * input.len() as u64 + self.execute_charge(settings) + BRIDGE_GAS_ALLOWANCE
+    }
+
+    /// Signs its transaction with `nonce` and `fees` (on the calldata path the blob fee is
+    /// unused).
+    pub fn sign(
+        &self,
+        signer: &PrivateKeySigner,
+        nonce: u64,
+        fees: BlobFees,
+        settings: &ProposalSettings,
+    ) -> Result<ProposalTx, ProposalError> {
+        let input = self.input(settings.mode);
+        let gas_limit = self.gas_limit(settings);
+        let execute_charge = self.execute_charge(settings);
+        if self.blobs.is_empty() {
+            let mut tx = TxEip1559 {
+                chain_id: settings.l1_chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: fees.max_fee_per_gas,
+                max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+                to: TxKind::Call(settings.bridge),
+                value: U256::ZERO,
+                access_list: Default::default(),
+                input,
+            };
+            let signature = signer.sign_transaction_sync(&mut tx)?;
+            let envelope = TxEnvelope::from(tx.into_signed(signature));
+            return Ok(ProposalTx {
+                hash: *envelope.tx_hash(),
+                raw: envelope.encoded_2718().into(),
+                gas_limit,
+                execute_charge,
+                blob_hashes: Vec::new(),
+            });
+        }
+        let blobs = self.blobs.iter().map(|blob| Blob::from_slice(blob)).collect();
+        let sidecar = build_sidecar(blobs, settings.sidecar_form)?;
+        let blob_hashes = sidecar.versioned_hashes().collect();
+        let tx =
+            build_blob_transaction(signer, settings.l1_chain_id, nonce, settings.bridge, input, gas_limit, fees, sidecar)?;
+        Ok(ProposalTx { hash: tx.hash, raw: tx.network_encoding, gas_limit, execute_charge, blob_hashes })
+    }
 }
