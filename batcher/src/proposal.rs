@@ -186,8 +186,16 @@ impl Proposal {
         let blobs = self.blobs.iter().map(|blob| Blob::from_slice(blob)).collect();
         let sidecar = build_sidecar(blobs, settings.sidecar_form)?;
         let blob_hashes = sidecar.versioned_hashes().collect();
-        let tx =
-            build_blob_transaction(signer, settings.l1_chain_id, nonce, settings.bridge, input, gas_limit, fees, sidecar)?;
+        let tx = build_blob_transaction(
+            signer,
+            settings.l1_chain_id,
+            nonce,
+            settings.bridge,
+            input,
+            gas_limit,
+            fees,
+            sidecar,
+        )?;
         Ok(ProposalTx { hash: tx.hash, raw: tx.network_encoding, gas_limit, execute_charge, blob_hashes })
     }
 }

@@ -14,6 +14,7 @@ mod postgres;
 mod producer;
 mod restart;
 mod rpc;
+mod settlement;
 mod simulate;
 mod spec;
 mod support;
