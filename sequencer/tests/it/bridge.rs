@@ -2,17 +2,22 @@
 //! on real L1s: the project's dev L1 (EXECUTE on) and Anvil (no EXECUTE).
 
 use crate::{
-    anvil::anvil,
-    support::{dev_signer, launch_l1},
+    anvil::{anvil, anvil_with},
+    support::{dev_signer, following_config, launch_l1, wait_block},
 };
 use alloy_network::EthereumWallet;
-use alloy_primitives::{B256, Bytes, U256};
+use alloy_primitives::{B256, Bytes, U64, U256};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_signer_local::PrivateKeySigner;
-use batcher::bridge::{Batch, BridgeRevert, NativeRollupBridge, SettlementMode};
+use batcher::{
+    bridge::{Batch, BridgeRevert, NativeRollupBridge, SettlementMode},
+    proposal::{DataPath, Proposal},
+    rollup_api::TraceResponse,
+};
 use sequencer::{
     deploy::{DeployError, deploy_bridge, dev_parameters},
     genesis::ChainGenesis,
+    node::Node,
 };
 use url::Url;
 
@@ -183,4 +188,81 @@ async fn optimistic_bridge_on_anvil_settles_after_the_window() {
     );
     assert_eq!(bridge.settledStateRoot(U256::from(1u64)).call().await.unwrap(), claim.postStateRoot);
     assert_eq!(bridge.settledStateRoot(U256::from(2u64)).call().await.unwrap(), B256::ZERO);
+}
+
+/// The bridge reads anchors only so far back (EIP-2935: 8,191 blocks). After an outage longer
+/// than that, an L2 batch anchored before it still settles: its anchor's hash is proven by a
+/// chain of L1 headers from a block the bridge can read, in several transactions
+/// (`proveL1BlockHash`); a hash the bridge can read now can simply be recorded
+/// (`recordL1BlockHashes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anchor_older_than_the_l1_serves_is_proven_by_headers() {
+    // Keeping few states in memory lets Anvil mine 8,300 blocks in seconds instead of a minute.
+    let node = anvil_with("prague", &["--prune-history"]);
+    let url: Url = node.url.parse().unwrap();
+    let provider = wallet(&url, dev_signer(0));
+    let _: serde_json::Value = provider.raw_request("anvil_mine".into(), (U256::from(10u64),)).await.unwrap();
+    let genesis = ChainGenesis::dev().unwrap();
+    let proposer = dev_signer(0);
+    let parameters = dev_parameters(&genesis, SettlementMode::Optimistic, proposer.address(), 60);
+    let deployment = deploy_bridge(&url, proposer.clone(), &parameters).await.unwrap();
+    let bridge = NativeRollupBridge::new(deployment.bridge, provider.clone());
+
+    // An L2 following Anvil seals a few blocks, anchored to Anvil's confirmed block.
+    let l2_dir = tempfile::tempdir().unwrap();
+    let mut config = following_config(l2_dir.path(), None, url.socket_addrs(|| None).unwrap()[0], 2);
+    config.l1.chain_id = None;
+    let l2_node = Node::launch(&config, genesis).await.unwrap();
+    let l2 = crate::support::provider(&l2_node);
+    wait_block(&l2, 2).await;
+    let trace: TraceResponse =
+        l2.raw_request("rollup_getTrace".into(), (U64::from(1), U64::from(2))).await.unwrap();
+    let anchor = trace.bindings.anchors[0].number.to::<u64>();
+    assert_ne!(anchor, 0);
+    l2_node.stop().await;
+
+    // A recordable hash is recorded while the L1 serves it.
+    let recorded =
+        bridge.recordL1BlockHashes(vec![anchor]).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(recorded.status());
+    let anchor_hash = provider.get_block_by_number(anchor.into()).await.unwrap().unwrap().header.hash;
+    assert_eq!(bridge.recordedL1BlockHashes(U256::from(anchor)).call().await.unwrap(), anchor_hash);
+
+    // A second bridge has no record: after 8,300 more L1 blocks it cannot read the anchor.
+    let deployment = deploy_bridge(&url, proposer.clone(), &parameters).await.unwrap();
+    let bridge = NativeRollupBridge::new(deployment.bridge, wallet(&url, dev_signer(0)));
+    let _: serde_json::Value =
+        provider.raw_request("anvil_mine".into(), (U256::from(8_300u64),)).await.unwrap();
+    let proposal = Proposal::new(&trace, DataPath::Calldata).unwrap();
+    let refused = refusal_of(bridge.propose(proposal.batch.clone(), proposal.inline.clone()).call().await);
+    assert!(matches!(&refused, BridgeRevert::UnknownAnchor(e) if e.number == anchor), "{refused:?}");
+
+    // Headers from a block EIP-2935 still serves down to the anchor, 100 a transaction.
+    let head = provider.get_block_number().await.unwrap();
+    let mut known = head - 8_100;
+    while known > anchor {
+        let count = (known - anchor).min(100);
+        let mut headers = Vec::new();
+        for number in (known - count + 1..=known).rev() {
+            let block = provider.get_block_by_number(number.into()).await.unwrap().unwrap();
+            headers.push(Bytes::from(alloy_rlp::encode(&block.header.inner)));
+        }
+        let proven =
+            bridge.proveL1BlockHash(known, headers).send().await.unwrap().get_receipt().await.unwrap();
+        assert!(proven.status(), "a header chain from {known} was refused");
+        known -= count;
+    }
+    assert_eq!(bridge.recordedL1BlockHashes(U256::from(anchor)).call().await.unwrap(), anchor_hash);
+    let receipt =
+        bridge.propose(proposal.batch, proposal.inline).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "the batch with a proven anchor was refused");
+
+    // A header that does not hash to the known block hash is refused.
+    let block = provider.get_block_by_number((anchor + 4_000).into()).await.unwrap().unwrap();
+    let mut forged = block.header.inner.clone();
+    forged.gas_used += 1;
+    let refused = refusal_of(
+        bridge.proveL1BlockHash(anchor + 4_000, vec![Bytes::from(alloy_rlp::encode(&forged))]).call().await,
+    );
+    assert!(matches!(refused, BridgeRevert::HeaderMismatch(_)), "{refused:?}");
 }
