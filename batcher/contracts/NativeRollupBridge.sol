@@ -86,8 +86,6 @@ contract NativeRollupBridge {
         uint64 settlements;
     }
 
-    /// @notice Settled state roots kept for lookups (a ring of the newest settlements).
-    uint256 public constant HISTORY = 8192;
     /// @notice The EIP-2935 block hash history contract.
     address public constant BLOCK_HASH_HISTORY = 0x0000F90827F1C53a10cb7A02335B175320002935;
     /// @notice How far back EIP-2935 serves block hashes.
@@ -111,11 +109,16 @@ contract NativeRollupBridge {
     uint64 public immutable challengeWindow;
     /// @notice Seconds between asking for a bond back and getting it.
     uint64 public immutable bondWithdrawalDelay;
+    /// @notice How many of the newest settlements' state roots are kept (a ring: a settlement
+    /// overwrites the one `history` before it).
+    uint256 public immutable history;
 
     Head internal head_;
     bytes32 internal headBlockHash_;
-    bytes32[HISTORY] internal roots_;
-    uint64[HISTORY] internal numbers_;
+    /// State roots by settlement index modulo `history`.
+    mapping(uint256 => bytes32) internal roots_;
+    /// L2 block numbers by settlement index modulo `history`, four 64-bit lanes a slot.
+    mapping(uint256 => uint256) internal numberLanes_;
 
     /// @notice A proposer's bond and when it asked for it back (zero: it did not), in one slot.
     struct Proposer {
@@ -219,6 +222,7 @@ contract NativeRollupBridge {
     /// @param challengeBond_ the bond a challenger sends (optimistic mode).
     /// @param challengeWindow_ seconds a claim can be challenged (optimistic mode).
     /// @param bondWithdrawalDelay_ seconds from asking for a bond back to getting it (at least the window).
+    /// @param history_ how many settlements' state roots to keep (at least 1).
     /// @param genesisBlockHash the L2 genesis block's hash: the first head.
     /// @param genesisStateRoot the L2 genesis state root.
     constructor(
@@ -230,10 +234,11 @@ contract NativeRollupBridge {
         uint256 challengeBond_,
         uint64 challengeWindow_,
         uint64 bondWithdrawalDelay_,
+        uint256 history_,
         bytes32 genesisBlockHash,
         bytes32 genesisStateRoot
     ) {
-        if (chainId_ == 0 || proposerBond_ == 0 || bondWithdrawalDelay_ < challengeWindow_) {
+        if (chainId_ == 0 || proposerBond_ == 0 || bondWithdrawalDelay_ < challengeWindow_ || history_ == 0) {
             revert BadConfiguration();
         }
         if (mode_ == Mode.Optimistic && (challengeWindow_ == 0 || challengeBond_ == 0)) {
@@ -247,6 +252,7 @@ contract NativeRollupBridge {
         challengeBond = challengeBond_;
         challengeWindow = challengeWindow_;
         bondWithdrawalDelay = bondWithdrawalDelay_;
+        history = history_;
         if (mode_ == Mode.Native && !executeAnswers()) revert ExecuteUnavailable();
         headBlockHash_ = genesisBlockHash;
         roots_[0] = genesisStateRoot;
@@ -259,7 +265,7 @@ contract NativeRollupBridge {
     /// @notice The settled head: L2 block number, block hash and state root.
     function head() external view returns (uint256 number, bytes32 blockHash, bytes32 stateRoot) {
         Head memory h = head_;
-        return (h.number, headBlockHash_, roots_[(h.settlements - 1) % HISTORY]);
+        return (h.number, headBlockHash_, roots_[(h.settlements - 1) % history]);
     }
 
     /// @notice The L1 block number of the newest anchor a settled batch used.
@@ -276,20 +282,20 @@ contract NativeRollupBridge {
     /// @return number its L2 block number; stateRoot its state root (zero once it left the history).
     function settlement(uint256 index) public view returns (uint64 number, bytes32 stateRoot) {
         uint256 count = head_.settlements;
-        if (index >= count || count - index > HISTORY) return (0, bytes32(0));
-        return (numbers_[index % HISTORY], roots_[index % HISTORY]);
+        if (index >= count || count - index > history) return (0, bytes32(0));
+        return (numberAt(index % history), roots_[index % history]);
     }
 
     /// @notice The settled state root of L2 block `number`: zero unless a batch ended at it and
     /// the history still holds it.
     function settledStateRoot(uint256 number) external view returns (bytes32) {
         uint256 count = head_.settlements;
-        uint256 low = count > HISTORY ? count - HISTORY : 0;
+        uint256 low = count > history ? count - history : 0;
         uint256 high = count - 1;
         while (low <= high) {
             uint256 middle = (low + high) / 2;
-            uint256 found = numbers_[middle % HISTORY];
-            if (found == number) return roots_[middle % HISTORY];
+            uint256 found = numberAt(middle % history);
+            if (found == number) return roots_[middle % history];
             if (found < number) {
                 low = middle + 1;
             } else {
@@ -411,7 +417,7 @@ contract NativeRollupBridge {
         Head memory h = head_;
         checkExtends(batch, headBlockHash_, h.number);
         IExecute.L1Anchor[] memory anchors = readAnchors(batch.anchors, h.newestAnchor);
-        bytes32 preStateRoot = roots_[(h.settlements - 1) % HISTORY];
+        bytes32 preStateRoot = roots_[(h.settlements - 1) % history];
         bool valid = judge(preStateRoot, batch.postStateRoot, batch.gasUsed, bindings(batch, anchors), data(trace));
         if (valid) {
             settle(batch.lastNumber, batch.lastBlockHash, batch.postStateRoot, lastAnchor(batch.anchors), msg.sender);
@@ -599,11 +605,19 @@ contract NativeRollupBridge {
     function settle(uint64 number, bytes32 blockHash, bytes32 stateRoot, uint64 anchor, address proposer) internal {
         Head memory h = head_;
         uint64 index = h.settlements;
-        roots_[index % HISTORY] = stateRoot;
-        numbers_[index % HISTORY] = number;
+        roots_[index % history] = stateRoot;
+        uint256 slot = index % history;
+        uint256 lane = (slot % 4) * 64;
+        uint256 lanes = numberLanes_[slot / 4];
+        numberLanes_[slot / 4] = (lanes & ~(uint256(type(uint64).max) << lane)) | (uint256(number) << lane);
         headBlockHash_ = blockHash;
         head_ = Head({number: number, newestAnchor: anchor, settlements: index + 1});
         emit BatchSettled(index, number, blockHash, stateRoot, proposer);
+    }
+
+    /// The L2 block number of the settlement in ring slot `slot`.
+    function numberAt(uint256 slot) internal view returns (uint64) {
+        return uint64(numberLanes_[slot / 4] >> ((slot % 4) * 64));
     }
 
     /// Takes `proposer`'s bond: `1/rewardDivisor` of it is credited to `challenger` (none when
@@ -632,7 +646,7 @@ contract NativeRollupBridge {
             Claim storage parent = claims[claimId - 1];
             return (parent.postStateRoot, parent.lastBlockHash);
         }
-        return (roots_[(head_.settlements - 1) % HISTORY], headBlockHash_);
+        return (roots_[(head_.settlements - 1) % history], headBlockHash_);
     }
 
     /// What a claim commits to beside its roots.

@@ -80,6 +80,8 @@ pub struct BridgeParameters {
     pub challenge_window: u64,
     /// Seconds between asking for a bond back and getting it (at least the window).
     pub bond_withdrawal_delay: u64,
+    /// How many settlements' state roots the bridge keeps (its history ring).
+    pub history: u64,
     /// The L2 genesis block's hash.
     pub genesis_block_hash: B256,
     /// The L2 genesis state root.
@@ -136,6 +138,7 @@ pub async fn deploy<P: Provider>(provider: P, parameters: &BridgeParameters) -> 
         parameters.challenge_bond,
         parameters.challenge_window,
         parameters.bond_withdrawal_delay,
+        U256::from(parameters.history),
         parameters.genesis_block_hash,
         parameters.genesis_state_root,
     );

@@ -15,6 +15,10 @@ use url::Url;
 
 use crate::genesis::ChainGenesis;
 
+/// How many settlements' state roots a bridge keeps by default: at one batch an L1 block, more
+/// than a day on a 12 s L1.
+pub const DEFAULT_HISTORY: u64 = 8_192;
+
 /// `sequencer deploy`'s flags.
 #[derive(Clone, Debug, Args)]
 pub struct DeployArgs {
@@ -51,6 +55,10 @@ pub struct DeployArgs {
     /// Seconds from asking for a bond back to getting it (at least the challenge window).
     #[arg(long, default_value_t = 7_200)]
     pub bond_withdrawal_delay_secs: u64,
+    /// How many settlements' state roots the bridge keeps for lookups (withdrawals are proven
+    /// against them).
+    #[arg(long, default_value_t = DEFAULT_HISTORY)]
+    pub history: u64,
 }
 
 /// Why a deployment failed.
@@ -148,6 +156,7 @@ pub async fn deploy(args: &DeployArgs) -> Result<Deployment, DeployError> {
         challenge_bond: ether("challenge-bond-eth", &args.challenge_bond_eth)?,
         challenge_window: args.challenge_window_secs,
         bond_withdrawal_delay: args.bond_withdrawal_delay_secs,
+        history: args.history,
         genesis_block_hash: genesis.hash,
         genesis_state_root: genesis.header.state_root,
     };
@@ -230,6 +239,7 @@ pub fn dev_parameters(
         challenge_bond: U256::from(10u64).pow(U256::from(17u64)),
         challenge_window: window,
         bond_withdrawal_delay: window.max(1) * 2,
+        history: DEFAULT_HISTORY,
         genesis_block_hash: genesis.hash,
         genesis_state_root: genesis.header.state_root,
     }
