@@ -2,17 +2,15 @@
 //! `propose` (optimistic mode), with the trace in calldata or in the transaction's blobs.
 
 use crate::{
-    BlobFees, SidecarForm,
+    SidecarForm,
     bridge::{NativeRollupBridge, SettlementMode, batch_of},
-    build_blob_transaction, build_sidecar,
+    build_sidecar,
     kzg::KzgError,
     rollup_api::TraceResponse,
+    txmgr::TxCandidate,
 };
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::{eip2718::Encodable2718, eip4844::Blob};
-use alloy_network::TxSignerSync;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy_signer_local::PrivateKeySigner;
+use alloy_eips::eip4844::Blob;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use trace_builder::{
     blob::{BlobError, Codec, trace_to_blobs},
@@ -37,11 +35,9 @@ pub enum DataPath {
     Blobs,
 }
 
-/// What a proposal transaction is signed with beside the batch.
+/// How a proposal transaction is built beside the batch.
 #[derive(Clone, Copy, Debug)]
 pub struct ProposalSettings {
-    /// The L1's chain id.
-    pub l1_chain_id: u64,
     /// The bridge's address.
     pub bridge: Address,
     /// The bridge's settlement mode.
@@ -54,15 +50,11 @@ pub struct ProposalSettings {
     pub execute_gas: ExecuteGas,
 }
 
-/// A signed proposal transaction.
+/// A proposal transaction, before the transaction manager picks its nonce and fees.
 #[derive(Clone, Debug)]
-pub struct ProposalTx {
-    /// Its hash.
-    pub hash: B256,
-    /// What `eth_sendRawTransaction` takes (with the sidecar on the blob path).
-    pub raw: Bytes,
-    /// Its gas limit.
-    pub gas_limit: u64,
+pub struct Proposal {
+    /// The transaction to send.
+    pub candidate: TxCandidate,
     /// What EXECUTE will charge of it (native mode; zero in optimistic mode).
     pub execute_charge: u64,
     /// The versioned hashes of its blobs (empty on the calldata path).
@@ -83,20 +75,10 @@ pub enum ProposalError {
     /// Commitments and proofs could not be computed.
     #[error(transparent)]
     Kzg(#[from] KzgError),
-    /// Signing failed.
-    #[error(transparent)]
-    Sign(#[from] alloy_signer::Error),
 }
 
-/// Signs the transaction that hands `trace` to the bridge, with `nonce` and `fees` (on the
-/// calldata path the blob fee is unused).
-pub fn proposal_tx(
-    signer: &PrivateKeySigner,
-    nonce: u64,
-    fees: BlobFees,
-    settings: &ProposalSettings,
-    trace: &TraceResponse,
-) -> Result<ProposalTx, ProposalError> {
+/// The transaction that hands `trace` to the bridge, for the transaction manager to send.
+pub fn proposal(settings: &ProposalSettings, trace: &TraceResponse) -> Result<Proposal, ProposalError> {
     let batch = batch_of(trace);
     let inline = match settings.path {
         DataPath::Calldata => trace.trace.clone(),
@@ -126,48 +108,13 @@ pub fn proposal_tx(
     };
     // Calldata at its floor price (EIP-7623), so that the limit holds under either pricing.
     let gas_limit = 21_000 + 40 * input.len() as u64 + execute_charge + BRIDGE_GAS_ALLOWANCE;
-    if blobs.is_empty() {
-        let mut tx = TxEip1559 {
-            chain_id: settings.l1_chain_id,
-            nonce,
-            gas_limit,
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(settings.bridge),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input,
-        };
-        let signature = signer.sign_transaction_sync(&mut tx)?;
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        return Ok(ProposalTx {
-            hash: *envelope.tx_hash(),
-            raw: envelope.encoded_2718().into(),
-            gas_limit,
-            execute_charge,
-            blob_hashes: Vec::new(),
-            trace_len: trace.trace.len(),
-        });
+    let mut candidate = TxCandidate::call(settings.bridge, input, gas_limit);
+    let mut blob_hashes = Vec::new();
+    if !blobs.is_empty() {
+        let sidecar =
+            build_sidecar(blobs.iter().map(|blob| Blob::from_slice(blob)).collect(), settings.sidecar_form)?;
+        blob_hashes = sidecar.versioned_hashes().collect();
+        candidate.sidecar = Some(sidecar);
     }
-    let sidecar =
-        build_sidecar(blobs.iter().map(|blob| Blob::from_slice(blob)).collect(), settings.sidecar_form)?;
-    let blob_hashes = sidecar.versioned_hashes().collect();
-    let tx = build_blob_transaction(
-        signer,
-        settings.l1_chain_id,
-        nonce,
-        settings.bridge,
-        input,
-        gas_limit,
-        fees,
-        sidecar,
-    )?;
-    Ok(ProposalTx {
-        hash: tx.hash,
-        raw: tx.network_encoding,
-        gas_limit,
-        execute_charge,
-        blob_hashes,
-        trace_len: trace.trace.len(),
-    })
+    Ok(Proposal { candidate, execute_charge, blob_hashes, trace_len: trace.trace.len() })
 }

@@ -5,7 +5,7 @@
 
 use crate::support::dev_signer;
 use alloy_eips::eip4844::Blob;
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, Bytes, U256};
 use alloy_provider::{Provider, ProviderBuilder};
 use batcher::{BlobFees, SidecarForm, build_blob_transaction, build_sidecar};
 use std::{
@@ -76,6 +76,7 @@ async fn send_blobs(hardfork: &str, form: SidecarForm) {
         nonce,
         Address::repeat_byte(0xb1),
         Bytes::from_static(b"batch"),
+        U256::ZERO,
         100_000,
         fees,
         sidecar,
