@@ -33,6 +33,12 @@ impl Drop for Anvil {
 
 /// Starts Anvil with `hardfork`'s rules, mining a block per transaction.
 pub fn anvil(hardfork: &str) -> Anvil {
+    anvil_with(hardfork, &[])
+}
+
+/// Starts Anvil with `hardfork`'s rules and `flags` besides (`--no-mining` to mine only on
+/// `evm_mine`, `--block-time 1` for a block a second, ...).
+pub fn anvil_with(hardfork: &str, flags: &[&str]) -> Anvil {
     assert!(
         std::path::Path::new(ANVIL).exists(),
         "Anvil is missing at {ANVIL}: run `npm ci --prefix tools` (tools/test does)"
@@ -40,6 +46,7 @@ pub fn anvil(hardfork: &str) -> Anvil {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(ANVIL)
         .args(["--port", &port.to_string(), "--hardfork", hardfork, "--silent"])
+        .args(flags)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
