@@ -7,8 +7,9 @@ use alloy_network::TxSignerSync;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 
-/// The fees a blob transaction offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The fees a transaction offers (the blob fee is unused, and zero, on a transaction without
+/// blobs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlobFees {
     /// Max fee per gas (EIP-1559).
     pub max_fee_per_gas: u128,
@@ -29,8 +30,8 @@ pub struct BlobTransaction {
     pub network_encoding: Bytes,
 }
 
-/// Signs a blob transaction from `signer` to `to` with `input`, carrying `sidecar`; its
-/// versioned hashes are the sidecar's.
+/// Signs a blob transaction from `signer` to `to` with `input` and `value`, carrying
+/// `sidecar`; its versioned hashes are the sidecar's.
 #[allow(clippy::too_many_arguments)]
 pub fn build_blob_transaction(
     signer: &PrivateKeySigner,
@@ -38,6 +39,7 @@ pub fn build_blob_transaction(
     nonce: u64,
     to: Address,
     input: Bytes,
+    value: U256,
     gas_limit: u64,
     fees: BlobFees,
     sidecar: BlobTransactionSidecarVariant,
@@ -49,7 +51,7 @@ pub fn build_blob_transaction(
         max_fee_per_gas: fees.max_fee_per_gas,
         max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
         to,
-        value: U256::ZERO,
+        value,
         access_list: Default::default(),
         blob_versioned_hashes: sidecar.versioned_hashes().collect(),
         max_fee_per_blob_gas: fees.max_fee_per_blob_gas,

@@ -4,14 +4,13 @@
 use crate::{
     BlobFees, SidecarForm,
     bridge::{Batch, NativeRollupBridge, SettlementMode, batch_of},
-    build_blob_transaction, build_sidecar,
+    build_sidecar,
     kzg::KzgError,
     rollup_api::TraceResponse,
+    txmgr::TxCandidate,
 };
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::{eip2718::Encodable2718, eip4844::Blob};
-use alloy_network::TxSignerSync;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_eips::eip4844::Blob;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use trace_builder::{
@@ -149,8 +148,20 @@ impl Proposal {
         21_000 + 40 * input.len() as u64 + self.execute_charge(settings) + BRIDGE_GAS_ALLOWANCE
     }
 
+    /// The transaction that hands it to the bridge, for the transaction manager to sign, send
+    /// and see confirmed.
+    pub fn candidate(&self, settings: &ProposalSettings) -> Result<TxCandidate, ProposalError> {
+        let mut candidate =
+            TxCandidate::call(settings.bridge, self.input(settings.mode), self.gas_limit(settings));
+        if !self.blobs.is_empty() {
+            let blobs = self.blobs.iter().map(|blob| Blob::from_slice(blob)).collect();
+            candidate.sidecar = Some(build_sidecar(blobs, settings.sidecar_form)?);
+        }
+        Ok(candidate)
+    }
+
     /// Signs its transaction with `nonce` and `fees` (on the calldata path the blob fee is
-    /// unused).
+    /// unused), outside a transaction manager.
     pub fn sign(
         &self,
         signer: &PrivateKeySigner,
@@ -158,44 +169,19 @@ impl Proposal {
         fees: BlobFees,
         settings: &ProposalSettings,
     ) -> Result<ProposalTx, ProposalError> {
-        let input = self.input(settings.mode);
-        let gas_limit = self.gas_limit(settings);
-        let execute_charge = self.execute_charge(settings);
-        if self.blobs.is_empty() {
-            let mut tx = TxEip1559 {
-                chain_id: settings.l1_chain_id,
-                nonce,
-                gas_limit,
-                max_fee_per_gas: fees.max_fee_per_gas,
-                max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-                to: TxKind::Call(settings.bridge),
-                value: U256::ZERO,
-                access_list: Default::default(),
-                input,
-            };
-            let signature = signer.sign_transaction_sync(&mut tx)?;
-            let envelope = TxEnvelope::from(tx.into_signed(signature));
-            return Ok(ProposalTx {
-                hash: *envelope.tx_hash(),
-                raw: envelope.encoded_2718().into(),
-                gas_limit,
-                execute_charge,
-                blob_hashes: Vec::new(),
-            });
-        }
-        let blobs = self.blobs.iter().map(|blob| Blob::from_slice(blob)).collect();
-        let sidecar = build_sidecar(blobs, settings.sidecar_form)?;
-        let blob_hashes = sidecar.versioned_hashes().collect();
-        let tx = build_blob_transaction(
-            signer,
-            settings.l1_chain_id,
-            nonce,
-            settings.bridge,
-            input,
-            gas_limit,
-            fees,
-            sidecar,
-        )?;
-        Ok(ProposalTx { hash: tx.hash, raw: tx.network_encoding, gas_limit, execute_charge, blob_hashes })
+        let candidate = self.candidate(settings)?;
+        let blob_hashes = candidate
+            .sidecar
+            .as_ref()
+            .map(|sidecar| sidecar.versioned_hashes().collect())
+            .unwrap_or_default();
+        let signed = candidate.sign(signer, settings.l1_chain_id, nonce, fees)?;
+        Ok(ProposalTx {
+            hash: signed.hash,
+            raw: signed.raw,
+            gas_limit: candidate.gas_limit,
+            execute_charge: self.execute_charge(settings),
+            blob_hashes,
+        })
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::support::dev_signer;
 use alloy_eips::eip4844::Blob;
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, Bytes, U256};
 use alloy_provider::{Provider, ProviderBuilder};
 use batcher::{BlobFees, SidecarForm, build_blob_transaction, build_sidecar};
 use std::{
@@ -36,7 +36,8 @@ pub fn anvil(hardfork: &str) -> Anvil {
     anvil_with(hardfork, &[])
 }
 
-/// Starts Anvil with `hardfork`'s rules and `flags`.
+/// Starts Anvil with `hardfork`'s rules and `flags` besides (`--no-mining` to mine only on
+/// `evm_mine`, `--block-time 1` for a block a second, ...).
 pub fn anvil_with(hardfork: &str, flags: &[&str]) -> Anvil {
     assert!(
         std::path::Path::new(ANVIL).exists(),
@@ -82,6 +83,7 @@ async fn send_blobs(hardfork: &str, form: SidecarForm) {
         nonce,
         Address::repeat_byte(0xb1),
         Bytes::from_static(b"batch"),
+        U256::ZERO,
         100_000,
         fees,
         sidecar,

@@ -19,4 +19,5 @@ mod simulate;
 mod spec;
 mod support;
 mod trace;
+mod txmgr;
 mod wallet;
