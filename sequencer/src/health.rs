@@ -6,7 +6,10 @@
 //! anchor (docs/anchoring.md). A fresh chain that follows an L1 seals nothing before the L1 first
 //! answers, and so is not ready until then.
 
-use crate::{builder::ChainHead, builder::ProducerStatus, l1_follower::L1LinkStatus};
+use crate::{
+    builder::{ChainHead, ProducerStatus},
+    l1_follower::L1LinkStatus,
+};
 use axum::{Json, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
