@@ -60,6 +60,16 @@ pub struct ChainHead {
     pub changed: Arc<[(Address, Option<AccountState>)]>,
 }
 
+/// What the producer last did, as `/health` reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerStatus {
+    /// When the head was sealed: by this process, or, for the head read back at start-up, its
+    /// timestamp (never later than the start).
+    pub sealed_at: SystemTime,
+    /// The L1 block number the head anchors to; `None` for an unanchored head.
+    pub anchor: Option<u64>,
+}
+
 /// A block the producer sealed and committed, with where its time went.
 #[derive(Clone, Debug)]
 pub struct ProducedBlock {
@@ -127,6 +137,8 @@ pub struct BlockProducer {
     l1: Option<ConfirmedL1>,
     /// The L1 block the head anchors to, `None` for an unanchored head.
     anchor: Option<L1Block>,
+    /// When the head was sealed and what it anchors to, for `/health`.
+    status: watch::Sender<ProducerStatus>,
 }
 
 impl BlockProducer {
@@ -143,6 +155,9 @@ impl BlockProducer {
         let trie = StateTrie::new(nodes.clone(), head.header.state_root);
         let metrics = BlockMetrics::default();
         metrics.mark_progress();
+        let stamped = UNIX_EPOCH + Duration::from_secs(head.header.timestamp);
+        let (status, _) =
+            watch::channel(ProducerStatus { sealed_at: stamped.min(SystemTime::now()), anchor: None });
         Self {
             state: LatestState::new(store.clone(), runtime.clone(), config.state_cache_bytes),
             config,
@@ -160,6 +175,7 @@ impl BlockProducer {
             cold_accounts: Vec::new(),
             l1: None,
             anchor: None,
+            status,
         }
     }
 
@@ -173,6 +189,7 @@ impl BlockProducer {
         if let Some(anchor) = head_anchor {
             self.metrics.l1_anchor_number.set(anchor.number as f64);
         }
+        self.status.send_modify(|status| status.anchor = head_anchor.map(|anchor| anchor.number));
         self
     }
 
@@ -225,6 +242,11 @@ impl BlockProducer {
     /// The newest sealed block.
     pub fn head(&self) -> &ChainHead {
         &self.head
+    }
+
+    /// When the producer sealed its head and what that head anchors to, updated at each block.
+    pub fn status(&self) -> watch::Receiver<ProducerStatus> {
+        self.status.subscribe()
     }
 
     /// Builds, seals and commits one block on top of the head, with whatever the pool holds.
@@ -368,6 +390,10 @@ impl BlockProducer {
         self.start_commit(record.clone(), removed);
         let seal_seconds = seal_started.elapsed();
         self.metrics.mark_progress();
+        self.status.send_replace(ProducerStatus {
+            sealed_at: SystemTime::now(),
+            anchor: anchor.map(|anchor| anchor.number),
+        });
 
         self.metrics.blocks.increment(1);
         self.metrics.gas_used.increment(record.header.gas_used);

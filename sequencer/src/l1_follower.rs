@@ -10,7 +10,7 @@ use crate::{config::L1Section, error::L1Error, metrics::L1Metrics};
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::B256;
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 /// An L1 block an L2 block anchors to.
@@ -35,6 +35,15 @@ impl ConfirmedL1 {
     pub fn latest(&self) -> Option<L1Block> {
         *self.0.borrow()
     }
+}
+
+/// How the follower's link to the L1 stands, as `/health` reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct L1LinkStatus {
+    /// Whether the last round reached the L1.
+    pub reachable: bool,
+    /// When a round last reached the L1; `None` until one has.
+    pub last_contact: Option<SystemTime>,
 }
 
 /// How long one request to the L1 may take before it counts as failed.
@@ -70,6 +79,8 @@ pub struct L1Follower {
     /// outage is checked again, in case another chain answers at its address.
     chain_checked: bool,
     metrics: L1Metrics,
+    /// The link's state for `/health`.
+    status: watch::Sender<L1LinkStatus>,
 }
 
 impl L1Follower {
@@ -92,6 +103,7 @@ impl L1Follower {
             link: Link::Starting,
             chain_checked: false,
             metrics: L1Metrics::default(),
+            status: watch::channel(L1LinkStatus::default()).0,
         };
         let outcome = follower.poll().await;
         follower.record(outcome)?;
@@ -101,6 +113,11 @@ impl L1Follower {
     /// What the block producer reads: the newest confirmed L1 block.
     pub fn confirmed(&self) -> ConfirmedL1 {
         ConfirmedL1(self.confirmed.subscribe())
+    }
+
+    /// How the link to the L1 stands, updated at each round.
+    pub fn status(&self) -> watch::Receiver<L1LinkStatus> {
+        self.status.subscribe()
     }
 
     /// Reads the L1 every poll interval for as long as the task runs. Returns only with a
@@ -188,11 +205,14 @@ impl L1Follower {
                 self.link = Link::Up;
                 self.metrics.up.set(1.0);
                 self.metrics.mark_contact();
+                self.status
+                    .send_replace(L1LinkStatus { reachable: true, last_contact: Some(SystemTime::now()) });
                 Ok(())
             }
             Err(error) if error.is_retryable() => {
                 self.metrics.poll_failures.increment(1);
                 self.metrics.up.set(0.0);
+                self.status.send_modify(|status| status.reachable = false);
                 self.chain_checked = false;
                 if transition_to_down(&mut self.link) {
                     tracing::warn!(

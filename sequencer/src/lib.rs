@@ -1,5 +1,5 @@
 //! The native rollup daemon: configuration, genesis, chain store, mempool, block producer,
-//! L1 follower, JSON-RPC and metrics. The `sequencer` binary is a thin `main` over [`node::Node`].
+//! L1 follower, JSON-RPC, metrics and health. The `sequencer` binary is a thin `main` over [`node::Node`].
 #![warn(missing_docs)]
 
 pub mod batch_trace;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod genesis;
+pub mod health;
 pub mod l1_follower;
 pub mod latest_state;
 pub mod mempool;

@@ -44,6 +44,7 @@ fn main() -> eyre::Result<()> {
         let node = Node::launch(&config, genesis).await?;
         println!("JSON-RPC (HTTP and WebSocket): http://{}", node.rpc_addr);
         println!("Metrics: http://{}/metrics", node.metrics_addr);
+        println!("Health: http://{}/health", node.metrics_addr);
         println!("Chain id: {}", node.chain_id);
         if config.chain.role == ChainRole::L1 {
             println!("EXECUTE: {}", config.l1.execute_address);

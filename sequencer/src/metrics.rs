@@ -1,6 +1,8 @@
-//! Prometheus metrics: the recorder, the `/metrics` endpoint on its own port, and one scoped
-//! struct per component. Base units (seconds, gas); no unbounded label values.
+//! Prometheus metrics: the recorder, the `/metrics` endpoint on its own port (with `/health`
+//! beside it), and one scoped struct per component. Base units (seconds, gas); no unbounded
+//! label values.
 
+use crate::health::Health;
 use metrics::{
     Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
     histogram,
@@ -163,27 +165,30 @@ fn describe() {
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
 
-/// Binds the `/metrics` port; [`serve`] serves it. Apart, so that the node binds its ports
+/// Binds the `/metrics` (and `/health`) port; [`serve`] serves it. Apart, so that the node binds its ports
 /// before it touches its database.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves `GET /metrics` on `listener` until the returned task is aborted.
+/// Serves `GET /metrics` and `GET /health` on `listener` until the returned task is aborted.
 pub fn serve(
     listener: tokio::net::TcpListener,
     handle: PrometheusHandle,
+    health: Health,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let handle = handle.clone();
-            async move {
-                update_watchdog();
-                handle.render()
-            }
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let handle = handle.clone();
+                async move {
+                    update_watchdog();
+                    handle.render()
+                }
+            }),
+        )
+        .route("/health", axum::routing::get(move || std::future::ready(health.report())));
     tokio::spawn(async move { axum::serve(listener, app).await })
 }
 

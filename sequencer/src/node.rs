@@ -1,11 +1,12 @@
 //! Assembles the node from its components and runs it: store, genesis, block producer, L1
-//! follower, JSON-RPC and metrics. `main` and the end-to-end tests start nodes the same way.
+//! follower, JSON-RPC, metrics and health. `main` and the end-to-end tests start nodes the same way.
 
 use crate::{
     builder::{BlockProducer, ChainHead, ProducerConfig},
     config::{ChainRole, Config},
     error::{L1Error, NodeError, StoreError},
     genesis::ChainGenesis,
+    health::Health,
     l1_follower::L1Follower,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
@@ -33,7 +34,7 @@ use trace_builder::{chain::ChainConfig, precompile::ExecuteSettings};
 pub struct Node {
     /// Where JSON-RPC (HTTP and WebSocket) listens.
     pub rpc_addr: SocketAddr,
-    /// Where `/metrics` listens.
+    /// Where `/metrics` and `/health` listen.
     pub metrics_addr: SocketAddr,
     /// The chain id.
     pub chain_id: u64,
@@ -178,6 +179,12 @@ impl Node {
             Some(follower) => producer.following(follower.confirmed(), head_anchor),
             None => producer,
         };
+        let health = Health::new(
+            config.chain.block_time(),
+            head_rx.clone(),
+            producer.status(),
+            follower.as_ref().map(L1Follower::status),
+        );
         let producer = {
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || producer.run(shutdown))
@@ -192,7 +199,7 @@ impl Node {
             tokio::spawn(prune_blobs(store.clone(), head_rx.clone(), config.l1.blob_retention_blocks));
         }
         let rpc = rpc::serve(rpc_listener, &config.rpc, module, beacon);
-        let metrics_task = metrics::serve(metrics_listener, prometheus);
+        let metrics_task = metrics::serve(metrics_listener, prometheus, health);
         Ok(Self {
             rpc_addr,
             metrics_addr,

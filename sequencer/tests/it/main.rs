@@ -10,6 +10,7 @@ mod chain;
 mod connections;
 mod dev_l1;
 mod mempool;
+mod operations;
 mod postgres;
 mod producer;
 mod restart;
