@@ -7,8 +7,10 @@
 pub mod blob_tx;
 pub mod bridge;
 pub mod kzg;
+pub mod l2;
 pub mod proposal;
 pub mod rollup_api;
+pub mod service;
 pub mod txmgr;
 
 pub use blob_tx::{BlobFees, BlobTransaction, build_blob_transaction};

@@ -60,6 +60,8 @@ pub struct Proposal {
     pub inline: Bytes,
     /// The blobs carrying the trace (the blob path), each [`trace_builder::blob::BLOB_SIZE`] bytes.
     pub blobs: Vec<Vec<u8>>,
+    /// The blobs' payload: the compressed frame's length (zero on the calldata path).
+    pub payload_bytes: usize,
     /// The trace's L2 gas, which EXECUTE's charge depends on.
     pub gas_used: u64,
     /// The trace's encoded length.
@@ -101,20 +103,21 @@ pub enum ProposalError {
 impl Proposal {
     /// The proposal of `trace` (an answer of `rollup_getTrace`) on `path`.
     pub fn new(trace: &TraceResponse, path: DataPath) -> Result<Self, ProposalError> {
-        let (inline, blobs) = match path {
-            DataPath::Calldata => (trace.trace.clone(), Vec::new()),
+        let (inline, blobs, payload_bytes) = match path {
+            DataPath::Calldata => (trace.trace.clone(), Vec::new(), 0),
             DataPath::Blobs => {
-                let (blobs, _) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
+                let (blobs, payload_bytes) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
                 if blobs.len() > MAX_BLOBS_PER_TX {
                     return Err(ProposalError::TooManyBlobs(blobs.len()));
                 }
-                (Bytes::new(), blobs)
+                (Bytes::new(), blobs, payload_bytes)
             }
         };
         Ok(Self {
             batch: batch_of(trace),
             inline,
             blobs,
+            payload_bytes,
             gas_used: trace.gas_used.to(),
             trace_len: trace.trace.len(),
         })

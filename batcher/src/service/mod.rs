@@ -1,0 +1,382 @@
+//! The batcher daemon: every sealed L2 block reaches the bridge on L1, exactly once.
+//!
+//! Each round it reads what the bridge has (its head, or in optimistic mode its newest claim),
+//! resumes the batch it was sending if there is one, and otherwise asks the batching policy
+//! ([`policy`]) whether the blocks after the bridge's tip make a batch yet. A batch is a row
+//! ([`state`]) from the moment it is built; its transaction goes through the transaction
+//! manager ([`crate::txmgr`]), whose events move the row (signed, sent, included, reorged)
+//! before the manager acts on them, so that a restart re-watches or re-sends the same nonce
+//! instead of posting the batch twice. A confirmed transaction's logs say whether the bridge
+//! settled the batch (native), took the claim (optimistic), or rejected it. In optimistic mode
+//! it also settles claims whose window is over.
+
+pub mod config;
+pub mod policy;
+pub mod state;
+
+use crate::{
+    SidecarForm,
+    bridge::{NativeRollupBridge, SettlementMode},
+    l2::{L2Client, L2Error},
+    proposal::{DataPath, Proposal, ProposalError, ProposalSettings},
+    txmgr::{PriorSend, TxCandidate, TxEvent, TxManager, TxManagerConfig, TxManagerError},
+};
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::{Provider, ProviderBuilder, RootProvider};
+use alloy_rpc_types_eth::TransactionReceipt;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use metrics::{counter, gauge, histogram};
+use policy::{BatchPolicy, Decision, PolicyError};
+use state::{BatchRow, BatchState, BatcherState, StateError};
+use std::{future::Future, time::Duration};
+use trace_builder::{blob::BLOB_PAYLOAD, precompile::ExecuteGas};
+use url::Url;
+
+/// What the batcher runs with.
+#[derive(Clone, Debug)]
+pub struct BatcherConfig {
+    /// The L2 node's JSON-RPC.
+    pub l2_rpc: Url,
+    /// The L1's JSON-RPC.
+    pub l1_rpc: Url,
+    /// The bridge's address.
+    pub bridge: Address,
+    /// The batching policy (its mode is read from the bridge).
+    pub policy: BatchPolicy,
+    /// How often it looks for new blocks.
+    pub poll_interval: Duration,
+    /// Whether the L1 runs Osaka (EIP-7594 cell proofs in sidecars) or an earlier fork.
+    pub l1_osaka: bool,
+    /// The transaction manager's settings.
+    pub txmgr: TxManagerConfig,
+}
+
+/// Why the batcher stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BatcherError {
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The L1 could not be read (retried; returned only at start).
+    #[error("the L1: {0}")]
+    L1(String),
+    /// The L2 could not be read.
+    #[error(transparent)]
+    L2(#[from] L2Error),
+    /// The policy could not decide.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A proposal could not be built.
+    #[error(transparent)]
+    Proposal(#[from] ProposalError),
+    /// The transaction manager failed.
+    #[error(transparent)]
+    Tx(#[from] TxManagerError),
+}
+
+/// The bridge's tip: what it has of the L2, settled or claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeTip {
+    /// The newest L2 block it has.
+    pub number: u64,
+    /// That block's hash.
+    pub block_hash: B256,
+}
+
+/// The batcher.
+pub struct Batcher {
+    config: BatcherConfig,
+    l2: L2Client,
+    l1: RootProvider,
+    txmgr: TxManager,
+    state: BatcherState,
+    settings: ProposalSettings,
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").field("bridge", &self.config.bridge).finish_non_exhaustive()
+    }
+}
+
+impl Batcher {
+    /// A batcher proposing with `signer`, its rows in `state`. Reads the bridge's mode.
+    pub async fn new(
+        mut config: BatcherConfig,
+        signer: PrivateKeySigner,
+        state: BatcherState,
+    ) -> Result<Self, BatcherError> {
+        let l1 = ProviderBuilder::default().connect_http(config.l1_rpc.clone());
+        let bridge = NativeRollupBridge::new(config.bridge, &l1);
+        let mode = match bridge.mode().call().await.map_err(|e| BatcherError::L1(e.to_string()))? {
+            0 => SettlementMode::Native,
+            _ => SettlementMode::Optimistic,
+        };
+        config.policy.mode = mode;
+        let txmgr = TxManager::connect_http(config.l1_rpc.clone(), signer, config.txmgr.clone()).await?;
+        let settings = ProposalSettings {
+            l1_chain_id: txmgr.chain_id(),
+            bridge: config.bridge,
+            mode,
+            sidecar_form: SidecarForm::for_l1(config.l1_osaka),
+            execute_gas: config.policy.execute_gas,
+        };
+        let l2 = L2Client::connect_http(config.l2_rpc.clone());
+        Ok(Self { config, l2, l1, txmgr, state, settings })
+    }
+
+    /// The address it proposes from.
+    pub fn address(&self) -> Address {
+        self.txmgr.address()
+    }
+
+    /// Runs rounds until `shutdown` completes. Errors of the L1 or the L2 are logged and the
+    /// round is tried again; only the state database stops it.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BatcherError> {
+        tokio::pin!(shutdown);
+        loop {
+            let round = tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                round = self.round() => round,
+            };
+            let idle = match round {
+                Ok(worked) => !worked,
+                Err(BatcherError::State(error)) => return Err(BatcherError::State(error)),
+                Err(error) => {
+                    counter!("batcher_round_errors_total").increment(1);
+                    tracing::warn!(target: "batcher", %error, "batcher round failed; trying again");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            }
+        }
+    }
+
+    /// One round: resume or build a batch and see it through; settle expired claims. Whether
+    /// it did anything.
+    pub async fn round(&self) -> Result<bool, BatcherError> {
+        let tip = self.tip().await?;
+        gauge!("batcher_bridge_tip_number").set(tip.number as f64);
+        if let Ok(balance) = self.l1.get_balance(self.address()).await {
+            gauge!("batcher_balance_wei").set(f64::from(balance));
+        }
+        if self.settings.mode == SettlementMode::Optimistic && self.settle_claims().await? {
+            return Ok(true);
+        }
+        if let Some(row) = self.state.newest(self.config.bridge).await?
+            && !row.state.is_final()
+        {
+            return self.resume(row, tip).await.map(|()| true);
+        }
+        let head = self.l2.head().await?;
+        gauge!("batcher_l2_head_number").set(head as f64);
+        gauge!("batcher_unsubmitted_blocks").set(head.saturating_sub(tip.number) as f64);
+        if head <= tip.number {
+            return Ok(false);
+        }
+        let fees = self.txmgr.fee_quote().await?;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let Decision::Close { trace, proposal, reason } =
+            self.config.policy.decide(&self.l2, tip.number + 1, head, &fees, now).await?
+        else {
+            return Ok(false);
+        };
+        let first = tip.number + 1;
+        let last = trace.bindings.last_number.to::<u64>();
+        let path = if proposal.blobs.is_empty() { "calldata" } else { "blobs" };
+        let row = self
+            .state
+            .insert(
+                self.config.bridge,
+                first,
+                last,
+                trace.bindings.last_block_hash,
+                path,
+                proposal.blobs.len() as u64,
+                trace.trace.len() as u64,
+            )
+            .await?;
+        tracing::info!(
+            target: "batcher", batch = row.id, first, last, blobs = proposal.blobs.len(), bytes = trace.trace.len(),
+            path, reason, "built a batch"
+        );
+        record_built(&proposal, trace.trace.len());
+        self.send(row, &proposal, None).await?;
+        Ok(true)
+    }
+
+    /// What the bridge has: its head, or its newest pending claim (optimistic mode).
+    pub async fn tip(&self) -> Result<BridgeTip, BatcherError> {
+        let bridge = NativeRollupBridge::new(self.config.bridge, &self.l1);
+        let l1 = |error: alloy_contract::Error| BatcherError::L1(error.to_string());
+        if self.settings.mode == SettlementMode::Optimistic {
+            let first = bridge.firstPendingClaim().call().await.map_err(l1)?;
+            let next = bridge.nextClaim().call().await.map_err(l1)?;
+            if next > first {
+                let claim = bridge.claims(next - U256::from(1u64)).call().await.map_err(l1)?;
+                return Ok(BridgeTip { number: claim.lastNumber, block_hash: claim.lastBlockHash });
+            }
+        }
+        let head = bridge.head().call().await.map_err(l1)?;
+        Ok(BridgeTip { number: head.number.to(), block_hash: head.blockHash })
+    }
+
+    /// Resumes the unfinished batch `row` against the bridge's `tip`.
+    async fn resume(&self, row: BatchRow, tip: BridgeTip) -> Result<(), BatcherError> {
+        if row.last_block <= tip.number {
+            // The bridge has it: its transaction landed while nobody watched.
+            tracing::info!(target: "batcher", batch = row.id, "the bridge already has the batch");
+            self.state.update(row.id, BatchState::Settled, None, None).await?;
+            return Ok(());
+        }
+        if row.first_block != tip.number + 1 {
+            tracing::warn!(target: "batcher", batch = row.id, tip = tip.number, "the batch no longer extends the bridge's tip: dropped");
+            self.state.update(row.id, BatchState::Superseded, None, None).await?;
+            return Ok(());
+        }
+        tracing::info!(target: "batcher", batch = row.id, state = row.state.as_str(), "resuming a batch");
+        let trace = self.l2.trace(row.first_block, row.last_block).await?;
+        let path = if row.data_path == "calldata" { DataPath::Calldata } else { DataPath::Blobs };
+        let proposal = Proposal::new(&trace, path)?;
+        let prior = row.prior_send.clone();
+        self.send(row, &proposal, prior).await
+    }
+
+    /// Sends `proposal` for batch `row` through the transaction manager, recording each step.
+    async fn send(
+        &self,
+        row: BatchRow,
+        proposal: &Proposal,
+        prior: Option<PriorSend>,
+    ) -> Result<(), BatcherError> {
+        let candidate = proposal.candidate(&self.settings)?;
+        let receipt = self.send_recorded(row.id, candidate, prior).await?;
+        let bridge = NativeRollupBridge::new(self.config.bridge, &self.l1);
+        let _ = bridge;
+        let settled = receipt.decoded_log::<NativeRollupBridge::BatchSettled>().is_some()
+            || receipt.decoded_log::<NativeRollupBridge::ClaimProposed>().is_some();
+        let included = Some((receipt.transaction_hash, receipt.block_number.unwrap_or_default()));
+        if settled {
+            self.state.update(row.id, BatchState::Settled, None, included).await?;
+            counter!("batcher_batches_settled_total").increment(1);
+            gauge!("batcher_settled_block").set(row.last_block as f64);
+            tracing::info!(target: "batcher", batch = row.id, last = row.last_block, tx = %receipt.transaction_hash, "batch settled");
+        } else if receipt.decoded_log::<NativeRollupBridge::BatchRejected>().is_some() {
+            self.state.update(row.id, BatchState::Rejected, None, included).await?;
+            counter!("batcher_batches_rejected_total").increment(1);
+            tracing::error!(target: "batcher", batch = row.id, tx = %receipt.transaction_hash, "the bridge rejected the batch: EXECUTE judged it false");
+        } else {
+            // Reverted: the bridge refused it (another proposer moved the head, say).
+            self.state.update(row.id, BatchState::Superseded, None, included).await?;
+            counter!("batcher_batches_refused_total").increment(1);
+            tracing::warn!(target: "batcher", batch = row.id, tx = %receipt.transaction_hash, "the bridge refused the batch; reading its tip again");
+        }
+        Ok(())
+    }
+
+    /// Sends `candidate`, moving batch `id`'s row with each event before the manager acts.
+    async fn send_recorded(
+        &self,
+        id: i64,
+        candidate: TxCandidate,
+        prior: Option<PriorSend>,
+    ) -> Result<TransactionReceipt, BatcherError> {
+        let state = self.state.clone();
+        let handle = tokio::runtime::Handle::current();
+        let recorded = parking_lot::Mutex::new(prior.clone());
+        let failure = parking_lot::Mutex::new(None);
+        let observer = |event: &TxEvent| {
+            let mut prior = recorded.lock();
+            PriorSend::record(&mut prior, event);
+            let update = match event {
+                TxEvent::Signed { .. } | TxEvent::Bumped { .. } => Some((BatchState::Signed, None)),
+                TxEvent::Sent { .. } => Some((BatchState::Sent, None)),
+                TxEvent::Included { hash, block_number, .. } => {
+                    Some((BatchState::Included, Some((*hash, *block_number))))
+                }
+                TxEvent::Reorged { .. } => {
+                    counter!("batcher_reorged_batches_total").increment(1);
+                    Some((BatchState::Reorged, None))
+                }
+                TxEvent::Waiting { reason } => {
+                    tracing::warn!(target: "batcher", batch = id, reason = reason.label(), "the batch's transaction waits");
+                    None
+                }
+                TxEvent::Confirmed { .. } | TxEvent::Failed { .. } => None,
+            };
+            if let Some((batch_state, included)) = update {
+                let stored = tokio::task::block_in_place(|| {
+                    handle.block_on(state.update(id, batch_state, prior.as_ref(), included))
+                });
+                if let Err(error) = stored {
+                    *failure.lock() = Some(error);
+                }
+            }
+        };
+        let receipt = self.txmgr.send(candidate, prior, &observer).await;
+        if let Some(error) = failure.lock().take() {
+            return Err(error.into());
+        }
+        Ok(receipt?)
+    }
+
+    /// Settles the claims whose window is over (optimistic mode); whether it sent anything.
+    async fn settle_claims(&self) -> Result<bool, BatcherError> {
+        let bridge = NativeRollupBridge::new(self.config.bridge, &self.l1);
+        let l1 = |error: alloy_contract::Error| BatcherError::L1(error.to_string());
+        let first = bridge.firstPendingClaim().call().await.map_err(l1)?;
+        if first >= bridge.nextClaim().call().await.map_err(l1)? {
+            return Ok(false);
+        }
+        let deadline = bridge.claims(first).call().await.map_err(l1)?.deadline;
+        let l1_now = self
+            .l1
+            .get_block_by_number(Default::default())
+            .await
+            .map_err(|e| BatcherError::L1(e.to_string()))?
+            .map(|block| block.header.timestamp)
+            .unwrap_or_default();
+        if l1_now < deadline {
+            return Ok(false);
+        }
+        let input = NativeRollupBridge::settleClaimsCall { limit: U256::from(256u64) }.abi_encode();
+        let candidate = TxCandidate::call(self.config.bridge, input.into(), 3_000_000);
+        let receipt = self.txmgr.send(candidate, None, &crate::txmgr::NoObserver).await?;
+        tracing::info!(target: "batcher", tx = %receipt.transaction_hash, "settled the claims past their window");
+        Ok(true)
+    }
+}
+
+/// Records a built batch's size figures.
+fn record_built(proposal: &Proposal, trace_bytes: usize) {
+    counter!("batcher_batches_built_total").increment(1);
+    histogram!("batcher_batch_trace_bytes").record(trace_bytes as f64);
+    histogram!("batcher_batch_blobs").record(proposal.blobs.len() as f64);
+    if !proposal.blobs.is_empty() {
+        histogram!("batcher_blob_fill")
+            .record(proposal.payload_bytes as f64 / (proposal.blobs.len() * BLOB_PAYLOAD) as f64);
+        histogram!("batcher_compression_ratio")
+            .record(trace_bytes as f64 / proposal.payload_bytes.max(1) as f64);
+    }
+}
+
+/// Defaults of a dev rollup's batcher: 6 blobs at 95% fill, batches at most 4 s old, EXECUTE's
+/// charge under 15 M gas, one confirmation.
+pub fn dev_policy() -> BatchPolicy {
+    BatchPolicy {
+        max_blobs: 6,
+        target_fill: 0.95,
+        max_age: Duration::from_secs(4),
+        gas_budget: 15_000_000,
+        data: policy::DataPolicy::Auto,
+        execute_gas: ExecuteGas::default(),
+        mode: SettlementMode::Native,
+    }
+}
