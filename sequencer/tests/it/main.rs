@@ -14,6 +14,7 @@ mod operations;
 mod postgres;
 mod producer;
 mod restart;
+mod rollup;
 mod rpc;
 mod settlement;
 mod simulate;
