@@ -286,6 +286,7 @@ fn our_node(
     let mut command = Command::new(env!("CARGO_BIN_EXE_sequencer"));
     command
         .arg("dev")
+        .arg("--l2-only")
         .arg("--genesis")
         .arg(&genesis_path)
         .arg("--datadir")

@@ -19,9 +19,11 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Runs a dev chain: built-in genesis with the test mnemonic's accounts 0..9 funded,
-    /// SQLite in ./data, nothing to install or configure.
-    Dev(NodeArgs),
+    /// Runs the whole dev rollup: a dev L1 with EXECUTE on 127.0.0.1:8546 (or the L1 that
+    /// `--l1-rpc` names), the bridge deployed on it on first start, the L2 on 127.0.0.1:8545
+    /// anchored to it, and the batcher; built-in genesis with the test mnemonic's accounts 0..9
+    /// funded on both chains, state in ./data, nothing to install or configure.
+    Dev(DevArgs),
     /// Runs a dev L1 that can carry a native rollup: blob transactions, the blob API and
     /// EXECUTE; built-in genesis (chain id 900) with the test mnemonic's accounts 0..9 funded,
     /// SQLite in ./data-l1, JSON-RPC on 127.0.0.1:8546.
@@ -38,6 +40,38 @@ pub enum Command {
     /// Deploys the bridge contract on an L1 for the chain's genesis, bonds the proposer, and
     /// writes the `[l1]` configuration section of a node that settles through it.
     Deploy(crate::deploy::DeployArgs),
+}
+
+/// `sequencer dev`'s flags: the L2's, and the rest of the rollup's.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The L2's flags.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Runs the L2 alone: no L1 (unless `--l1-rpc` names one to anchor to), no bridge, no
+    /// batcher.
+    #[arg(long, env = "SEQUENCER_L2_ONLY")]
+    pub l2_only: bool,
+    /// Where the dev L1 serves JSON-RPC.
+    #[arg(long, env = "SEQUENCER_L1_HTTP_ADDR", default_value = "127.0.0.1:8546")]
+    pub l1_http_addr: SocketAddr,
+    /// Where the dev L1 serves its metrics.
+    #[arg(long, env = "SEQUENCER_L1_METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    pub l1_metrics_addr: SocketAddr,
+    /// The dev L1's block time.
+    #[arg(long, env = "SEQUENCER_L1_BLOCK_TIME_MS", default_value_t = 2_000)]
+    pub l1_block_time_ms: u64,
+}
+
+impl DevArgs {
+    /// The rollup's options beside the L2's configuration.
+    pub fn rollup_options(&self) -> crate::dev_rollup::DevRollupOptions {
+        crate::dev_rollup::DevRollupOptions {
+            l1_http_addr: self.l1_http_addr,
+            l1_metrics_addr: self.l1_metrics_addr,
+            l1_block_time_ms: self.l1_block_time_ms,
+        }
+    }
 }
 
 /// Flags that override configuration keys; each also reads an environment variable.
@@ -276,7 +310,7 @@ impl Command {
     /// The validated configuration this command runs with, and whether it is the dev chain.
     pub fn into_config(self) -> Result<(Config, bool), ConfigError> {
         let (mut config, args, dev) = match self {
-            Self::Dev(args) => (built_in(DEV_CONFIG, "config/dev.toml")?, args, true),
+            Self::Dev(args) => (built_in(DEV_CONFIG, "config/dev.toml")?, args.node, true),
             Self::L1(args) => (built_in(DEV_L1_CONFIG, "config/dev-l1.toml")?, args, true),
             Self::Run { config, args } => (Config::load(&config)?, args, false),
             Self::Deploy(_) => return Err(ConfigError::NotANode),

@@ -7,6 +7,7 @@ pub mod builder;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod dev_rollup;
 pub mod error;
 pub mod genesis;
 pub mod health;

@@ -1,6 +1,7 @@
 //! `sequencer`: parse the configuration, start the node, run it until Ctrl-C or SIGTERM.
 
 use clap::Parser;
+use sequencer::dev_rollup::{DevRollup, DevRollupOptions};
 use sequencer::{
     cli::{Cli, Command},
     config::{ChainRole, LogFormat},
@@ -26,6 +27,10 @@ fn main() -> eyre::Result<()> {
         return deploy(args);
     }
     let dev = matches!(cli.command, Command::Dev(_) | Command::L1(_));
+    let rollup = match &cli.command {
+        Command::Dev(args) if !args.l2_only => Some(args.rollup_options()),
+        _ => None,
+    };
     let (config, _) = cli.command.into_config()?;
     let filter = EnvFilter::try_new(&config.log.filter)
         .map_err(|e| eyre::eyre!("invalid config key `log.filter`: {e}"))?;
@@ -40,6 +45,9 @@ fn main() -> eyre::Result<()> {
         (ChainRole::L1, None) => ChainGenesis::dev_l1(config.l1.dev_chain_id(), config.l1.fork.spec())?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(options) = rollup {
+        return runtime.block_on(dev_rollup(config, options));
+    }
     runtime.block_on(async move {
         let node = Node::launch(&config, genesis).await?;
         println!("JSON-RPC (HTTP and WebSocket): http://{}", node.rpc_addr);
@@ -58,6 +66,42 @@ fn main() -> eyre::Result<()> {
         println!("stopped");
         Ok(())
     })
+}
+
+/// `sequencer dev`: the whole rollup, until Ctrl-C or SIGTERM.
+async fn dev_rollup(config: sequencer::config::Config, options: DevRollupOptions) -> eyre::Result<()> {
+    let external_l1 = config.l1.rpc_url.is_some();
+    let rollup = DevRollup::launch(config, &options).await?;
+    println!(
+        "L2 JSON-RPC (HTTP and WebSocket): http://{}  chain id {}",
+        rollup.l2.rpc_addr, rollup.l2.chain_id
+    );
+    match &rollup.l1 {
+        Some(l1) => println!(
+            "L1 JSON-RPC: {}  chain id {} (dev L1, EXECUTE at its default address)",
+            rollup.l1_url, l1.chain_id
+        ),
+        None => println!("L1 JSON-RPC: {} (external)", rollup.l1_url),
+    }
+    println!(
+        "Bridge: {} ({} mode); batches proposed by {}",
+        rollup.bridge.address, rollup.bridge.mode, rollup.proposer
+    );
+    println!(
+        "Metrics: http://{}/metrics  Health: http://{}/health",
+        rollup.l2.metrics_addr, rollup.l2.metrics_addr
+    );
+    if let Some(l1) = &rollup.l1 {
+        println!("L1 metrics: http://{}/metrics", l1.metrics_addr);
+    }
+    if !external_l1 {
+        print_dev_accounts()?;
+        println!("The same accounts are funded on both chains; account 9 proposes the batches on L1.");
+    }
+    shutdown_signal().await;
+    rollup.stop().await;
+    println!("stopped");
+    Ok(())
 }
 
 /// `sequencer deploy`: deploys the bridge and prints where it is.

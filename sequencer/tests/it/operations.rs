@@ -406,6 +406,7 @@ async fn prometheus_scrapes_every_dashboard_query_and_alert_series_from_a_dev_ch
         &l2_dir,
         &[
             "dev",
+            "--l2-only",
             "--block-time-ms",
             "200",
             "--l1-rpc",

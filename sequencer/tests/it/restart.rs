@@ -264,7 +264,7 @@ impl Daemon {
     pub(crate) fn spawn(datadir: &std::path::Path) -> Self {
         let (rpc_port, metrics_port) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_sequencer"))
-            .args(["dev", "--block-time-ms", "200", "--datadir"])
+            .args(["dev", "--l2-only", "--block-time-ms", "200", "--datadir"])
             .arg(datadir)
             .args(["--http-addr", &format!("127.0.0.1:{rpc_port}")])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])

@@ -15,6 +15,7 @@ use batcher::{
 };
 use sequencer::{
     deploy::{deploy_bridge, dev_parameters},
+    dev_rollup::{DevRollup, DevRollupOptions},
     genesis::ChainGenesis,
     node::Node,
 };
@@ -127,4 +128,35 @@ async fn transfers_settle_on_l1_and_a_restarted_batcher_goes_on() {
     assert!(state.count_in(bridge, BatchState::Settled).await.unwrap() >= 2);
     l2_node.stop().await;
     l1_node.stop().await;
+}
+
+/// `sequencer dev` as a library: the dev L1, the bridge deployed on first start, the L2 and
+/// the batcher. A transfer settles; started again on the same datadir it goes on with the same
+/// bridge and both chains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_rollup_settles_and_continues_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DevRollupOptions {
+        l1_http_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_block_time_ms: 500,
+    };
+    let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
+    assert_eq!(rollup.bridge.mode, SettlementMode::Native);
+    let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
+    let l2 = crate::support::provider(&rollup.l2);
+    let first = transfers(&l2, 0, 1).await;
+    wait_settled(&l1, &l2, rollup.bridge.address, first).await;
+    let (bridge, l1_head) = (rollup.bridge, l1.get_block_number().await.unwrap());
+    rollup.stop().await;
+
+    let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
+    assert_eq!(rollup.bridge, bridge, "a second bridge was deployed");
+    let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
+    let l2 = crate::support::provider(&rollup.l2);
+    assert!(l1.get_block_number().await.unwrap() >= l1_head, "the L1 started over");
+    let second = transfers(&l2, 1, 1).await;
+    assert!(second > first);
+    wait_settled(&l1, &l2, bridge.address, second).await;
+    rollup.stop().await;
 }
