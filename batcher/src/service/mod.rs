@@ -258,8 +258,6 @@ impl Batcher {
     ) -> Result<(), BatcherError> {
         let candidate = proposal.candidate(&self.settings)?;
         let receipt = self.send_recorded(row.id, candidate, prior).await?;
-        let bridge = NativeRollupBridge::new(self.config.bridge, &self.l1);
-        let _ = bridge;
         let settled = receipt.decoded_log::<NativeRollupBridge::BatchSettled>().is_some()
             || receipt.decoded_log::<NativeRollupBridge::ClaimProposed>().is_some();
         let included = Some((receipt.transaction_hash, receipt.block_number.unwrap_or_default()));

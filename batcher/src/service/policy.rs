@@ -66,7 +66,7 @@ pub struct BatchPolicy {
 pub enum Decision {
     /// Nothing to close yet.
     Wait,
-    /// Close a batch of blocks `from..=to`.
+    /// Close a batch of the blocks from `from` to its trace's last block.
     Close {
         /// Its trace.
         trace: Box<TraceResponse>,
@@ -107,7 +107,7 @@ impl BatchPolicy {
         }
         let (oldest, _) = l2.block(from).await?;
         let aged = now.saturating_sub(oldest) >= self.max_age.as_secs();
-        let mut to = head.min(from + MAX_BLOCKS_PER_BATCH - 1);
+        let to = head.min(from + MAX_BLOCKS_PER_BATCH - 1);
         let at_limit = to - from + 1 == MAX_BLOCKS_PER_BATCH;
         let (mut trace, mut proposal) = self.fit(l2, from, to, fees).await?;
         let mut shrunk = false;
@@ -129,7 +129,7 @@ impl BatchPolicy {
             let Some((best_trace, best_proposal)) = best else {
                 return Err(PolicyError::BlockTooLarge(from));
             };
-            (trace, proposal, to, shrunk) = (best_trace, Some(best_proposal), fits, true);
+            (trace, proposal, shrunk) = (best_trace, Some(best_proposal), true);
         }
         let Some(proposal) = proposal else { return Err(PolicyError::BlockTooLarge(from)) };
         let full = proposal.blobs.len() >= self.max_blobs
@@ -145,7 +145,6 @@ impl BatchPolicy {
         } else {
             return Ok(Decision::Wait);
         };
-        let _ = to;
         Ok(Decision::Close { trace: Box::new(trace), proposal: Box::new(proposal), reason })
     }
 
