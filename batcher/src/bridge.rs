@@ -38,6 +38,11 @@ impl SettlementMode {
             Self::Optimistic => 1,
         }
     }
+
+    /// The mode a bridge's `mode()` answers, if it is one.
+    pub fn from_contract(value: u8) -> Option<Self> {
+        [Self::Native, Self::Optimistic].into_iter().find(|mode| mode.as_u8() == value)
+    }
 }
 
 impl std::str::FromStr for SettlementMode {

@@ -2,7 +2,7 @@
 //! `sequencer deploy`. Every configuration key has a flag and an environment variable that
 //! override the file.
 
-use crate::config::{ChainRole, Config, ConfigError, L1Fork, LogFormat};
+use crate::config::{ChainRole, Config, ConfigError, L1Fork, LogFormat, SettlementMode};
 use alloy_primitives::Address;
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf};
@@ -94,6 +94,16 @@ pub struct NodeArgs {
     /// `l1.poll_interval_ms`: interval between reads of the L1 head.
     #[arg(long, env = "SEQUENCER_L1_POLL_INTERVAL_MS")]
     pub l1_poll_interval_ms: Option<u64>,
+    /// `l1.bridge_address`: the bridge on the L1 that settles this chain; the node follows it
+    /// for `safe` and `finalized`.
+    #[arg(long, env = "SEQUENCER_L1_BRIDGE_ADDRESS")]
+    pub l1_bridge_address: Option<Address>,
+    /// `l1.bridge_deployed_at`: the L1 block the bridge was deployed in.
+    #[arg(long, env = "SEQUENCER_L1_BRIDGE_DEPLOYED_AT", value_name = "L1_BLOCK")]
+    pub l1_bridge_deployed_at: Option<u64>,
+    /// `l1.settlement`: native or optimistic, the bridge's mode.
+    #[arg(long, env = "SEQUENCER_L1_SETTLEMENT")]
+    pub l1_settlement: Option<SettlementMode>,
     /// `l1.fork`: prague or osaka.
     #[arg(long, env = "SEQUENCER_L1_FORK")]
     pub l1_fork: Option<L1Fork>,
@@ -251,6 +261,11 @@ impl NodeArgs {
         }
         set(&mut config.l1.confirmations, self.l1_confirmations);
         set(&mut config.l1.poll_interval_ms, self.l1_poll_interval_ms);
+        if self.l1_bridge_address.is_some() {
+            config.l1.bridge_address = self.l1_bridge_address;
+        }
+        set(&mut config.l1.bridge_deployed_at, self.l1_bridge_deployed_at);
+        set(&mut config.l1.settlement, self.l1_settlement);
         set(&mut config.l1.fork, self.l1_fork);
         set(&mut config.l1.execute_address, self.l1_execute_address);
         set(&mut config.l1.safe_depth, self.l1_safe_depth);
@@ -383,6 +398,34 @@ mod tests {
         let cli = Cli::try_parse_from(["sequencer", "dev", "--l1-rpc", "localhost:8546"]).expect("parses");
         let err = cli.command.into_config().unwrap_err().to_string();
         assert!(err.contains("l1.rpc_url"), "{err}");
+    }
+
+    #[test]
+    fn bridge_flags_make_an_l2_follow_its_bridge() {
+        let bridge = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        let cli = Cli::try_parse_from([
+            "sequencer",
+            "dev",
+            "--l1-rpc",
+            "http://127.0.0.1:8546",
+            "--l1-bridge-address",
+            bridge,
+            "--l1-bridge-deployed-at",
+            "12",
+            "--l1-settlement",
+            "optimistic",
+        ])
+        .expect("parses");
+        let (config, _) = cli.command.into_config().expect("valid");
+        assert_eq!(config.l1.bridge_address, Some(bridge.parse().expect("an address")));
+        assert_eq!(config.l1.bridge_deployed_at, 12);
+        assert_eq!(config.l1.settlement, SettlementMode::Optimistic);
+
+        let cli = Cli::try_parse_from(["sequencer", "dev", "--l1-bridge-address", bridge]).expect("parses");
+        let err = cli.command.into_config().unwrap_err().to_string();
+        assert!(err.contains("l1.bridge_address") && err.contains("l1.rpc_url"), "{err}");
+        let refused = Cli::try_parse_from(["sequencer", "dev", "--l1-settlement", "zk"]);
+        assert!(refused.unwrap_err().to_string().contains("native or optimistic"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::mempool::PoolConfig;
 use alloy_primitives::Address;
+pub use batcher::bridge::SettlementMode;
 use revm::primitives::hardfork::SpecId;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -102,8 +103,10 @@ impl L1Fork {
     }
 }
 
-/// `[l1]`: the L1 an L2 node follows (`rpc_url`, `confirmations`, `poll_interval_ms`), or the
-/// dev L1 this node is (`chain.role = "l1"`, or `sequencer l1`: the other keys).
+/// `[l1]`: the L1 an L2 node follows (`rpc_url`, `confirmations`, `poll_interval_ms`) and the
+/// bridge it settles through there (`bridge_address`, `bridge_deployed_at`, `settlement`: the
+/// section `sequencer deploy` writes), or the dev L1 this node is (`chain.role = "l1"`, or
+/// `sequencer l1`: the other keys).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct L1Section {
@@ -120,6 +123,14 @@ pub struct L1Section {
     pub confirmations: u64,
     /// An L2 node: interval between two reads of the L1 head, in milliseconds.
     pub poll_interval_ms: u64,
+    /// An L2 node: the bridge contract on the L1 that settles this chain's batches. Set, the
+    /// node follows it: `safe` and `finalized` are the blocks it settled (docs/anchoring.md,
+    /// "Settlement"). `None`: `safe` and `finalized` are the head.
+    pub bridge_address: Option<Address>,
+    /// An L2 node: the L1 block the bridge was deployed in, where its events start.
+    pub bridge_deployed_at: u64,
+    /// An L2 node: how the bridge settles batches; it must be the bridge's own mode.
+    pub settlement: SettlementMode,
     /// The fork whose rules every block runs under.
     pub fork: L1Fork,
     /// Where EXECUTE lives.
@@ -141,6 +152,9 @@ impl Default for L1Section {
             rpc_url: None,
             confirmations: 2,
             poll_interval_ms: 1_000,
+            bridge_address: None,
+            bridge_deployed_at: 0,
+            settlement: SettlementMode::Native,
             fork: L1Fork::Osaka,
             execute_address: DEFAULT_EXECUTE_ADDRESS,
             safe_depth: 8,
@@ -533,6 +547,20 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        if let Some(bridge) = self.l1.bridge_address {
+            if bridge.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key: "l1.bridge_address",
+                    reason: "the zero address holds no bridge".to_owned(),
+                });
+            }
+            if self.l1.rpc_url.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "l1.bridge_address",
+                    reason: "needs l1.rpc_url: the bridge is read on that L1".to_owned(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -732,6 +760,49 @@ mod tests {
         assert!(err.contains("l1.chain_id"), "{err}");
         let err = Config::parse("[l1]\nconfirmations = -1\n").unwrap_err();
         assert!(err.contains("confirmations"), "{err}");
+    }
+
+    #[test]
+    fn an_l2_follows_the_bridge_its_section_names() {
+        let text = r#"
+            [l1]
+            rpc_url = "http://127.0.0.1:8546"
+            bridge_address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+            bridge_deployed_at = 7
+            settlement = "optimistic"
+        "#;
+        let config = Config::parse(text).expect("parses");
+        config.validate(true).expect("validates");
+        assert_eq!(
+            config.l1.bridge_address,
+            Some("0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().expect("an address"))
+        );
+        assert_eq!(config.l1.bridge_deployed_at, 7);
+        assert_eq!(config.l1.settlement, SettlementMode::Optimistic);
+        // Unset: no bridge, its events from block 0, native mode.
+        let config = Config::default();
+        assert_eq!(
+            (config.l1.bridge_address, config.l1.bridge_deployed_at, config.l1.settlement),
+            (None, 0, SettlementMode::Native)
+        );
+    }
+
+    #[test]
+    fn bad_bridge_keys_are_named() {
+        let bridge = Some(Address::repeat_byte(0xb1));
+        let mut config = Config::default();
+        config.l1.bridge_address = bridge;
+        let err = config.validate(true).unwrap_err().to_string();
+        assert!(err.contains("l1.bridge_address") && err.contains("l1.rpc_url"), "{err}");
+        config.l1.rpc_url = Some("http://127.0.0.1:8546".into());
+        config.validate(true).expect("with an L1, a bridge is followed");
+        config.l1.bridge_address = Some(Address::ZERO);
+        let err = config.validate(true).unwrap_err().to_string();
+        assert!(err.contains("l1.bridge_address"), "{err}");
+        let err = Config::parse("[l1]\nsettlement = \"zk\"\n").unwrap_err();
+        assert!(err.contains("settlement"), "{err}");
+        let err = Config::parse("[l1]\nbridge_address = \"0x12\"\n").unwrap_err();
+        assert!(err.contains("bridge_address"), "{err}");
     }
 
     #[test]

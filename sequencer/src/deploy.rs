@@ -244,3 +244,32 @@ pub fn dev_parameters(
         genesis_state_root: genesis.header.state_root,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// The section `sequencer deploy` writes is a node's `[l1]` section as it stands: it
+    /// parses, validates, and names the bridge the node then follows.
+    #[test]
+    fn the_written_section_configures_a_node_that_follows_the_bridge() {
+        let genesis = ChainGenesis::dev().expect("the dev genesis");
+        let url: Url = "http://127.0.0.1:8546".parse().expect("a URL");
+        let bridge = Address::repeat_byte(0xb1);
+        for mode in [SettlementMode::Native, SettlementMode::Optimistic] {
+            let parameters = dev_parameters(&genesis, mode, Address::repeat_byte(0x5e), 3_600);
+            let text = config_section(&url, 900, bridge, 42, &parameters);
+            let config = Config::parse(&text).expect("the written section parses");
+            config.validate(true).expect("and validates");
+            let l1 = &config.l1;
+            assert_eq!(
+                l1.rpc_url().expect("valid").map(String::from).as_deref(),
+                Some("http://127.0.0.1:8546/")
+            );
+            assert_eq!(l1.chain_id, Some(900));
+            assert_eq!(l1.execute_address, parameters.execute);
+            assert_eq!((l1.bridge_address, l1.bridge_deployed_at, l1.settlement), (Some(bridge), 42, mode));
+        }
+    }
+}

@@ -85,6 +85,8 @@ pub struct DevBridge {
     pub address: Address,
     /// Its mode.
     pub mode: SettlementMode,
+    /// The L1 block it was deployed in.
+    pub deployed_at: u64,
 }
 
 /// A running dev rollup.
@@ -159,6 +161,10 @@ impl DevRollup {
         };
         let proposer = dev_account(DEV_PROPOSER_INDEX);
         let bridge = bridge_of(&datadir.join(BRIDGE_FILE), &l1_url, &proposer, &genesis).await?;
+        // The L2's safe and finalized blocks follow the bridge.
+        config.l1.bridge_address = Some(bridge.address);
+        config.l1.bridge_deployed_at = bridge.deployed_at;
+        config.l1.settlement = bridge.mode;
         config.validate(true)?;
         let l2 = Node::launch(&config, genesis).await?;
         let l2_url: Url = format!("http://{}", l2.rpc_addr).parse().map_err(|e: url::ParseError| {
@@ -231,7 +237,9 @@ async fn bridge_of(
             Some("optimistic") => SettlementMode::Optimistic,
             _ => SettlementMode::Native,
         };
-        return Ok(DevBridge { address, mode });
+        let deployed_at =
+            l1_table.get("bridge_deployed_at").and_then(|value| value.as_integer()).unwrap_or_default();
+        return Ok(DevBridge { address, mode, deployed_at: u64::try_from(deployed_at).unwrap_or_default() });
     }
     let native = dev_parameters(genesis, SettlementMode::Native, proposer.address(), 0);
     let deployment = match deploy_bridge(l1, proposer.clone(), &native).await {
@@ -243,5 +251,5 @@ async fn bridge_of(
         other => other?,
     };
     std::fs::write(file, &deployment.config_section).map_err(|e| file_error(e.to_string()))?;
-    Ok(DevBridge { address: deployment.bridge, mode: deployment.mode })
+    Ok(DevBridge { address: deployment.bridge, mode: deployment.mode, deployed_at: deployment.deployed_at })
 }

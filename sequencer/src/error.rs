@@ -155,7 +155,7 @@ impl BuildError {
     }
 }
 
-/// Errors of following the L1 ([`crate::l1_follower`]).
+/// Errors of following the L1 ([`crate::l1_follower`]) and its bridge ([`crate::bridge_follower`]).
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {
     /// The L1 is another chain than `l1.chain_id` says: anchoring to it would name blocks no
@@ -201,13 +201,54 @@ pub enum L1Error {
         /// The block number asked for.
         number: u64,
     },
+    /// No contract lives at `l1.bridge_address` on the L1, at a block after the one it was
+    /// deployed in.
+    #[error(
+        "no contract at l1.bridge_address {address} on the L1 at {url} (block {block}); \
+         point it at the bridge `sequencer deploy` printed"
+    )]
+    NoBridge {
+        /// The L1 endpoint, without its path or credentials.
+        url: String,
+        /// `l1.bridge_address`.
+        address: alloy_primitives::Address,
+        /// The L1 block read.
+        block: u64,
+    },
+    /// The bridge settles another chain than this node's.
+    #[error("the bridge at {address} settles chain {actual}, but this chain's id is {expected}")]
+    BridgeChainId {
+        /// `l1.bridge_address`.
+        address: alloy_primitives::Address,
+        /// This chain's id, from its genesis.
+        expected: u64,
+        /// The bridge's `chainId()`.
+        actual: u64,
+    },
+    /// The bridge settles in the other mode than `l1.settlement` says.
+    #[error("the bridge at {address} settles in {actual} mode, but l1.settlement is {configured}")]
+    BridgeMode {
+        /// `l1.bridge_address`.
+        address: alloy_primitives::Address,
+        /// `l1.settlement`.
+        configured: batcher::bridge::SettlementMode,
+        /// The bridge's `mode()`, or what it answered if it is no mode.
+        actual: String,
+    },
 }
 
 impl L1Error {
     /// The failure may pass (the L1 is down, slow or behind): the follower keeps the last
-    /// anchor and asks again at the next interval. Any other failure stops the node.
+    /// anchor (the bridge follower, what it last read) and asks again at the next interval. Any
+    /// other failure, an L1 or a bridge other than the configuration says, stops the node.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::ChainIdMismatch { .. })
+        !matches!(
+            self,
+            Self::ChainIdMismatch { .. }
+                | Self::NoBridge { .. }
+                | Self::BridgeChainId { .. }
+                | Self::BridgeMode { .. }
+        )
     }
 }
 

@@ -153,7 +153,8 @@ mod tests {
         let short = health(Duration::from_millis(100), Duration::from_millis(2_500), None);
         assert!(short.report().producing);
         // Following an L1, blocks come at most once a second.
-        let link = L1LinkStatus { reachable: true, last_contact: Some(SystemTime::now()) };
+        let link =
+            L1LinkStatus { reachable: true, last_contact: Some(SystemTime::now()), ..Default::default() };
         let following = health(Duration::from_millis(500), Duration::from_millis(2_900), Some(link));
         assert!(following.report().producing);
     }
@@ -171,7 +172,7 @@ mod tests {
         assert_eq!(json["settling"], serde_json::Value::Null);
 
         let contact = SystemTime::now() - Duration::from_secs(30);
-        let link = L1LinkStatus { reachable: false, last_contact: Some(contact) };
+        let link = L1LinkStatus { reachable: false, last_contact: Some(contact), ..Default::default() };
         let following = health(Duration::from_secs(1), Duration::ZERO, Some(link));
         let l1 = following.report().l1;
         assert!(l1.configured && !l1.reachable);

@@ -37,17 +37,59 @@ impl ConfirmedL1 {
     }
 }
 
-/// How the follower's link to the L1 stands, as `/health` reads it.
+/// How the follower's link to the L1 stands, as `/health` and `rollup_status` read it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct L1LinkStatus {
     /// Whether the last round reached the L1.
     pub reachable: bool,
     /// When a round last reached the L1; `None` until one has.
     pub last_contact: Option<SystemTime>,
+    /// The chain id the L1 last answered; `None` until it has.
+    pub chain_id: Option<u64>,
+    /// The L1 head last read; `None` until one was.
+    pub head: Option<u64>,
 }
 
 /// How long one request to the L1 may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One L1 JSON-RPC endpoint, as the followers ask it: every request bounded by
+/// [`REQUEST_TIMEOUT`], and named in errors and logs by its origin only.
+#[derive(Clone, Debug)]
+pub(crate) struct L1Endpoint {
+    pub(crate) provider: RootProvider,
+    /// The endpoint's origin (scheme, host, port), for logs and errors: its path or query may
+    /// hold an API key.
+    pub(crate) origin: String,
+    /// The whole endpoint, to take out of the transport's error messages, which quote it.
+    endpoint: String,
+}
+
+impl L1Endpoint {
+    /// The endpoint at `url`.
+    pub(crate) fn new(url: url::Url) -> Self {
+        let origin = url.origin().ascii_serialization();
+        let endpoint = url.as_str().to_owned();
+        Self { provider: ProviderBuilder::default().connect_http(url), origin, endpoint }
+    }
+
+    /// Sends one request, bounded by [`REQUEST_TIMEOUT`].
+    pub(crate) async fn request<T, E: std::fmt::Display>(
+        &self,
+        method: &'static str,
+        request: impl std::future::IntoFuture<Output = Result<T, E>>,
+    ) -> Result<T, L1Error> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, request.into_future()).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(L1Error::Request {
+                url: self.origin.clone(),
+                method,
+                message: error.to_string().replace(&self.endpoint, &self.origin),
+            }),
+            Err(_) => Err(L1Error::Timeout { url: self.origin.clone(), method, timeout: REQUEST_TIMEOUT }),
+        }
+    }
+}
 
 /// Whether the L1 answered the follower's last round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,12 +105,7 @@ enum Link {
 /// Follows one L1: reads its head every poll interval and publishes its newest confirmed block.
 #[derive(Debug)]
 pub struct L1Follower {
-    provider: RootProvider,
-    /// The endpoint's origin (scheme, host, port), for logs and errors: its path or query may
-    /// hold an API key.
-    origin: String,
-    /// The whole endpoint, to take out of the transport's error messages, which quote it.
-    endpoint: String,
+    l1: L1Endpoint,
     /// `l1.chain_id`: what the L1 must answer to `eth_chainId`, if set.
     expected_chain_id: Option<u64>,
     confirmations: u64,
@@ -89,13 +126,9 @@ impl L1Follower {
     /// follower tries again when it runs, and the L2 meanwhile seals blocks with the last
     /// anchor it has); one whose chain id is not `l1.chain_id` is.
     pub async fn connect(url: url::Url, section: &L1Section) -> Result<Self, L1Error> {
-        let origin = url.origin().ascii_serialization();
-        let endpoint = url.as_str().to_owned();
         let (confirmed, _) = watch::channel(None);
         let mut follower = Self {
-            provider: ProviderBuilder::default().connect_http(url),
-            origin,
-            endpoint,
+            l1: L1Endpoint::new(url),
             expected_chain_id: section.chain_id,
             confirmations: section.confirmations,
             poll_interval: section.poll_interval(),
@@ -137,17 +170,20 @@ impl L1Follower {
     /// One round: the chain id if not checked since the L1 was last reached, the head, and the
     /// confirmed block if it is newer than the one published.
     async fn poll(&mut self) -> Result<(), L1Error> {
+        let l1 = &self.l1;
         if !self.chain_checked {
-            let actual = self.request("eth_chainId", self.provider.get_chain_id()).await?;
+            let actual = l1.request("eth_chainId", l1.provider.get_chain_id()).await?;
             if let Some(expected) = self.expected_chain_id
                 && actual != expected
             {
-                return Err(L1Error::ChainIdMismatch { url: self.origin.clone(), expected, actual });
+                return Err(L1Error::ChainIdMismatch { url: l1.origin.clone(), expected, actual });
             }
             self.chain_checked = true;
+            self.status.send_modify(|status| status.chain_id = Some(actual));
         }
-        let head = self.request("eth_blockNumber", self.provider.get_block_number()).await?;
+        let head = l1.request("eth_blockNumber", l1.provider.get_block_number()).await?;
         self.metrics.head.set(head as f64);
+        self.status.send_modify(|status| status.head = Some(head));
         // The L1's genesis block while the L1 is shorter: no reorganisation replaces it.
         let number = head.saturating_sub(self.confirmations);
         // Never back: an L1 that answers a lower head (a reorganisation deeper than the
@@ -155,36 +191,19 @@ impl L1Follower {
         if self.confirmed.borrow().is_some_and(|published| published.number >= number) {
             return Ok(());
         }
-        let block = self
+        let block = l1
             .request(
                 "eth_getBlockByNumber",
-                self.provider.get_block_by_number(BlockNumberOrTag::Number(number)),
+                l1.provider.get_block_by_number(BlockNumberOrTag::Number(number)),
             )
             .await?
             .filter(|block| block.header.number == number)
-            .ok_or_else(|| L1Error::MissingBlock { url: self.origin.clone(), number })?;
+            .ok_or_else(|| L1Error::MissingBlock { url: l1.origin.clone(), number })?;
         let block = L1Block { number, hash: block.header.hash, timestamp: block.header.timestamp };
         self.metrics.confirmed_number.set(number as f64);
         tracing::debug!(target: "l1_follower", number, hash = %block.hash, head, "new confirmed L1 block");
         self.confirmed.send_replace(Some(block));
         Ok(())
-    }
-
-    /// Sends one request, bounded by [`REQUEST_TIMEOUT`].
-    async fn request<T, E: std::fmt::Display>(
-        &self,
-        method: &'static str,
-        request: impl std::future::IntoFuture<Output = Result<T, E>>,
-    ) -> Result<T, L1Error> {
-        match tokio::time::timeout(REQUEST_TIMEOUT, request.into_future()).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(L1Error::Request {
-                url: self.origin.clone(),
-                method,
-                message: error.to_string().replace(&self.endpoint, &self.origin),
-            }),
-            Err(_) => Err(L1Error::Timeout { url: self.origin.clone(), method, timeout: REQUEST_TIMEOUT }),
-        }
     }
 
     /// Takes a round's outcome: the link's state, its metrics and the one message per change;
@@ -196,7 +215,7 @@ impl L1Follower {
                 if self.link != Link::Up {
                     tracing::info!(
                         target: "l1_follower",
-                        url = %self.origin,
+                        url = %self.l1.origin,
                         confirmed,
                         confirmations = self.confirmations,
                         "following the L1: new blocks anchor to its newest confirmed block"
@@ -205,8 +224,10 @@ impl L1Follower {
                 self.link = Link::Up;
                 self.metrics.up.set(1.0);
                 self.metrics.mark_contact();
-                self.status
-                    .send_replace(L1LinkStatus { reachable: true, last_contact: Some(SystemTime::now()) });
+                self.status.send_modify(|status| {
+                    status.reachable = true;
+                    status.last_contact = Some(SystemTime::now());
+                });
                 Ok(())
             }
             Err(error) if error.is_retryable() => {

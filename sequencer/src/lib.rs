@@ -1,8 +1,10 @@
 //! The native rollup daemon: configuration, genesis, chain store, mempool, block producer,
-//! L1 follower, JSON-RPC, metrics and health. The `sequencer` binary is a thin `main` over [`node::Node`].
+//! L1 and bridge followers, JSON-RPC, metrics and health. The `sequencer` binary is a thin
+//! `main` over [`node::Node`].
 #![warn(missing_docs)]
 
 pub mod batch_trace;
+pub mod bridge_follower;
 pub mod builder;
 pub mod cli;
 pub mod config;

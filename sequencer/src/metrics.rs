@@ -25,14 +25,23 @@ static LAST_BLOCK_UNIX_MS: AtomicU64 = AtomicU64::new(0);
 /// unreachable.
 static LAST_L1_CONTACT_UNIX_MS: AtomicU64 = AtomicU64::new(0);
 
+/// The timestamp of the oldest L2 block the bridge has not settled, in milliseconds since the
+/// Unix epoch, read at each scrape for `sequencer_settlement_lag_seconds`, which grows while
+/// nothing settles: [`NOT_FOLLOWING`] without a bridge, 0 while every block is settled.
+static OLDEST_UNSAFE_UNIX_MS: AtomicU64 = AtomicU64::new(NOT_FOLLOWING);
+
+/// [`OLDEST_UNSAFE_UNIX_MS`] of a node that follows no bridge: the series is not exported.
+const NOT_FOLLOWING: u64 = u64::MAX;
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Sets `sequencer_seconds_since_last_block` from the producer's last report, and
-/// `sequencer_l1_follower_lag_seconds` from the L1 follower's; run before each render.
+/// Sets `sequencer_seconds_since_last_block` from the producer's last report,
+/// `sequencer_l1_follower_lag_seconds` from the L1 follower's and
+/// `sequencer_settlement_lag_seconds` from the bridge follower's; run before each render.
 fn update_watchdog() {
     let last = LAST_BLOCK_UNIX_MS.load(Ordering::Relaxed);
     if last != 0 {
@@ -41,6 +50,13 @@ fn update_watchdog() {
     let last = LAST_L1_CONTACT_UNIX_MS.load(Ordering::Relaxed);
     if last != 0 {
         gauge!("sequencer_l1_follower_lag_seconds").set(unix_ms().saturating_sub(last) as f64 / 1e3);
+    }
+    match OLDEST_UNSAFE_UNIX_MS.load(Ordering::Relaxed) {
+        NOT_FOLLOWING => {}
+        0 => gauge!("sequencer_settlement_lag_seconds").set(0.0),
+        oldest => {
+            gauge!("sequencer_settlement_lag_seconds").set(unix_ms().saturating_sub(oldest) as f64 / 1e3)
+        }
     }
 }
 
@@ -161,6 +177,21 @@ fn describe() {
         "sequencer_l1_poll_failures_total",
         "Rounds in which the L1 follower could not read the L1 (down, slow or behind)"
     );
+    describe_gauge!(
+        "sequencer_l2_safe_number",
+        "The L2's safe block: the newest block the bridge settled, or (optimistic mode) claimed"
+    );
+    describe_gauge!(
+        "sequencer_l2_finalized_number",
+        "The L2's finalized block: the newest block the bridge settled as of the L1's finalized block"
+    );
+    describe_gauge!("sequencer_bridge_head_number", "The bridge's settled head on the L1's newest block");
+    describe_gauge!("sequencer_settlement_lag_blocks", "L2 blocks past the safe block: sealed, not settled");
+    describe_gauge!(
+        "sequencer_settlement_lag_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest L2 block past the safe block, at each scrape (0 when every block is safe)"
+    );
     describe_counter!("sequencer_mempool_admitted_total", "Transactions admitted to the pool");
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
@@ -274,6 +305,39 @@ impl Default for L1Metrics {
             head: gauge!("sequencer_l1_head"),
             confirmed_number: gauge!("sequencer_l1_confirmed_number"),
             poll_failures: counter!("sequencer_l1_poll_failures_total"),
+        }
+    }
+}
+
+/// Metrics of the bridge follower: what the bridge settled of the L2.
+#[derive(Clone, Debug)]
+pub struct SettlementMetrics {
+    /// The L2's safe block.
+    pub safe_number: Gauge,
+    /// The L2's finalized block.
+    pub finalized_number: Gauge,
+    /// The bridge's head on the L1's newest block.
+    pub bridge_head_number: Gauge,
+    /// L2 blocks past the safe block.
+    pub lag_blocks: Gauge,
+}
+
+impl SettlementMetrics {
+    /// Records the timestamp (in seconds) of the oldest L2 block the bridge has not settled, or
+    /// `None` when every block is settled, for `sequencer_settlement_lag_seconds`.
+    pub fn mark_oldest_unsafe(&self, timestamp: Option<u64>) {
+        let ms = timestamp.map_or(0, |seconds| seconds.saturating_mul(1_000).clamp(1, NOT_FOLLOWING - 1));
+        OLDEST_UNSAFE_UNIX_MS.store(ms, Ordering::Relaxed);
+    }
+}
+
+impl Default for SettlementMetrics {
+    fn default() -> Self {
+        Self {
+            safe_number: gauge!("sequencer_l2_safe_number"),
+            finalized_number: gauge!("sequencer_l2_finalized_number"),
+            bridge_head_number: gauge!("sequencer_bridge_head_number"),
+            lag_blocks: gauge!("sequencer_settlement_lag_blocks"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Assembles the node from its components and runs it: store, genesis, block producer, L1
-//! follower, JSON-RPC, metrics and health. `main` and the end-to-end tests start nodes the same way.
+//! and bridge followers, JSON-RPC, metrics and health. `main` and the end-to-end tests start
+//! nodes the same way.
 
 use crate::{
+    bridge_follower::BridgeFollower,
     builder::{BlockProducer, ChainHead, ProducerConfig},
     config::{ChainRole, Config},
     error::{L1Error, NodeError, StoreError},
@@ -10,7 +12,10 @@ use crate::{
     l1_follower::L1Follower,
     mempool::{Mempool, PoolHead, SenderState},
     metrics,
-    rpc::{self, BeaconApi, EthRpc, Executions, LogLimits, RollupApiServer, RollupRpc, TagDepths},
+    rpc::{
+        self, BeaconApi, BlockTags, EthRpc, Executions, FollowedBridge, FollowedL1, LogLimits,
+        RollupApiServer, RollupRpc, RollupStatusApiServer, RollupStatusRpc, TagDepths,
+    },
     store::{
         BlockReader, ChainWriter, DbNodeStore, GenesisStatus, StateReader, Store, StoreOptions, WriterLock,
         redact,
@@ -48,6 +53,8 @@ pub struct Node {
     producer: tokio::task::JoinHandle<Result<(), crate::error::BuildError>>,
     /// The L1 follower of an L2 node with `l1.rpc_url` set.
     follower: Option<tokio::task::JoinHandle<Result<(), L1Error>>>,
+    /// The bridge follower of an L2 node with `l1.bridge_address` set.
+    bridge_follower: Option<tokio::task::JoinHandle<Result<(), L1Error>>>,
     shutdown: Arc<AtomicBool>,
     /// The RPC's call executions, stopped with the node.
     executions: Executions,
@@ -57,10 +64,11 @@ pub struct Node {
 
 impl Node {
     /// Binds the JSON-RPC and metrics ports, reaches the L1 an L2 node follows (refusing one
-    /// that is another chain than `l1.chain_id`; one that is down is followed once it answers),
+    /// that is another chain than `l1.chain_id`, and a bridge that is not there or settles
+    /// another chain or in another mode; an L1 that is down is followed once it answers),
     /// opens the store (writing the genesis block into a fresh one, refusing one made for
-    /// another chain), starts block production, the L1 follower, JSON-RPC and metrics. A
-    /// failure leaves no task running.
+    /// another chain), starts block production, the L1 and bridge followers, JSON-RPC and
+    /// metrics. A failure leaves no task running.
     pub async fn launch(config: &Config, genesis: ChainGenesis) -> Result<Self, NodeError> {
         // The ports first: a port in use stops the node before it claims, reads or writes its
         // database.
@@ -86,6 +94,12 @@ impl Node {
                 None
             }
             (ChainRole::L1, _) => None,
+        };
+        let bridge_follower = match (config.chain.role, config.l1.rpc_url()?, config.l1.bridge_address) {
+            (ChainRole::L2, Some(url), Some(bridge)) => {
+                Some(BridgeFollower::connect(url, &config.l1, bridge, genesis.chain_id).await?)
+            }
+            _ => None,
         };
 
         let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
@@ -135,6 +149,14 @@ impl Node {
         let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
         reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
+        let tags = match (config.chain.role, &bridge_follower) {
+            (ChainRole::L2, Some(bridge_follower)) => BlockTags::Settled(bridge_follower.settled()),
+            (ChainRole::L2, None) => BlockTags::Depths(TagDepths::default()),
+            (ChainRole::L1, _) => BlockTags::Depths(TagDepths {
+                safe: config.l1.safe_depth,
+                finalized: config.l1.finalized_depth,
+            }),
+        };
         let eth = EthRpc::new(
             Arc::new(chain.clone()),
             store.clone(),
@@ -144,10 +166,7 @@ impl Node {
             LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
         )
         .with_call_timeout(config.rpc.call_timeout())
-        .with_tag_depths(match config.chain.role {
-            ChainRole::L2 => TagDepths::default(),
-            ChainRole::L1 => TagDepths { safe: config.l1.safe_depth, finalized: config.l1.finalized_depth },
-        });
+        .with_block_tags(tags.clone());
         let executions = eth.executions();
         let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
@@ -155,6 +174,19 @@ impl Node {
                 RollupRpc::new(genesis.chain_id, store.clone(), nodes.clone(), executions.clone()).into_rpc(),
             )
             .map_err(|e| NodeError::Task(e.to_string()))?;
+        let status = RollupStatusRpc::new(
+            store.clone(),
+            head_rx.clone(),
+            tags,
+            follower.as_ref().map(|follower| FollowedL1 {
+                configured_chain_id: config.l1.chain_id,
+                link: follower.status(),
+            }),
+            bridge_follower.as_ref().zip(config.l1.bridge_address).map(|(follower, address)| {
+                FollowedBridge { address, mode: config.l1.settlement, settled: follower.settled() }
+            }),
+        );
+        module.merge(status.into_rpc()).map_err(|e| NodeError::Task(e.to_string()))?;
 
         // Nothing below fails: the tasks start together.
         let producer = BlockProducer::new(
@@ -190,6 +222,8 @@ impl Node {
             tokio::task::spawn_blocking(move || producer.run(shutdown))
         };
         let follower = follower.map(|follower| tokio::spawn(follower.run()));
+        let bridge_follower =
+            bridge_follower.map(|bridge| tokio::spawn(bridge.run(head_rx.clone(), store.clone())));
         let beacon = (config.chain.role == ChainRole::L1).then(|| BeaconApi {
             store: store.clone(),
             finalized_depth: config.l1.finalized_depth,
@@ -211,6 +245,7 @@ impl Node {
             metrics_task,
             producer,
             follower,
+            bridge_follower,
             shutdown,
             executions,
             writer_lock: Some(writer_lock),
@@ -237,6 +272,12 @@ impl Node {
                 None => std::future::pending().await,
             }
         };
+        let bridge_follower = async {
+            match self.bridge_follower.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             () = signal => Ok(()),
             lost = claim => Err(NodeError::Store(lost)),
@@ -244,6 +285,11 @@ impl Node {
                 Ok(Ok(())) => NodeError::Task("L1 follower exited".into()),
                 Ok(Err(error)) => NodeError::L1(error),
                 Err(error) => NodeError::Task(format!("L1 follower panicked: {error}")),
+            }),
+            result = bridge_follower => Err(match result {
+                Ok(Ok(())) => NodeError::Task("bridge follower exited".into()),
+                Ok(Err(error)) => NodeError::L1(error),
+                Err(error) => NodeError::Task(format!("bridge follower panicked: {error}")),
             }),
             result = &mut self.producer => Err(match result {
                 Ok(Ok(())) => NodeError::Task("block producer exited".into()),
@@ -272,6 +318,9 @@ impl Node {
         }
         self.metrics_task.abort();
         if let Some(follower) = self.follower.take() {
+            follower.abort();
+        }
+        if let Some(follower) = self.bridge_follower.take() {
             follower.abort();
         }
         self.store.close().await;

@@ -5,6 +5,7 @@
 
 use super::{error::RpcError, executions::blocking};
 use crate::{
+    bridge_follower::SettledL2,
     builder::ChainHead,
     mempool::{Mempool, SenderState},
     store::{BlockReader, DbNodeStore, MempoolJournal, StateReader, Store},
@@ -110,19 +111,46 @@ pub struct EthRpc {
     pub(super) codes: Arc<super::codes::Codes>,
     /// Permits to execute calls on blocking threads.
     pub(super) executions: super::executions::Executions,
-    /// How far `safe` and `finalized` trail the head.
-    pub(super) tag_depths: TagDepths,
+    /// What `safe` and `finalized` are.
+    pub(super) tags: BlockTags,
     journal: MempoolJournal,
 }
 
-/// How many blocks `safe` and `finalized` trail the head: zero on the L2 until batches settle
-/// on L1; the dev L1's configured depths in the L1 role.
+/// How many blocks `safe` and `finalized` trail the head: the dev L1's configured depths in the
+/// L1 role; zero on an L2 that follows no bridge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TagDepths {
     /// Blocks between the head and `safe`.
     pub safe: u64,
     /// Blocks between the head and `finalized`.
     pub finalized: u64,
+}
+
+/// What the `safe` and `finalized` block tags name.
+#[derive(Clone, Debug)]
+pub enum BlockTags {
+    /// Blocks a fixed depth behind the head ([`TagDepths`]).
+    Depths(TagDepths),
+    /// What the bridge settled, for an L2 that follows its bridge (`l1.bridge_address`): see
+    /// [`crate::bridge_follower`].
+    Settled(SettledL2),
+}
+
+impl Default for BlockTags {
+    fn default() -> Self {
+        Self::Depths(TagDepths::default())
+    }
+}
+
+impl BlockTags {
+    /// The `safe` and `finalized` block numbers while the head is `head`: never past it, never
+    /// before genesis.
+    pub fn safe_and_finalized(&self, head: u64) -> (u64, u64) {
+        match self {
+            Self::Depths(depths) => (head.saturating_sub(depths.safe), head.saturating_sub(depths.finalized)),
+            Self::Settled(settled) => settled.safe_and_finalized(head),
+        }
+    }
 }
 
 /// Accounts of the head block. When the head moves on, the accounts its block changed take the
@@ -248,7 +276,7 @@ impl EthRpc {
             log_limits,
             codes: Arc::default(),
             executions: super::executions::Executions::default(),
-            tag_depths: TagDepths::default(),
+            tags: BlockTags::default(),
             journal: MempoolJournal::spawn(store.clone()),
             store,
         }
@@ -278,9 +306,9 @@ impl EthRpc {
         Self { executions: self.executions.with_timeout(timeout), ..self }
     }
 
-    /// The same RPC with `safe` and `finalized` trailing the head by `depths`.
-    pub fn with_tag_depths(self, depths: TagDepths) -> Self {
-        Self { tag_depths: depths, ..self }
+    /// The same RPC with `safe` and `finalized` naming `tags` (the head unless set).
+    pub fn with_block_tags(self, tags: BlockTags) -> Self {
+        Self { tags, ..self }
     }
 
     /// The permits to execute calls on blocking threads, for the node to stop them.
@@ -288,17 +316,18 @@ impl EthRpc {
         self.executions.clone()
     }
 
-    /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean: on
-    /// the L2, until batches settle on L1, they are all the newest sealed block; on the dev L1
-    /// `safe` and `finalized` trail it by the configured depths (never before genesis).
+    /// The one place that decides what `latest`, `pending`, `safe` and `finalized` mean:
+    /// `latest` and `pending` are the newest sealed block; `safe` and `finalized` are what the
+    /// bridge settled on an L2 that follows its bridge, the newest sealed block on an L2 that
+    /// follows none, and trail it by the configured depths on the dev L1 ([`BlockTags`]).
     pub(super) fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
         let head = self.head.borrow().number;
         match tag {
             BlockNumberOrTag::Earliest => 0,
             BlockNumberOrTag::Number(number) => number,
             BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => head,
-            BlockNumberOrTag::Safe => head.saturating_sub(self.tag_depths.safe),
-            BlockNumberOrTag::Finalized => head.saturating_sub(self.tag_depths.finalized),
+            BlockNumberOrTag::Safe => self.tags.safe_and_finalized(head).0,
+            BlockNumberOrTag::Finalized => self.tags.safe_and_finalized(head).1,
         }
     }
 

@@ -23,6 +23,7 @@
 //! | `fork_config.rs` | `eth_config` (EIP-7910), `eth_coinbase` |
 //! | `txpool.rs` | `txpool_*` |
 //! | `rollup.rs` | `rollup_getTrace` |
+//! | `status.rs` | `rollup_status` |
 //! | `beacon.rs` | not JSON-RPC: the dev L1's blobs through the Beacon API (`GET /eth/v1/beacon/blob_sidecars/{block_id}`, `/eth/v1/beacon/blobs/{block_id}`) |
 //!
 //! Methods fail with one error type, [`RpcError`] (`error.rs`), which becomes a JSON-RPC error
@@ -47,6 +48,7 @@ mod pubsub;
 mod request_ids;
 mod rollup;
 mod state;
+mod status;
 mod transactions;
 mod txpool;
 
@@ -54,7 +56,7 @@ pub use beacon::BeaconApi;
 pub use blocks::EthBlocksApiServer;
 pub use call::{CallStateError, EthCallApiServer, EthSimulateApiServer, PrecompileMoveError, RPC_GAS_CAP};
 pub use error::RpcError;
-pub use eth::{EthApiServer, EthRpc, NetApiServer, TagDepths, Web3ApiServer};
+pub use eth::{BlockTags, EthApiServer, EthRpc, NetApiServer, TagDepths, Web3ApiServer};
 pub use executions::Executions;
 pub use fees::{EthFeesApiServer, MAX_FEE_HISTORY_BLOCKS};
 pub use fork_config::{EthForkConfigApiServer, ForkConfigs};
@@ -62,6 +64,10 @@ pub use logs::{EthLogsApiServer, LogLimits};
 pub use pubsub::EthPubSubApiServer;
 pub use rollup::{MAX_TRACE_BLOCKS, RollupApiServer, RollupRpc, TraceAnchor, TraceBindings, TraceResponse};
 pub use state::EthStateApiServer;
+pub use status::{
+    BatcherStatus, BridgeHeadStatus, BridgeStatus, FollowedBridge, FollowedL1, L1Status, L2Status,
+    LastBatchStatus, RollupStatus, RollupStatusApiServer, RollupStatusRpc,
+};
 pub use transactions::{EthTransactionsApiServer, FilledTransaction, Millis};
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 

@@ -9,6 +9,7 @@ mod calls;
 mod chain;
 mod connections;
 mod dev_l1;
+mod following_bridge;
 mod mempool;
 mod operations;
 mod postgres;

@@ -29,15 +29,15 @@ use url::Url;
 const WINDOW: u64 = 60;
 
 /// A dev L1 with a bridge, and an L2 that follows it.
-struct Rollup {
+pub(crate) struct Rollup {
     l1_node: Node,
-    l2_node: Node,
+    pub(crate) l2_node: Node,
     _dirs: (TempDir, TempDir),
-    l1: RootProvider,
-    l2: RootProvider,
+    pub(crate) l1: RootProvider,
+    pub(crate) l2: RootProvider,
     l1_url: Url,
-    bridge: Address,
-    proposer: PrivateKeySigner,
+    pub(crate) bridge: Address,
+    pub(crate) proposer: PrivateKeySigner,
     settings: ProposalSettings,
     /// The next nonce of the L2 sender of the test transfers.
     l2_nonce: u64,
@@ -47,6 +47,21 @@ impl Rollup {
     /// A bridge in `mode` for the dev genesis (for chain `bridge_chain_id` when given), proposed
     /// to by the dev L1's account 0 (anyone bonded when `any_proposer`).
     async fn start(mode: SettlementMode, bridge_chain_id: Option<u64>, any_proposer: bool) -> Self {
+        Self::launch(mode, bridge_chain_id, any_proposer, false).await
+    }
+
+    /// A bridge in `mode` for the dev genesis, proposed to by the dev L1's account 0, and an L2
+    /// that follows it (`l1.bridge_address`): its `safe` and `finalized` are what it settled.
+    pub(crate) async fn following_bridge(mode: SettlementMode) -> Self {
+        Self::launch(mode, None, false, true).await
+    }
+
+    async fn launch(
+        mode: SettlementMode,
+        bridge_chain_id: Option<u64>,
+        any_proposer: bool,
+        follow_bridge: bool,
+    ) -> Self {
         let (l1_dir, l2_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let l1_node = launch_l1(l1_dir.path()).await;
         let l1_url: Url = format!("http://{}", l1_node.rpc_addr).parse().unwrap();
@@ -60,7 +75,12 @@ impl Rollup {
             parameters.sequencer = None;
         }
         let deployment = deploy_bridge(&l1_url, proposer.clone(), &parameters).await.unwrap();
-        let config = following_config(l2_dir.path(), None, l1_node.rpc_addr, 2);
+        let mut config = following_config(l2_dir.path(), None, l1_node.rpc_addr, 2);
+        if follow_bridge {
+            config.l1.bridge_address = Some(deployment.bridge);
+            config.l1.bridge_deployed_at = deployment.deployed_at;
+            config.l1.settlement = mode;
+        }
         let l2_node = Node::launch(&config, genesis).await.unwrap();
         let l1 = ProviderBuilder::default().connect_http(l1_url.clone());
         let l2 =
@@ -98,7 +118,7 @@ impl Rollup {
     }
 
     /// Sends `count` L2 transfers, waits for them, and returns the newest L2 block.
-    async fn transfers(&mut self, count: u64) -> u64 {
+    pub(crate) async fn transfers(&mut self, count: u64) -> u64 {
         let sender = dev_signer(5);
         let mut last = B256::ZERO;
         for _ in 0..count {
@@ -116,7 +136,7 @@ impl Rollup {
     }
 
     /// The trace of L2 blocks `from..=to`.
-    async fn trace(&self, from: u64, to: u64) -> TraceResponse {
+    pub(crate) async fn trace(&self, from: u64, to: u64) -> TraceResponse {
         wait_block(&self.l2, to).await;
         self.l2.raw_request("rollup_getTrace".into(), (U64::from(from), U64::from(to))).await.unwrap()
     }
@@ -140,7 +160,7 @@ impl Rollup {
     }
 
     /// Sends `proposal` from the proposer.
-    async fn propose(&self, proposal: &Proposal) -> TransactionReceipt {
+    pub(crate) async fn propose(&self, proposal: &Proposal) -> TransactionReceipt {
         self.propose_as(&self.proposer, proposal).await
     }
 
@@ -158,13 +178,13 @@ impl Rollup {
     }
 
     /// The bridge's head: number, block hash, state root.
-    async fn head(&self) -> (u64, B256, B256) {
+    pub(crate) async fn head(&self) -> (u64, B256, B256) {
         let head = self.bridge_as(&self.proposer).head().call().await.unwrap();
         (head.number.to(), head.blockHash, head.stateRoot)
     }
 
     /// L2 block `number`'s number, hash and state root.
-    async fn l2_block(&self, number: u64) -> (u64, B256, B256) {
+    pub(crate) async fn l2_block(&self, number: u64) -> (u64, B256, B256) {
         let header = self.l2.get_block_by_number(number.into()).await.unwrap().unwrap().header;
         (number, header.hash, header.state_root)
     }
@@ -190,7 +210,7 @@ impl Rollup {
         self.bridge_as(&self.proposer).bonds(self.proposer.address()).call().await.unwrap()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.l2_node.stop().await;
         self.l1_node.stop().await;
     }
@@ -413,7 +433,7 @@ fn blob_call(
 }
 
 /// Challenges claim `claim_id` made for `trace` with `proposal`'s blobs, from `challenger`.
-async fn challenge(
+pub(crate) async fn challenge(
     rollup: &Rollup,
     challenger: &PrivateKeySigner,
     claim_id: u64,
