@@ -310,3 +310,35 @@ fn read_bridge(datadir: &std::path::Path) -> Address {
     let line = text.lines().find(|line| line.starts_with("bridge_address")).unwrap();
     line.split('"').nth(1).unwrap().parse().unwrap()
 }
+
+/// `sequencer dev --l1-rpc` on Anvil, an L1 without EXECUTE: the bridge is deployed in
+/// optimistic mode, the batcher's claims make the L2's blocks safe at once, and the bridge's
+/// head covers them once the window is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_rollup_settles_optimistically_on_anvil() {
+    let node = crate::anvil::anvil_with("osaka", &["--block-time", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::config(dir.path(), None, 200);
+    config.l1.rpc_url = Some(node.url.clone());
+    let rollup = DevRollup::launch(config, &DevRollupOptions::default()).await.unwrap();
+    assert!(rollup.l1.is_none());
+    assert_eq!(rollup.bridge.mode, SettlementMode::Optimistic);
+    let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
+    let l2 = crate::support::provider(&rollup.l2);
+    let block = transfers(&l2, 0, 2).await;
+
+    // The claim stands at once: the L2's safe block covers the transfers.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let safe = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Safe).await.unwrap().unwrap();
+        if safe.header.number >= block {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no claim covered block {block} within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The window (60 s) passes on Anvil's clock: the batcher settles the claim.
+    let _: serde_json::Value = l1.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    wait_settled(&l1, &l2, rollup.bridge.address, block).await;
+    rollup.stop().await;
+}
