@@ -46,7 +46,8 @@ pub struct BatcherConfig {
     pub policy: BatchPolicy,
     /// How often it looks for new blocks.
     pub poll_interval: Duration,
-    /// Whether the L1 runs Osaka (EIP-7594 cell proofs in sidecars) or an earlier fork.
+    /// Whether the L1 runs Osaka (EIP-7594 cell proofs in sidecars) or an earlier fork, where
+    /// the L1 does not say so itself through `eth_config`.
     pub l1_osaka: bool,
     /// The transaction manager's settings.
     pub txmgr: TxManagerConfig,
@@ -115,11 +116,12 @@ impl Batcher {
         };
         config.policy.mode = mode;
         let txmgr = TxManager::connect_http(config.l1_rpc.clone(), signer, config.txmgr.clone()).await?;
+        let osaka = osaka_active(&l1).await.unwrap_or(config.l1_osaka);
         let settings = ProposalSettings {
             l1_chain_id: txmgr.chain_id(),
             bridge: config.bridge,
             mode,
-            sidecar_form: SidecarForm::for_l1(config.l1_osaka),
+            sidecar_form: SidecarForm::for_l1(osaka),
             execute_gas: config.policy.execute_gas,
         };
         let l2 = L2Client::connect_http(config.l2_rpc.clone());
@@ -350,6 +352,14 @@ impl Batcher {
         tracing::info!(target: "batcher", tx = %receipt.transaction_hash, "settled the claims past their window");
         Ok(true)
     }
+}
+
+/// Whether the L1 runs Osaka rules now, from its `eth_config` (EIP-7910): Osaka brings the
+/// P256VERIFY precompile. `None` when the L1 does not answer `eth_config`.
+async fn osaka_active(l1: &RootProvider) -> Option<bool> {
+    let config: serde_json::Value = l1.raw_request("eth_config".into(), ()).await.ok()?;
+    let precompiles = config.get("current")?.get("precompiles")?.as_object()?;
+    Some(precompiles.contains_key("P256VERIFY"))
 }
 
 /// Records a built batch's size figures.

@@ -316,7 +316,8 @@ fn read_bridge(datadir: &std::path::Path) -> Address {
 /// head covers them once the window is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_rollup_settles_optimistically_on_anvil() {
-    let node = crate::anvil::anvil_with("osaka", &["--block-time", "1"]);
+    // Prague: the batcher learns from eth_config that blobs carry EIP-4844 proofs there.
+    let node = crate::anvil::anvil_with("prague", &["--block-time", "1"]);
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::support::config(dir.path(), None, 200);
     config.l1.rpc_url = Some(node.url.clone());
