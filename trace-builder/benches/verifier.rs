@@ -1,10 +1,11 @@
 //! EXECUTE on 1,000-transaction batches: verifier speed on one core, and trace size per
 //! transaction (raw and zstd-compressed, transactions and witness apart) beside the floor (the
 //! deduplicated node set), a naive witness (one eth_getProof-style proof per account and slot
-//! touched) and a JSON hex witness like EIP-8079's proof of concept.
+//! touched) and a JSON hex witness like EIP-8079's proof of concept; and what EXECUTE's blob mode
+//! adds on the same traces (unpacking the blobs, decompressing the frame) beside verifying.
 //!
 //! `cargo bench -p trace-builder --bench verifier -- [--accounts 10000,100000,1000000]
-//! [--iterations 5]` prints two Markdown tables.
+//! [--iterations 5]` prints four Markdown tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use alloy_consensus::{
@@ -54,6 +55,7 @@ fn main() {
     let mut speed = Vec::new();
     let mut sizes = Vec::new();
     let mut codecs = Vec::new();
+    let mut blob_mode = Vec::new();
     for &accounts in &args.accounts {
         let senders: Vec<PrivateKeySigner> = (1..=TXS as u64)
             .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).unwrap())
@@ -84,6 +86,7 @@ fn main() {
                 batch.gas_used as f64 / best / 1e6,
                 TXS as f64 / best,
             ));
+            blob_mode.push(blob_mode_row(&bytes, best, accounts, name, args.iterations));
             sizes.push(batch.sizes(accounts, name));
             codecs.extend(compression(&bytes, accounts, name));
         }
@@ -109,6 +112,42 @@ fn main() {
     for row in codecs {
         println!("{row}");
     }
+    println!();
+    println!(
+        "| accounts | workload | blobs | unpack blobs ms | decompress ms | verify ms | blob mode ms | over the verifier alone |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in blob_mode {
+        println!("{row}");
+    }
+}
+
+/// EXECUTE's blob mode on `trace` (verified alone in `verify` seconds): the trace packed into
+/// blobs by the DA codec, then, timed, the blobs unpacked (no KZG: the L1 checked the
+/// commitments when it took the transaction) and the frame decompressed, beside verifying.
+fn blob_mode_row(trace: &[u8], verify: f64, accounts: u64, name: &str, iterations: u32) -> String {
+    use trace_builder::blob::{Codec, decode_blobs, payload_to_trace, trace_to_blobs};
+    let (blobs, _) = trace_to_blobs(trace, Codec::DEFAULT).unwrap();
+    let (mut unpack, mut decompress) = (f64::MAX, f64::MAX);
+    for _ in 0..iterations.max(1) {
+        let started = Instant::now();
+        let payload = decode_blobs(&blobs).unwrap();
+        unpack = unpack.min(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let decoded = payload_to_trace(&payload).unwrap();
+        decompress = decompress.min(started.elapsed().as_secs_f64());
+        assert_eq!(decoded, trace);
+    }
+    let total = unpack + decompress + verify;
+    format!(
+        "| {accounts} | {name} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1}% |",
+        blobs.len(),
+        unpack * 1e3,
+        decompress * 1e3,
+        verify * 1e3,
+        total * 1e3,
+        (unpack + decompress) / verify * 100.0
+    )
 }
 
 /// Ratio and speed of zstd and brotli at several levels on one trace, and what the DA codec's
