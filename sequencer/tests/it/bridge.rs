@@ -122,6 +122,31 @@ async fn native_bridge_refuses_what_does_not_extend_its_head() {
         refusal_of(bridge.propose(batch_on(&genesis, anchor), trace.clone()).call().await),
         BridgeRevert::WrongMode(_)
     ));
+
+    // A proposer leaving: it can no longer propose, and gets its bond back after the delay.
+    assert!(bridge.requestBondWithdrawal().send().await.unwrap().get_receipt().await.unwrap().status());
+    assert!(!bridge.canPropose(proposer.address()).call().await.unwrap());
+    assert!(matches!(
+        refusal_of(submit(batch_on(&genesis, anchor), trace.clone()).await),
+        BridgeRevert::NotProposer(_)
+    ));
+    assert!(matches!(refusal_of(bridge.withdrawBond().call().await), BridgeRevert::BondLocked(_)));
+    let delay = bridge.bondWithdrawalDelay().call().await.unwrap();
+    let requested = provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp;
+    while provider.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp
+        < requested + delay
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before = provider.get_balance(proposer.address()).await.unwrap();
+    let receipt = bridge.withdrawBond().send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let paid = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    assert_eq!(
+        provider.get_balance(proposer.address()).await.unwrap(),
+        before + parameters.proposer_bond - paid
+    );
+    assert_eq!(bridge.bonds(proposer.address()).call().await.unwrap(), U256::ZERO);
     l1.stop().await;
 }
 
@@ -265,4 +290,46 @@ async fn an_anchor_older_than_the_l1_serves_is_proven_by_headers() {
         bridge.proveL1BlockHash(anchor + 4_000, vec![Bytes::from(alloy_rlp::encode(&forged))]).call().await,
     );
     assert!(matches!(refused, BridgeRevert::HeaderMismatch(_)), "{refused:?}");
+}
+
+/// `sequencer deploy` as an operator runs it: the binary, a key file, the `[l1]` section written
+/// out; and native mode refused, with a clear error, on an L1 without EXECUTE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_command_writes_the_l1_section_and_refuses_native_mode_without_execute() {
+    let dir = tempfile::tempdir().unwrap();
+    let l1 = launch_l1(&dir.path().join("l1")).await;
+    let key_file = dir.path().join("proposer.key");
+    std::fs::write(&key_file, format!("0x{}\n", alloy_primitives::hex::encode(dev_signer(7).to_bytes())))
+        .unwrap();
+    let out = dir.path().join("l1.toml");
+    let deploy = |url: String, mode: &'static str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_sequencer"))
+            .args(["deploy", "--l1-rpc", &url, "--mode", mode, "--key-file"])
+            .arg(&key_file)
+            .arg("--out")
+            .arg(&out)
+            .output()
+    };
+    let url = format!("http://{}", l1.rpc_addr);
+    let output = deploy(url.clone(), "native").await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let section = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        section.contains(&format!("rpc_url = \"{url}/\""))
+            || section.contains(&format!("rpc_url = \"{url}\"")),
+        "{section}"
+    );
+    assert!(section.contains("settlement = \"native\""), "{section}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains(&alloy_primitives::hex::encode(dev_signer(7).to_bytes())),
+        "the key was printed"
+    );
+
+    let node = anvil("prague");
+    let output = deploy(node.url.clone(), "native").await.unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("EXECUTE does not answer"), "{stderr}");
+    l1.stop().await;
 }
