@@ -111,6 +111,21 @@ pub struct BridgeView {
     pub last_batch: Option<LastBatch>,
 }
 
+/// How far settlement trails the L2's head, as the follower measured it in its last round: what
+/// `/health` reports and the settlement metrics export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlementLag {
+    /// The L2's safe block, never past the head.
+    pub safe: u64,
+    /// The L2's finalized block, never past the head.
+    pub finalized: u64,
+    /// L2 blocks past the safe block: sealed, not settled.
+    pub blocks: u64,
+    /// The timestamp (seconds since the Unix epoch) of the oldest block past the safe one;
+    /// `None` when every block is safe, or when that block could not be read.
+    pub oldest_unsettled: Option<u64>,
+}
+
 /// The L2 as its bridge settled it, as the RPC reads it. Cheap to clone; reading never waits.
 #[derive(Clone, Debug)]
 pub struct SettledL2(watch::Receiver<Option<BridgeView>>);
@@ -196,18 +211,22 @@ pub struct BridgeFollower {
     metrics: SettlementMetrics,
     /// The oldest unsettled L2 block's number and timestamp, for the lag in seconds.
     oldest_unsafe: Option<(u64, u64)>,
+    /// What the last round measured; `None` before the first.
+    lag: watch::Sender<Option<SettlementLag>>,
 }
 
 impl BridgeFollower {
     /// A follower of the bridge at `l1.bridge_address` on the L1 at `url`, for chain
     /// `chain_id`, which has tried one round. An L1 that cannot be reached is no error (the
     /// follower tries again when it runs; meanwhile `safe` and `finalized` are the genesis); a
-    /// bridge that is not there, or not this chain's in `l1.settlement`'s mode, is.
+    /// bridge that is not there, or not this chain's in `l1.settlement`'s mode, is. Its series
+    /// are `metrics`.
     pub async fn connect(
         url: url::Url,
         section: &L1Section,
         bridge: Address,
         chain_id: u64,
+        metrics: SettlementMetrics,
     ) -> Result<Self, L1Error> {
         let l1 = L1Endpoint::new(url);
         let mut follower = Self {
@@ -225,8 +244,9 @@ impl BridgeFollower {
             last_batch: None,
             view: watch::channel(None).0,
             reachable: None,
-            metrics: SettlementMetrics::default(),
+            metrics,
             oldest_unsafe: None,
+            lag: watch::channel(None).0,
         };
         let outcome = follower.poll().await;
         follower.record(outcome)?;
@@ -236,6 +256,11 @@ impl BridgeFollower {
     /// What the RPC reads: the L2 as the bridge settled it.
     pub fn settled(&self) -> SettledL2 {
         SettledL2(self.view.subscribe())
+    }
+
+    /// How far settlement trails the head, measured every round once the follower runs.
+    pub fn lag(&self) -> watch::Receiver<Option<SettlementLag>> {
+        self.lag.subscribe()
     }
 
     /// Reads the bridge every poll interval for as long as the task runs, and keeps the
@@ -541,33 +566,41 @@ impl BridgeFollower {
         Ok(KnownBatch { event, parent_block_hash, blobs })
     }
 
-    /// Sets the settlement metrics for an L2 whose head is `head`.
+    /// Measures how far settlement trails an L2 whose head is `head`: sets the settlement
+    /// metrics and publishes the lag.
     async fn measure(&mut self, head: u64, store: &Store) {
         let (safe, finalized) = self.settled().safe_and_finalized(head);
         self.metrics.safe_number.set(safe as f64);
         self.metrics.finalized_number.set(finalized as f64);
         self.metrics.lag_blocks.set(head.saturating_sub(safe) as f64);
-        if safe >= head {
-            self.metrics.mark_oldest_unsafe(None);
-            return;
-        }
-        let oldest = safe + 1;
-        if self.oldest_unsafe.is_none_or(|(number, _)| number != oldest) {
-            match store.header_by_number(oldest).await {
-                Ok(Some(header)) => self.oldest_unsafe = Some((oldest, header.timestamp)),
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::debug!(
-                        target: "bridge_follower",
-                        %error,
-                        block = oldest,
-                        "cannot read the oldest unsettled block"
-                    );
-                    return;
+        let oldest_unsettled = if safe >= head {
+            None
+        } else {
+            let oldest = safe + 1;
+            if self.oldest_unsafe.is_none_or(|(number, _)| number != oldest) {
+                match store.header_by_number(oldest).await {
+                    Ok(Some(header)) => self.oldest_unsafe = Some((oldest, header.timestamp)),
+                    // Not yet readable (just sealed): the lag in seconds waits a round.
+                    Ok(None) => self.oldest_unsafe = None,
+                    Err(error) => {
+                        tracing::debug!(
+                            target: "bridge_follower",
+                            %error,
+                            block = oldest,
+                            "cannot read the oldest unsettled block"
+                        );
+                        self.oldest_unsafe = None;
+                    }
                 }
             }
-        }
-        self.metrics.mark_oldest_unsafe(self.oldest_unsafe.map(|(_, timestamp)| timestamp));
+            self.oldest_unsafe.map(|(_, timestamp)| timestamp)
+        };
+        self.lag.send_replace(Some(SettlementLag {
+            safe,
+            finalized,
+            blocks: head.saturating_sub(safe),
+            oldest_unsettled,
+        }));
     }
 
     /// Takes a round's outcome: one message per change of the link; passes on a failure that
@@ -641,9 +674,15 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
         let url =
             url::Url::parse(&format!("http://127.0.0.1:{}", port.expect("a free port"))).expect("a URL");
-        let follower = BridgeFollower::connect(url, &L1Section::default(), Address::repeat_byte(0xb1), 1337)
-            .await
-            .expect("an L1 that is down is no error");
+        let follower = BridgeFollower::connect(
+            url,
+            &L1Section::default(),
+            Address::repeat_byte(0xb1),
+            1337,
+            SettlementMetrics::default(),
+        )
+        .await
+        .expect("an L1 that is down is no error");
         assert_eq!(follower.reachable, Some(false));
         let settled = follower.settled();
         assert_eq!(settled.view(), None);

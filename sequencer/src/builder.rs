@@ -154,7 +154,6 @@ impl BlockProducer {
     ) -> Self {
         let trie = StateTrie::new(nodes.clone(), head.header.state_root);
         let metrics = BlockMetrics::default();
-        metrics.mark_progress();
         let stamped = UNIX_EPOCH + Duration::from_secs(head.header.timestamp);
         let (status, _) =
             watch::channel(ProducerStatus { sealed_at: stamped.min(SystemTime::now()), anchor: None });
@@ -389,7 +388,6 @@ impl BlockProducer {
         self.anchor = anchor;
         self.start_commit(record.clone(), removed);
         let seal_seconds = seal_started.elapsed();
-        self.metrics.mark_progress();
         self.status.send_replace(ProducerStatus {
             sealed_at: SystemTime::now(),
             anchor: anchor.map(|anchor| anchor.number),

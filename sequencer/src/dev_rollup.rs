@@ -186,7 +186,9 @@ impl DevRollup {
         let state_url = format!("sqlite://{}", datadir.join("batcher.sqlite").display());
         let state = BatcherState::open(&state_url).await.map_err(BatcherError::from)?;
         let address = proposer.address();
-        let batcher = Batcher::new(batcher_config, proposer, state).await?;
+        // The batcher's series are served with the L2's, on its `/metrics`.
+        let recorder = Some(l2.metrics().recorder());
+        let batcher = Batcher::recording(batcher_config, proposer, state, recorder).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(batcher.run(async {
             let _ = stopped.await;

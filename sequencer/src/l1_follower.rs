@@ -124,8 +124,8 @@ impl L1Follower {
     /// A follower of the L1 at `url` with the `[l1]` settings, which has tried one round: read
     /// the chain id and the confirmed block. An L1 that cannot be reached is no error (the
     /// follower tries again when it runs, and the L2 meanwhile seals blocks with the last
-    /// anchor it has); one whose chain id is not `l1.chain_id` is.
-    pub async fn connect(url: url::Url, section: &L1Section) -> Result<Self, L1Error> {
+    /// anchor it has); one whose chain id is not `l1.chain_id` is. Its series are `metrics`.
+    pub async fn connect(url: url::Url, section: &L1Section, metrics: L1Metrics) -> Result<Self, L1Error> {
         let (confirmed, _) = watch::channel(None);
         let mut follower = Self {
             l1: L1Endpoint::new(url),
@@ -135,7 +135,7 @@ impl L1Follower {
             confirmed,
             link: Link::Starting,
             chain_checked: false,
-            metrics: L1Metrics::default(),
+            metrics,
             status: watch::channel(L1LinkStatus::default()).0,
         };
         let outcome = follower.poll().await;
@@ -223,7 +223,6 @@ impl L1Follower {
                 }
                 self.link = Link::Up;
                 self.metrics.up.set(1.0);
-                self.metrics.mark_contact();
                 self.status.send_modify(|status| {
                     status.reachable = true;
                     status.last_contact = Some(SystemTime::now());
@@ -282,7 +281,9 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
         let url = url::Url::parse(&format!("http://127.0.0.1:{}/v3/API-KEY", port.expect("a free port")))
             .expect("a URL");
-        let mut follower = L1Follower::connect(url, &L1Section::default()).await.expect("down is no error");
+        let mut follower = L1Follower::connect(url, &L1Section::default(), L1Metrics::default())
+            .await
+            .expect("down is no error");
         assert_eq!(follower.link, Link::Down);
         assert_eq!(follower.confirmed().latest(), None);
         let error = follower.poll().await.expect_err("nothing listens").to_string();

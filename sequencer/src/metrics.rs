@@ -1,87 +1,104 @@
-//! Prometheus metrics: the recorder, the `/metrics` endpoint on its own port (with `/health`
-//! beside it), and one scoped struct per component. Base units (seconds, gas); no unbounded
-//! label values.
+//! Prometheus metrics: each node's registry, the `/metrics` endpoint on its own port (with
+//! `/health` beside it), and one scoped struct per component. Base units (seconds, gas); no
+//! unbounded label values.
+//!
+//! A node counts in a registry of its own, not in the process's recorder: `sequencer dev` runs a
+//! dev L1, the L2 and the batcher in one process, and each endpoint must serve its own node's
+//! series (the L2's also the batcher's), never a mix of both chains under one name.
 
-use crate::health::Health;
+use crate::health::{Health, HealthReport};
 use metrics::{
-    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
-    histogram,
+    Counter, Gauge, Histogram, Recorder, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
 };
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use parking_lot::Mutex;
-use std::{
-    net::SocketAddr,
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use std::{cell::RefCell, net::SocketAddr, sync::Arc};
 
-/// When the block producer last sealed a block (or started), in milliseconds since the Unix
-/// epoch: read at each scrape, so that a producer that is stuck, and so cannot report anything
-/// itself, shows in `sequencer_seconds_since_last_block`.
-static LAST_BLOCK_UNIX_MS: AtomicU64 = AtomicU64::new(0);
-
-/// When the L1 follower last read the L1 head, in milliseconds since the Unix epoch (0: never),
-/// read at each scrape for `sequencer_l1_follower_lag_seconds`, which grows while the L1 is
-/// unreachable.
-static LAST_L1_CONTACT_UNIX_MS: AtomicU64 = AtomicU64::new(0);
-
-/// The timestamp of the oldest L2 block the bridge has not settled, in milliseconds since the
-/// Unix epoch, read at each scrape for `sequencer_settlement_lag_seconds`, which grows while
-/// nothing settles: [`NOT_FOLLOWING`] without a bridge, 0 while every block is settled.
-static OLDEST_UNSAFE_UNIX_MS: AtomicU64 = AtomicU64::new(NOT_FOLLOWING);
-
-/// [`OLDEST_UNSAFE_UNIX_MS`] of a node that follows no bridge: the series is not exported.
-const NOT_FOLLOWING: u64 = u64::MAX;
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+thread_local! {
+    /// The registry of the [`Registry::scope`] running on this thread.
+    static SCOPE: RefCell<Option<Registry>> = const { RefCell::new(None) };
 }
 
-/// Sets `sequencer_seconds_since_last_block` from the producer's last report,
-/// `sequencer_l1_follower_lag_seconds` from the L1 follower's and
-/// `sequencer_settlement_lag_seconds` from the bridge follower's; run before each render.
-fn update_watchdog() {
-    let last = LAST_BLOCK_UNIX_MS.load(Ordering::Relaxed);
-    if last != 0 {
-        gauge!("sequencer_seconds_since_last_block").set(unix_ms().saturating_sub(last) as f64 / 1e3);
+/// One node's metrics registry, rendered on its `/metrics`. Cheap to clone.
+///
+/// Components take their metric handles as they are built; the node builds each inside
+/// [`Registry::scope`], so that every handle counts here. A component built outside any scope
+/// (a test, a benchmark) counts in the process's recorder, if one is installed.
+#[derive(Clone)]
+pub struct Registry {
+    recorder: Arc<PrometheusRecorder>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
     }
-    let last = LAST_L1_CONTACT_UNIX_MS.load(Ordering::Relaxed);
-    if last != 0 {
-        gauge!("sequencer_l1_follower_lag_seconds").set(unix_ms().saturating_sub(last) as f64 / 1e3);
+}
+
+impl Registry {
+    /// An empty registry: histograms of seconds and of transactions per block get buckets,
+    /// every other histogram is a summary.
+    pub fn new() -> Result<Self, metrics_exporter_prometheus::BuildError> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".to_owned()),
+                &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+            )?
+            .set_buckets_for_metric(
+                Matcher::Full("sequencer_block_transactions".to_owned()),
+                &[0.0, 1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0],
+            )?
+            .build_recorder();
+        let registry = Self { recorder: Arc::new(recorder) };
+        registry.scope(describe);
+        Ok(registry)
     }
-    match OLDEST_UNSAFE_UNIX_MS.load(Ordering::Relaxed) {
-        NOT_FOLLOWING => {}
-        0 => gauge!("sequencer_settlement_lag_seconds").set(0.0),
-        oldest => {
-            gauge!("sequencer_settlement_lag_seconds").set(unix_ms().saturating_sub(oldest) as f64 / 1e3)
+
+    /// Runs `register` with this registry as the recorder: the handles it takes, and the
+    /// series the macros name while it runs, count here. Synchronous: an `.await` would leave
+    /// the thread, and the scope with it.
+    pub fn scope<T>(&self, register: impl FnOnce() -> T) -> T {
+        /// Puts back the scope that was there before, also when `register` panics.
+        struct Restore(Option<Registry>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                SCOPE.with(|scope| *scope.borrow_mut() = previous);
+            }
         }
+        let _restore = Restore(SCOPE.with(|scope| scope.borrow_mut().replace(self.clone())));
+        metrics::with_local_recorder(&*self.recorder, register)
+    }
+
+    /// The registry of the [`Registry::scope`] this runs in, if any: what a component keeps to
+    /// register series later (a refusal reason first met after it was built).
+    pub fn current() -> Option<Self> {
+        SCOPE.with(|scope| scope.borrow().clone())
+    }
+
+    /// The registry as a recorder, for a component that takes one (the batcher).
+    pub fn recorder(&self) -> Arc<dyn Recorder + Send + Sync> {
+        self.recorder.clone()
+    }
+
+    /// The Prometheus exposition of every series in the registry.
+    pub fn render(&self) -> String {
+        self.recorder.handle().render()
     }
 }
 
-/// Installs the process-wide recorder once and returns its handle (later calls reuse it, so
-/// several nodes in one test process share one registry).
-pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
-    // A lock, not a bare `OnceLock` check: two nodes starting at once must not both install.
-    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
-    let mut installed = HANDLE.lock();
-    if let Some(handle) = installed.as_ref() {
-        return Ok(handle.clone());
+/// Sets the gauges read from `/health` at each scrape: `sequencer_seconds_since_last_block`
+/// (the head's age), `sequencer_l1_follower_lag_seconds` (once the L1 follower has read the L1)
+/// and `sequencer_settlement_lag_seconds` (following a bridge, once measured). Run in the
+/// node's scope before each render.
+fn update_watchdog(report: &HealthReport) {
+    gauge!("sequencer_seconds_since_last_block").set(report.head_age_seconds);
+    if let Some(lag) = report.l1.lag_seconds {
+        gauge!("sequencer_l1_follower_lag_seconds").set(lag);
     }
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Suffix("_seconds".to_owned()),
-            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
-        )?
-        .set_buckets_for_metric(
-            Matcher::Full("sequencer_block_transactions".to_owned()),
-            &[0.0, 1.0, 10.0, 100.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0],
-        )?
-        .install_recorder()?;
-    *installed = Some(handle.clone());
-    describe();
-    Ok(handle)
+    if let Some(lag) = report.settling.as_ref().and_then(|settling| settling.lag_seconds) {
+        gauge!("sequencer_settlement_lag_seconds").set(lag);
+    }
 }
 
 fn describe() {
@@ -130,7 +147,7 @@ fn describe() {
     describe_gauge!(
         "sequencer_seconds_since_last_block",
         metrics::Unit::Seconds,
-        "Time since the producer last sealed a block (or started): grows without bound when it is stuck"
+        "Time since the head was sealed (a head read back at start: since its timestamp), as /health says: grows without bound when the producer is stuck"
     );
     describe_counter!(
         "sequencer_block_failures_total",
@@ -202,21 +219,21 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves `GET /metrics` and `GET /health` on `listener` until the returned task is aborted.
+/// Serves `GET /metrics` (`registry`'s series) and `GET /health` on `listener` until the
+/// returned task is aborted.
 pub fn serve(
     listener: tokio::net::TcpListener,
-    handle: PrometheusHandle,
+    registry: Registry,
     health: Health,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let watched = health.clone();
     let app = axum::Router::new()
         .route(
             "/metrics",
             axum::routing::get(move || {
-                let handle = handle.clone();
-                async move {
-                    update_watchdog();
-                    handle.render()
-                }
+                let report = watched.report();
+                registry.scope(|| update_watchdog(&report));
+                std::future::ready(registry.render())
             }),
         )
         .route("/health", axum::routing::get(move || std::future::ready(health.report())));
@@ -252,13 +269,6 @@ pub struct BlockMetrics {
     pub l1_anchor_number: Gauge,
 }
 
-impl BlockMetrics {
-    /// Records that the producer sealed a block (or started) now, for the watchdog gauge.
-    pub fn mark_progress(&self) {
-        LAST_BLOCK_UNIX_MS.store(unix_ms(), Ordering::Relaxed);
-    }
-}
-
 impl Default for BlockMetrics {
     fn default() -> Self {
         Self {
@@ -291,13 +301,6 @@ pub struct L1Metrics {
     pub poll_failures: Counter,
 }
 
-impl L1Metrics {
-    /// Records that the follower read the L1 now, for the lag gauge.
-    pub fn mark_contact(&self) {
-        LAST_L1_CONTACT_UNIX_MS.store(unix_ms(), Ordering::Relaxed);
-    }
-}
-
 impl Default for L1Metrics {
     fn default() -> Self {
         Self {
@@ -320,15 +323,6 @@ pub struct SettlementMetrics {
     pub bridge_head_number: Gauge,
     /// L2 blocks past the safe block.
     pub lag_blocks: Gauge,
-}
-
-impl SettlementMetrics {
-    /// Records the timestamp (in seconds) of the oldest L2 block the bridge has not settled, or
-    /// `None` when every block is settled, for `sequencer_settlement_lag_seconds`.
-    pub fn mark_oldest_unsafe(&self, timestamp: Option<u64>) {
-        let ms = timestamp.map_or(0, |seconds| seconds.saturating_mul(1_000).clamp(1, NOT_FOLLOWING - 1));
-        OLDEST_UNSAFE_UNIX_MS.store(ms, Ordering::Relaxed);
-    }
 }
 
 impl Default for SettlementMetrics {

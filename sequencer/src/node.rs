@@ -11,7 +11,7 @@ use crate::{
     health::Health,
     l1_follower::L1Follower,
     mempool::{Mempool, PoolHead, SenderState},
-    metrics,
+    metrics::{self, L1Metrics, Registry, SettlementMetrics},
     rpc::{
         self, BeaconApi, BlockTags, EthRpc, Executions, FollowedBridge, FollowedL1, LogLimits,
         RollupApiServer, RollupRpc, RollupStatusApiServer, RollupStatusRpc, TagDepths,
@@ -47,6 +47,8 @@ pub struct Node {
     pub genesis_hash: B256,
     /// The newest sealed block, as published by the producer.
     pub head: watch::Receiver<ChainHead>,
+    /// The node's metrics, served on `metrics_addr`.
+    metrics: Registry,
     store: Store,
     rpc: jsonrpsee::server::ServerHandle,
     metrics_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -82,10 +84,13 @@ impl Node {
         // Claimed before anything is read or migrated: a second node refused here touches
         // nothing.
         let writer_lock = WriterLock::acquire(&url).await?;
-        let prometheus = metrics::install_recorder().map_err(|e| NodeError::Metrics(e.to_string()))?;
+        // Every component takes its metric handles here as it is built (`registry.scope`).
+        let registry = Registry::new().map_err(|e| NodeError::Metrics(e.to_string()))?;
         // Before the store: an L1 that is another chain stops the node before it writes anything.
         let follower = match (config.chain.role, config.l1.rpc_url()?) {
-            (ChainRole::L2, Some(url)) => Some(L1Follower::connect(url, &config.l1).await?),
+            (ChainRole::L2, Some(url)) => {
+                Some(L1Follower::connect(url, &config.l1, registry.scope(L1Metrics::default)).await?)
+            }
             (ChainRole::L2, None) => {
                 tracing::warn!(
                     target: "node",
@@ -97,17 +102,21 @@ impl Node {
         };
         let bridge_follower = match (config.chain.role, config.l1.rpc_url()?, config.l1.bridge_address) {
             (ChainRole::L2, Some(url), Some(bridge)) => {
-                Some(BridgeFollower::connect(url, &config.l1, bridge, genesis.chain_id).await?)
+                let metrics = registry.scope(SettlementMetrics::default);
+                Some(BridgeFollower::connect(url, &config.l1, bridge, genesis.chain_id, metrics).await?)
             }
             _ => None,
         };
 
         let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
+        registry
+            .scope(|| ::metrics::gauge!("sequencer_account_filter_bytes"))
+            .set(store.account_filter_bytes() as f64);
         let runtime = tokio::runtime::Handle::current();
         let cache_bytes =
             usize::try_from(config.database.node_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let nodes = DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes);
+        let nodes = registry.scope(|| DbNodeStore::new(store.clone(), runtime.clone(), cache_bytes));
         if store.init_or_check_genesis(genesis.chain_id, genesis.hash).await? == GenesisStatus::Fresh {
             let record = genesis.block_record();
             store.commit_block(&record, genesis.chain_id).await?;
@@ -146,7 +155,7 @@ impl Node {
 
         let chain = chain_config(config, genesis.chain_id);
         let pool_head = PoolHead::after(&chain, &head.header);
-        let mempool = Arc::new(Mempool::new(config.mempool.clone(), &chain, pool_head));
+        let mempool = Arc::new(registry.scope(|| Mempool::new(config.mempool.clone(), &chain, pool_head)));
         reload_pool(&store, &mempool).await?;
         let (heads, head_rx) = watch::channel(head.clone());
         let tags = match (config.chain.role, &bridge_follower) {
@@ -157,16 +166,22 @@ impl Node {
                 finalized: config.l1.finalized_depth,
             }),
         };
-        let eth = EthRpc::new(
-            Arc::new(chain.clone()),
-            store.clone(),
-            nodes.clone(),
-            mempool.clone(),
-            head_rx.clone(),
-            LogLimits { max_block_range: config.rpc.max_logs_block_range, max_logs: config.rpc.max_logs },
-        )
-        .with_call_timeout(config.rpc.call_timeout())
-        .with_block_tags(tags.clone());
+        let eth = registry
+            .scope(|| {
+                EthRpc::new(
+                    Arc::new(chain.clone()),
+                    store.clone(),
+                    nodes.clone(),
+                    mempool.clone(),
+                    head_rx.clone(),
+                    LogLimits {
+                        max_block_range: config.rpc.max_logs_block_range,
+                        max_logs: config.rpc.max_logs,
+                    },
+                )
+            })
+            .with_call_timeout(config.rpc.call_timeout())
+            .with_block_tags(tags.clone());
         let executions = eth.executions();
         let mut module = eth.into_module().map_err(|e| NodeError::Task(e.to_string()))?;
         module
@@ -189,23 +204,27 @@ impl Node {
         module.merge(status.into_rpc()).map_err(|e| NodeError::Task(e.to_string()))?;
 
         // Nothing below fails: the tasks start together.
-        let producer = BlockProducer::new(
-            ProducerConfig {
-                chain,
-                block_time: config.chain.block_time(),
-                target_gas_limit: config.chain.gas_limit,
-                fee_recipient: config.chain.fee_recipient,
-                extra_data: Bytes::copy_from_slice(config.chain.extra_data.as_bytes()),
-                state_cache_bytes: usize::try_from(config.database.state_cache_mib.saturating_mul(1 << 20))
+        let producer = registry.scope(|| {
+            BlockProducer::new(
+                ProducerConfig {
+                    chain,
+                    block_time: config.chain.block_time(),
+                    target_gas_limit: config.chain.gas_limit,
+                    fee_recipient: config.chain.fee_recipient,
+                    extra_data: Bytes::copy_from_slice(config.chain.extra_data.as_bytes()),
+                    state_cache_bytes: usize::try_from(
+                        config.database.state_cache_mib.saturating_mul(1 << 20),
+                    )
                     .unwrap_or(usize::MAX),
-            },
-            store.for_producer(),
-            nodes.with_store(store.for_producer()),
-            mempool,
-            head,
-            heads,
-            runtime,
-        );
+                },
+                store.for_producer(),
+                nodes.with_store(store.for_producer()),
+                mempool,
+                head,
+                heads,
+                runtime,
+            )
+        });
         let shutdown = Arc::new(AtomicBool::new(false));
         let producer = match &follower {
             Some(follower) => producer.following(follower.confirmed(), head_anchor),
@@ -217,6 +236,10 @@ impl Node {
             producer.status(),
             follower.as_ref().map(L1Follower::status),
         );
+        let health = match (&bridge_follower, config.l1.bridge_address) {
+            (Some(bridge_follower), Some(bridge)) => health.following_bridge(bridge, bridge_follower.lag()),
+            _ => health,
+        };
         let producer = {
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || producer.run(shutdown))
@@ -232,14 +255,15 @@ impl Node {
         if config.chain.role == ChainRole::L1 {
             tokio::spawn(prune_blobs(store.clone(), head_rx.clone(), config.l1.blob_retention_blocks));
         }
-        let rpc = rpc::serve(rpc_listener, &config.rpc, module, beacon);
-        let metrics_task = metrics::serve(metrics_listener, prometheus, health);
+        let rpc = registry.scope(|| rpc::serve(rpc_listener, &config.rpc, module, beacon));
+        let metrics_task = metrics::serve(metrics_listener, registry.clone(), health);
         Ok(Self {
             rpc_addr,
             metrics_addr,
             chain_id: genesis.chain_id,
             genesis_hash: genesis.hash,
             head: head_rx,
+            metrics: registry,
             store,
             rpc,
             metrics_task,
@@ -250,6 +274,12 @@ impl Node {
             executions,
             writer_lock: Some(writer_lock),
         })
+    }
+
+    /// The node's metrics registry: what its `/metrics` serves. A component run beside the
+    /// node (the dev rollup's batcher) may count in it too.
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
     }
 
     /// The RPC's admission of heavy requests (calls, traces, long fee histories): stopping it

@@ -11,6 +11,7 @@
 //! it also settles claims whose window is over.
 
 pub mod config;
+mod metrics;
 pub mod policy;
 pub mod state;
 
@@ -26,11 +27,11 @@ use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
-use metrics::{counter, gauge, histogram};
+use metrics::BatcherMetrics;
 use policy::{BatchPolicy, Decision, PolicyError};
 use state::{BatchRow, BatchState, BatcherState, StateError};
-use std::{future::Future, time::Duration};
-use trace_builder::{blob::BLOB_PAYLOAD, precompile::ExecuteGas};
+use std::{future::Future, sync::Arc, time::Duration};
+use trace_builder::precompile::ExecuteGas;
 use url::Url;
 
 /// What the batcher runs with.
@@ -93,6 +94,7 @@ pub struct Batcher {
     txmgr: TxManager,
     state: BatcherState,
     settings: ProposalSettings,
+    metrics: BatcherMetrics,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -102,12 +104,26 @@ impl std::fmt::Debug for Batcher {
 }
 
 impl Batcher {
-    /// A batcher proposing with `signer`, its rows in `state`. Reads the bridge's mode.
+    /// A batcher proposing with `signer`, its rows in `state`, its metrics in the process's
+    /// recorder. Reads the bridge's mode and the L1's chain id.
     pub async fn new(
-        mut config: BatcherConfig,
+        config: BatcherConfig,
         signer: PrivateKeySigner,
         state: BatcherState,
     ) -> Result<Self, BatcherError> {
+        Self::recording(config, signer, state, None).await
+    }
+
+    /// [`Batcher::new`] with its metrics, and its transaction manager's, counted by `recorder`
+    /// (`None`: the process's recorder): a batcher run beside a node counts in the node's
+    /// registry.
+    pub async fn recording(
+        mut config: BatcherConfig,
+        signer: PrivateKeySigner,
+        state: BatcherState,
+        recorder: Option<Arc<dyn ::metrics::Recorder + Send + Sync>>,
+    ) -> Result<Self, BatcherError> {
+        config.txmgr.validate()?;
         let l1 = ProviderBuilder::default().connect_http(config.l1_rpc.clone());
         let bridge = NativeRollupBridge::new(config.bridge, &l1);
         let mode = match bridge.mode().call().await.map_err(|e| BatcherError::L1(e.to_string()))? {
@@ -115,7 +131,16 @@ impl Batcher {
             _ => SettlementMode::Optimistic,
         };
         config.policy.mode = mode;
-        let txmgr = TxManager::connect_http(config.l1_rpc.clone(), signer, config.txmgr.clone()).await?;
+        let chain_id = l1.get_chain_id().await.map_err(|e| BatcherError::L1(e.to_string()))?;
+        let register = || {
+            let txmgr = TxManager::new(l1.clone(), signer, chain_id, config.txmgr.clone());
+            (txmgr, BatcherMetrics::new())
+        };
+        let (txmgr, metrics) = match &recorder {
+            Some(recorder) => ::metrics::with_local_recorder(recorder.as_ref(), register),
+            None => register(),
+        };
+        let txmgr = txmgr?;
         let osaka = osaka_active(&l1).await.unwrap_or(config.l1_osaka);
         let settings = ProposalSettings {
             l1_chain_id: txmgr.chain_id(),
@@ -125,7 +150,7 @@ impl Batcher {
             execute_gas: config.policy.execute_gas,
         };
         let l2 = L2Client::connect_http(config.l2_rpc.clone());
-        Ok(Self { config, l2, l1, txmgr, state, settings })
+        Ok(Self { config, l2, l1, txmgr, state, settings, metrics })
     }
 
     /// The address it proposes from.
@@ -146,7 +171,7 @@ impl Batcher {
                 Ok(worked) => !worked,
                 Err(BatcherError::State(error)) => return Err(BatcherError::State(error)),
                 Err(error) => {
-                    counter!("batcher_round_errors_total").increment(1);
+                    self.metrics.round_errors.increment(1);
                     tracing::warn!(target: "batcher", %error, "batcher round failed; trying again");
                     true
                 }
@@ -164,9 +189,9 @@ impl Batcher {
     /// it did anything.
     pub async fn round(&self) -> Result<bool, BatcherError> {
         let tip = self.tip().await?;
-        gauge!("batcher_bridge_tip_number").set(tip.number as f64);
+        self.metrics.bridge_tip_number.set(tip.number as f64);
         if let Ok(balance) = self.l1.get_balance(self.address()).await {
-            gauge!("batcher_balance_wei").set(f64::from(balance));
+            self.metrics.balance.set(f64::from(balance));
         }
         if self.settings.mode == SettlementMode::Optimistic && self.settle_claims().await? {
             return Ok(true);
@@ -177,8 +202,8 @@ impl Batcher {
             return self.resume(row, tip).await.map(|()| true);
         }
         let head = self.l2.head().await?;
-        gauge!("batcher_l2_head_number").set(head as f64);
-        gauge!("batcher_unsubmitted_blocks").set(head.saturating_sub(tip.number) as f64);
+        self.metrics.l2_head_number.set(head as f64);
+        self.metrics.unsubmitted_blocks.set(head.saturating_sub(tip.number) as f64);
         if head <= tip.number {
             return Ok(false);
         }
@@ -209,7 +234,7 @@ impl Batcher {
             target: "batcher", batch = row.id, first, last, blobs = proposal.blobs.len(), bytes = trace.trace.len(),
             path, reason, "built a batch"
         );
-        record_built(&proposal, trace.trace.len());
+        self.metrics.built(&proposal, trace.trace.len());
         self.send(row, &proposal, None).await?;
         Ok(true)
     }
@@ -265,17 +290,17 @@ impl Batcher {
         let included = Some((receipt.transaction_hash, receipt.block_number.unwrap_or_default()));
         if settled {
             self.state.update(row.id, BatchState::Settled, None, included).await?;
-            counter!("batcher_batches_settled_total").increment(1);
-            gauge!("batcher_settled_block").set(row.last_block as f64);
+            self.metrics.settled.increment(1);
+            self.metrics.settled_block.set(row.last_block as f64);
             tracing::info!(target: "batcher", batch = row.id, last = row.last_block, tx = %receipt.transaction_hash, "batch settled");
         } else if receipt.decoded_log::<NativeRollupBridge::BatchRejected>().is_some() {
             self.state.update(row.id, BatchState::Rejected, None, included).await?;
-            counter!("batcher_batches_rejected_total").increment(1);
+            self.metrics.rejected.increment(1);
             tracing::error!(target: "batcher", batch = row.id, tx = %receipt.transaction_hash, "the bridge rejected the batch: EXECUTE judged it false");
         } else {
             // Reverted: the bridge refused it (another proposer moved the head, say).
             self.state.update(row.id, BatchState::Superseded, None, included).await?;
-            counter!("batcher_batches_refused_total").increment(1);
+            self.metrics.refused.increment(1);
             tracing::warn!(target: "batcher", batch = row.id, tx = %receipt.transaction_hash, "the bridge refused the batch; reading its tip again");
         }
         Ok(())
@@ -302,7 +327,7 @@ impl Batcher {
                     Some((BatchState::Included, Some((*hash, *block_number))))
                 }
                 TxEvent::Reorged { .. } => {
-                    counter!("batcher_reorged_batches_total").increment(1);
+                    self.metrics.reorged.increment(1);
                     Some((BatchState::Reorged, None))
                 }
                 TxEvent::Waiting { reason } => {
@@ -360,19 +385,6 @@ async fn osaka_active(l1: &RootProvider) -> Option<bool> {
     let config: serde_json::Value = l1.raw_request("eth_config".into(), ()).await.ok()?;
     let precompiles = config.get("current")?.get("precompiles")?.as_object()?;
     Some(precompiles.contains_key("P256VERIFY"))
-}
-
-/// Records a built batch's size figures.
-fn record_built(proposal: &Proposal, trace_bytes: usize) {
-    counter!("batcher_batches_built_total").increment(1);
-    histogram!("batcher_batch_trace_bytes").record(trace_bytes as f64);
-    histogram!("batcher_batch_blobs").record(proposal.blobs.len() as f64);
-    if !proposal.blobs.is_empty() {
-        histogram!("batcher_blob_fill")
-            .record(proposal.payload_bytes as f64 / (proposal.blobs.len() * BLOB_PAYLOAD) as f64);
-        histogram!("batcher_compression_ratio")
-            .record(trace_bytes as f64 / proposal.payload_bytes.max(1) as f64);
-    }
 }
 
 /// Defaults of a dev rollup's batcher: 6 blobs at 95% fill, batches at most 4 s old, EXECUTE's

@@ -34,6 +34,7 @@
 //! maintenance as a task on the canonical-state stream; here that would let a block be built
 //! from a stale pool, so the event is delivered in line instead.)
 
+use crate::metrics::Registry;
 use alloy_consensus::{Transaction, TxEnvelope, constants::KECCAK_EMPTY, transaction::Recovered};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
@@ -151,6 +152,9 @@ struct PoolMetrics {
     queued: Gauge,
     bytes: Gauge,
     admitted: Counter,
+    /// The registry the pool was built in: a refusal reason's series starts with its first
+    /// refusal.
+    registry: Option<Registry>,
 }
 
 impl Default for PoolMetrics {
@@ -160,11 +164,22 @@ impl Default for PoolMetrics {
             queued: gauge!("sequencer_mempool_queued"),
             bytes: gauge!("sequencer_mempool_bytes"),
             admitted: counter!("sequencer_mempool_admitted_total"),
+            registry: Registry::current(),
         }
     }
 }
 
 impl PoolMetrics {
+    /// Counts a transaction refused for `reason`.
+    fn refused(&self, reason: &'static str) {
+        let counter = || counter!("sequencer_mempool_refused_total", "reason" => reason);
+        match &self.registry {
+            Some(registry) => registry.scope(counter),
+            None => counter(),
+        }
+        .increment(1);
+    }
+
     fn record(&self, pool: &Pool) {
         self.pending.set(pool.pending as f64);
         self.queued.set(pool.queued as f64);
@@ -241,9 +256,7 @@ impl Mempool {
                 self.metrics.admitted.increment(1);
                 self.metrics.record(&pool);
             }
-            Err(error) => {
-                counter!("sequencer_mempool_refused_total", "reason" => error.reason()).increment(1)
-            }
+            Err(error) => self.metrics.refused(error.reason()),
         }
         result
     }

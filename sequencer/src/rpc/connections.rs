@@ -60,7 +60,14 @@ pub(super) struct Limits {
 
 /// Accepts connections on `listener` and serves each with a service `make_service` builds
 /// for it, until `stop` says so; connections already open then finish what they are doing.
-pub(super) async fn accept<F, S>(listener: TcpListener, limits: Limits, mut make_service: F, stop: StopHandle)
+/// The budget and its metrics are made at the call (in the node's metrics scope); the loop
+/// runs in the returned future.
+pub(super) fn accept<F, S>(
+    listener: TcpListener,
+    limits: Limits,
+    make_service: F,
+    stop: StopHandle,
+) -> impl Future<Output = ()>
 where
     F: FnMut() -> S,
     S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse<HttpBody>, Error = BoxError>
@@ -70,6 +77,23 @@ where
     S::Future: Send,
 {
     let budget = Arc::new(ConnectionBudget::new(limits));
+    accept_loop(listener, budget, limits, make_service, stop)
+}
+
+async fn accept_loop<F, S>(
+    listener: TcpListener,
+    budget: Arc<ConnectionBudget>,
+    limits: Limits,
+    mut make_service: F,
+    stop: StopHandle,
+) where
+    F: FnMut() -> S,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse<HttpBody>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
     let mut http = http1::Builder::new();
     // A client that shuts its side down after a request (a broken body included) still gets
     // the answer.

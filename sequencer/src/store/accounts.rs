@@ -130,6 +130,5 @@ pub(super) async fn load_filter(readers: &AnyPool, max_bytes: usize) -> Result<A
             .map_err(|_| StoreError::Corrupt("an address in the accounts table is not 20 bytes".into()))?;
         filter.insert(&address);
     }
-    metrics::gauge!("sequencer_account_filter_bytes").set(filter.bytes() as f64);
     Ok(filter)
 }

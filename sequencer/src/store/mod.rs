@@ -78,6 +78,11 @@ impl Store {
         self.backend
     }
 
+    /// Bytes the filter of absent accounts occupies (sized once, at open).
+    pub fn account_filter_bytes(&self) -> usize {
+        self.account_filter.bytes()
+    }
+
     /// Closes every connection, waiting for each to finish.
     pub async fn close(&self) {
         self.readers.close().await;

@@ -26,6 +26,8 @@ pub struct DbNodeStore {
     runtime: tokio::runtime::Handle,
     cache: Arc<Mutex<Generations>>,
     in_memory: bool,
+    /// `sequencer_trie_node_cache_bytes`.
+    cache_bytes: metrics::Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +79,8 @@ impl DbNodeStore {
     /// A node store over `store` whose cache holds about `cache_bytes` of nodes.
     pub fn new(store: Store, runtime: tokio::runtime::Handle, cache_bytes: usize) -> Self {
         let cache = Generations { budget_bytes: cache_bytes, ..Default::default() };
-        Self { store, runtime, cache: Arc::new(Mutex::new(cache)), in_memory: false }
+        let cache_bytes = metrics::gauge!("sequencer_trie_node_cache_bytes");
+        Self { store, runtime, cache: Arc::new(Mutex::new(cache)), in_memory: false, cache_bytes }
     }
 
     /// The same store and cache, serving only what the cache holds: a node it lacks is an
@@ -108,7 +111,7 @@ impl DbNodeStore {
             };
             cache.insert(node.hash, stored);
         }
-        metrics::gauge!("sequencer_trie_node_cache_bytes").set((cache.young_bytes + cache.old_bytes) as f64);
+        self.cache_bytes.set((cache.young_bytes + cache.old_bytes) as f64);
     }
 
     /// Starts reading the account-trie paths of `addresses` at `root` on a few threads, so that
