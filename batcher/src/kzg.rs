@@ -106,6 +106,15 @@ pub fn build_sidecar(blobs: Vec<Blob>, form: SidecarForm) -> Result<BlobTransact
     })
 }
 
+/// The versioned hash (EIP-4844) of `blob`'s KZG commitment, computed from the blob: what a
+/// blob read back from an L1 must hash to. `blob` may come from anywhere: a blob of the wrong
+/// size or with a non-canonical field element is an error, never a panic.
+pub fn versioned_hash(blob: &[u8]) -> Result<alloy_primitives::B256, KzgError> {
+    let blob = c_kzg::Blob::from_bytes(blob)?;
+    let commitment = settings().blob_to_kzg_commitment(&blob)?;
+    Ok(alloy_eips::eip4844::kzg_to_versioned_hash(commitment.to_bytes().as_slice()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -136,6 +145,12 @@ mod tests {
                 _ => panic!("wrong form"),
             }
         }
+        let sidecar = build_sidecar(blobs(2), SidecarForm::Eip7594).unwrap();
+        let computed: Vec<_> =
+            sidecar.blobs().iter().map(|blob| versioned_hash(blob.as_slice()).unwrap()).collect();
+        assert_eq!(computed, sidecar.versioned_hashes().collect::<Vec<_>>());
+        assert!(versioned_hash(&[0; 100]).is_err());
+        assert!(versioned_hash(&[0xff; 131_072]).is_err());
         assert!(matches!(build_sidecar(Vec::new(), SidecarForm::Eip4844), Err(KzgError::Count(0))));
         assert!(matches!(build_sidecar(blobs(7), SidecarForm::Eip4844), Err(KzgError::Count(7))));
     }

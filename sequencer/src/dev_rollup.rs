@@ -16,7 +16,10 @@ use alloy_primitives::Address;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use batcher::{
     bridge::SettlementMode,
-    service::{Batcher, BatcherConfig, BatcherError, dev_policy, state::BatcherState},
+    service::{
+        Batcher, BatcherConfig, BatcherError, anchors::DEFAULT_RECORD_AGE_BLOCKS, dev_policy,
+        state::BatcherState,
+    },
     txmgr::TxManagerConfig,
 };
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -182,6 +185,8 @@ impl DevRollup {
                 receipt_poll_interval_ms: 500,
                 ..TxManagerConfig::default()
             },
+            anchor_record_age_blocks: DEFAULT_RECORD_AGE_BLOCKS,
+            beacon_url: None,
         };
         let state_url = format!("sqlite://{}", datadir.join("batcher.sqlite").display());
         let state = BatcherState::open(&state_url).await.map_err(BatcherError::from)?;

@@ -1,4 +1,5 @@
-//! `batcher run --config FILE`: the standalone batcher's configuration file.
+//! `batcher run --config FILE`: the standalone batcher's configuration file (docs/batcher.md
+//! describes every key).
 //!
 //! ```toml
 //! [batcher]
@@ -15,6 +16,8 @@
 //! max_batch_age_ms = 60000
 //! gas_budget = 15000000
 //! data = "auto"                             # auto, blobs or calldata
+//! anchor_record_age_blocks = 4096           # record anchors this old in the bridge
+//! beacon_url = "http://127.0.0.1:8546"      # where blobs are read back (default: l1_rpc)
 //!
 //! [txmgr]                                   # docs/txmgr.md
 //! confirmations = 10
@@ -22,6 +25,7 @@
 
 use super::{
     BatcherConfig,
+    anchors::{DEFAULT_RECORD_AGE_BLOCKS, MAX_RECORD_AGE_BLOCKS},
     policy::{BatchPolicy, DataPolicy},
 };
 use crate::{bridge::SettlementMode, txmgr::TxManagerConfig};
@@ -81,6 +85,14 @@ pub struct BatcherSection {
     /// The data path.
     #[serde(default)]
     pub data: DataPolicy,
+    /// Anchors of blocks past the bridge's tip are recorded in the bridge once they are this
+    /// many L1 blocks old (at most 8,063; on an L1 without EIP-2935, under 256).
+    #[serde(default = "default_anchor_record_age_blocks")]
+    pub anchor_record_age_blocks: u64,
+    /// The Beacon API blob batches are read back from (default: `l1_rpc`, where the dev L1
+    /// and Anvil serve it).
+    #[serde(default)]
+    pub beacon_url: Option<Url>,
 }
 
 fn default_database_url() -> String {
@@ -103,6 +115,9 @@ fn default_max_batch_age_ms() -> u64 {
 }
 fn default_gas_budget() -> u64 {
     15_000_000
+}
+fn default_anchor_record_age_blocks() -> u64 {
+    DEFAULT_RECORD_AGE_BLOCKS
 }
 
 /// A key with a value the batcher cannot run with.
@@ -137,6 +152,12 @@ impl BatcherFile {
         if section.poll_interval_ms == 0 {
             return invalid("batcher.poll_interval_ms", "must be at least 1");
         }
+        if !(1..=MAX_RECORD_AGE_BLOCKS).contains(&section.anchor_record_age_blocks) {
+            return Err(InvalidKey {
+                key: "batcher.anchor_record_age_blocks",
+                reason: format!("must be 1 to {MAX_RECORD_AGE_BLOCKS} (EIP-2935's window less a margin)"),
+            });
+        }
         self.txmgr.validate().map_err(|error| InvalidKey { key: "txmgr", reason: error.to_string() })?;
         Ok(BatcherConfig {
             l2_rpc: section.l2_rpc.clone(),
@@ -154,6 +175,8 @@ impl BatcherFile {
             poll_interval: Duration::from_millis(section.poll_interval_ms),
             l1_osaka: section.l1_osaka,
             txmgr: self.txmgr.clone(),
+            anchor_record_age_blocks: section.anchor_record_age_blocks,
+            beacon_url: section.beacon_url.clone(),
         })
     }
 }
@@ -174,9 +197,14 @@ mod tests {
         let config = BatcherFile::parse(text).unwrap().config().unwrap();
         assert_eq!(config.policy.max_blobs, 6);
         assert_eq!(config.policy.max_age, Duration::from_secs(60));
+        assert_eq!(config.anchor_record_age_blocks, 4_096);
+        assert_eq!(config.beacon_url, None);
         let wrong = text.replace("key_file = \"key\"", "key_file = \"key\"\nmax_blobs = 7");
         let error = BatcherFile::parse(&wrong).unwrap().config().unwrap_err();
         assert_eq!(error.key, "batcher.max_blobs");
+        let wrong = text.replace("key_file = \"key\"", "key_file = \"key\"\nanchor_record_age_blocks = 8191");
+        let error = BatcherFile::parse(&wrong).unwrap().config().unwrap_err();
+        assert_eq!(error.key, "batcher.anchor_record_age_blocks");
         let unknown = text.replace("key_file = \"key\"", "key_file = \"key\"\nmax_blob = 7");
         assert!(BatcherFile::parse(&unknown).unwrap_err().to_string().contains("max_blob"));
     }

@@ -1,47 +1,56 @@
-//! The batcher's metrics, `batcher_*` (its transaction manager's are `batcher_txmgr_*`): handles
-//! taken once when the batcher is built, from the recorder it is built with, so that every series
-//! is exported from the start (an alert on the increase of a counter sees its first step).
+//! The batcher's metrics, `batcher_*` (the transaction manager's are `batcher_txmgr_*`):
+//! handles taken once when the batcher is built (from the recorder installed then), base units,
+//! labels from fixed sets.
 
-use crate::proposal::Proposal;
+use super::blob_check::BlobCheckResult;
 use metrics::{
-    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
     histogram,
 };
-use trace_builder::blob::BLOB_PAYLOAD;
 
 /// The batcher's metrics.
 #[derive(Clone, Debug)]
 pub(crate) struct BatcherMetrics {
-    /// Rounds that failed on the L1 or the L2 (tried again).
+    /// Rounds that failed (the L1 or the L2 unreachable, a send refused) and were tried again.
     pub(crate) round_errors: Counter,
-    /// The bridge's tip: its head, or its newest claim.
-    pub(crate) bridge_tip_number: Gauge,
-    /// The proposer's balance on the L1, read every round, in wei.
+    /// The bridge's tip: its head, or its newest pending claim.
+    pub(crate) bridge_tip: Gauge,
+    /// The proposer's L1 balance, in wei.
     pub(crate) balance: Gauge,
-    /// The L2's head.
-    pub(crate) l2_head_number: Gauge,
-    /// L2 blocks past the bridge's tip.
+    /// The L2's newest sealed block.
+    pub(crate) l2_head: Gauge,
+    /// Sealed L2 blocks past the bridge's tip.
     pub(crate) unsubmitted_blocks: Gauge,
     /// Batches built.
-    built: Counter,
-    /// Batches the bridge settled (optimistic mode: whose claim it took).
+    pub(crate) built: Counter,
+    /// Batches the bridge took: settled (native) or claimed (optimistic).
     pub(crate) settled: Counter,
-    /// The last L2 block of the newest batch settled.
+    /// The last block of the newest batch the bridge took.
     pub(crate) settled_block: Gauge,
-    /// Batches the bridge rejected: EXECUTE judged them false.
+    /// Batches EXECUTE judged false.
     pub(crate) rejected: Counter,
-    /// Batches whose transaction reverted: the bridge refused them (its tip had moved).
+    /// Batches whose transaction reverted (the bridge refused them before judging).
     pub(crate) refused: Counter,
-    /// Batches whose included transaction a reorganisation took away.
+    /// Batches whose L1 transaction a reorganisation took out of the chain.
     pub(crate) reorged: Counter,
-    /// Bytes of each batch's trace.
-    trace_bytes: Histogram,
-    /// Blobs per batch (0: calldata).
-    blobs: Histogram,
-    /// How full a batch's blobs are, from 0 to 1.
-    blob_fill: Histogram,
-    /// Trace bytes per blob payload byte.
-    compression_ratio: Histogram,
+    /// A batch's trace, in bytes.
+    pub(crate) trace_bytes: Histogram,
+    /// A batch's blobs.
+    pub(crate) blobs: Histogram,
+    /// A blob batch's payload over its blobs' capacity.
+    pub(crate) blob_fill: Histogram,
+    /// A blob batch's trace over its compressed payload.
+    pub(crate) compression_ratio: Histogram,
+    /// The age, in L1 blocks, of the oldest anchor of the blocks past the bridge's tip.
+    pub(crate) oldest_anchor_age: Gauge,
+    /// L1 block hashes recorded in the bridge (`recordL1BlockHashes`).
+    pub(crate) anchors_recorded: Counter,
+    /// L1 block hashes proven to the bridge by header chains (`proveL1BlockHash`).
+    pub(crate) anchors_proven: Counter,
+    /// L1 headers sent in those proofs.
+    pub(crate) proof_headers: Counter,
+    /// Checks of a blob batch's blobs, by result.
+    blob_checks: Vec<(BlobCheckResult, Counter)>,
 }
 
 impl BatcherMetrics {
@@ -50,9 +59,9 @@ impl BatcherMetrics {
         describe();
         Self {
             round_errors: counter!("batcher_round_errors_total"),
-            bridge_tip_number: gauge!("batcher_bridge_tip_number"),
+            bridge_tip: gauge!("batcher_bridge_tip_number"),
             balance: gauge!("batcher_balance_wei"),
-            l2_head_number: gauge!("batcher_l2_head_number"),
+            l2_head: gauge!("batcher_l2_head_number"),
             unsubmitted_blocks: gauge!("batcher_unsubmitted_blocks"),
             built: counter!("batcher_batches_built_total"),
             settled: counter!("batcher_batches_settled_total"),
@@ -64,45 +73,50 @@ impl BatcherMetrics {
             blobs: histogram!("batcher_batch_blobs"),
             blob_fill: histogram!("batcher_blob_fill"),
             compression_ratio: histogram!("batcher_compression_ratio"),
+            oldest_anchor_age: gauge!("batcher_oldest_anchor_age_blocks"),
+            anchors_recorded: counter!("batcher_anchor_hashes_recorded_total"),
+            anchors_proven: counter!("batcher_anchor_hashes_proven_total"),
+            proof_headers: counter!("batcher_anchor_proof_headers_total"),
+            blob_checks: BlobCheckResult::ALL
+                .into_iter()
+                .map(|result| (result, counter!("batcher_blob_checks_total", "result" => result.label())))
+                .collect(),
         }
     }
 
-    /// Records a built batch's size figures; a batch in calldata has no fill or ratio.
-    pub(crate) fn built(&self, proposal: &Proposal, trace_bytes: usize) {
-        self.built.increment(1);
-        self.trace_bytes.record(trace_bytes as f64);
-        self.blobs.record(proposal.blobs.len() as f64);
-        if !proposal.blobs.is_empty() {
-            self.blob_fill
-                .record(proposal.payload_bytes as f64 / (proposal.blobs.len() * BLOB_PAYLOAD) as f64);
-            self.compression_ratio.record(trace_bytes as f64 / proposal.payload_bytes.max(1) as f64);
+    /// Counts one blob check with `result`.
+    pub(crate) fn blob_check(&self, result: BlobCheckResult) {
+        if let Some((_, counter)) = self.blob_checks.iter().find(|(known, _)| *known == result) {
+            counter.increment(1);
         }
     }
 }
 
 fn describe() {
-    describe_counter!("batcher_round_errors_total", "Rounds that failed on the L1 or the L2 (tried again)");
-    describe_gauge!("batcher_bridge_tip_number", "The bridge's tip: its settled head, or its newest claim");
-    describe_gauge!("batcher_balance_wei", "The proposer's balance on the L1, read every round");
-    describe_gauge!("batcher_l2_head_number", "The L2's head, as the batcher last read it");
-    describe_gauge!("batcher_unsubmitted_blocks", "L2 blocks past the bridge's tip");
+    describe_counter!("batcher_round_errors_total", "Batcher rounds that failed and were tried again");
+    describe_gauge!("batcher_bridge_tip_number", "The bridge's head, or its newest pending claim");
+    describe_gauge!("batcher_balance_wei", "The proposer's L1 balance");
+    describe_gauge!("batcher_l2_head_number", "The L2's newest sealed block");
+    describe_gauge!("batcher_unsubmitted_blocks", "Sealed L2 blocks past the bridge's tip");
     describe_counter!("batcher_batches_built_total", "Batches built");
-    describe_counter!(
-        "batcher_batches_settled_total",
-        "Batches the bridge settled (optimistic mode: claimed)"
-    );
-    describe_gauge!("batcher_settled_block", "The last L2 block of the newest batch settled");
-    describe_counter!(
-        "batcher_batches_rejected_total",
-        "Batches the bridge rejected: EXECUTE judged them false"
-    );
+    describe_counter!("batcher_batches_settled_total", "Batches the bridge settled or took as claims");
+    describe_gauge!("batcher_settled_block", "The last block of the newest batch the bridge took");
+    describe_counter!("batcher_batches_rejected_total", "Batches EXECUTE judged false");
     describe_counter!("batcher_batches_refused_total", "Batches whose transaction the bridge reverted");
-    describe_counter!(
-        "batcher_reorged_batches_total",
-        "Batches whose included transaction a reorganisation took away"
+    describe_counter!("batcher_reorged_batches_total", "Batches whose L1 transaction left the chain");
+    describe_histogram!("batcher_batch_trace_bytes", "A batch's trace length, in bytes");
+    describe_histogram!("batcher_batch_blobs", "Blobs a batch carries");
+    describe_histogram!("batcher_blob_fill", "A blob batch's payload over its blobs' capacity");
+    describe_histogram!("batcher_compression_ratio", "A blob batch's trace over its compressed payload");
+    describe_gauge!(
+        "batcher_oldest_anchor_age_blocks",
+        "L1 blocks since the oldest anchor of the blocks past the bridge's tip"
     );
-    describe_histogram!("batcher_batch_trace_bytes", Unit::Bytes, "Bytes of a batch's trace");
-    describe_histogram!("batcher_batch_blobs", "Blobs per batch (0: in calldata)");
-    describe_histogram!("batcher_blob_fill", "How full a batch's blobs are, from 0 to 1");
-    describe_histogram!("batcher_compression_ratio", "Trace bytes per blob payload byte");
+    describe_counter!("batcher_anchor_hashes_recorded_total", "L1 block hashes recorded in the bridge");
+    describe_counter!(
+        "batcher_anchor_hashes_proven_total",
+        "L1 block hashes proven to the bridge by headers"
+    );
+    describe_counter!("batcher_anchor_proof_headers_total", "L1 headers sent to prove block hashes");
+    describe_counter!("batcher_blob_checks_total", "Checks of a blob batch's blobs read back, by result");
 }

@@ -9,7 +9,16 @@
 //! instead of posting the batch twice. A confirmed transaction's logs say whether the bridge
 //! settled the batch (native), took the claim (optimistic), or rejected it. In optimistic mode
 //! it also settles claims whose window is over.
+//!
+//! The bridge's tip is the only truth about what is posted: when it goes back (an L1
+//! reorganisation took a batch's transaction out of the chain after its confirmations), the
+//! batches past it are posted again from there, and no block is ever skipped. Before a batch is
+//! posted, and while blocks wait, their L1 anchors are kept readable by the bridge
+//! ([`anchors`]); once a blob batch is confirmed, its blobs are read back and checked
+//! ([`blob_check`]). docs/batcher.md describes the loop, its states and its configuration.
 
+pub mod anchors;
+pub mod blob_check;
 pub mod config;
 mod metrics;
 pub mod policy;
@@ -17,7 +26,7 @@ pub mod state;
 
 use crate::{
     SidecarForm,
-    bridge::{NativeRollupBridge, SettlementMode},
+    bridge::{BridgeRevert, NativeRollupBridge, SettlementMode},
     l2::{L2Client, L2Error},
     proposal::{DataPath, Proposal, ProposalError, ProposalSettings},
     txmgr::{PriorSend, TxCandidate, TxEvent, TxManager, TxManagerConfig, TxManagerError},
@@ -27,11 +36,13 @@ use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
+use anchors::{AnchorError, Anchors};
+use blob_check::BlobCheck;
 use metrics::BatcherMetrics;
-use policy::{BatchPolicy, Decision, PolicyError};
+use policy::{BatchPolicy, Decision, PolicyError, anchor_numbers};
 use state::{BatchRow, BatchState, BatcherState, StateError};
 use std::{future::Future, sync::Arc, time::Duration};
-use trace_builder::precompile::ExecuteGas;
+use trace_builder::{blob::BLOB_PAYLOAD, precompile::ExecuteGas};
 use url::Url;
 
 /// What the batcher runs with.
@@ -52,6 +63,12 @@ pub struct BatcherConfig {
     pub l1_osaka: bool,
     /// The transaction manager's settings.
     pub txmgr: TxManagerConfig,
+    /// Anchors of blocks past the bridge's tip are recorded in the bridge once they are this
+    /// many L1 blocks old ([`anchors`]; EIP-2935 serves 8,191).
+    pub anchor_record_age_blocks: u64,
+    /// The Beacon API blob batches are read back from ([`blob_check`]); `None`: the L1's
+    /// JSON-RPC URL, where the dev L1 and Anvil serve it.
+    pub beacon_url: Option<Url>,
 }
 
 /// Why the batcher stopped.
@@ -75,6 +92,9 @@ pub enum BatcherError {
     /// The transaction manager failed.
     #[error(transparent)]
     Tx(#[from] TxManagerError),
+    /// The batch's anchors could not be kept readable by the bridge.
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
 }
 
 /// The bridge's tip: what it has of the L2, settled or claimed.
@@ -94,6 +114,8 @@ pub struct Batcher {
     txmgr: TxManager,
     state: BatcherState,
     settings: ProposalSettings,
+    anchors: Anchors,
+    blobs: BlobCheck,
     metrics: BatcherMetrics,
 }
 
@@ -104,8 +126,9 @@ impl std::fmt::Debug for Batcher {
 }
 
 impl Batcher {
-    /// A batcher proposing with `signer`, its rows in `state`, its metrics in the process's
-    /// recorder. Reads the bridge's mode and the L1's chain id.
+    /// A batcher proposing with `signer`, its rows in `state`. Reads the bridge's mode and the
+    /// L1's chain id and fork. Its metrics (and its transaction manager's) register with the
+    /// recorder installed now.
     pub async fn new(
         config: BatcherConfig,
         signer: PrivateKeySigner,
@@ -150,7 +173,16 @@ impl Batcher {
             execute_gas: config.policy.execute_gas,
         };
         let l2 = L2Client::connect_http(config.l2_rpc.clone());
-        Ok(Self { config, l2, l1, txmgr, state, settings, metrics })
+        let anchors = Anchors::new(
+            l1.clone(),
+            config.bridge,
+            txmgr.clone(),
+            config.anchor_record_age_blocks,
+            metrics.clone(),
+        );
+        let beacon = config.beacon_url.clone().unwrap_or_else(|| config.l1_rpc.clone());
+        let blobs = BlobCheck::new(beacon, l1.clone(), config.txmgr.network_timeout(), metrics.clone());
+        Ok(Self { config, l2, l1, txmgr, state, settings, anchors, blobs, metrics })
     }
 
     /// The address it proposes from.
@@ -158,21 +190,40 @@ impl Batcher {
         self.txmgr.address()
     }
 
-    /// Runs rounds until `shutdown` completes. Errors of the L1 or the L2 are logged and the
-    /// round is tried again; only the state database stops it.
+    /// Runs rounds until `shutdown` completes. Errors of the L1 or the L2 are counted
+    /// (`batcher_round_errors_total`) and the round is tried again every poll interval, with a
+    /// warning when a run of failures starts or its error changes, and a line when rounds
+    /// succeed again; only the state database stops it.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BatcherError> {
         tokio::pin!(shutdown);
+        let mut failing: Option<(u64, String)> = None;
         loop {
             let round = tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 round = self.round() => round,
             };
             let idle = match round {
-                Ok(worked) => !worked,
+                Ok(worked) => {
+                    if let Some((rounds, _)) = failing.take() {
+                        tracing::info!(target: "batcher", failed_rounds = rounds, "batcher rounds succeed again");
+                    }
+                    !worked
+                }
                 Err(BatcherError::State(error)) => return Err(BatcherError::State(error)),
                 Err(error) => {
                     self.metrics.round_errors.increment(1);
-                    tracing::warn!(target: "batcher", %error, "batcher round failed; trying again");
+                    let text = error.to_string();
+                    match &mut failing {
+                        Some((rounds, last)) if *last == text => {
+                            *rounds += 1;
+                            tracing::debug!(target: "batcher", %error, "batcher round failed again");
+                        }
+                        _ => {
+                            tracing::warn!(target: "batcher", %error, "batcher round failed; trying again every poll");
+                            let rounds = failing.as_ref().map_or(0, |(rounds, _)| *rounds);
+                            failing = Some((rounds + 1, text));
+                        }
+                    }
                     true
                 }
             };
@@ -185,24 +236,25 @@ impl Batcher {
         }
     }
 
-    /// One round: resume or build a batch and see it through; settle expired claims. Whether
-    /// it did anything.
+    /// One round: resume or build a batch and see it through; settle expired claims; keep the
+    /// waiting blocks' anchors readable. Whether it did anything.
     pub async fn round(&self) -> Result<bool, BatcherError> {
         let tip = self.tip().await?;
-        self.metrics.bridge_tip_number.set(tip.number as f64);
+        self.metrics.bridge_tip.set(tip.number as f64);
         if let Ok(balance) = self.l1.get_balance(self.address()).await {
             self.metrics.balance.set(f64::from(balance));
         }
         if self.settings.mode == SettlementMode::Optimistic && self.settle_claims().await? {
             return Ok(true);
         }
+        self.reconcile(tip).await?;
         if let Some(row) = self.state.newest(self.config.bridge).await?
             && !row.state.is_final()
         {
             return self.resume(row, tip).await.map(|()| true);
         }
         let head = self.l2.head().await?;
-        self.metrics.l2_head_number.set(head as f64);
+        self.metrics.l2_head.set(head as f64);
         self.metrics.unsubmitted_blocks.set(head.saturating_sub(tip.number) as f64);
         if head <= tip.number {
             return Ok(false);
@@ -210,11 +262,12 @@ impl Batcher {
         let fees = self.txmgr.fee_quote().await?;
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-        let Decision::Close { trace, proposal, reason } =
-            self.config.policy.decide(&self.l2, tip.number + 1, head, &fees, now).await?
-        else {
-            return Ok(false);
-        };
+        let (trace, proposal, reason) =
+            match self.config.policy.decide(&self.l2, tip.number + 1, head, &fees, now).await? {
+                Decision::Wait { anchors } => return Ok(self.anchors.keep(&anchors).await?.sent()),
+                Decision::Close { trace, proposal, reason } => (trace, proposal, reason),
+            };
+        self.anchors.keep(&anchor_numbers(&trace)).await?;
         let first = tip.number + 1;
         let last = trace.bindings.last_number.to::<u64>();
         let path = if proposal.blobs.is_empty() { "calldata" } else { "blobs" };
@@ -234,7 +287,7 @@ impl Batcher {
             target: "batcher", batch = row.id, first, last, blobs = proposal.blobs.len(), bytes = trace.trace.len(),
             path, reason, "built a batch"
         );
-        self.metrics.built(&proposal, trace.trace.len());
+        self.record_built(&proposal, trace.trace.len());
         self.send(row, &proposal, None).await?;
         Ok(true)
     }
@@ -255,6 +308,57 @@ impl Batcher {
         Ok(BridgeTip { number: head.number.to(), block_hash: head.blockHash })
     }
 
+    /// Goes over the batches recorded as settled that the bridge's `tip` no longer covers. Those
+    /// whose L1 transaction left the chain (a reorganisation deeper than the confirmations)
+    /// are posted again: the newest is marked reorged and resumed at its nonce, older ones are
+    /// dropped (superseded: the batches built from the bridge's tip carry their blocks). Those
+    /// whose transaction stands were taken back by the bridge (a challenge removed the claim):
+    /// dropped, their blocks posted again likewise.
+    async fn reconcile(&self, tip: BridgeTip) -> Result<(), BatcherError> {
+        let rows = self.state.settled_beyond(self.config.bridge, tip.number).await?;
+        let Some(newest) = rows.last().map(|row| row.id) else { return Ok(()) };
+        let newest_overall = self.state.newest(self.config.bridge).await?.map(|row| row.id);
+        for row in rows {
+            let on_chain = match row.l1_transaction {
+                Some(hash) => self.on_chain(hash).await?,
+                None => false,
+            };
+            let state = if on_chain {
+                tracing::warn!(
+                    target: "batcher", batch = row.id, tip = tip.number, last = row.last_block,
+                    "the bridge no longer has the batch though its transaction stands: its blocks are posted again"
+                );
+                BatchState::Superseded
+            } else {
+                self.metrics.reorged.increment(1);
+                tracing::warn!(
+                    target: "batcher", batch = row.id, tip = tip.number, last = row.last_block,
+                    tx = ?row.l1_transaction, "the batch's L1 transaction left the chain: posting its blocks again"
+                );
+                if row.id == newest && newest_overall == Some(newest) {
+                    BatchState::Reorged
+                } else {
+                    BatchState::Superseded
+                }
+            };
+            self.state.update(row.id, state, None, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether transaction `hash` is in a block of the L1's chain.
+    async fn on_chain(&self, hash: B256) -> Result<bool, BatcherError> {
+        let l1 = |error: alloy_transport::TransportError| BatcherError::L1(error.to_string());
+        let Some(receipt) = self.l1.get_transaction_receipt(hash).await.map_err(l1)? else {
+            return Ok(false);
+        };
+        let (Some(number), Some(block_hash)) = (receipt.block_number, receipt.block_hash) else {
+            return Ok(false);
+        };
+        let block = self.l1.get_block_by_number(number.into()).await.map_err(l1)?;
+        Ok(block.is_some_and(|block| block.header.hash == block_hash))
+    }
+
     /// Resumes the unfinished batch `row` against the bridge's `tip`.
     async fn resume(&self, row: BatchRow, tip: BridgeTip) -> Result<(), BatcherError> {
         if row.last_block <= tip.number {
@@ -270,6 +374,7 @@ impl Batcher {
         }
         tracing::info!(target: "batcher", batch = row.id, state = row.state.as_str(), "resuming a batch");
         let trace = self.l2.trace(row.first_block, row.last_block).await?;
+        self.anchors.keep(&anchor_numbers(&trace)).await?;
         let path = if row.data_path == "calldata" { DataPath::Calldata } else { DataPath::Blobs };
         let proposal = Proposal::new(&trace, path)?;
         let prior = row.prior_send.clone();
@@ -284,6 +389,11 @@ impl Batcher {
         prior: Option<PriorSend>,
     ) -> Result<(), BatcherError> {
         let candidate = proposal.candidate(&self.settings)?;
+        let blob_hashes: Vec<B256> = candidate
+            .sidecar
+            .as_ref()
+            .map(|sidecar| sidecar.versioned_hashes().collect())
+            .unwrap_or_default();
         let receipt = self.send_recorded(row.id, candidate, prior).await?;
         let settled = receipt.decoded_log::<NativeRollupBridge::BatchSettled>().is_some()
             || receipt.decoded_log::<NativeRollupBridge::ClaimProposed>().is_some();
@@ -293,6 +403,9 @@ impl Batcher {
             self.metrics.settled.increment(1);
             self.metrics.settled_block.set(row.last_block as f64);
             tracing::info!(target: "batcher", batch = row.id, last = row.last_block, tx = %receipt.transaction_hash, "batch settled");
+            if let (false, Some(block)) = (blob_hashes.is_empty(), receipt.block_number) {
+                self.blobs.check(block, receipt.transaction_hash, &blob_hashes).await;
+            }
         } else if receipt.decoded_log::<NativeRollupBridge::BatchRejected>().is_some() {
             self.state.update(row.id, BatchState::Rejected, None, included).await?;
             self.metrics.rejected.increment(1);
@@ -301,9 +414,37 @@ impl Batcher {
             // Reverted: the bridge refused it (another proposer moved the head, say).
             self.state.update(row.id, BatchState::Superseded, None, included).await?;
             self.metrics.refused.increment(1);
-            tracing::warn!(target: "batcher", batch = row.id, tx = %receipt.transaction_hash, "the bridge refused the batch; reading its tip again");
+            let reason = self.refusal(proposal, receipt.block_number.unwrap_or_default()).await;
+            tracing::warn!(
+                target: "batcher", batch = row.id, tx = %receipt.transaction_hash, reason = reason.as_deref().unwrap_or("unknown"),
+                "the bridge refused the batch; reading its tip again"
+            );
         }
         Ok(())
+    }
+
+    /// Why the bridge refused `proposal` in L1 block `block`, as far as a call of it at that
+    /// block tells (for the log).
+    async fn refusal(&self, proposal: &Proposal, block: u64) -> Option<String> {
+        let request = alloy_rpc_types_eth::TransactionRequest::default()
+            .from(self.address())
+            .to(self.config.bridge)
+            .input(proposal.input(self.settings.mode).into());
+        let answer = self.l1.call(request).block(block.into()).await;
+        let error = answer.err()?;
+        let revert =
+            error.as_error_resp().and_then(|payload| payload.as_decoded_interface_error::<BridgeRevert>());
+        Some(revert.map_or_else(|| error.to_string(), |revert| format!("{revert:?}")))
+    }
+
+    /// The timestamp of the L1's newest block.
+    async fn l1_timestamp(&self) -> Result<u64, BatcherError> {
+        let block = self
+            .l1
+            .get_block_by_number(Default::default())
+            .await
+            .map_err(|e| BatcherError::L1(e.to_string()))?;
+        Ok(block.map(|block| block.header.timestamp).unwrap_or_default())
     }
 
     /// Sends `candidate`, moving batch `id`'s row with each event before the manager acts.
@@ -361,14 +502,7 @@ impl Batcher {
             return Ok(false);
         }
         let deadline = bridge.claims(first).call().await.map_err(l1)?.deadline;
-        let l1_now = self
-            .l1
-            .get_block_by_number(Default::default())
-            .await
-            .map_err(|e| BatcherError::L1(e.to_string()))?
-            .map(|block| block.header.timestamp)
-            .unwrap_or_default();
-        if l1_now < deadline {
+        if self.l1_timestamp().await? < deadline {
             return Ok(false);
         }
         let input = NativeRollupBridge::settleClaimsCall { limit: U256::from(256u64) }.abi_encode();
@@ -376,6 +510,19 @@ impl Batcher {
         let receipt = self.txmgr.send(candidate, None, &crate::txmgr::NoObserver).await?;
         tracing::info!(target: "batcher", tx = %receipt.transaction_hash, "settled the claims past their window");
         Ok(true)
+    }
+
+    /// Records a built batch's size figures.
+    fn record_built(&self, proposal: &Proposal, trace_bytes: usize) {
+        self.metrics.built.increment(1);
+        self.metrics.trace_bytes.record(trace_bytes as f64);
+        self.metrics.blobs.record(proposal.blobs.len() as f64);
+        if !proposal.blobs.is_empty() {
+            self.metrics
+                .blob_fill
+                .record(proposal.payload_bytes as f64 / (proposal.blobs.len() * BLOB_PAYLOAD) as f64);
+            self.metrics.compression_ratio.record(trace_bytes as f64 / proposal.payload_bytes.max(1) as f64);
+        }
     }
 }
 

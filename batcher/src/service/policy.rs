@@ -65,7 +65,11 @@ pub struct BatchPolicy {
 #[derive(Debug)]
 pub enum Decision {
     /// Nothing to close yet.
-    Wait,
+    Wait {
+        /// The L1 numbers of the distinct anchors of the blocks waiting (of as many as one
+        /// trace covers), oldest first: they must stay readable by the bridge until posted.
+        anchors: Vec<u64>,
+    },
     /// Close a batch of the blocks from `from` to its trace's last block.
     Close {
         /// Its trace.
@@ -91,6 +95,11 @@ pub enum PolicyError {
     BlockTooLarge(u64),
 }
 
+/// The L1 numbers of `trace`'s distinct anchors, in block order.
+pub fn anchor_numbers(trace: &TraceResponse) -> Vec<u64> {
+    trace.bindings.anchors.iter().map(|anchor| anchor.number.to::<u64>()).collect()
+}
+
 impl BatchPolicy {
     /// Decides on the blocks `from..=head` of `l2`, at the L1's `fees`; `now` is the wall clock
     /// in seconds.
@@ -103,7 +112,7 @@ impl BatchPolicy {
         now: u64,
     ) -> Result<Decision, PolicyError> {
         if head < from {
-            return Ok(Decision::Wait);
+            return Ok(Decision::Wait { anchors: Vec::new() });
         }
         let (oldest, _) = l2.block(from).await?;
         let aged = now.saturating_sub(oldest) >= self.max_age.as_secs();
@@ -143,7 +152,7 @@ impl BatchPolicy {
         } else if aged {
             "max age"
         } else {
-            return Ok(Decision::Wait);
+            return Ok(Decision::Wait { anchors: anchor_numbers(&trace) });
         };
         Ok(Decision::Close { trace: Box::new(trace), proposal: Box::new(proposal), reason })
     }

@@ -251,7 +251,22 @@ impl BatcherState {
         Ok(())
     }
 
-    /// Batches for `bridge` in `state`, oldest first.
+    /// The batches for `bridge` recorded as settled whose last block is past `number`, oldest
+    /// first: when the bridge's tip is `number`, those it no longer has.
+    pub async fn settled_beyond(&self, bridge: Address, number: u64) -> Result<Vec<BatchRow>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, bridge, first_block, last_block, last_block_hash, data_path, blobs, trace_bytes, state, \
+             prior_send, l1_transaction, l1_block FROM batcher_batches \
+             WHERE bridge = $1 AND state = 'settled' AND last_block > $2 ORDER BY id",
+        )
+        .bind(bridge.to_string())
+        .bind(i64::try_from(number).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// How many batches for `bridge` are in `state`.
     pub async fn count_in(&self, bridge: Address, state: BatchState) -> Result<u64, StateError> {
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM batcher_batches WHERE bridge = $1 AND state = $2")
             .bind(bridge.to_string())
@@ -354,5 +369,22 @@ mod tests {
         assert_eq!(row.prior_send, Some(prior));
         assert_eq!((row.l1_transaction, row.l1_block), (Some(B256::repeat_byte(2)), Some(40)));
         assert_eq!(state.insert(bridge, 6, 6, B256::ZERO, "calldata", 0, 10).await.unwrap().id, 2);
+    }
+
+    #[tokio::test]
+    async fn settled_batches_past_a_tip_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("batcher.sqlite").display());
+        let bridge = Address::repeat_byte(7);
+        let state = BatcherState::open(&url).await.unwrap();
+        for (first, last) in [(1, 5), (6, 9), (10, 12)] {
+            let batch = state.insert(bridge, first, last, B256::ZERO, "blobs", 1, 100).await.unwrap();
+            state.update(batch.id, BatchState::Settled, None, Some((B256::repeat_byte(1), 3))).await.unwrap();
+        }
+        let beyond: Vec<u64> =
+            state.settled_beyond(bridge, 5).await.unwrap().iter().map(|row| row.first_block).collect();
+        assert_eq!(beyond, [6, 10]);
+        assert!(state.settled_beyond(bridge, 12).await.unwrap().is_empty());
+        assert!(state.settled_beyond(Address::ZERO, 0).await.unwrap().is_empty());
     }
 }

@@ -3,8 +3,10 @@
 use parking_lot::Mutex;
 
 /// The next nonce to hand out: unknown until read from the L1's pending nonce, then counted
-/// up locally; forgotten (and read again) after a nonce error. The lock is held only to read
-/// and update the count, never across an L1 request.
+/// up locally while sends are under way; forgotten (and read again) after a nonce error and
+/// whenever the last send under way ends, so that a transaction a reorganisation took out of
+/// the chain after its send was over leaves no gap before the next one. The lock is held only
+/// to read and update the count, never across an L1 request.
 #[derive(Debug, Default)]
 pub(crate) struct NonceTracker {
     state: Mutex<NonceState>,
@@ -17,6 +19,8 @@ struct NonceState {
     /// The least next nonce: one past the nonces of resumed sends, which the L1's pending
     /// nonce may not count if their transactions left its pool.
     floor: u64,
+    /// Sends under way.
+    sends: usize,
 }
 
 impl NonceTracker {
@@ -49,7 +53,31 @@ impl NonceTracker {
 
     /// Forgets the next nonce: the next send reads the L1's pending nonce again.
     pub(crate) fn reset(&self) {
-        *self.state.lock() = NonceState::default();
+        let mut state = self.state.lock();
+        state.next = None;
+        state.floor = 0;
+    }
+
+    /// A send starts.
+    pub(crate) fn begin(&self) {
+        self.state.lock().sends += 1;
+    }
+
+    /// A send ends: when it was the last under way, the count is forgotten (every nonce it
+    /// handed out is in a block, in the L1's pool, or free again).
+    pub(crate) fn end(&self) {
+        let mut state = self.state.lock();
+        state.sends = state.sends.saturating_sub(1);
+        if state.sends == 0 {
+            state.next = None;
+            state.floor = 0;
+        }
+    }
+
+    /// Whether exactly one send is under way: the caller's, which then knows that no other
+    /// send holds a nonce below its own.
+    pub(crate) fn alone(&self) -> bool {
+        self.state.lock().sends == 1
     }
 }
 
@@ -68,6 +96,26 @@ mod tests {
         nonces.reset();
         assert_eq!(nonces.take_known(), None);
         assert_eq!(nonces.take_from(4), 4);
+    }
+
+    #[test]
+    fn the_count_is_forgotten_when_the_last_send_ends() {
+        let nonces = NonceTracker::default();
+        nonces.begin();
+        assert!(nonces.alone());
+        assert_eq!(nonces.take_from(3), 3);
+        nonces.begin();
+        assert!(!nonces.alone());
+        assert_eq!(nonces.take_known(), Some(4));
+        // One of two ends: the other still holds its nonce, the count stays.
+        nonces.end();
+        assert_eq!(nonces.take_known(), Some(5));
+        nonces.end();
+        assert_eq!(nonces.take_known(), None);
+        // A reset during a send keeps the count of sends.
+        nonces.begin();
+        nonces.reset();
+        assert!(nonces.alone());
     }
 
     #[test]

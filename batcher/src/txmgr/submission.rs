@@ -60,6 +60,8 @@ pub(super) struct Submission<'a> {
     reorged: bool,
     /// Consecutive polls that saw the nonce used without a receipt of ours.
     unexplained: u32,
+    /// Consecutive polls that saw a free nonce below the send's, which no other send holds.
+    gapped: u32,
     waiting: Option<Waiting>,
     started: Instant,
     _in_flight: GaugeHold,
@@ -68,6 +70,7 @@ pub(super) struct Submission<'a> {
 impl<'a> Submission<'a> {
     /// A send of `candidate` reporting to `observer`.
     pub(super) fn new(shared: &'a Shared, candidate: TxCandidate, observer: &'a dyn TxObserver) -> Self {
+        shared.nonces.begin();
         Self {
             shared,
             observer,
@@ -79,6 +82,7 @@ impl<'a> Submission<'a> {
             included: None,
             reorged: false,
             unexplained: 0,
+            gapped: 0,
             waiting: None,
             started: Instant::now(),
             _in_flight: GaugeHold::new(&shared.metrics.in_flight),
@@ -179,6 +183,7 @@ impl<'a> Submission<'a> {
         self.sent.clear();
         self.since = None;
         self.unexplained = 0;
+        self.gapped = 0;
         self.waiting = None;
         self.emit(TxEvent::Signed { hash: signed.hash, nonce, fees: signed.fees });
         let unpayable = fees.max_fee_per_gas < quote.base_fee
@@ -355,6 +360,17 @@ impl<'a> Submission<'a> {
             return Ok(Step::Sign);
         }
         self.unexplained = 0;
+        if used < nonce && self.since.is_some() && self.below_is_free(nonce).await? {
+            self.gapped += 1;
+            if self.gapped >= POLLS_BEFORE_NONCE_LOST {
+                warn!(target: "txmgr", nonce, free = used, "a nonce below the send's is free (a reorganisation took a transaction out of the chain): signing at the L1's nonce");
+                self.shared.metrics.error(RejectionClass::NonceTooHigh.label());
+                self.shared.nonces.reset();
+                return Ok(Step::Sign);
+            }
+        } else {
+            self.gapped = 0;
+        }
         match self.since {
             None => Ok(Step::Publish),
             Some(since) if since.elapsed() >= self.shared.config.resubmission_timeout() => {
@@ -362,6 +378,18 @@ impl<'a> Submission<'a> {
             }
             Some(_) => Ok(Step::Watch { immediately: false }),
         }
+    }
+
+    /// Whether the nonces below `nonce` that are not in blocks are free: no other send of this
+    /// manager is under way to fill them, and the L1's pool holds no transaction of ours that
+    /// would (its pending nonce does not pass `nonce`). A node that queues a transaction behind
+    /// such a gap (geth, Anvil) would hold it for ever; one that refuses it says `nonce too
+    /// high` instead.
+    async fn below_is_free(&self, nonce: u64) -> Result<bool, TxManagerError> {
+        if !self.shared.nonces.alone() {
+            return Ok(false);
+        }
+        Ok(self.shared.l1.pending_nonce(self.shared.signer.address()).await? <= nonce)
     }
 
     /// Follows the included transaction: back to sent if its block left the chain, confirmed
@@ -501,5 +529,6 @@ impl Drop for Submission<'_> {
         if self.sent.is_empty() && self.included.is_none() {
             self.shared.nonces.reset();
         }
+        self.shared.nonces.end();
     }
 }

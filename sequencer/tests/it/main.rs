@@ -4,6 +4,7 @@
 
 mod anchoring;
 mod anvil;
+mod batcher_daemon;
 mod bridge;
 mod calls;
 mod chain;

@@ -45,6 +45,8 @@ async fn start_batcher(
             resubmission_timeout_ms: 5_000,
             ..TxManagerConfig::default()
         },
+        anchor_record_age_blocks: batcher::service::anchors::DEFAULT_RECORD_AGE_BLOCKS,
+        beacon_url: None,
     };
     let state = BatcherState::open(database_url).await.unwrap();
     let batcher = Batcher::new(config, dev_signer(0), state).await.unwrap();

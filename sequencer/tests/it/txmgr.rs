@@ -389,8 +389,8 @@ async fn txmgr_waits_for_funds_then_sends() {
 
 /// A batcher restarted after it broadcast a transaction resumes the send from what it stored:
 /// the same transaction again ("already known" to the pool), one transaction at the nonce.
-/// Then a nonce taken out of band: the next send is refused "nonce too low", finds no receipt
-/// of its own, and signs at the next nonce. Last, a send resumed after its transaction was
+/// Then a nonce taken out of band while a send waits in the pool: the send finds no receipt of
+/// its own at its nonce, and signs at the next one. Last, a send resumed after its transaction was
 /// mined finds the receipt and sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn txmgr_resumes_a_send_and_follows_a_nonce_taken_out_of_band() {
@@ -410,14 +410,16 @@ async fn txmgr_resumes_a_send_and_follows_a_nonce_taken_out_of_band() {
     assert_eq!(kinds(&events), ["sent", "included", "confirmed"], "resumed without signing anew");
     assert_eq!(l1.get_transaction_count(signer.address()).await.unwrap(), 1);
 
-    // Nonce 1, which the first manager counts as its next, taken by a transfer it does not
-    // know of.
+    // Nonce 1, which a send of the first manager waits at in the pool, taken by a transfer it
+    // does not know of (a replacement at higher fees).
+    let mut waiting = start(&before, calldata_candidate(), None);
+    waiting.until(|event| matches!(event, TxEvent::Sent { .. })).await;
     let transfer = TxEip1559 {
         chain_id: before.chain_id(),
         nonce: 1,
         gas_limit: 21_000,
         max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
+        max_priority_fee_per_gas: 5_000_000_000,
         to: TxKind::Call(Address::repeat_byte(0x42)),
         value: U256::from(1),
         access_list: Default::default(),
@@ -425,7 +427,7 @@ async fn txmgr_resumes_a_send_and_follows_a_nonce_taken_out_of_band() {
     };
     let _ = l1.send_raw_transaction(&sign(&signer, transfer)).await.unwrap();
     mine(&l1).await;
-    let (receipt, events) = start(&before, calldata_candidate(), None).mine_until_confirmed(&l1).await;
+    let (receipt, events) = waiting.mine_until_confirmed(&l1).await;
     let nonces: Vec<u64> = events
         .iter()
         .filter_map(|event| match event {
@@ -483,6 +485,50 @@ async fn txmgr_sends_again_what_a_reorg_took_out() {
     assert_eq!(mined.nonce(), 0);
     assert_eq!(metric(&metrics, "batcher_txmgr_reorgs_total"), 1.0);
     assert_eq!(metric(&metrics, "batcher_txmgr_confirmed_total"), 1.0);
+}
+
+/// A reorganisation deeper than the confirmations takes a confirmed transaction out of the
+/// chain while the next send waits in Anvil's pool: that send's transaction now waits behind a
+/// free nonce, which no block would ever fill, so it is signed again at the L1's nonce and
+/// confirmed there; a send after that takes the nonce after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn txmgr_signs_again_below_a_nonce_a_reorg_freed() {
+    let (node, l1) = paused_anvil("osaka");
+    let (manager, metrics) = manager(&node.url, dev_signer(0), test_config()).await;
+    let (first, _) = start(&manager, calldata_candidate(), None).mine_until_confirmed(&l1).await;
+    let first_block = first.block_number.unwrap();
+
+    let mut sending = start(&manager, calldata_candidate(), None);
+    let TxEvent::Signed { nonce, .. } = sending.until(|event| matches!(event, TxEvent::Signed { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(nonce, 1);
+    sending.until(|event| matches!(event, TxEvent::Sent { .. })).await;
+    let head = l1.get_block_number().await.unwrap();
+    let _: () =
+        l1.raw_request("anvil_reorg".into(), (head - first_block + 1, Vec::<()>::new())).await.unwrap();
+    assert_eq!(l1.get_transaction_count(dev_signer(0).address()).await.unwrap(), 0);
+
+    // Blocks go on (Anvil drops the transaction it can no longer include when it mines).
+    let TxEvent::Signed { nonce, .. } =
+        sending.until_with(|event| matches!(event, TxEvent::Signed { .. }), async || mine(&l1).await).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(nonce, 0, "not signed again at the freed nonce");
+    let (receipt, _) = sending.mine_until_confirmed(&l1).await;
+    assert!(receipt.status());
+    let mined = l1.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    assert_eq!(mined.nonce(), 0);
+    assert!(metric(&metrics, "batcher_txmgr_errors_total{class=\"nonce_too_high\"}") >= 1.0);
+
+    // The next send reads the nonce from the L1 again.
+    let (receipt, events) = start(&manager, calldata_candidate(), None).mine_until_confirmed(&l1).await;
+    assert!(receipt.status());
+    let TxEvent::Signed { nonce, .. } = events[0] else { unreachable!() };
+    let used = l1.get_transaction_count(dev_signer(0).address()).await.unwrap();
+    assert_eq!(nonce + 1, used, "the next send did not take the L1's next nonce");
 }
 
 /// A transaction no block can take fails with a typed error; the next send takes its nonce.
