@@ -405,22 +405,35 @@ impl BlockProducer {
             self.metrics.l1_anchor_number.set(anchor.number as f64);
         }
         self.metrics.mempool_transactions.set(self.mempool.len() as f64);
-        tracing::info!(
-            target: "builder",
-            number,
-            hash = %hash,
-            txs = record.transactions.len(),
-            gas_used = record.header.gas_used,
-            l1_anchor = anchor.map(|anchor| anchor.number),
-            build_ms = build_seconds.as_secs_f64() * 1e3,
-            state_root_ms = state_root_seconds.as_secs_f64() * 1e3,
-            waited_for_previous_commit_ms = commit_wait.as_secs_f64() * 1e3,
-            waited_for_trie_warming_ms = warming_wait.as_secs_f64() * 1e3,
-            // The transactions and receipts roots, the header, the records, the pool's
-            // revalidation and handing the block to its commit (the wait above included).
-            seal_ms = seal_seconds.as_secs_f64() * 1e3,
-            "sealed block"
-        );
+        // Durations as people read them (`3.1ms`), rounded to the microsecond; a quiet chain's
+        // empty blocks at debug, so that they do not flood the log.
+        let readable = |duration: Duration| Duration::from_micros(duration.as_micros() as u64);
+        macro_rules! sealed {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "builder",
+                    $level,
+                    number,
+                    hash = %hash,
+                    txs = record.transactions.len(),
+                    gas_used = record.header.gas_used,
+                    l1_anchor = anchor.map(|anchor| anchor.number),
+                    build = ?readable(build_seconds),
+                    state_root = ?readable(state_root_seconds),
+                    waited_for_previous_commit = ?readable(commit_wait),
+                    waited_for_trie_warming = ?readable(warming_wait),
+                    // The transactions and receipts roots, the header, the records, the pool's
+                    // revalidation and handing the block to its commit (the wait above included).
+                    seal = ?readable(seal_seconds),
+                    "sealed block"
+                )
+            };
+        }
+        if record.transactions.is_empty() {
+            sealed!(tracing::Level::DEBUG);
+        } else {
+            sealed!(tracing::Level::INFO);
+        }
         Ok(ProducedBlock {
             record,
             timings: BlockTimings { build: build_seconds, state_root: state_root_seconds, commit_wait },
