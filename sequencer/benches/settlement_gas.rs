@@ -1,5 +1,6 @@
-//! L1 gas per settled batch: a dev L1 (EXECUTE on) with four bridges (native and optimistic,
-//! each fed in calldata and in blobs), and an L2 that follows it. For batches of 1, 10, 100 and
+//! L1 gas per settled batch: a dev L1 (EXECUTE on) with five bridges (native and optimistic,
+//! each fed in calldata and in blobs, and a native one fed in blobs whose history ring is
+//! overwritten at every settlement), and an L2 that follows it. For batches of 1, 10, 100 and
 //! 1,000 L2 transfers, every bridge takes the same batch; the table splits each transaction's
 //! gas into EXECUTE's charge and the bridge's own work (the transaction's intrinsic and calldata
 //! cost, then the contract's execution). Gas does not depend on the machine.

@@ -71,7 +71,7 @@ impl ChainSection {
     }
 }
 
-/// The chain a node runs (DESIGN.md, "L1 side": the dev L1 is the node in an L1 role).
+/// The chain a node runs (docs/architecture.md, "The two roles of the node").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ChainRole {

@@ -98,7 +98,7 @@ impl ChainGenesis {
 
     /// Parses geth genesis JSON and builds the genesis block.
     ///
-    /// The L2 runs one fork from genesis on (DESIGN.md: the newest L1 fork), so the genesis must
+    /// The L2 runs one fork from genesis on (docs/architecture.md: the newest L1 fork), so the genesis must
     /// activate every fork up to Osaka at time 0.
     pub fn from_json(text: &str) -> Result<Self, GenesisError> {
         Self::from_genesis(serde_json::from_str(text)?)

@@ -30,7 +30,7 @@ pub struct ChainConfig {
     /// blob base cost.
     pub blob_params: BlobParams,
     /// Whether the chain takes blob (type-3) transactions: an L1 does, the native rollup's L2
-    /// does not (DESIGN.md, "Chain rules").
+    /// does not (docs/architecture.md, "Decisions and their reasons").
     pub blob_transactions: bool,
     /// EXECUTE, where the chain verifies native rollups (the project's dev L1); `None` on the
     /// L2 and on stock Ethereum.

@@ -1,4 +1,4 @@
-//! EXECUTE: stateless re-execution of a trace (DESIGN.md, "Trace and EXECUTE").
+//! EXECUTE: stateless re-execution of a trace (docs/trace-format.md).
 //!
 //! [`execute`] accepts a trace exactly when its witness proves the pre-state root, every block
 //! re-executes under the L1 rules through the one block executor, and the resulting state root

@@ -5,7 +5,7 @@
 //! would pass the blob limit or EXECUTE's gas budget (then it is as large as they allow), when
 //! its oldest block reaches the maximum age, or at the most blocks one trace covers. Its trace
 //! goes in blobs or in calldata, whichever the L1's current prices make cheaper (calldata only
-//! while the transaction stays under the L1's 128 KiB transaction size).
+//! while the trace stays under 120 KiB, below a geth-like pool's 128 KiB transaction size).
 
 use crate::{
     bridge::SettlementMode,

@@ -1,4 +1,4 @@
-//! The one block executor (DESIGN.md, "One executor, one trie, two contexts"): given a state
+//! The one block executor (docs/architecture.md, "Decisions and their reasons"): given a state
 //! view and a block's inputs it runs Ethereum's rules — system calls, transactions on revm,
 //! receipts, fees, withdrawals, requests — and returns the receipts, what the block changed
 //! and what it read. The sequencer's builder and the stateless verifier both call it; neither

@@ -1,4 +1,4 @@
-//! The one Merkle-Patricia trie of the project (see DESIGN.md, "One executor, one trie").
+//! The one Merkle-Patricia trie of the project (docs/architecture.md, "Decisions and their reasons").
 //!
 //! A hexary Merkle-Patricia trie (Ethereum Yellow Paper, appendix D) that loads its nodes lazily
 //! from a [`NodeStore`] by hash. The same code serves the sequencer (the store is the database:
