@@ -70,6 +70,7 @@ impl DevArgs {
             l1_http_addr: self.l1_http_addr,
             l1_metrics_addr: self.l1_metrics_addr,
             l1_block_time_ms: self.l1_block_time_ms,
+            ..crate::dev_rollup::DevRollupOptions::default()
         }
     }
 }

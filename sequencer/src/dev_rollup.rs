@@ -18,7 +18,7 @@ use batcher::{
     bridge::SettlementMode,
     service::{
         Batcher, BatcherConfig, BatcherError, anchors::DEFAULT_RECORD_AGE_BLOCKS, dev_policy,
-        state::BatcherState,
+        policy::BatchPolicy, state::BatcherState,
     },
     txmgr::TxManagerConfig,
 };
@@ -41,6 +41,8 @@ pub struct DevRollupOptions {
     pub l1_metrics_addr: SocketAddr,
     /// The dev L1's block time.
     pub l1_block_time_ms: u64,
+    /// The batcher closes a batch once its oldest block is this old (or its blobs are full).
+    pub batch_max_age: Duration,
 }
 
 impl Default for DevRollupOptions {
@@ -49,6 +51,7 @@ impl Default for DevRollupOptions {
             l1_http_addr: SocketAddr::from(([127, 0, 0, 1], 8546)),
             l1_metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9101)),
             l1_block_time_ms: 2_000,
+            batch_max_age: dev_policy().max_age,
         }
     }
 }
@@ -177,7 +180,7 @@ impl DevRollup {
             l2_rpc: l2_url,
             l1_rpc: l1_url.clone(),
             bridge: bridge.address,
-            policy: dev_policy(),
+            policy: BatchPolicy { max_age: options.batch_max_age, ..dev_policy() },
             poll_interval: Duration::from_millis(500),
             l1_osaka: true,
             txmgr: TxManagerConfig {

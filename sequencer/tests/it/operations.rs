@@ -145,6 +145,7 @@ async fn health_reports_settlement_and_each_node_of_the_dev_rollup_serves_its_ow
         l1_http_addr: "127.0.0.1:0".parse().unwrap(),
         l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
         l1_block_time_ms: 500,
+        ..DevRollupOptions::default()
     };
     let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
     let (l1_node, l2) = (rollup.l1.as_ref().unwrap(), provider(&rollup.l2));

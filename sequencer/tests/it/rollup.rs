@@ -144,6 +144,7 @@ async fn the_dev_rollup_settles_and_continues_after_a_restart() {
         l1_http_addr: "127.0.0.1:0".parse().unwrap(),
         l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
         l1_block_time_ms: 500,
+        ..DevRollupOptions::default()
     };
     let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
     assert_eq!(rollup.bridge.mode, SettlementMode::Native);

@@ -1,0 +1,250 @@
+//! Settlement on the dev L1: the whole dev rollup (`sequencer dev` as a library: a dev L1 with
+//! 2 s blocks and EXECUTE, a native bridge, the L2 anchored to it, the batcher) in this process.
+//!
+//! - Latency at idle: single transfers a few seconds apart; from the transfer's receipt on the L2
+//!   to the bridge's head covering its block, in seconds and in L1 blocks.
+//! - Under load (batches closing when full or 30 s old): transfers sent as fast as the L2 takes
+//!   them for a while; the L2's inclusion rate, the rate at which the bridge's head covers them,
+//!   what the L1's blob target allows at the measured transfers per blob, and the blob fill.
+//!
+//! `cargo bench -p sequencer --bench settlement -- [--idle 10] [--load-seconds 30]` prints
+//! Markdown tables.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
+use alloy_provider::{Provider, ProviderBuilder, RootProvider};
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
+use batcher::bridge::NativeRollupBridge;
+use clap::Parser;
+use sequencer::{
+    config::Config,
+    dev_rollup::{DevRollup, DevRollupOptions},
+    genesis::DEV_MNEMONIC,
+};
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+struct Args {
+    /// Single transfers timed at idle.
+    #[arg(long, default_value_t = 10)]
+    idle: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 30)]
+    load_seconds: u64,
+    /// Accept cargo bench's own flag.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Blob gas the L1 allows a block (Osaka's target: 6 blobs a 2 s block here).
+const TARGET_BLOBS_PER_L1_BLOCK: f64 = 6.0;
+
+fn dev_signer(index: u32) -> PrivateKeySigner {
+    MnemonicBuilder::<English>::default().phrase(DEV_MNEMONIC).index(index).unwrap().build().unwrap()
+}
+
+fn transfer(sender: &PrivateKeySigner, nonce: u64, to: Address) -> Bytes {
+    let mut tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(1u64),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let signature = sender.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The bridge's head number.
+async fn bridge_head(l1: &RootProvider, bridge: Address) -> u64 {
+    NativeRollupBridge::new(bridge, l1).head().call().await.unwrap().number.to()
+}
+
+/// Waits until the bridge covers `block`; the seconds and L1 blocks it took from `since`.
+async fn settled(l1: &RootProvider, bridge: Address, block: u64, since: (Instant, u64)) -> (f64, u64) {
+    loop {
+        if bridge_head(l1, bridge).await >= block {
+            let l1_now = l1.get_block_number().await.unwrap();
+            return (since.0.elapsed().as_secs_f64(), l1_now.saturating_sub(since.1));
+        }
+        assert!(since.0.elapsed() < Duration::from_secs(300), "block {block} not settled within 300 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A metric's value in the L2's `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run(args));
+}
+
+async fn run(args: Args) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::parse(sequencer::cli::DEV_CONFIG).unwrap();
+    config.database.datadir = dir.path().to_owned();
+    config.rpc.http_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics.addr = "127.0.0.1:0".parse().unwrap();
+    config.mempool.max_per_sender = 100_000;
+    config.mempool.max_pending = 200_000;
+    let options = DevRollupOptions {
+        l1_http_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_block_time_ms: 2_000,
+        ..DevRollupOptions::default()
+    };
+    let rollup = DevRollup::launch(config.clone(), &options).await.unwrap();
+    let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
+    let l2_url = format!("http://{}", rollup.l2.rpc_addr);
+    let l2: RootProvider = ProviderBuilder::default().connect_http(l2_url.parse().unwrap());
+    let bridge = rollup.bridge.address;
+    let senders: Vec<PrivateKeySigner> = (0..8).map(dev_signer).collect();
+    let mut nonces = vec![0u64; senders.len()];
+
+    // Idle: one transfer at a time.
+    let mut seconds = Vec::new();
+    let mut l1_blocks = Vec::new();
+    for index in 0..args.idle {
+        let raw = transfer(&senders[0], nonces[0], Address::with_last_byte(index as u8));
+        nonces[0] += 1;
+        let hash = *l2.send_raw_transaction(&raw).await.unwrap().tx_hash();
+        let receipt: alloy_rpc_types_eth::TransactionReceipt = loop {
+            if let Some(receipt) = l2.get_transaction_receipt(hash).await.unwrap() {
+                break receipt;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let since = (Instant::now(), l1.get_block_number().await.unwrap());
+        let (took, blocks) = settled(&l1, bridge, receipt.block_number.unwrap(), since).await;
+        seconds.push(took);
+        l1_blocks.push(blocks as f64);
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
+
+    // Load: the same rollup started again with batches that close when full or 30 s old (a
+    // dev rollup closes them at 4 s, which leaves blobs part-empty under load); pre-signed
+    // transfers sent in JSON-RPC batches as fast as the node takes them.
+    rollup.stop().await;
+    let rollup =
+        DevRollup::launch(config, &DevRollupOptions { batch_max_age: Duration::from_secs(30), ..options })
+            .await
+            .unwrap();
+    let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
+    let l2_url = format!("http://{}", rollup.l2.rpc_addr);
+    let l2: RootProvider = ProviderBuilder::default().connect_http(l2_url.parse().unwrap());
+    let http = reqwest::Client::new();
+    let started_head = l2.get_block_number().await.unwrap();
+    let metrics_url = format!("http://{}/metrics", rollup.l2.metrics_addr);
+    let before = http.get(&metrics_url).send().await.unwrap().text().await.unwrap();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < Duration::from_secs(args.load_seconds) {
+        let batch: Vec<serde_json::Value> = (0..200)
+            .map(|i| {
+                let sender = i % senders.len();
+                let raw = transfer(&senders[sender], nonces[sender], Address::repeat_byte((i % 250) as u8 + 1));
+                nonces[sender] += 1;
+                serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [format!("0x{}", hex::encode(&raw))]})
+            })
+            .collect();
+        let answers: Vec<serde_json::Value> =
+            http.post(&l2_url).json(&batch).send().await.unwrap().json().await.unwrap();
+        sent += answers.iter().filter(|answer| answer.get("result").is_some()).count() as u64;
+        // Pace on the pool: wait while more than a few blocks' worth is pending.
+        loop {
+            let pending: serde_json::Value = l2.raw_request("txpool_status".into(), ()).await.unwrap();
+            let pending = u64::from_str_radix(
+                pending["pending"].as_str().unwrap_or("0x0").trim_start_matches("0x"),
+                16,
+            )
+            .unwrap_or_default();
+            if pending < 4_000 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let load_elapsed = started.elapsed().as_secs_f64();
+    // Everything sent is included, then settled.
+    let last = loop {
+        let pending: serde_json::Value = l2.raw_request("txpool_status".into(), ()).await.unwrap();
+        if pending["pending"].as_str() == Some("0x0") {
+            break l2.get_block_number().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let since = (Instant::now(), l1.get_block_number().await.unwrap());
+    let (drain, drain_blocks) = settled(&l1, bridge, last, since).await;
+    let settled_elapsed = started.elapsed().as_secs_f64();
+    let after = http.get(&metrics_url).send().await.unwrap().text().await.unwrap();
+    let included = {
+        let mut count = 0u64;
+        for number in started_head + 1..=last {
+            count +=
+                l2.get_block_transaction_count_by_number(number.into()).await.unwrap().unwrap_or_default();
+        }
+        count
+    };
+    let fill_sum = metric(&after, "batcher_blob_fill_sum") - metric(&before, "batcher_blob_fill_sum");
+    let fill_count = metric(&after, "batcher_blob_fill_count") - metric(&before, "batcher_blob_fill_count");
+    let blobs_sum = metric(&after, "batcher_batch_blobs_sum") - metric(&before, "batcher_batch_blobs_sum");
+    let batches = metric(&after, "batcher_batch_blobs_count") - metric(&before, "batcher_batch_blobs_count");
+    let transfers_per_blob = if blobs_sum > 0.0 { included as f64 / blobs_sum } else { 0.0 };
+
+    println!("| at idle ({} transfers) | p50 | p95 |", args.idle);
+    println!("|---|---|---|");
+    println!(
+        "| L2 receipt → bridge head covers the block, seconds | {:.1} | {:.1} |",
+        percentile(&mut seconds.clone(), 0.5),
+        percentile(&mut seconds, 0.95)
+    );
+    println!(
+        "| the same, L1 blocks | {:.0} | {:.0} |",
+        percentile(&mut l1_blocks.clone(), 0.5),
+        percentile(&mut l1_blocks, 0.95)
+    );
+    println!();
+    println!("| under load ({} s of sending) | |", args.load_seconds);
+    println!("|---|---|");
+    println!("| transfers sent and included | {sent} / {included} |");
+    println!("| L2 inclusion rate, transfers/s | {:.0} |", included as f64 / load_elapsed.max(1.0));
+    println!(
+        "| settled transfers/s (until the bridge covered the last) | {:.0} |",
+        included as f64 / settled_elapsed
+    );
+    println!("| batches, blobs | {batches:.0}, {blobs_sum:.0} |");
+    println!("| transfers per blob | {transfers_per_blob:.0} |");
+    println!(
+        "| what the L1's blob target allows (6 a 2 s block), transfers/s | {:.0} |",
+        transfers_per_blob * TARGET_BLOBS_PER_L1_BLOCK / 2.0
+    );
+    println!(
+        "| mean blob fill | {:.1}% |",
+        if fill_count > 0.0 { fill_sum / fill_count * 100.0 } else { 0.0 }
+    );
+    println!("| last block included → settled, seconds (L1 blocks) | {drain:.1} ({drain_blocks}) |");
+    rollup.stop().await;
+}
