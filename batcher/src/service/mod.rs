@@ -467,8 +467,12 @@ impl Batcher {
                 TxEvent::Included { hash, block_number, .. } => {
                     Some((BatchState::Included, Some((*hash, *block_number))))
                 }
-                TxEvent::Reorged { .. } => {
+                TxEvent::Reorged { hash, block_number, .. } => {
                     self.metrics.reorged.increment(1);
+                    tracing::warn!(
+                        target: "batcher", batch = id, tx = %hash, l1_block = block_number,
+                        "the L1 block that held the batch's transaction left the chain: sending it again"
+                    );
                     Some((BatchState::Reorged, None))
                 }
                 TxEvent::Waiting { reason } => {

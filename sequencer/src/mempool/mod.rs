@@ -155,6 +155,21 @@ struct PoolMetrics {
     /// The registry the pool was built in: a refusal reason's series starts with its first
     /// refusal.
     registry: Option<Registry>,
+    /// Refusals by reason since the last summary in the log.
+    refusals: Arc<parking_lot::Mutex<RefusalSummary>>,
+}
+
+/// Refusals counted for the log's summary: one info line a minute at most, by reason, so that
+/// a flood of bad transactions does not flood the log.
+#[derive(Debug)]
+struct RefusalSummary {
+    since: std::time::Instant,
+    by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl RefusalSummary {
+    /// How long refusals are gathered before they are logged.
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
 impl Default for PoolMetrics {
@@ -165,6 +180,10 @@ impl Default for PoolMetrics {
             bytes: gauge!("sequencer_mempool_bytes"),
             admitted: counter!("sequencer_mempool_admitted_total"),
             registry: Registry::current(),
+            refusals: Arc::new(parking_lot::Mutex::new(RefusalSummary {
+                since: std::time::Instant::now(),
+                by_reason: BTreeMap::new(),
+            })),
         }
     }
 }
@@ -178,6 +197,22 @@ impl PoolMetrics {
             None => counter(),
         }
         .increment(1);
+        let mut summary = self.refusals.lock();
+        *summary.by_reason.entry(reason).or_default() += 1;
+        if summary.since.elapsed() >= RefusalSummary::PERIOD {
+            let by_reason: Vec<String> =
+                summary.by_reason.iter().map(|(reason, count)| format!("{reason} {count}")).collect();
+            let total: u64 = summary.by_reason.values().sum();
+            tracing::info!(
+                target: "mempool",
+                refused = total,
+                by_reason = %by_reason.join(", "),
+                seconds = summary.since.elapsed().as_secs(),
+                "refused transactions"
+            );
+            summary.by_reason.clear();
+            summary.since = std::time::Instant::now();
+        }
     }
 
     fn record(&self, pool: &Pool) {
