@@ -45,7 +45,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 
 /// A batcher's settings for a test: quick polls and retries, batches of blocks 2 s old, one
 /// confirmation.
-fn batcher_config(l1: &Url, l2: &Url, bridge: Address) -> BatcherConfig {
+pub(crate) fn batcher_config(l1: &Url, l2: &Url, bridge: Address) -> BatcherConfig {
     let mut policy = dev_policy();
     policy.max_age = Duration::from_secs(2);
     BatcherConfig {
@@ -69,7 +69,7 @@ fn batcher_config(l1: &Url, l2: &Url, bridge: Address) -> BatcherConfig {
 }
 
 /// A batcher running in its own task.
-struct RunningBatcher {
+pub(crate) struct RunningBatcher {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     metrics: PrometheusHandle,
@@ -78,18 +78,12 @@ struct RunningBatcher {
 impl RunningBatcher {
     /// Starts a batcher with `config`, its rows at `database_url`, proposing from dev account
     /// 0, its metrics in a registry of its own.
-    async fn start(config: BatcherConfig, database_url: &str) -> Self {
+    pub(crate) async fn start(config: BatcherConfig, database_url: &str) -> Self {
         let state = BatcherState::open(database_url).await.unwrap();
         let recorder = PrometheusBuilder::new().build_recorder();
         let metrics = recorder.handle();
-        // The batcher takes its metric handles while it is built: built on this thread, they
-        // are the local recorder's.
-        let batcher = metrics::with_local_recorder(&recorder, || {
-            tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(Batcher::new(config, dev_signer(0), state))
-            })
-        })
-        .unwrap();
+        let batcher =
+            Batcher::recording(config, dev_signer(0), state, Some(Arc::new(recorder))).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             batcher
@@ -133,7 +127,7 @@ impl RunningBatcher {
     }
 
     /// Stops it, failing if it stopped on its own before.
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         assert!(!self.task.is_finished(), "the batcher stopped on its own");
         let _ = self.stop.send(());
         self.task.await.unwrap();

@@ -2,16 +2,15 @@
 //! the batcher between them. Transfers sent to the L2 settle on L1 with nothing else done, and
 //! a batcher started again on its state goes on from where it stopped, posting nothing twice.
 
-use crate::support::{dev_signer, eip1559, following_config, launch_l1, sign, wait_receipt};
+use crate::{
+    batcher_daemon::{RunningBatcher, batcher_config},
+    support::{dev_signer, eip1559, following_config, launch_l1, sign, wait_receipt},
+};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use batcher::{
     bridge::{NativeRollupBridge, SettlementMode},
-    service::{
-        Batcher, BatcherConfig, dev_policy,
-        state::{BatchState, BatcherState},
-    },
-    txmgr::TxManagerConfig,
+    service::state::{BatchState, BatcherState},
 };
 use sequencer::{
     deploy::{deploy_bridge, dev_parameters},
@@ -21,46 +20,6 @@ use sequencer::{
 };
 use std::time::{Duration, Instant};
 use url::Url;
-
-/// A batcher for `bridge` with its state at `database_url`, running until the returned sender
-/// is dropped or sent to.
-async fn start_batcher(
-    l1: &Url,
-    l2: &Url,
-    bridge: Address,
-    database_url: &str,
-) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let mut policy = dev_policy();
-    policy.max_age = Duration::from_secs(2);
-    let config = BatcherConfig {
-        l2_rpc: l2.clone(),
-        l1_rpc: l1.clone(),
-        bridge,
-        policy,
-        poll_interval: Duration::from_millis(200),
-        l1_osaka: true,
-        txmgr: TxManagerConfig {
-            confirmations: 1,
-            receipt_poll_interval_ms: 100,
-            resubmission_timeout_ms: 5_000,
-            ..TxManagerConfig::default()
-        },
-        anchor_record_age_blocks: batcher::service::anchors::DEFAULT_RECORD_AGE_BLOCKS,
-        beacon_url: None,
-    };
-    let state = BatcherState::open(database_url).await.unwrap();
-    let batcher = Batcher::new(config, dev_signer(0), state).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        batcher
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    (stop, task)
-}
 
 /// Sends `count` transfers from dev account 6 starting at `nonce`; returns the last one's block.
 async fn transfers(l2: &RootProvider, nonce: u64, count: u64) -> u64 {
@@ -109,19 +68,17 @@ async fn transfers_settle_on_l1_and_a_restarted_batcher_goes_on() {
     let l2 = ProviderBuilder::default().connect_http(l2_url.clone());
     let database_url = format!("sqlite://{}", state_dir.path().join("batcher.sqlite").display());
 
-    let (stop, task) = start_batcher(&l1_url, &l2_url, bridge, &database_url).await;
+    let batcher = RunningBatcher::start(batcher_config(&l1_url, &l2_url, bridge), &database_url).await;
     let first = transfers(&l2, 0, 5).await;
     wait_settled(&l1, &l2, bridge, first).await;
-    let _ = stop.send(());
-    task.await.unwrap();
+    batcher.stop().await;
 
     // Blocks sealed while no batcher runs settle once one is started again on the same state.
     let second = transfers(&l2, 5, 5).await;
-    let (stop, task) = start_batcher(&l1_url, &l2_url, bridge, &database_url).await;
+    let batcher = RunningBatcher::start(batcher_config(&l1_url, &l2_url, bridge), &database_url).await;
     let third = transfers(&l2, 10, 3).await.max(second);
     wait_settled(&l1, &l2, bridge, third).await;
-    let _ = stop.send(());
-    task.await.unwrap();
+    batcher.stop().await;
 
     let state = BatcherState::open(&database_url).await.unwrap();
     for refused in [BatchState::Rejected, BatchState::Superseded] {
