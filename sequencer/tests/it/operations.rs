@@ -12,12 +12,7 @@ use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use batcher::service::config::BatcherFile;
-use sequencer::{
-    config::Config,
-    dev_rollup::{DevRollup, DevRollupOptions},
-    genesis::ChainGenesis,
-    node::Node,
-};
+use sequencer::{config::Config, dev_rollup::DevRollup, genesis::ChainGenesis, node::Node};
 use serde_json::Value;
 use std::{
     collections::BTreeSet,
@@ -141,12 +136,7 @@ fn sample(scrape: &str, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_settlement_and_each_node_of_the_dev_rollup_serves_its_own_series() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DevRollupOptions {
-        l1_http_addr: "127.0.0.1:0".parse().unwrap(),
-        l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
-        l1_block_time_ms: 500,
-        ..DevRollupOptions::default()
-    };
+    let options = crate::support::dev_rollup_options();
     let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
     let (l1_node, l2) = (rollup.l1.as_ref().unwrap(), provider(&rollup.l2));
     let block = transfers(&l2, 3).await;

@@ -32,6 +32,19 @@ async fn transfers(l2: &RootProvider, nonce: u64, count: u64) -> u64 {
     wait_receipt(l2, last).await.block_number.unwrap()
 }
 
+/// Waits until the L2's `safe` block (which follows the bridge) reaches `number`.
+async fn wait_safe(l2: &RootProvider, number: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let safe = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Safe).await.unwrap().unwrap();
+        if safe.header.number >= number {
+            return;
+        }
+        assert!(Instant::now() < deadline, "safe stayed at {} below {number} for 60 s", safe.header.number);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Waits until the bridge's head covers L2 block `number`, and checks it is the L2's block.
 async fn wait_settled(l1: &RootProvider, l2: &RootProvider, bridge: Address, number: u64) {
     let bridge = NativeRollupBridge::new(bridge, l1);
@@ -97,12 +110,7 @@ async fn transfers_settle_on_l1_and_a_restarted_batcher_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_rollup_settles_and_continues_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DevRollupOptions {
-        l1_http_addr: "127.0.0.1:0".parse().unwrap(),
-        l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
-        l1_block_time_ms: 500,
-        ..DevRollupOptions::default()
-    };
+    let options = crate::support::dev_rollup_options();
     let rollup = DevRollup::launch(crate::support::config(dir.path(), None, 200), &options).await.unwrap();
     assert_eq!(rollup.bridge.mode, SettlementMode::Native);
     let l1 = ProviderBuilder::default().connect_http(rollup.l1_url.clone());
@@ -121,15 +129,7 @@ async fn the_dev_rollup_settles_and_continues_after_a_restart() {
     assert!(second > first);
     wait_settled(&l1, &l2, bridge.address, second).await;
     // The L2's safe block follows the bridge.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let safe = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Safe).await.unwrap().unwrap();
-        if safe.header.number >= second {
-            break;
-        }
-        assert!(Instant::now() < deadline, "safe stayed at {} below {second}", safe.header.number);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_safe(&l2, second).await;
     rollup.stop().await;
 }
 
@@ -289,15 +289,7 @@ async fn the_dev_rollup_settles_optimistically_on_anvil() {
     let block = transfers(&l2, 0, 2).await;
 
     // The claim stands at once: the L2's safe block covers the transfers.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let safe = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Safe).await.unwrap().unwrap();
-        if safe.header.number >= block {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no claim covered block {block} within 60 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_safe(&l2, block).await;
     // The window (60 s) passes on Anvil's clock: the batcher settles the claim.
     let _: serde_json::Value = l1.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
     wait_settled(&l1, &l2, rollup.bridge.address, block).await;

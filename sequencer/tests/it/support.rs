@@ -151,3 +151,14 @@ pub fn eip1559(nonce: u64, to: TxKind, gas_limit: u64, value: U256, input: Bytes
         input,
     }
 }
+
+/// The dev rollup (`sequencer dev`) on ephemeral loopback ports, its L1 making a block every
+/// 500 ms.
+pub fn dev_rollup_options() -> sequencer::dev_rollup::DevRollupOptions {
+    sequencer::dev_rollup::DevRollupOptions {
+        l1_http_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        l1_block_time_ms: 500,
+        ..Default::default()
+    }
+}
