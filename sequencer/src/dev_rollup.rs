@@ -233,23 +233,14 @@ async fn bridge_of(
 ) -> Result<DevBridge, DevRollupError> {
     let file_error = |reason: String| DevRollupError::BridgeFile { path: file.to_owned(), reason };
     if let Ok(text) = std::fs::read_to_string(file) {
-        let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
-        let l1_table = table
-            .get("l1")
-            .and_then(|value| value.as_table())
-            .ok_or_else(|| file_error("no [l1] section".into()))?;
-        let address = l1_table
-            .get("bridge_address")
-            .and_then(|value| value.as_str())
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| file_error("no bridge_address".into()))?;
-        let mode = match l1_table.get("settlement").and_then(|value| value.as_str()) {
-            Some("optimistic") => SettlementMode::Optimistic,
-            _ => SettlementMode::Native,
-        };
-        let deployed_at =
-            l1_table.get("bridge_deployed_at").and_then(|value| value.as_integer()).unwrap_or_default();
-        return Ok(DevBridge { address, mode, deployed_at: u64::try_from(deployed_at).unwrap_or_default() });
+        // The `[l1]` section `sequencer deploy` wrote, read as a node reads it.
+        let l1_section = Config::parse(&text).map_err(file_error)?.l1;
+        let address = l1_section.bridge_address.ok_or_else(|| file_error("no bridge_address".into()))?;
+        return Ok(DevBridge {
+            address,
+            mode: l1_section.settlement,
+            deployed_at: l1_section.bridge_deployed_at,
+        });
     }
     let native = dev_parameters(genesis, SettlementMode::Native, proposer.address(), 0);
     let deployment = match deploy_bridge(l1, proposer.clone(), &native).await {

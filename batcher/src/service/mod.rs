@@ -149,10 +149,9 @@ impl Batcher {
         config.txmgr.validate()?;
         let l1 = ProviderBuilder::default().connect_http(config.l1_rpc.clone());
         let bridge = NativeRollupBridge::new(config.bridge, &l1);
-        let mode = match bridge.mode().call().await.map_err(|e| BatcherError::L1(e.to_string()))? {
-            0 => SettlementMode::Native,
-            _ => SettlementMode::Optimistic,
-        };
+        let mode = bridge.mode().call().await.map_err(|e| BatcherError::L1(e.to_string()))?;
+        let mode = SettlementMode::from_contract(mode)
+            .ok_or_else(|| BatcherError::L1(format!("the bridge answers an unknown mode {mode}")))?;
         config.policy.mode = mode;
         let chain_id = l1.get_chain_id().await.map_err(|e| BatcherError::L1(e.to_string()))?;
         let register = || {
