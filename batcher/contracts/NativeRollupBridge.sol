@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
+import {MerklePatricia} from "./MerklePatricia.sol";
+import {Messages} from "./Messages.sol";
+
 /// @notice EXECUTE's bound form (docs/trace-format.md §6): re-executes a batch's trace and
 /// answers whether it takes `preStateRoot` to `postStateRoot` with `gasUsed` and the bindings.
 interface IExecute {
@@ -36,6 +39,8 @@ interface IExecute {
 /// submitted; true advances the head, false rejects the batch and slashes its proposer.
 /// Optimistic mode: a claim becomes the head after a challenge window unless a challenger sends
 /// the same data again and EXECUTE answers false. No key can move the head or change the rules.
+/// Messages: deposits and messages to the L2 are recorded here for the L2 bridge to prove against
+/// its L1 anchor; messages from the L2 are proven against a settled L2 state root and relayed.
 /// @dev Reference: docs/bridge.md.
 contract NativeRollupBridge {
     /// @notice How batches are settled.
@@ -92,6 +97,8 @@ contract NativeRollupBridge {
     uint256 public constant BLOCK_HASH_HISTORY_WINDOW = 8191;
     /// @notice Blob hashes a batch may name (EXECUTE's envelope limit).
     uint256 public constant MAX_BLOBS = 16;
+    /// @notice The L2 bridge: the predeploy in the L2's genesis that records messages to L1.
+    address public constant L2_BRIDGE = 0x000000000000000000000000000000000000b21D;
 
     /// @notice The L2's chain id.
     uint64 public immutable chainId;
@@ -131,6 +138,16 @@ contract NativeRollupBridge {
     mapping(address => uint256) public credits;
     /// @notice L1 block hashes recorded for anchors older than `blockhash` and EIP-2935 serve.
     mapping(uint256 => bytes32) public recordedL1BlockHashes;
+
+    /// @notice How many messages were sent to the L2: the next message's nonce.
+    uint256 public messageNonce;
+    /// @notice Wei the L2 holds for L1: what messages to the L2 carried, less what messages
+    /// from it released. No message from the L2 can release more.
+    uint256 public messageBalance;
+    /// @notice Messages from the L2 relayed here, by hash: each is relayed once.
+    mapping(bytes32 => bool) public relayedMessages;
+    /// The L2 sender of the message being relayed, during its call.
+    address internal transient l2Sender_;
 
     /// @notice Pending claims by id (optimistic mode): ids `firstPendingClaim` to `nextClaim - 1`.
     mapping(uint256 => Claim) public claims;
@@ -172,6 +189,19 @@ contract NativeRollupBridge {
     event ClaimsRemoved(uint256 indexed fromClaimId, uint256 count);
     /// @notice An L1 block hash was recorded for later anchors.
     event L1BlockHashRecorded(uint64 indexed number, bytes32 blockHash);
+    /// @notice A message to the L2 was sent and recorded (storage slot `hash` holds 1).
+    event MessageSent(
+        bytes32 indexed hash,
+        uint256 indexed nonce,
+        address indexed sender,
+        address to,
+        uint256 value,
+        uint256 fee,
+        bytes data
+    );
+    /// @notice A message from the L2, proven against the settled state root of L2 block
+    /// `l2Block`, was relayed.
+    event MessageRelayed(bytes32 indexed hash, uint64 indexed l2Block, address indexed relayer);
 
     /// @notice The call needs the other mode.
     error WrongMode();
@@ -213,6 +243,22 @@ contract NativeRollupBridge {
     error TransferFailed();
     /// @notice A constructor argument is out of range.
     error BadConfiguration();
+    /// @notice The fee is more than the ETH sent.
+    error FeeOverValue(uint256 fee, uint256 sent);
+    /// @notice The bridge settled no state root at this L2 block (or its history forgot it).
+    error NotSettled(uint64 l2Block);
+    /// @notice The proofs do not show the message recorded by the L2 bridge.
+    error MessageNotProven(bytes32 hash);
+    /// @notice The message was relayed already.
+    error AlreadyRelayed(bytes32 hash);
+    /// @notice The message would release more than the L2 holds for L1.
+    error OverBalance(uint256 amount, uint256 balance);
+    /// @notice The message's call reverted: nothing was relayed, it can be relayed again.
+    error MessageCallFailed(bytes32 hash);
+    /// @notice No message from the L2 is being relayed.
+    error NotRelaying();
+    /// @notice A message may not call the bridge on the other side.
+    error BadTarget(address to);
 
     /// @param chainId_ the L2's chain id.
     /// @param executePrecompile_ EXECUTE's address (required to answer in native mode).
@@ -288,7 +334,7 @@ contract NativeRollupBridge {
 
     /// @notice The settled state root of L2 block `number`: zero unless a batch ended at it and
     /// the history still holds it.
-    function settledStateRoot(uint256 number) external view returns (bytes32) {
+    function settledStateRoot(uint256 number) public view returns (bytes32) {
         uint256 count = head_.settlements;
         uint256 low = count > history ? count - history : 0;
         uint256 high = count - 1;
@@ -508,7 +554,72 @@ contract NativeRollupBridge {
         firstPendingClaim = id;
     }
 
+    // ------------------------------------------------------------------ messages
+
+    /// @notice Deposits the ETH sent to `to` on the L2: the L2 bridge credits it once the L2's
+    /// anchor covers this block (the sequencer delivers it; anyone can).
+    function deposit(address to) external payable returns (bytes32) {
+        return send(to, 0, "");
+    }
+
+    /// @notice Sends a message to the L2: `to` is called with `payload` and the ETH sent less
+    /// `fee`; `fee` is paid on the L2 to whoever delivers it.
+    function sendMessage(address to, uint256 fee, bytes calldata payload) external payable returns (bytes32) {
+        if (fee > msg.value) revert FeeOverValue(fee, msg.value);
+        return send(to, fee, payload);
+    }
+
+    /// @notice Relays a message the L2 bridge recorded, proven against the settled state root of
+    /// L2 block `l2Block` (`settledStateRoot`): the L2 bridge's account, then the message's
+    /// storage slot (eth_getProof's `accountProof` and `storageProof` at that block). Calls `to`
+    /// with `data` and `value` (`l2Sender()` answers the sender during the call) and pays
+    /// `fee` to the caller. Each message is relayed once; a reverting call relays nothing.
+    function relayMessage(
+        Messages.Message calldata message,
+        uint64 l2Block,
+        bytes[] calldata accountProof,
+        bytes[] calldata storageProof
+    ) external {
+        bytes32 stateRoot = settledStateRoot(l2Block);
+        if (stateRoot == bytes32(0)) revert NotSettled(l2Block);
+        bytes32 messageHash = Messages.hash(Messages.Direction.L2ToL1, chainId, message);
+        if (relayedMessages[messageHash]) revert AlreadyRelayed(messageHash);
+        bytes32 storageRoot = MerklePatricia.storageRoot(stateRoot, L2_BRIDGE, accountProof);
+        if (MerklePatricia.storageValue(storageRoot, messageHash, storageProof) != 1) {
+            revert MessageNotProven(messageHash);
+        }
+        uint256 amount = message.value + message.fee;
+        if (amount > messageBalance) revert OverBalance(amount, messageBalance);
+        relayedMessages[messageHash] = true;
+        messageBalance -= amount;
+        emit MessageRelayed(messageHash, l2Block, msg.sender);
+        l2Sender_ = message.sender;
+        (bool ok,) = message.to.call{value: message.value}(message.data);
+        l2Sender_ = address(0);
+        if (!ok) revert MessageCallFailed(messageHash);
+        if (message.fee != 0) pay(msg.sender, message.fee);
+    }
+
+    /// @notice The L2 sender of the message being relayed, for its target to read during the call.
+    function l2Sender() external view returns (address sender) {
+        sender = l2Sender_;
+        if (sender == address(0)) revert NotRelaying();
+    }
+
     // ------------------------------------------------------------------ internals
+
+    /// Records a message to the L2 from the sender with the ETH sent.
+    function send(address to, uint256 fee, bytes memory payload) internal returns (bytes32 messageHash) {
+        if (to == L2_BRIDGE) revert BadTarget(to);
+        uint256 nonce = messageNonce++;
+        Messages.Message memory message = Messages.Message({
+            nonce: nonce, sender: msg.sender, to: to, value: msg.value - fee, fee: fee, data: payload
+        });
+        messageHash = Messages.hash(Messages.Direction.L1ToL2, chainId, message);
+        Messages.record(messageHash);
+        messageBalance += msg.value;
+        emit MessageSent(messageHash, nonce, msg.sender, to, msg.value - fee, fee, payload);
+    }
 
     /// Refuses a batch that does not extend (`parentHash_`, `parentNumber`) or whose last
     /// timestamp is after this L1 block's.

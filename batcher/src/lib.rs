@@ -8,6 +8,7 @@ pub mod blob_tx;
 pub mod bridge;
 pub mod kzg;
 pub mod l2;
+pub mod messages;
 pub mod proposal;
 pub mod rollup_api;
 pub mod service;

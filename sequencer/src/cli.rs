@@ -102,6 +102,10 @@ pub struct NodeArgs {
     /// `l1.bridge_deployed_at`: the L1 block the bridge was deployed in.
     #[arg(long, env = "SEQUENCER_L1_BRIDGE_DEPLOYED_AT", value_name = "L1_BLOCK")]
     pub l1_bridge_deployed_at: Option<u64>,
+    /// `l1.relayer_key_file`: a file holding the private key of the L2 account that delivers
+    /// the bridge's messages (deposits).
+    #[arg(long, env = "SEQUENCER_L1_RELAYER_KEY_FILE", value_name = "FILE")]
+    pub l1_relayer_key_file: Option<PathBuf>,
     /// `l1.settlement`: native or optimistic, the bridge's mode.
     #[arg(long, env = "SEQUENCER_L1_SETTLEMENT")]
     pub l1_settlement: Option<SettlementMode>,
@@ -267,6 +271,9 @@ impl NodeArgs {
         }
         set(&mut config.l1.bridge_deployed_at, self.l1_bridge_deployed_at);
         set(&mut config.l1.settlement, self.l1_settlement);
+        if self.l1_relayer_key_file.is_some() {
+            config.l1.relayer_key_file = self.l1_relayer_key_file;
+        }
         set(&mut config.l1.fork, self.l1_fork);
         set(&mut config.l1.execute_address, self.l1_execute_address);
         set(&mut config.l1.safe_depth, self.l1_safe_depth);

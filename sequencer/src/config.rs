@@ -131,6 +131,10 @@ pub struct L1Section {
     pub bridge_deployed_at: u64,
     /// An L2 node: how the bridge settles batches; it must be the bridge's own mode.
     pub settlement: SettlementMode,
+    /// An L2 node following a bridge: a file holding the private key (hex) of the L2 account
+    /// that delivers the bridge's messages (deposits) on the L2 (docs/messaging.md). `None`:
+    /// the node delivers none; anyone else can.
+    pub relayer_key_file: Option<PathBuf>,
     /// The fork whose rules every block runs under.
     pub fork: L1Fork,
     /// Where EXECUTE lives.
@@ -155,6 +159,7 @@ impl Default for L1Section {
             bridge_address: None,
             bridge_deployed_at: 0,
             settlement: SettlementMode::Native,
+            relayer_key_file: None,
             fork: L1Fork::Osaka,
             execute_address: DEFAULT_EXECUTE_ADDRESS,
             safe_depth: 8,
@@ -560,6 +565,12 @@ impl Config {
                     reason: "needs l1.rpc_url: the bridge is read on that L1".to_owned(),
                 });
             }
+        }
+        if self.l1.relayer_key_file.is_some() && self.l1.bridge_address.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "l1.relayer_key_file",
+                reason: "needs l1.bridge_address: the relayer delivers that bridge's messages".to_owned(),
+            });
         }
         Ok(())
     }

@@ -103,6 +103,29 @@ pub enum DeployError {
     /// The bridge could not be deployed or bonded.
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    /// The genesis file does not name the bridge about to be deployed.
+    #[error(
+        "{path}: config.rollup.l1Bridge must be {expected}, the address this key's next deployment \
+         gets, so that the L2 bridge predeploy delivers the bridge's messages (docs/messaging.md)"
+    )]
+    GenesisBridge {
+        /// The genesis file.
+        path: PathBuf,
+        /// Where the bridge will land.
+        expected: Address,
+    },
+    /// The bridge landed elsewhere than the genesis says (the key sent another transaction
+    /// meanwhile).
+    #[error(
+        "the bridge landed at {deployed}, not at {expected} as the L2 genesis says: the key sent \
+         another transaction meanwhile; deploy again with a fresh genesis"
+    )]
+    AddressMoved {
+        /// Where the genesis expected it.
+        expected: Address,
+        /// Where it is.
+        deployed: Address,
+    },
     /// The `[l1]` section could not be written.
     #[error("writing {path}: {source}")]
     Write {
@@ -138,11 +161,21 @@ pub fn read_key_file(path: &std::path::Path) -> Result<PrivateKeySigner, DeployE
 }
 
 /// Deploys the bridge as `args` say, bonds the key's address, and writes the `[l1]` section.
+/// The L2 genesis names the bridge (`config.rollup.l1Bridge`, for its L2 bridge predeploy), so
+/// the bridge must land at the address the key's next deployment gets: the built-in dev genesis
+/// is built with it, a genesis file must already name it.
 pub async fn deploy(args: &DeployArgs) -> Result<Deployment, DeployError> {
     let signer = read_key_file(&args.key_file)?;
+    let bridge = next_contract_address(&args.l1_rpc, signer.address()).await?;
     let genesis = match &args.genesis {
-        Some(path) => ChainGenesis::load(path)?,
-        None => ChainGenesis::dev()?,
+        Some(path) => {
+            let genesis = ChainGenesis::load(path)?;
+            if genesis.l1_bridge != Some(bridge) {
+                return Err(DeployError::GenesisBridge { path: path.clone(), expected: bridge });
+            }
+            genesis
+        }
+        None => ChainGenesis::dev_with_bridge(Some(bridge))?,
     };
     let ether = |flag: &'static str, text: &str| {
         parse_ether(text).map_err(|e| DeployError::Flag { flag, reason: e.to_string() })
@@ -161,12 +194,27 @@ pub async fn deploy(args: &DeployArgs) -> Result<Deployment, DeployError> {
         genesis_state_root: genesis.header.state_root,
     };
     let deployment = deploy_bridge(&args.l1_rpc, signer, &parameters).await?;
+    if deployment.bridge != bridge {
+        return Err(DeployError::AddressMoved { expected: bridge, deployed: deployment.bridge });
+    }
     match &args.out {
         Some(path) => std::fs::write(path, &deployment.config_section)
             .map_err(|source| DeployError::Write { path: path.clone(), source })?,
         None => print!("{}", deployment.config_section),
     }
     Ok(deployment)
+}
+
+/// The address of the next contract `deployer` creates on the L1 at `url` (from its pending
+/// nonce): where a bridge it deploys now lands, which the L2 genesis must name.
+pub async fn next_contract_address(url: &Url, deployer: Address) -> Result<Address, DeployError> {
+    let provider = ProviderBuilder::new().connect_http(url.clone());
+    let nonce = provider
+        .get_transaction_count(deployer)
+        .pending()
+        .await
+        .map_err(|e| DeployError::L1 { url: url.clone(), reason: e.to_string() })?;
+    Ok(deployer.create(nonce))
 }
 
 /// Deploys a bridge with `parameters` on the L1 at `url` from `signer`, and bonds `signer`.

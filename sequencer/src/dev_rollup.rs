@@ -7,7 +7,7 @@
 use crate::{
     cli::DEV_L1_CONFIG,
     config::{Config, ConfigError},
-    deploy::{DeployError, deploy_bridge, dev_parameters},
+    deploy::{DeployError, deploy_bridge, dev_parameters, next_contract_address},
     error::NodeError,
     genesis::{ChainGenesis, DEV_MNEMONIC},
     node::Node,
@@ -28,6 +28,12 @@ use url::Url;
 /// The dev mnemonic's account that proposes batches on the L1 (the last of the ten funded, so
 /// that it does not share nonces with a user's first accounts).
 pub const DEV_PROPOSER_INDEX: u32 = 9;
+
+/// The dev mnemonic's account that delivers the bridge's messages (deposits) on the L2.
+pub const DEV_RELAYER_INDEX: u32 = 8;
+
+/// The file in the datadir holding the relayer's key (a dev mnemonic key: public anyway).
+const RELAYER_KEY_FILE: &str = "relayer.key";
 
 /// The file in the datadir that remembers the bridge deployed for the dev chain.
 const BRIDGE_FILE: &str = "bridge.toml";
@@ -161,16 +167,23 @@ impl DevRollup {
             }
         };
         config.l1.rpc_url = Some(l1_url.to_string());
-        let genesis = match &config.chain.genesis {
-            Some(path) => ChainGenesis::load(path)?,
-            None => ChainGenesis::dev()?,
-        };
         let proposer = dev_account(DEV_PROPOSER_INDEX);
-        let bridge = bridge_of(&datadir.join(BRIDGE_FILE), &l1_url, &proposer, &genesis).await?;
+        let (bridge, genesis) =
+            bridge_of(&datadir.join(BRIDGE_FILE), &l1_url, &proposer, config.chain.genesis.as_deref())
+                .await?;
         // The L2's safe and finalized blocks follow the bridge.
         config.l1.bridge_address = Some(bridge.address);
         config.l1.bridge_deployed_at = bridge.deployed_at;
         config.l1.settlement = bridge.mode;
+        // The L2 delivers the bridge's messages itself: a deposit shows on the L2 with nothing
+        // to do there.
+        if config.l1.relayer_key_file.is_none() {
+            let path = datadir.join(RELAYER_KEY_FILE);
+            let key = dev_account(DEV_RELAYER_INDEX).to_bytes();
+            std::fs::write(&path, format!("{key}\n"))
+                .map_err(|e| DevRollupError::BridgeFile { path: path.clone(), reason: e.to_string() })?;
+            config.l1.relayer_key_file = Some(path);
+        }
         config.validate(true)?;
         let l2 = Node::launch(&config, genesis).await?;
         let l2_url: Url = format!("http://{}", l2.rpc_addr).parse().map_err(|e: url::ParseError| {
@@ -224,33 +237,53 @@ impl DevRollup {
 }
 
 /// The bridge remembered in `file`, or one deployed now (native where EXECUTE answers,
-/// optimistic elsewhere) and remembered there.
+/// optimistic elsewhere) and remembered there; and the L2 genesis that names it (the built-in
+/// dev genesis, or the file `genesis`, which must name it).
 async fn bridge_of(
     file: &std::path::Path,
     l1: &Url,
     proposer: &PrivateKeySigner,
-    genesis: &ChainGenesis,
-) -> Result<DevBridge, DevRollupError> {
+    genesis: Option<&std::path::Path>,
+) -> Result<(DevBridge, ChainGenesis), DevRollupError> {
     let file_error = |reason: String| DevRollupError::BridgeFile { path: file.to_owned(), reason };
+    let genesis_for = |bridge: Address| match genesis {
+        Some(path) => ChainGenesis::load(path).and_then(|genesis| {
+            if genesis.l1_bridge == Some(bridge) {
+                Ok(genesis)
+            } else {
+                Err(crate::error::GenesisError::Invalid {
+                    key: "config.rollup.l1Bridge".into(),
+                    reason: format!("must be {bridge}, the dev chain's bridge"),
+                })
+            }
+        }),
+        None => ChainGenesis::dev_with_bridge(Some(bridge)),
+    };
     if let Ok(text) = std::fs::read_to_string(file) {
         // The `[l1]` section `sequencer deploy` wrote, read as a node reads it.
         let l1_section = Config::parse(&text).map_err(file_error)?.l1;
         let address = l1_section.bridge_address.ok_or_else(|| file_error("no bridge_address".into()))?;
-        return Ok(DevBridge {
-            address,
-            mode: l1_section.settlement,
-            deployed_at: l1_section.bridge_deployed_at,
-        });
+        let bridge =
+            DevBridge { address, mode: l1_section.settlement, deployed_at: l1_section.bridge_deployed_at };
+        return Ok((bridge, genesis_for(address)?));
     }
-    let native = dev_parameters(genesis, SettlementMode::Native, proposer.address(), 0);
+    // The L2 genesis names the bridge: it goes where the proposer's next deployment lands.
+    let address = next_contract_address(l1, proposer.address()).await?;
+    let genesis = genesis_for(address)?;
+    let native = dev_parameters(&genesis, SettlementMode::Native, proposer.address(), 0);
     let deployment = match deploy_bridge(l1, proposer.clone(), &native).await {
         Err(DeployError::NoExecute { .. }) => {
             tracing::info!(target: "sequencer", "EXECUTE does not answer on this L1: the bridge settles optimistically");
-            let optimistic = dev_parameters(genesis, SettlementMode::Optimistic, proposer.address(), 60);
+            let optimistic = dev_parameters(&genesis, SettlementMode::Optimistic, proposer.address(), 60);
             deploy_bridge(l1, proposer.clone(), &optimistic).await?
         }
         other => other?,
     };
+    if deployment.bridge != address {
+        return Err(DeployError::AddressMoved { expected: address, deployed: deployment.bridge }.into());
+    }
     std::fs::write(file, &deployment.config_section).map_err(|e| file_error(e.to_string()))?;
-    Ok(DevBridge { address: deployment.bridge, mode: deployment.mode, deployed_at: deployment.deployed_at })
+    let bridge =
+        DevBridge { address: deployment.bridge, mode: deployment.mode, deployed_at: deployment.deployed_at };
+    Ok((bridge, genesis))
 }

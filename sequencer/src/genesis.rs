@@ -9,7 +9,8 @@ use alloy_consensus::{
     constants::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, KECCAK_EMPTY},
 };
 use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip7685::EMPTY_REQUESTS_HASH};
-use alloy_primitives::{B256, Bytes, U256, keccak256, map::B256Map};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::B256Map};
+use batcher::messages::{L1_BRIDGE_SLOT, L2_BRIDGE_ADDRESS, L2_BRIDGE_SUPPLY, l2_bridge_code};
 use revm::primitives::hardfork::SpecId;
 use std::path::Path;
 use trace_builder::{
@@ -50,6 +51,52 @@ fn invalid_code(code: &[u8]) -> Option<String> {
     }
 }
 
+/// The genesis config's section for the rollup: `config.rollup`.
+const ROLLUP_KEY: &str = "rollup";
+/// `config.rollup.l1Bridge`: the L1 bridge whose messages the L2 bridge predeploy delivers.
+const L1_BRIDGE_KEY: &str = "l1Bridge";
+
+/// The L1 bridge `config.rollup.l1Bridge` names, if the genesis has the key.
+fn l1_bridge_of(config: &alloy_genesis::ChainConfig) -> Result<Option<Address>, GenesisError> {
+    let Some(rollup) = config.extra_fields.get(ROLLUP_KEY) else {
+        return Ok(None);
+    };
+    let invalid = |reason: &str| GenesisError::Invalid {
+        key: format!("config.{ROLLUP_KEY}.{L1_BRIDGE_KEY}"),
+        reason: reason.to_owned(),
+    };
+    let address = rollup.get(L1_BRIDGE_KEY).ok_or_else(|| invalid("missing: the L1 bridge's address"))?;
+    let address: Address = serde_json::from_value(address.clone()).map_err(|_| invalid("not an address"))?;
+    if address.is_zero() {
+        return Err(invalid("the zero address: no bridge is there"));
+    }
+    Ok(Some(address))
+}
+
+/// Adds the L2 bridge predeploy to `alloc`: its code, the L2's ETH supply, and `l1Bridge`.
+fn install_l2_bridge(
+    alloc: &mut std::collections::BTreeMap<Address, alloy_genesis::GenesisAccount>,
+    l1_bridge: Address,
+) -> Result<(), GenesisError> {
+    if alloc.contains_key(&L2_BRIDGE_ADDRESS) {
+        return Err(GenesisError::Invalid {
+            key: format!("alloc.{L2_BRIDGE_ADDRESS}"),
+            reason: format!(
+                "the L2 bridge predeploy's address: config.{ROLLUP_KEY}.{L1_BRIDGE_KEY} installs it, the alloc must not hold it"
+            ),
+        });
+    }
+    let storage = [(B256::from(L1_BRIDGE_SLOT), l1_bridge.into_word())].into_iter().collect();
+    alloc.insert(
+        L2_BRIDGE_ADDRESS,
+        alloy_genesis::GenesisAccount::default()
+            .with_balance(L2_BRIDGE_SUPPLY)
+            .with_code(Some(l2_bridge_code()))
+            .with_storage(Some(storage)),
+    );
+    Ok(())
+}
+
 /// A chain's genesis block and state, ready to be committed as block 0.
 #[derive(Clone, Debug)]
 pub struct ChainGenesis {
@@ -63,6 +110,9 @@ pub struct ChainGenesis {
     pub state: StateChanges,
     /// Trie nodes of the genesis state.
     pub trie_nodes: Vec<CommittedNode>,
+    /// The L1 bridge whose messages the L2 bridge predeploy delivers (`config.rollup.l1Bridge`);
+    /// `None`: the genesis has no L2 bridge.
+    pub l1_bridge: Option<Address>,
 }
 
 impl ChainGenesis {
@@ -76,6 +126,19 @@ impl ChainGenesis {
     /// The built-in dev genesis.
     pub fn dev() -> Result<Self, GenesisError> {
         Self::from_json(DEV_GENESIS_JSON)
+    }
+
+    /// The built-in dev genesis with the L2 bridge predeploy for the L1 bridge at `l1_bridge`
+    /// (docs/messaging.md), or without it when `None`.
+    pub fn dev_with_bridge(l1_bridge: Option<Address>) -> Result<Self, GenesisError> {
+        let mut genesis: alloy_genesis::Genesis = serde_json::from_str(DEV_GENESIS_JSON)?;
+        if let Some(l1_bridge) = l1_bridge {
+            genesis
+                .config
+                .extra_fields
+                .insert(ROLLUP_KEY.into(), serde_json::json!({ L1_BRIDGE_KEY: l1_bridge.to_checksum(None) }));
+        }
+        Self::from_genesis(genesis)
     }
 
     /// The built-in dev L1 genesis: the dev genesis's accounts and system contracts, on chain
@@ -111,7 +174,11 @@ impl ChainGenesis {
 
     /// Builds the genesis block of a parsed geth genesis of a chain that runs `spec` (Prague or
     /// Osaka) from genesis on: every fork up to it at time 0, none after it.
-    pub fn from_genesis_at(genesis: alloy_genesis::Genesis, spec: SpecId) -> Result<Self, GenesisError> {
+    pub fn from_genesis_at(mut genesis: alloy_genesis::Genesis, spec: SpecId) -> Result<Self, GenesisError> {
+        let l1_bridge = l1_bridge_of(&genesis.config)?;
+        if let Some(l1_bridge) = l1_bridge {
+            install_l2_bridge(&mut genesis.alloc, l1_bridge)?;
+        }
         let config = &genesis.config;
         for (name, fork, time) in [
             ("shanghaiTime", SpecId::SHANGHAI, config.shanghai_time),
@@ -234,7 +301,7 @@ impl ChainGenesis {
             slot_number: None,
         };
         let hash = header.hash_slow();
-        Ok(Self { chain_id: config.chain_id, header, hash, state, trie_nodes })
+        Ok(Self { chain_id: config.chain_id, header, hash, state, trie_nodes, l1_bridge })
     }
 
     /// Block 0 as the store writes it.

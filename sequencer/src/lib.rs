@@ -18,5 +18,6 @@ pub mod latest_state;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod relayer;
 pub mod rpc;
 pub mod store;

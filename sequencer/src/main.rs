@@ -40,7 +40,7 @@ fn main() -> eyre::Result<()> {
     }
     let genesis = match (config.chain.role, &config.chain.genesis) {
         (ChainRole::L2, Some(path)) => ChainGenesis::load(path)?,
-        (ChainRole::L2, None) => ChainGenesis::dev()?,
+        (ChainRole::L2, None) => ChainGenesis::dev_with_bridge(config.l1.bridge_address)?,
         (ChainRole::L1, Some(path)) => ChainGenesis::load_at(path, config.l1.fork.spec())?,
         (ChainRole::L1, None) => ChainGenesis::dev_l1(config.l1.dev_chain_id(), config.l1.fork.spec())?,
     };

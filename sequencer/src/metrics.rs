@@ -335,3 +335,27 @@ impl Default for SettlementMetrics {
         }
     }
 }
+
+/// The message relayer's series (docs/messaging.md).
+#[derive(Clone, Debug)]
+pub struct RelayerMetrics {
+    /// Messages to the L2 the relayer read from the bridge's events.
+    pub seen: Counter,
+    /// Messages it saw delivered on the L2 (by itself or anyone).
+    pub delivered: Counter,
+    /// Messages read and not yet seen delivered.
+    pub undelivered: Gauge,
+    /// Rounds that failed and deliveries the L2 refused.
+    pub failures: Counter,
+}
+
+impl Default for RelayerMetrics {
+    fn default() -> Self {
+        Self {
+            seen: counter!("sequencer_messages_seen_total"),
+            delivered: counter!("sequencer_messages_delivered_total"),
+            undelivered: gauge!("sequencer_messages_undelivered"),
+            failures: counter!("sequencer_message_relay_failures_total"),
+        }
+    }
+}

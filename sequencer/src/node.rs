@@ -5,16 +5,18 @@
 use crate::{
     bridge_follower::BridgeFollower,
     builder::{BlockProducer, ChainHead, ProducerConfig},
-    config::{ChainRole, Config},
+    config::{ChainRole, Config, ConfigError},
     error::{L1Error, NodeError, StoreError},
     genesis::ChainGenesis,
     health::Health,
     l1_follower::L1Follower,
     mempool::{Mempool, PoolHead, SenderState},
-    metrics::{self, L1Metrics, Registry, SettlementMetrics},
+    metrics::{self, L1Metrics, Registry, RelayerMetrics, SettlementMetrics},
+    relayer::{MessageRelayer, RelayerConfig},
     rpc::{
         self, BeaconApi, BlockTags, EthRpc, Executions, FollowedBridge, FollowedL1, LogLimits,
-        RollupApiServer, RollupRpc, RollupStatusApiServer, RollupStatusRpc, TagDepths,
+        RollupApiServer, RollupRpc, RollupStatusApiServer, RollupStatusRpc, RollupWithdrawalsApiServer,
+        TagDepths, WithdrawalProofRpc,
     },
     store::{
         BlockReader, ChainWriter, DbNodeStore, GenesisStatus, StateReader, Store, StoreOptions, WriterLock,
@@ -24,6 +26,8 @@ use crate::{
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes};
+use alloy_signer_local::PrivateKeySigner;
+use batcher::messages::L2_BRIDGE_ADDRESS;
 use std::{
     net::SocketAddr,
     sync::{
@@ -57,6 +61,8 @@ pub struct Node {
     follower: Option<tokio::task::JoinHandle<Result<(), L1Error>>>,
     /// The bridge follower of an L2 node with `l1.bridge_address` set.
     bridge_follower: Option<tokio::task::JoinHandle<Result<(), L1Error>>>,
+    /// The message relayer of an L2 node with `l1.relayer_key_file` set.
+    relayer: Option<tokio::task::JoinHandle<()>>,
     shutdown: Arc<AtomicBool>,
     /// The RPC's call executions, stopped with the node.
     executions: Executions,
@@ -108,6 +114,7 @@ impl Node {
             _ => None,
         };
 
+        let relayer_key = relayer_key(config, &genesis)?;
         let store = Store::open_with(&url, StoreOptions::from(&config.database)).await?;
         tracing::info!(target: "node", database = %redact(&url), "opened database");
         registry
@@ -189,6 +196,15 @@ impl Node {
                 RollupRpc::new(genesis.chain_id, store.clone(), nodes.clone(), executions.clone()).into_rpc(),
             )
             .map_err(|e| NodeError::Task(e.to_string()))?;
+        let followed_bridge =
+            bridge_follower.as_ref().zip(config.l1.bridge_address).map(|(follower, address)| {
+                FollowedBridge {
+                    address,
+                    mode: config.l1.settlement,
+                    settled: follower.settled(),
+                    l2_bridge: (genesis.l1_bridge == Some(address)).then_some(L2_BRIDGE_ADDRESS),
+                }
+            });
         let status = RollupStatusRpc::new(
             store.clone(),
             head_rx.clone(),
@@ -197,11 +213,14 @@ impl Node {
                 configured_chain_id: config.l1.chain_id,
                 link: follower.status(),
             }),
-            bridge_follower.as_ref().zip(config.l1.bridge_address).map(|(follower, address)| {
-                FollowedBridge { address, mode: config.l1.settlement, settled: follower.settled() }
-            }),
+            followed_bridge.clone(),
         );
         module.merge(status.into_rpc()).map_err(|e| NodeError::Task(e.to_string()))?;
+        // Withdrawals are proven only where the genesis's L2 bridge carries this bridge's
+        // messages.
+        let messaging = followed_bridge.filter(|bridge| bridge.l2_bridge.is_some());
+        let withdrawals = WithdrawalProofRpc::new(genesis.chain_id, store.clone(), nodes.clone(), messaging);
+        module.merge(withdrawals.into_rpc()).map_err(|e| NodeError::Task(e.to_string()))?;
 
         // Nothing below fails: the tasks start together.
         let producer = registry.scope(|| {
@@ -256,6 +275,24 @@ impl Node {
             tokio::spawn(prune_blobs(store.clone(), head_rx.clone(), config.l1.blob_retention_blocks));
         }
         let rpc = registry.scope(|| rpc::serve(rpc_listener, &config.rpc, module, beacon));
+        let relayer = match (relayer_key, config.l1.rpc_url()?, config.l1.bridge_address) {
+            (Some(key), Some(l1), Some(bridge)) => {
+                let relayer = MessageRelayer::new(
+                    RelayerConfig {
+                        l1: l1.clone(),
+                        l2: own_url(rpc_addr),
+                        bridge,
+                        deployed_at: config.l1.bridge_deployed_at,
+                        chain_id: genesis.chain_id,
+                        poll_interval: config.l1.poll_interval(),
+                    },
+                    key,
+                    registry.scope(RelayerMetrics::default),
+                );
+                Some(tokio::spawn(relayer.run()))
+            }
+            _ => None,
+        };
         let metrics_task = metrics::serve(metrics_listener, registry.clone(), health);
         Ok(Self {
             rpc_addr,
@@ -270,6 +307,7 @@ impl Node {
             producer,
             follower,
             bridge_follower,
+            relayer,
             shutdown,
             executions,
             writer_lock: Some(writer_lock),
@@ -353,11 +391,49 @@ impl Node {
         if let Some(follower) = self.bridge_follower.take() {
             follower.abort();
         }
+        if let Some(relayer) = self.relayer.take() {
+            relayer.abort();
+        }
         self.store.close().await;
         if let Some(lock) = self.writer_lock.take() {
             lock.release().await;
         }
     }
+}
+
+/// The key of the message relayer `l1.relayer_key_file` names, if it does: read before the
+/// node starts, and only for a genesis whose L2 bridge delivers `l1.bridge_address`'s messages.
+fn relayer_key(config: &Config, genesis: &ChainGenesis) -> Result<Option<PrivateKeySigner>, NodeError> {
+    let Some(path) = &config.l1.relayer_key_file else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| ConfigError::Invalid { key: "l1.relayer_key_file", reason };
+    if genesis.l1_bridge.is_none() || genesis.l1_bridge != config.l1.bridge_address {
+        return Err(invalid(format!(
+            "the genesis has no L2 bridge for l1.bridge_address (its config.rollup.l1Bridge is {})",
+            genesis.l1_bridge.map_or_else(|| "unset".to_owned(), |bridge| bridge.to_string())
+        ))
+        .into());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    let key = text
+        .trim()
+        .parse::<PrivateKeySigner>()
+        .map_err(|_| invalid(format!("{}: not a hex secp256k1 private key", path.display())))?;
+    Ok(Some(key))
+}
+
+/// The node's own JSON-RPC endpoint as a local client reaches it.
+fn own_url(rpc_addr: SocketAddr) -> url::Url {
+    let ip = match rpc_addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let mut url = url::Url::parse("http://127.0.0.1").unwrap_or_else(|_| unreachable!("a valid URL"));
+    let _ = url.set_ip_host(ip);
+    let _ = url.set_port(Some(rpc_addr.port()));
+    url
 }
 
 /// Says so when the head's timestamp is ahead of the wall clock (blocks sealed under a second

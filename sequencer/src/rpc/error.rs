@@ -241,6 +241,14 @@ pub enum RpcError {
     /// The genesis block is not stored.
     #[error("internal error: the genesis block is not stored")]
     MissingGenesis,
+    /// The bridge settled a block this node does not hold, or with another state root.
+    #[error("internal error: {0}")]
+    SettlementMismatch(String),
+
+    // `rollup_getWithdrawalProof`.
+    /// The node follows no bridge that its genesis's L2 bridge carries messages for.
+    #[error("no messaging: this node follows no bridge whose messages its genesis's L2 bridge carries")]
+    NoMessaging,
 }
 
 /// Internal failures, which are logged where they become a response.
@@ -258,6 +266,7 @@ fn is_internal(error: &RpcError) -> bool {
             | RpcError::Json(_)
             | RpcError::MissingLogs(_)
             | RpcError::MissingGenesis
+            | RpcError::SettlementMismatch(_)
     )
 }
 
@@ -319,9 +328,20 @@ impl From<RpcError> for ErrorObjectOwned {
                 None,
             ),
             ClientLimit(_) => (simulate_code::CLIENT_LIMIT, None),
-            Store(_) | Trie(_) | CallState(_) | Evm(_) | Execution(_) | Transaction(_) | Trace(_)
-            | Task(_) | Json(_) | MissingLogs(_) | MissingGenesis => (INTERNAL_ERROR_CODE, None),
+            Store(_)
+            | Trie(_)
+            | CallState(_)
+            | Evm(_)
+            | Execution(_)
+            | Transaction(_)
+            | Trace(_)
+            | Task(_)
+            | Json(_)
+            | MissingLogs(_)
+            | MissingGenesis
+            | SettlementMismatch(_) => (INTERNAL_ERROR_CODE, None),
             HeaderNotFound
+            | NoMessaging
             | UnknownBlock
             | FilterNotFound
             | Pool(_)

@@ -51,6 +51,7 @@ mod state;
 mod status;
 mod transactions;
 mod txpool;
+mod withdrawals;
 
 pub use beacon::BeaconApi;
 pub use blocks::EthBlocksApiServer;
@@ -70,6 +71,10 @@ pub use status::{
 };
 pub use transactions::{EthTransactionsApiServer, FilledTransaction, Millis};
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
+pub use withdrawals::{
+    L1Call, RollupWithdrawalsApiServer, WithdrawalMessage, WithdrawalProof, WithdrawalProofRpc,
+    WithdrawalStatus,
+};
 
 use crate::config::RpcSection;
 use jsonrpsee::{

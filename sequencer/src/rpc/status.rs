@@ -75,6 +75,10 @@ pub struct BridgeStatus {
     pub mode: SettlementMode,
     /// Its settled head at the L1's newest block; `null` until it was read.
     pub head: Option<BridgeHeadStatus>,
+    /// The L2 bridge predeploy that carries its messages; `null` when the genesis has none
+    /// for it.
+    #[serde(rename = "l2Bridge")]
+    pub l2_bridge: Option<Address>,
 }
 
 /// The bridge's settled head.
@@ -138,6 +142,8 @@ pub struct FollowedBridge {
     pub mode: SettlementMode,
     /// What the bridge follower read.
     pub settled: SettledL2,
+    /// The L2 bridge predeploy, when the genesis has one for this bridge.
+    pub l2_bridge: Option<Address>,
 }
 
 /// `rollup_status` over the node's published state.
@@ -210,7 +216,12 @@ impl RollupStatusApiServer for RollupStatusRpc {
         Ok(RollupStatus {
             l2,
             l1,
-            bridge: Some(BridgeStatus { address: bridge.address, mode: bridge.mode, head }),
+            bridge: Some(BridgeStatus {
+                address: bridge.address,
+                mode: bridge.mode,
+                head,
+                l2_bridge: bridge.l2_bridge,
+            }),
             batcher,
             last_batch,
         })

@@ -12,6 +12,7 @@ mod connections;
 mod dev_l1;
 mod following_bridge;
 mod mempool;
+mod messaging;
 mod operations;
 mod postgres;
 mod producer;

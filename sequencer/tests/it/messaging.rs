@@ -1,0 +1,250 @@
+//! Deposits and withdrawals end to end, as a user with alloy sees them: ETH deposited on the
+//! dev L1 shows on the L2 with nothing done there, a message with data calls an L2 contract
+//! that reads its L1 sender, and a withdrawal is claimed on L1 with the one answer of
+//! `rollup_getWithdrawalProof` once its block settles. Every replay, unsettled root, mutated
+//! proof and other chain's message is refused.
+
+use crate::support::{DEV_L1_CHAIN_ID, dev_signer, launch_l1};
+use alloy_network::EthereumWallet;
+use alloy_primitives::{Address, B256, Bytes, U256, utils::parse_ether};
+use alloy_provider::{Provider, ProviderBuilder, RootProvider};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_signer_local::PrivateKeySigner;
+use batcher::{
+    bridge::{BridgeRevert, NativeRollupBridge},
+    messages::{L2_BRIDGE_ADDRESS, L2Bridge, L2BridgeRevert},
+};
+use sequencer::{
+    dev_rollup::DevRollup,
+    rpc::{WithdrawalProof, WithdrawalStatus},
+};
+use std::time::{Duration, Instant};
+
+alloy_sol_types::sol!(
+    #[sol(rpc)]
+    #[allow(missing_docs)]
+    MessageRecorder,
+    "../batcher/contracts/artifacts/MessageRecorder.json"
+);
+
+/// A provider that signs with `key`.
+fn wallet(url: &url::Url, key: PrivateKeySigner) -> impl Provider + Clone {
+    ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url.clone())
+}
+
+fn l2_url_of(rollup: &DevRollup) -> url::Url {
+    format!("http://{}", rollup.l2.rpc_addr).parse().unwrap()
+}
+
+/// Waits up to 60 s for `check` to hold.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The dev rollup on an L1 this process runs apart from it, so that the rollup can stop while
+/// the L1 goes on.
+async fn rollup_on(dir: &std::path::Path, l1_url: &url::Url) -> DevRollup {
+    let mut config = crate::support::config(dir, None, 200);
+    config.l1.rpc_url = Some(l1_url.to_string());
+    config.l1.chain_id = Some(DEV_L1_CHAIN_ID);
+    config.l1.poll_interval_ms = 100;
+    DevRollup::launch(config, &crate::support::dev_rollup_options()).await.unwrap()
+}
+
+async fn withdrawal_proof(l2: &RootProvider, tx: B256) -> WithdrawalProof {
+    l2.raw_request("rollup_getWithdrawalProof".into(), (tx,)).await.unwrap()
+}
+
+/// The L1 bridge's error `call` is refused with.
+async fn l1_refusal<T: std::fmt::Debug>(
+    call: impl std::future::IntoFuture<Output = Result<T, alloy_contract::Error>>,
+) -> BridgeRevert {
+    let error = call.await.expect_err("refused");
+    error
+        .as_decoded_interface_error::<BridgeRevert>()
+        .unwrap_or_else(|| panic!("not the bridge's error: {error:?}"))
+}
+
+/// The L2 bridge's error `call` is refused with.
+async fn l2_refusal<T: std::fmt::Debug>(
+    call: impl std::future::IntoFuture<Output = Result<T, alloy_contract::Error>>,
+) -> L2BridgeRevert {
+    let error = call.await.expect_err("refused");
+    error
+        .as_decoded_interface_error::<L2BridgeRevert>()
+        .unwrap_or_else(|| panic!("not the L2 bridge's error: {error:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
+    let (l1_dir, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let l1_node = launch_l1(l1_dir.path()).await;
+    let l1_url: url::Url = format!("http://{}", l1_node.rpc_addr).parse().unwrap();
+    let rollup = rollup_on(dir.path(), &l1_url).await;
+    let l2_url = l2_url_of(&rollup);
+    let l1: RootProvider = ProviderBuilder::default().connect_http(l1_url.clone());
+    let l2: RootProvider = ProviderBuilder::default().connect_http(l2_url.clone());
+    let depositor = dev_signer(3);
+    let bridge = NativeRollupBridge::new(rollup.bridge.address, wallet(&l1_url, depositor.clone()));
+
+    // A deposit: the L2 balance rises with nothing done on the L2.
+    let recipient = Address::repeat_byte(0xd1);
+    let one = parse_ether("1").unwrap();
+    let receipt = bridge.deposit(recipient).value(one).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    eventually("the deposit is credited on the L2", || async {
+        l2.get_balance(recipient).await.unwrap() == one
+    })
+    .await;
+    assert_eq!(bridge.messageBalance().call().await.unwrap(), one);
+
+    // A message with data calls an L2 contract, which reads its L1 sender.
+    let l2_user = wallet(&l2_url, dev_signer(4));
+    let recorder = MessageRecorder::deploy(l2_user.clone()).await.unwrap();
+    let note = Bytes::from_static(b"from L1");
+    let call = MessageRecorder::fromL1Call { note: note.clone() };
+    let half = parse_ether("0.5").unwrap();
+    let fee = parse_ether("0.01").unwrap();
+    let receipt = bridge
+        .sendMessage(*recorder.address(), fee, alloy_sol_types::SolCall::abi_encode(&call).into())
+        .value(half + fee)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    eventually("the message is delivered", || async {
+        recorder.received().call().await.unwrap() == U256::from(1)
+    })
+    .await;
+    assert_eq!(recorder.lastSender().call().await.unwrap(), depositor.address());
+    assert_eq!(recorder.lastCaller().call().await.unwrap(), L2_BRIDGE_ADDRESS);
+    assert_eq!(recorder.lastValue().call().await.unwrap(), half);
+    assert_eq!(recorder.lastNote().call().await.unwrap(), note);
+
+    // A withdrawal: pending until its block settles, then claimed on L1 with the answer's call.
+    let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, l2_user.clone());
+    let l1_recipient = Address::repeat_byte(0xd2);
+    let amount = parse_ether("0.3").unwrap();
+    let receipt =
+        l2_bridge.withdraw(l1_recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let withdrawal = receipt.transaction_hash;
+    let early = withdrawal_proof(&l2, withdrawal).await;
+    let block = receipt.block_number.unwrap();
+    if early.status == WithdrawalStatus::Pending {
+        assert_eq!(early.block.to::<u64>(), block);
+        assert!(early.claim.is_none() && early.account_proof.is_empty());
+        // Claimed against the withdrawal's own block before the bridge settles it: refused.
+        let message = batcher::messages::MessageFields {
+            nonce: early.message.nonce,
+            sender: early.message.sender,
+            to: early.message.to,
+            value: early.message.value,
+            fee: early.message.fee,
+            data: early.message.data.clone(),
+        };
+        let reason = l1_refusal(bridge.relayMessage(message.to_l1(), block, vec![], vec![]).call()).await;
+        assert!(matches!(reason, BridgeRevert::NotSettled(_)), "{reason:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut proof = early;
+    while proof.status != WithdrawalStatus::Settled {
+        assert!(Instant::now() < deadline, "the withdrawal's block did not settle within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        proof = withdrawal_proof(&l2, withdrawal).await;
+    }
+    let claim = proof.claim.clone().unwrap();
+    assert_eq!(claim.to, rollup.bridge.address);
+    let claimer = wallet(&l1_url, dev_signer(5));
+    let request =
+        TransactionRequest::default().to(claim.to).input(claim.data.clone().into()).value(claim.value);
+    let receipt = claimer.send_transaction(request.clone()).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    assert_eq!(l1.get_balance(l1_recipient).await.unwrap(), amount);
+    assert_eq!(bridge.messageBalance().call().await.unwrap(), one + half + fee - amount);
+
+    // Refused: the same claim again, a mutated proof, a root the bridge never settled.
+    let message = proof.message.clone();
+    let fields = batcher::messages::MessageFields {
+        nonce: message.nonce,
+        sender: message.sender,
+        to: message.to,
+        value: message.value,
+        fee: message.fee,
+        data: message.data,
+    };
+    let settled = proof.settled_block.unwrap().to::<u64>();
+    let again = bridge.relayMessage(
+        fields.to_l1(),
+        settled,
+        proof.account_proof.clone(),
+        proof.storage_proof.clone(),
+    );
+    let reason = l1_refusal(again.call()).await;
+    assert!(matches!(reason, BridgeRevert::AlreadyRelayed(_)), "{reason:?}");
+    let mut mutated = proof.storage_proof.clone();
+    let last = mutated.last_mut().unwrap();
+    let mut bytes = last.to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    *last = bytes.into();
+    // A fresh message's proof, mutated, must not pass; the relayed one is refused first.
+    let fresh = batcher::messages::MessageFields { nonce: fields.nonce + U256::from(1), ..fields.clone() };
+    let reason =
+        l1_refusal(bridge.relayMessage(fresh.to_l1(), settled, proof.account_proof.clone(), mutated).call())
+            .await;
+    assert!(
+        matches!(reason, BridgeRevert::MessageNotProven(_) | BridgeRevert::WrongNodeHash(_)),
+        "{reason:?}"
+    );
+    let unsettled = settled + 1_000;
+    let reason = l1_refusal(
+        bridge
+            .relayMessage(fresh.to_l1(), unsettled, proof.account_proof.clone(), proof.storage_proof.clone())
+            .call(),
+    )
+    .await;
+    assert!(matches!(reason, BridgeRevert::NotSettled(_)), "{reason:?}");
+
+    // The deposit cannot be delivered twice: anyone can try, the L2 bridge refuses.
+    let delivered = L2Bridge::new(L2_BRIDGE_ADDRESS, l2_user.clone());
+    let logs = l1
+        .get_logs(
+            &alloy_rpc_types_eth::Filter::new()
+                .address(rollup.bridge.address)
+                .event_signature(
+                    <NativeRollupBridge::MessageSent as alloy_sol_types::SolEvent>::SIGNATURE_HASH,
+                )
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let first =
+        <NativeRollupBridge::MessageSent as alloy_sol_types::SolEvent>::decode_log(&logs[0].inner).unwrap();
+    let first = batcher::messages::MessageFields::from(&first.data);
+    let reason =
+        l2_refusal(delivered.relayMessage(first.to_l2(), U256::ZERO, Bytes::new(), vec![], vec![]).call())
+            .await;
+    assert!(matches!(reason, L2BridgeRevert::AlreadyDelivered(_)), "{reason:?}");
+
+    // A deposit made while the rollup is down is delivered once it is back.
+    rollup.stop().await;
+    let late = Address::repeat_byte(0xd3);
+    let receipt = bridge.deposit(late).value(one).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let rollup = rollup_on(dir.path(), &l1_url).await;
+    let l2: RootProvider = ProviderBuilder::default().connect_http(l2_url_of(&rollup));
+    eventually("the deposit made while the rollup was down is credited", || async {
+        l2.get_balance(late).await.unwrap() == one
+    })
+    .await;
+    rollup.stop().await;
+    l1_node.stop().await;
+}
