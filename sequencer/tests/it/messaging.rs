@@ -28,7 +28,7 @@ alloy_sol_types::sol!(
 );
 
 /// A provider that signs with `key`.
-fn wallet(url: &url::Url, key: PrivateKeySigner) -> impl Provider + Clone {
+fn wallet(url: &url::Url, key: PrivateKeySigner) -> impl Provider + Clone + use<> {
     ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url.clone())
 }
 
@@ -247,4 +247,133 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
     .await;
     rollup.stop().await;
     l1_node.stop().await;
+}
+
+/// Optimistic mode on a dev L1 that can judge: a withdrawal whose block only a false claim
+/// covered cannot be claimed once that claim is challenged away, not even after the window;
+/// an honest claim of the same blocks makes it claimable once its window is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_in_a_claim_challenged_away_cannot_be_claimed() {
+    use crate::settlement::{Rollup, WINDOW, challenge, wait_l1_time};
+    use batcher::proposal::{DataPath, Proposal};
+
+    let rollup = Rollup::following_bridge(batcher::bridge::SettlementMode::Optimistic).await;
+    let l2_url: url::Url = format!("http://{}", rollup.l2_node.rpc_addr).parse().unwrap();
+    let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, wallet(&l2_url, dev_signer(6)));
+    let recipient = Address::repeat_byte(0xd4);
+    let amount = parse_ether("0.2").unwrap();
+    let receipt = l2_bridge.withdraw(recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
+    let (withdrawal, block) = (receipt.transaction_hash, receipt.block_number.unwrap().max(2));
+    crate::support::wait_block(&rollup.l2, block).await;
+
+    // A false claim of blocks 1..=block, challenged away.
+    let trace = rollup.trace(1, block).await;
+    let mut false_claim = Proposal::new(&trace, DataPath::Blobs).unwrap();
+    false_claim.batch.postStateRoot = B256::repeat_byte(0xfa);
+    assert!(rollup.propose(&false_claim).await.status());
+    let judged = challenge(&rollup, &dev_signer(4), 0, &trace, &false_claim).await;
+    assert!(!judged.decoded_log::<NativeRollupBridge::ClaimChallenged>().unwrap().data.valid);
+    wait_l1_time(&rollup, WINDOW + 1).await;
+    rollup.settle_claims().await;
+
+    // Nothing settled the block: the answer says to wait for it, and a claim with the proof
+    // against the L2's own state is refused.
+    let answer = withdrawal_proof(&rollup.l2, withdrawal).await;
+    assert_eq!((answer.status, answer.block.to::<u64>()), (WithdrawalStatus::Pending, receipt.block_number.unwrap()));
+    let proof =
+        rollup.l2.get_proof(L2_BRIDGE_ADDRESS, vec![answer.message_hash]).number(block).await.unwrap();
+    let message = batcher::messages::MessageFields {
+        nonce: answer.message.nonce,
+        sender: answer.message.sender,
+        to: answer.message.to,
+        value: answer.message.value,
+        fee: answer.message.fee,
+        data: answer.message.data.clone(),
+    };
+    let claimer = rollup.bridge_as(&dev_signer(7));
+    let claim = claimer.relayMessage(
+        message.to_l1(),
+        block,
+        proof.account_proof.clone(),
+        proof.storage_proof[0].proof.clone(),
+    );
+    let reason = l1_refusal(claim.call()).await;
+    assert!(matches!(reason, BridgeRevert::NotSettled(_)), "{reason:?}");
+
+    // An honest claim of the same blocks (the proposer bonds again: it was slashed) stands
+    // after its window, and the withdrawal is claimed with the node's answer.
+    let proposer = rollup.bridge_as(&rollup.proposer);
+    let bond = proposer.proposerBond().call().await.unwrap();
+    assert!(proposer.bond().value(bond).send().await.unwrap().get_receipt().await.unwrap().status());
+    let honest = Proposal::new(&trace, DataPath::Blobs).unwrap();
+    assert!(rollup.propose(&honest).await.status());
+    wait_l1_time(&rollup, WINDOW + 1).await;
+    rollup.settle_claims().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let answer = withdrawal_proof(&rollup.l2, withdrawal).await;
+        if answer.status == WithdrawalStatus::Settled {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the honest claim did not settle the withdrawal's block");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let claim = answer.claim.unwrap();
+    let request = TransactionRequest::default().to(claim.to).input(claim.data.into()).value(claim.value);
+    let l1_claimer = wallet(&rollup.l1_url, dev_signer(7));
+    // The bridge releases only what deposits brought: with none, the claim is refused.
+    let refused = format!("{:?}", l1_claimer.call(request.clone()).await.unwrap_err());
+    assert!(refused.contains("revert"), "{refused}");
+    let deposit = claimer.deposit(Address::repeat_byte(0xd7)).value(parse_ether("1").unwrap());
+    assert!(deposit.send().await.unwrap().get_receipt().await.unwrap().status());
+    assert!(l1_claimer.send_transaction(request).await.unwrap().get_receipt().await.unwrap().status());
+    assert_eq!(rollup.l1.get_balance(recipient).await.unwrap(), amount);
+    rollup.stop().await;
+}
+
+/// `sequencer dev --l1-rpc` on Anvil (optimistic mode): a deposit is credited on the L2, and a
+/// withdrawal is claimed on Anvil once the window is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_and_withdrawals_cross_on_anvil_after_the_window() {
+    let node = crate::anvil::anvil_with("prague", &["--block-time", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::config(dir.path(), None, 200);
+    config.l1.rpc_url = Some(node.url.clone());
+    let rollup = DevRollup::launch(config, &crate::support::dev_rollup_options()).await.unwrap();
+    assert_eq!(rollup.bridge.mode, batcher::bridge::SettlementMode::Optimistic);
+    let (l1_url, l2_url) = (rollup.l1_url.clone(), l2_url_of(&rollup));
+    let l1: RootProvider = ProviderBuilder::default().connect_http(l1_url.clone());
+    let l2: RootProvider = ProviderBuilder::default().connect_http(l2_url.clone());
+    let bridge = NativeRollupBridge::new(rollup.bridge.address, wallet(&l1_url, dev_signer(3)));
+    let recipient = Address::repeat_byte(0xd5);
+    let one = parse_ether("1").unwrap();
+    assert!(bridge.deposit(recipient).value(one).send().await.unwrap().get_receipt().await.unwrap().status());
+    eventually("the deposit is credited on the L2", || async {
+        l2.get_balance(recipient).await.unwrap() == one
+    })
+    .await;
+
+    let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, wallet(&l2_url, dev_signer(4)));
+    let l1_recipient = Address::repeat_byte(0xd6);
+    let amount = parse_ether("0.4").unwrap();
+    let receipt = l2_bridge.withdraw(l1_recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
+    // Claimed (the block is safe) but the window is not over: not claimable yet.
+    crate::rollup::wait_safe(&l2, receipt.block_number.unwrap()).await;
+    assert_eq!(withdrawal_proof(&l2, receipt.transaction_hash).await.status, WithdrawalStatus::Pending);
+    let _: serde_json::Value = l1.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let answer = withdrawal_proof(&l2, receipt.transaction_hash).await;
+        if answer.status == WithdrawalStatus::Settled {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the withdrawal's block did not settle after the window");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let claim = answer.claim.unwrap();
+    let request = TransactionRequest::default().to(claim.to).input(claim.data.into()).value(claim.value);
+    let claimer = wallet(&l1_url, dev_signer(5));
+    assert!(claimer.send_transaction(request).await.unwrap().get_receipt().await.unwrap().status());
+    assert_eq!(l1.get_balance(l1_recipient).await.unwrap(), amount);
+    rollup.stop().await;
 }

@@ -33,7 +33,7 @@ async fn transfers(l2: &RootProvider, nonce: u64, count: u64) -> u64 {
 }
 
 /// Waits until the L2's `safe` block (which follows the bridge) reaches `number`.
-async fn wait_safe(l2: &RootProvider, number: u64) {
+pub(crate) async fn wait_safe(l2: &RootProvider, number: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let safe = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Safe).await.unwrap().unwrap();

@@ -19,23 +19,27 @@ use batcher::{
     proposal::{DataPath, Proposal, ProposalSettings},
     rollup_api::TraceResponse,
 };
-use sequencer::{deploy::deploy_bridge, deploy::dev_parameters, genesis::ChainGenesis, node::Node};
+use sequencer::{
+    deploy::{deploy_bridge, dev_parameters, next_contract_address},
+    genesis::ChainGenesis,
+    node::Node,
+};
 use tempfile::TempDir;
 use trace_builder::precompile::ExecuteGas;
 use url::Url;
 
 /// Seconds a claim can be challenged in these tests: the dev L1's clock runs a second a block,
 /// five blocks a second, so about 12 s of the test's time.
-const WINDOW: u64 = 60;
+pub(crate) const WINDOW: u64 = 60;
 
 /// A dev L1 with a bridge, and an L2 that follows it.
 pub(crate) struct Rollup {
-    l1_node: Node,
+    pub(crate) l1_node: Node,
     pub(crate) l2_node: Node,
     _dirs: (TempDir, TempDir),
     pub(crate) l1: RootProvider,
     pub(crate) l2: RootProvider,
-    l1_url: Url,
+    pub(crate) l1_url: Url,
     pub(crate) bridge: Address,
     pub(crate) proposer: PrivateKeySigner,
     settings: ProposalSettings,
@@ -65,8 +69,10 @@ impl Rollup {
         let (l1_dir, l2_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let l1_node = launch_l1(l1_dir.path()).await;
         let l1_url: Url = format!("http://{}", l1_node.rpc_addr).parse().unwrap();
-        let genesis = ChainGenesis::dev().unwrap();
         let proposer = dev_signer(0);
+        // The L2 genesis's bridge predeploy names the bridge about to be deployed.
+        let bridge = next_contract_address(&l1_url, proposer.address()).await.unwrap();
+        let genesis = ChainGenesis::dev_with_bridge(Some(bridge)).unwrap();
         let mut parameters = dev_parameters(&genesis, mode, proposer.address(), WINDOW);
         if let Some(chain_id) = bridge_chain_id {
             parameters.chain_id = chain_id;
@@ -75,6 +81,7 @@ impl Rollup {
             parameters.sequencer = None;
         }
         let deployment = deploy_bridge(&l1_url, proposer.clone(), &parameters).await.unwrap();
+        assert_eq!(deployment.bridge, bridge);
         let mut config = following_config(l2_dir.path(), None, l1_node.rpc_addr, 2);
         if follow_bridge {
             config.l1.bridge_address = Some(deployment.bridge);
@@ -107,7 +114,7 @@ impl Rollup {
     }
 
     /// The bridge, called and sent to by `signer`.
-    fn bridge_as(
+    pub(crate) fn bridge_as(
         &self,
         signer: &PrivateKeySigner,
     ) -> NativeRollupBridge::NativeRollupBridgeInstance<impl Provider + use<>> {
@@ -190,7 +197,7 @@ impl Rollup {
     }
 
     /// Settles the claims whose window is over, from the proposer.
-    async fn settle_claims(&self) {
+    pub(crate) async fn settle_claims(&self) {
         let bridge = self.bridge_as(&self.proposer);
         assert!(
             bridge
@@ -536,7 +543,7 @@ async fn a_true_claim_survives_a_challenge_and_an_unchallenged_one_settles_after
 }
 
 /// Waits until the L1's newest block is `seconds` later than it is now.
-async fn wait_l1_time(rollup: &Rollup, seconds: u64) {
+pub(crate) async fn wait_l1_time(rollup: &Rollup, seconds: u64) {
     let now = rollup.l1.get_block_by_number(Default::default()).await.unwrap().unwrap().header.timestamp;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
