@@ -234,6 +234,54 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
             .await;
     assert!(matches!(reason, L2BridgeRevert::AlreadyDelivered(_)), "{reason:?}");
 
+    // A message sent through another chain's bridge on the same L1 proves nothing here, even
+    // with valid proofs of that bridge's storage at an anchor the L2 holds.
+    let genesis = sequencer::genesis::ChainGenesis::dev().unwrap();
+    let mut parameters = sequencer::deploy::dev_parameters(
+        &genesis,
+        batcher::bridge::SettlementMode::Native,
+        dev_signer(2).address(),
+        0,
+    );
+    parameters.chain_id = 4242;
+    let other = sequencer::deploy::deploy_bridge(&l1_url, dev_signer(2), &parameters).await.unwrap().bridge;
+    let other = NativeRollupBridge::new(other, wallet(&l1_url, dev_signer(2)));
+    let foreign_recipient = Address::repeat_byte(0xd8);
+    let receipt =
+        other.deposit(foreign_recipient).value(one).send().await.unwrap().get_receipt().await.unwrap();
+    let sent = receipt.decoded_log::<NativeRollupBridge::MessageSent>().unwrap();
+    let sent_in = receipt.block_number.unwrap();
+    let (anchor_header, timestamp) = loop {
+        let latest = l2.get_block_by_number(alloy_eips::BlockNumberOrTag::Latest).await.unwrap().unwrap();
+        let anchor = latest.header.parent_beacon_block_root.unwrap();
+        let block = l1.get_block_by_hash(anchor).await.unwrap().unwrap();
+        if block.header.number >= sent_in {
+            break (block.header.inner.clone(), latest.header.timestamp);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let proof =
+        l1.get_proof(*other.address(), vec![sent.data.hash]).number(anchor_header.number).await.unwrap();
+    assert_eq!(proof.storage_proof[0].value, U256::from(1), "the other bridge recorded it");
+    let foreign = batcher::messages::MessageFields::from(&sent.data);
+    let reason = l2_refusal(
+        delivered
+            .relayMessage(
+                foreign.to_l2(),
+                U256::from(timestamp),
+                alloy_rlp::encode(&anchor_header).into(),
+                proof.account_proof,
+                proof.storage_proof[0].proof.clone(),
+            )
+            .call(),
+    )
+    .await;
+    assert!(
+        !matches!(reason, L2BridgeRevert::AlreadyDelivered(_) | L2BridgeRevert::UnknownAnchor(_)),
+        "{reason:?}"
+    );
+    assert_eq!(l2.get_balance(foreign_recipient).await.unwrap(), U256::ZERO);
+
     // A deposit made while the rollup is down is delivered once it is back.
     rollup.stop().await;
     let late = Address::repeat_byte(0xd3);
@@ -262,7 +310,8 @@ async fn a_withdrawal_in_a_claim_challenged_away_cannot_be_claimed() {
     let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, wallet(&l2_url, dev_signer(6)));
     let recipient = Address::repeat_byte(0xd4);
     let amount = parse_ether("0.2").unwrap();
-    let receipt = l2_bridge.withdraw(recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
+    let receipt =
+        l2_bridge.withdraw(recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
     let (withdrawal, block) = (receipt.transaction_hash, receipt.block_number.unwrap().max(2));
     crate::support::wait_block(&rollup.l2, block).await;
 
@@ -279,7 +328,10 @@ async fn a_withdrawal_in_a_claim_challenged_away_cannot_be_claimed() {
     // Nothing settled the block: the answer says to wait for it, and a claim with the proof
     // against the L2's own state is refused.
     let answer = withdrawal_proof(&rollup.l2, withdrawal).await;
-    assert_eq!((answer.status, answer.block.to::<u64>()), (WithdrawalStatus::Pending, receipt.block_number.unwrap()));
+    assert_eq!(
+        (answer.status, answer.block.to::<u64>()),
+        (WithdrawalStatus::Pending, receipt.block_number.unwrap())
+    );
     let proof =
         rollup.l2.get_proof(L2_BRIDGE_ADDRESS, vec![answer.message_hash]).number(block).await.unwrap();
     let message = batcher::messages::MessageFields {
@@ -356,7 +408,8 @@ async fn deposits_and_withdrawals_cross_on_anvil_after_the_window() {
     let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, wallet(&l2_url, dev_signer(4)));
     let l1_recipient = Address::repeat_byte(0xd6);
     let amount = parse_ether("0.4").unwrap();
-    let receipt = l2_bridge.withdraw(l1_recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
+    let receipt =
+        l2_bridge.withdraw(l1_recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
     // Claimed (the block is safe) but the window is not over: not claimable yet.
     crate::rollup::wait_safe(&l2, receipt.block_number.unwrap()).await;
     assert_eq!(withdrawal_proof(&l2, receipt.transaction_hash).await.status, WithdrawalStatus::Pending);
