@@ -15,7 +15,7 @@ const solc = require(path.join(here, '..', '..', 'tools', 'node_modules', 'solc'
 const SETTINGS = {
   optimizer: { enabled: true, runs: 10000 },
   evmVersion: 'cancun',
-  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+  outputSelection: { '*': { '': ['ast'], '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 };
 
 const sources = {};
@@ -27,11 +27,20 @@ const errors = (output.errors || []).filter((error) => error.severity === 'error
 for (const message of output.errors || []) console.error(message.formattedMessage);
 if (errors.length > 0) process.exit(1);
 
+// A library gets no artifact: its functions are internal, compiled into the contracts that call them.
+const libraries = new Set();
+for (const [file, source] of Object.entries(output.sources)) {
+  for (const node of source.ast.nodes) {
+    if (node.nodeType === 'ContractDefinition' && node.contractKind === 'library') libraries.add(`${file}:${node.name}`);
+  }
+}
+
 const check = process.argv.includes('--check');
 let stale = 0;
 for (const [file, contracts] of Object.entries(output.contracts)) {
   for (const [name, contract] of Object.entries(contracts)) {
     if (contract.evm.bytecode.object.length === 0) continue; // interfaces
+    if (libraries.has(`${file}:${name}`)) continue;
     const artifact = {
       contractName: name,
       sourceName: file,
