@@ -71,7 +71,7 @@ library MerklePatricia {
         pure
         returns (bytes32)
     {
-        (uint256 value, uint256 length) = _find(stateRoot, _hashedKey(bytes32(uint256(uint160(account))) << 96, 20), accountProof);
+        (uint256 value, uint256 length) = _find(stateRoot, _hashedKey(bytes20(account), 20), accountProof);
         if (length == 0) return EMPTY_TRIE_ROOT;
         uint256 end = value + length;
         (uint256 ptr, uint256 fieldsLength, bool isList) = Rlp.item(value, end);
@@ -146,7 +146,9 @@ library MerklePatricia {
                 // Strictly inside the current node: the walk through embedded nodes ends.
                 (node, end) = (value, valueLength);
             } else if (kind == HASH) {
-                ++index;
+                unchecked {
+                    ++index;
+                }
                 if (index == count) revert MissingNode(index);
                 (node, end) = _node(proof[index], bytes32(value), index);
             } else if (kind == INVALID) {
@@ -187,7 +189,10 @@ library MerklePatricia {
         returns (uint256 kind, uint256 a, uint256 b, uint256 depthAfter)
     {
         (uint256 items, uint256 itemsLength, bool isList) = Rlp.item(node, end);
-        if (!isList || items + itemsLength != end) return (INVALID, 0, 0, depth);
+        // Offsets and lengths from `Rlp.item` are below 2^65: their sums do not overflow.
+        unchecked {
+            if (!isList || items + itemsLength != end) return (INVALID, 0, 0, depth);
+        }
         // Two items make a leaf or an extension; anything else must be a branch.
         uint256 second = Rlp.next(items, end);
         if (second < end && Rlp.next(second, end) == end) return _shortNode(items, second, end, key, depth);
@@ -220,23 +225,26 @@ library MerklePatricia {
         returns (uint256 kind, uint256 a, uint256 b, uint256 depthAfter)
     {
         uint256 index = 16;
-        if (depth < key.length * 2) {
+        if (depth < key.length << 1) {
             assembly ("memory-safe") {
                 let byte_ := byte(0, mload(add(add(key, 0x20), shr(1, depth))))
                 // The high nibble at an even depth, the low one at an odd depth.
                 index := and(shr(shl(2, iszero(and(depth, 1))), byte_), 0x0f)
             }
         }
-        (bool valid, uint256 start, uint256 next) = _branchItem(items, end, index);
+        (bool valid, uint256 start) = _branchItem(items, end, index);
         if (!valid) return (INVALID, 0, 0, depth);
-        if (index < 16) return _reference(start, next, depth + 1, true);
-        (uint256 value, uint256 valueLength, bool isList) = Rlp.item(start, next);
+        unchecked {
+            if (index < 16) return _reference(start, end, depth + 1, true);
+        }
+        // The value item ends the branch (`_branchItem` checked it).
+        (uint256 value, uint256 valueLength, bool isList) = Rlp.item(start, end);
         if (isList) return (INVALID, 0, 0, depth);
         return valueLength == 0 ? (ABSENT, 0, 0, depth) : (VALUE, value, valueLength, depth);
     }
 
-    /// @notice The child reference filling `[start, end)`, reached with `depth` nibbles
-    /// consumed: HASH, EMBEDDED (an RLP list shorter than 32 bytes), ABSENT (empty, where
+    /// @notice The child reference that starts at `start`, inside `end`, reached with `depth`
+    /// nibbles consumed: HASH, EMBEDDED (an RLP list shorter than 32 bytes), ABSENT (empty, where
     /// `emptyIsAbsent`: a branch's slot), else INVALID.
     function _reference(uint256 start, uint256 end, uint256 depth, bool emptyIsAbsent)
         private
@@ -244,7 +252,12 @@ library MerklePatricia {
         returns (uint256 kind, uint256 a, uint256 b, uint256 depthAfter)
     {
         (uint256 payload, uint256 length, bool isList) = Rlp.item(start, end);
-        if (isList) return end - start < 32 ? (EMBEDDED, start, end, depth) : (INVALID, 0, 0, depth);
+        if (isList) {
+            unchecked {
+                uint256 itemEnd = payload + length;
+                return itemEnd - start < 32 ? (EMBEDDED, start, itemEnd, depth) : (INVALID, 0, 0, depth);
+            }
+        }
         if (length == 32) {
             uint256 hash;
             assembly ("memory-safe") {
@@ -256,44 +269,39 @@ library MerklePatricia {
         return (INVALID, 0, 0, depth);
     }
 
-    /// @notice The bounds of item `index` of the branch whose items start at `ptr` and end at
-    /// `end`; not valid unless there are exactly 17 items, each inside the bounds.
-    function _branchItem(uint256 ptr, uint256 end, uint256 index)
-        private
-        pure
-        returns (bool valid, uint256 start, uint256 next)
-    {
+    /// @notice Where item `index` (0 to 16) of the branch whose items fill `[ptr, end)` starts;
+    /// not valid unless there are exactly 17 items: 16 children, each an empty string, a 32-byte
+    /// string (a hash) or a list shorter than 32 bytes (an embedded node), then the value.
+    /// @dev The children are skipped without a branch per item. While their prefixes are valid
+    /// the pointer only grows, so that when the value item after them fits, so did they: a read
+    /// past `end` happens only on the way to refusing the node.
+    function _branchItem(uint256 ptr, uint256 end, uint256 index) private pure returns (bool valid, uint256 start) {
+        bool childrenValid;
         assembly ("memory-safe") {
-            valid := 1
-            for { let k := 0 } lt(k, 17) { k := add(k, 1) } {
-                if iszero(lt(ptr, end)) {
-                    valid := 0
-                    break
-                }
+            // Bit p set for the prefixes p a child may start with: 0x80 (empty), 0xa0 (a hash),
+            // 0xc1 to 0xde (a list of 2 to 31 bytes). For them, the child is
+            // ((p - 0x7f) mod 64) bytes long.
+            let childPrefixes := 0x7ffffffe000000010000000100000000000000000000000000000000
+            let prefixesValid := 1
+            // The children before `index`, then those from it on (counting down is cheaper).
+            for { let k := index } k { k := sub(k, 1) } {
                 let prefix := byte(0, calldataload(ptr))
-                let itemEnd := add(ptr, 1)
-                // As `Rlp.item`: a single byte, or a short or long form 0x40 apart for strings
-                // and lists.
-                if gt(prefix, 0x7f) {
-                    let form := and(sub(prefix, 0x80), 0x3f)
-                    switch lt(form, 56)
-                    case 1 { itemEnd := add(itemEnd, form) }
-                    default {
-                        let lengthBytes := sub(form, 55)
-                        itemEnd := add(add(itemEnd, lengthBytes), shr(sub(256, shl(3, lengthBytes)), calldataload(itemEnd)))
-                    }
-                }
-                if gt(itemEnd, end) {
-                    valid := 0
-                    break
-                }
-                if eq(k, index) {
-                    start := ptr
-                    next := itemEnd
-                }
-                ptr := itemEnd
+                prefixesValid := and(prefixesValid, shr(prefix, childPrefixes))
+                ptr := add(ptr, and(sub(prefix, 0x7f), 0x3f))
             }
-            if iszero(eq(ptr, end)) { valid := 0 }
+            start := ptr
+            for { let k := sub(16, index) } k { k := sub(k, 1) } {
+                let prefix := byte(0, calldataload(ptr))
+                prefixesValid := and(prefixesValid, shr(prefix, childPrefixes))
+                ptr := add(ptr, and(sub(prefix, 0x7f), 0x3f))
+            }
+            childrenValid := prefixesValid
+        }
+        if (!childrenValid) return (false, 0);
+        // The value, which must end the list. `Rlp.item` reverts when it does not fit.
+        (uint256 payload, uint256 length,) = Rlp.item(ptr, end);
+        unchecked {
+            valid = payload + length == end;
         }
     }
 
@@ -320,10 +328,13 @@ library MerklePatricia {
             if (flags >> 4 > 3 || (!odd && flags & 0x0f != 0)) return (false, false, false, depth);
             leaf = flags >> 4 >= 2;
         }
-        pathEnd = depth + (odd ? 2 * length - 1 : 2 * length - 2);
+        uint256 keyNibbles = key.length << 1;
+        unchecked {
+            // `length` is at least 1.
+            pathEnd = depth + (odd ? 2 * length - 1 : 2 * length - 2);
+        }
         if (!leaf && pathEnd == depth) return (false, false, false, depth);
-        matches = (leaf ? pathEnd == key.length * 2 : pathEnd <= key.length * 2)
-            && _samePath(path, length, odd, key, depth);
+        matches = (leaf ? pathEnd == keyNibbles : pathEnd <= keyNibbles) && _samePath(path, length, odd, key, depth);
         valid = true;
     }
 
@@ -402,8 +413,8 @@ library MerklePatricia {
         }
     }
 
-    /// @notice A trie key of `length` bytes (at most 32) from the high bytes of `word`, hashed:
-    /// keccak256 of an address or a slot, as the secure tries key them.
+    /// @notice The secure-trie key of the `length` high bytes of `word` (20 for an address, 32
+    /// for a slot): their keccak256, as a 32-byte key.
     function _hashedKey(bytes32 word, uint256 length) private pure returns (bytes memory key) {
         key = new bytes(32);
         assembly ("memory-safe") {

@@ -56,6 +56,9 @@ library Rlp {
     /// @dev Reverts with `InvalidRlp` as `item` does.
     function next(uint256 ptr, uint256 end) internal pure returns (uint256) {
         (uint256 payload, uint256 length,) = item(ptr, end);
-        return payload + length;
+        unchecked {
+            // Both below 2^65 (see `item`).
+            return payload + length;
+        }
     }
 }

@@ -27,7 +27,7 @@ const errors = (output.errors || []).filter((error) => error.severity === 'error
 for (const message of output.errors || []) console.error(message.formattedMessage);
 if (errors.length > 0) process.exit(1);
 
-// Libraries are linked into their callers (their functions are internal): no artifact.
+// A library gets no artifact: its functions are internal, compiled into the contracts that call them.
 const libraries = new Set();
 for (const [file, source] of Object.entries(output.sources)) {
   for (const node of source.ast.nodes) {
