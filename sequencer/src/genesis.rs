@@ -440,4 +440,46 @@ mod tests {
             assert!(matches!(error, GenesisError::Parse(_)), "{error}");
         }
     }
+
+    /// `config.rollup.l1Bridge` installs the L2 bridge predeploy: its code, the L2's supply and
+    /// the L1 bridge in slot 0; a bad address or an alloc that already holds the predeploy's
+    /// address is refused naming the key.
+    #[test]
+    fn the_rollup_key_installs_the_l2_bridge() {
+        let bridge = Address::repeat_byte(0xb1);
+        let bridged = ChainGenesis::dev_with_bridge(Some(bridge)).unwrap();
+        assert_eq!(bridged.l1_bridge, Some(bridge));
+        assert_ne!(bridged.hash, ChainGenesis::dev().unwrap().hash);
+        let account = &bridged.state.accounts[&L2_BRIDGE_ADDRESS];
+        let info = account.info.as_ref().unwrap();
+        assert_eq!(info.balance, L2_BRIDGE_SUPPLY);
+        assert_eq!(bridged.state.codes[&info.code_hash], l2_bridge_code());
+        assert_eq!(account.storage[&L1_BRIDGE_SLOT], U256::from_be_slice(bridge.as_slice()));
+
+        for (edit, key) in [
+            (json!({"l1Bridge": "0x0000000000000000000000000000000000000000"}), "config.rollup.l1Bridge"),
+            (json!({"l1Bridge": "not an address"}), "config.rollup.l1Bridge"),
+            (json!({}), "config.rollup.l1Bridge"),
+        ] {
+            let error = genesis(|json| json["config"]["rollup"] = edit).unwrap_err();
+            assert!(error.to_string().contains(key), "{error}");
+        }
+        let error = genesis(|json| {
+            json["config"]["rollup"] = json!({"l1Bridge": bridge});
+            json["alloc"][L2_BRIDGE_ADDRESS.to_string()] = json!({"balance": "0x1"});
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("alloc.") && error.to_string().contains("predeploy"), "{error}");
+    }
+
+    /// The compose stack's genesis is the dev genesis naming the bridge the dev key deploys
+    /// first on a fresh L1.
+    #[test]
+    fn the_compose_genesis_is_the_dev_genesis_with_its_bridge() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/genesis.json"));
+        let stack = ChainGenesis::load(path).unwrap();
+        let deployer: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse().unwrap();
+        assert_eq!(stack.l1_bridge, Some(deployer.create(0)));
+        assert_eq!(stack.hash, ChainGenesis::dev_with_bridge(Some(deployer.create(0))).unwrap().hash);
+    }
 }
