@@ -209,6 +209,27 @@ fn describe() {
         metrics::Unit::Seconds,
         "Age of the oldest L2 block past the safe block, at each scrape (0 when every block is safe)"
     );
+    describe_counter!(
+        "sequencer_messages_seen_total",
+        "Messages to the L2 (deposits) read from the bridge's events"
+    );
+    describe_counter!(
+        "sequencer_messages_delivered_total",
+        "Messages to the L2 (deposits) seen delivered by the L2 bridge, by the node's relayer or anyone"
+    );
+    describe_gauge!("sequencer_messages_undelivered", "Messages to the L2 read and not yet seen delivered");
+    describe_counter!(
+        "sequencer_message_relay_failures_total",
+        "Relayer rounds that failed and deliveries the L2 bridge refused"
+    );
+    describe_counter!(
+        "sequencer_withdrawals_sent_total",
+        "Messages to L1 (withdrawals) the L2 bridge recorded"
+    );
+    describe_counter!(
+        "sequencer_withdrawals_relayed_total",
+        "Messages from the L2 (withdrawals) the bridge relayed on L1"
+    );
     describe_counter!("sequencer_mempool_admitted_total", "Transactions admitted to the pool");
     describe_counter!("sequencer_mempool_refused_total", "Transactions the pool refused, by reason");
 }
@@ -347,6 +368,10 @@ pub struct RelayerMetrics {
     pub undelivered: Gauge,
     /// Rounds that failed and deliveries the L2 refused.
     pub failures: Counter,
+    /// Messages to L1 (withdrawals) the L2 bridge recorded.
+    pub withdrawals_sent: Counter,
+    /// Messages from the L2 the L1 bridge relayed (withdrawals claimed).
+    pub withdrawals_relayed: Counter,
 }
 
 impl Default for RelayerMetrics {
@@ -356,6 +381,8 @@ impl Default for RelayerMetrics {
             delivered: counter!("sequencer_messages_delivered_total"),
             undelivered: gauge!("sequencer_messages_undelivered"),
             failures: counter!("sequencer_message_relay_failures_total"),
+            withdrawals_sent: counter!("sequencer_withdrawals_sent_total"),
+            withdrawals_relayed: counter!("sequencer_withdrawals_relayed_total"),
         }
     }
 }

@@ -19,7 +19,7 @@ use alloy_rpc_types_eth::Filter;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
 use batcher::{
-    bridge::NativeRollupBridge::MessageSent,
+    bridge::NativeRollupBridge::{MessageRelayed, MessageSent},
     messages::{Direction, L2_BRIDGE_ADDRESS, L2Bridge, MessageFields},
 };
 use std::{
@@ -86,6 +86,8 @@ pub struct MessageRelayer {
     wallet: EthereumWallet,
     /// The next L1 block whose events are to be read.
     next_block: u64,
+    /// The next L2 block whose withdrawals are to be counted.
+    next_l2_block: u64,
     undelivered: BTreeMap<B256, Undelivered>,
     metrics: RelayerMetrics,
     /// The last round failed: said once until one succeeds.
@@ -104,6 +106,7 @@ impl MessageRelayer {
             relayer,
             wallet: EthereumWallet::from(key),
             next_block,
+            next_l2_block: 0,
             undelivered: BTreeMap::new(),
             metrics,
             failing: false,
@@ -164,6 +167,7 @@ impl MessageRelayer {
         };
         let header: Header = anchor_block.header.inner.clone();
         self.read_messages(header.number).await?;
+        self.count_withdrawals(&l2, latest.header.number).await?;
         let covered: Vec<B256> = self
             .undelivered
             .iter()
@@ -239,11 +243,15 @@ impl MessageRelayer {
             let high = (self.next_block + LOG_WINDOW - 1).min(to);
             let filter = Filter::new()
                 .address(self.config.bridge)
-                .event_signature(MessageSent::SIGNATURE_HASH)
+                .event_signature(vec![MessageSent::SIGNATURE_HASH, MessageRelayed::SIGNATURE_HASH])
                 .from_block(self.next_block)
                 .to_block(high);
             let logs = l1.request("eth_getLogs", l1.provider.get_logs(&filter)).await?;
             for log in logs {
+                if MessageRelayed::decode_log(&log.inner).is_ok() {
+                    self.metrics.withdrawals_relayed.increment(1);
+                    continue;
+                }
                 let (Ok(event), Some(l1_block)) = (MessageSent::decode_log(&log.inner), log.block_number)
                 else {
                     continue;
@@ -258,6 +266,22 @@ impl MessageRelayer {
                 }
             }
             self.next_block = high + 1;
+        }
+        Ok(())
+    }
+
+    /// Counts the messages to L1 (withdrawals) the L2 bridge recorded up to L2 block `to`.
+    async fn count_withdrawals(&mut self, l2: &impl Provider, to: u64) -> Result<(), RoundError> {
+        while self.next_l2_block <= to {
+            let high = (self.next_l2_block + LOG_WINDOW - 1).min(to);
+            let filter = Filter::new()
+                .address(L2_BRIDGE_ADDRESS)
+                .event_signature(L2Bridge::MessageSent::SIGNATURE_HASH)
+                .from_block(self.next_l2_block)
+                .to_block(high);
+            let logs = timeout("eth_getLogs", l2.get_logs(&filter)).await?;
+            self.metrics.withdrawals_sent.increment(logs.len() as u64);
+            self.next_l2_block = high + 1;
         }
         Ok(())
     }
