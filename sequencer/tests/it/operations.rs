@@ -214,10 +214,20 @@ fn deployment_configurations_are_the_example_and_valid() {
     );
     let compose = Config::load(&repo("deploy/sequencer.toml")).unwrap();
     compose.validate(false).unwrap();
-    // The image copies config/ to /opt/sequencer/config/, its working directory's.
-    let genesis = compose.chain.genesis.unwrap();
-    assert!(repo("config").join(genesis.strip_prefix("config").unwrap()).exists());
+    // The compose file mounts deploy/genesis.json there, the genesis naming the stack's bridge.
+    assert_eq!(compose.chain.genesis.unwrap(), Path::new("/etc/sequencer/genesis.json"));
+    let genesis = sequencer::genesis::ChainGenesis::load(&repo("deploy/genesis.json")).unwrap();
+    assert_eq!(
+        genesis.l1_bridge, compose.l1.bridge_address,
+        "the L2 bridge delivers the stack bridge's messages"
+    );
+    let mounts = fs::read_to_string(repo("deploy/docker-compose.yml")).unwrap();
+    assert!(mounts.contains("./genesis.json:/etc/sequencer/genesis.json:ro"));
     assert!(compose.l1.rpc_url.is_some(), "the stack's L2 follows its L1");
+    assert!(
+        compose.l1.relayer_key_file.as_ref().unwrap().starts_with("/run/secrets"),
+        "the relayer's key is no secret"
+    );
     // The password comes from a secret, not the file.
     let url = url::Url::parse(&compose.database.url.unwrap()).unwrap();
     assert_eq!((url.scheme(), url.password()), ("postgres", None));
