@@ -23,6 +23,9 @@ contract MessageRecorder {
     bytes public lastNote;
     /// @notice How many messages it received.
     uint256 public received;
+    /// @notice While set, every message is refused: its value stays with the bridge that
+    /// delivers it, for a retry.
+    bool public refusing;
 
     /// @notice A message from L1, delivered on the L2 by the L2 bridge.
     function fromL1(bytes calldata note) external payable {
@@ -34,12 +37,13 @@ contract MessageRecorder {
         record(IMessenger(msg.sender).l2Sender(), note);
     }
 
-    /// @notice Refuses every message: its value stays with the bridge that delivers it.
-    function refuse() external payable {
-        revert("MessageRecorder: refused");
+    /// @notice Refuses messages from now on (`true`) or takes them again.
+    function setRefusing(bool refusing_) external {
+        refusing = refusing_;
     }
 
     function record(address sender, bytes calldata note) internal {
+        if (refusing) revert("MessageRecorder: refusing");
         lastCaller = msg.sender;
         lastSender = sender;
         lastValue = msg.value;

@@ -128,6 +128,51 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
     assert_eq!(recorder.lastValue().call().await.unwrap(), half);
     assert_eq!(recorder.lastNote().call().await.unwrap(), note);
 
+    // A message whose call reverts is delivered as failed: its value stays in the L2 bridge
+    // until a retry succeeds, and it cannot be delivered again.
+    let refusing = recorder.setRefusing(true).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(refusing.status());
+    let before = l2.get_balance(L2_BRIDGE_ADDRESS).await.unwrap();
+    let receipt = bridge
+        .sendMessage(*recorder.address(), U256::ZERO, alloy_sol_types::SolCall::abi_encode(&call).into())
+        .value(half)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let failed = receipt.decoded_log::<NativeRollupBridge::MessageSent>().unwrap().data;
+    let l2_bridge_reader = L2Bridge::new(L2_BRIDGE_ADDRESS, l2.clone());
+    eventually("the refused message is delivered as failed", || async {
+        l2_bridge_reader.deliveries(failed.hash).call().await.unwrap() == 2
+    })
+    .await;
+    assert_eq!(l2.get_balance(L2_BRIDGE_ADDRESS).await.unwrap(), before, "the value stays in the L2 bridge");
+    assert_eq!(recorder.received().call().await.unwrap(), U256::from(1));
+    let failed = batcher::messages::MessageFields::from(&failed);
+    let retrier = L2Bridge::new(L2_BRIDGE_ADDRESS, wallet(&l2_url, dev_signer(6)));
+    let reason = l2_refusal(retrier.retryMessage(failed.to_l2()).call()).await;
+    assert!(matches!(reason, L2BridgeRevert::MessageCallFailed(_)), "{reason:?}");
+    assert!(recorder.setRefusing(false).send().await.unwrap().get_receipt().await.unwrap().status());
+    let retried = retrier.retryMessage(failed.to_l2()).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(retried.status());
+    assert_eq!(recorder.received().call().await.unwrap(), U256::from(2));
+    assert_eq!(
+        l2_bridge_reader
+            .deliveries(retried.decoded_log::<L2Bridge::MessageDelivered>().unwrap().data.hash)
+            .call()
+            .await
+            .unwrap(),
+        1
+    );
+    let reason = l2_refusal(retrier.retryMessage(failed.to_l2()).call()).await;
+    assert!(matches!(reason, L2BridgeRevert::NotFailed(_)), "{reason:?}");
+
+    // rollup_status names the L2 bridge.
+    let status: serde_json::Value = l2.raw_request("rollup_status".into(), ()).await.unwrap();
+    assert_eq!(status["bridge"]["l2Bridge"].as_str().unwrap().parse::<Address>().unwrap(), L2_BRIDGE_ADDRESS);
+
     // A withdrawal: pending until its block settles, then claimed on L1 with the answer's call.
     let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, l2_user.clone());
     let l1_recipient = Address::repeat_byte(0xd2);
@@ -168,7 +213,7 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
     let receipt = claimer.send_transaction(request.clone()).await.unwrap().get_receipt().await.unwrap();
     assert!(receipt.status());
     assert_eq!(l1.get_balance(l1_recipient).await.unwrap(), amount);
-    assert_eq!(bridge.messageBalance().call().await.unwrap(), one + half + fee - amount);
+    assert_eq!(bridge.messageBalance().call().await.unwrap(), one + half + fee + half - amount);
 
     // Refused: the same claim again, a mutated proof, a root the bridge never settled.
     let message = proof.message.clone();
