@@ -93,7 +93,7 @@ async fn run(args: Args) {
     let (mut seconds, mut l1_blocks, mut l2_blocks, mut delivery_gas) = (vec![], vec![], vec![], vec![]);
     let amount = parse_ether("0.01").unwrap();
     for index in 0..args.count {
-        let recipient = Address::with_last_byte(0x10 + index as u8);
+        let recipient = Address::repeat_byte(0x10 + index as u8);
         let receipt =
             bridge.deposit(recipient).value(amount).send().await.unwrap().get_receipt().await.unwrap();
         let (included, l1_block) = (Instant::now(), receipt.block_number.unwrap());
@@ -128,7 +128,7 @@ async fn run(args: Args) {
     let claimer = ProviderBuilder::new().wallet(EthereumWallet::from(dev_signer(5))).connect_http(l1_url);
     let (mut claimable, mut claim_gas) = (vec![], vec![]);
     for index in 0..args.count {
-        let to = Address::with_last_byte(0x40 + index as u8);
+        let to = Address::repeat_byte(0x40 + index as u8);
         let receipt = l2_bridge.withdraw(to).value(amount).send().await.unwrap().get_receipt().await.unwrap();
         let included = Instant::now();
         let proof = loop {
