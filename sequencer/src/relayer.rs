@@ -225,7 +225,7 @@ impl MessageRelayer {
                     entry.sent = Some((Instant::now(), transaction));
                 }
                 // One message the L2 bridge refuses (its estimate reverts) does not hold up the
-                // others; it is tried again next round.
+                // others; it is tried again after `RESEND_AFTER`.
                 Err(error) => {
                     self.metrics.failures.increment(1);
                     tracing::warn!(target: "relayer", message = %hash, %error, "a delivery was refused");
