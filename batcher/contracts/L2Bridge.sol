@@ -158,11 +158,13 @@ contract L2Bridge {
         emit MessageSent(messageHash, nonce, msg.sender, to, msg.value - fee, fee, payload);
     }
 
-    /// Calls the message's target with its data and value, its L1 sender readable.
+    /// Calls the message's target with its data and value, its L1 sender readable (and the
+    /// outer message's again after a delivery nested in the call).
     function callTarget(Messages.Message calldata message) internal returns (bool success) {
+        address outer = l1Sender_;
         l1Sender_ = message.sender;
         (success,) = message.to.call{value: message.value}(message.data);
-        l1Sender_ = address(0);
+        l1Sender_ = outer;
     }
 
     /// Sends `amount` to `to`.
