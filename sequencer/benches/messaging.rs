@@ -59,7 +59,11 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 }
 
 fn row(name: &str, values: &[f64], unit: &str) -> String {
-    format!("| {name} | {:.1} {unit} | {:.1} {unit} |", percentile(values, 0.5), percentile(values, 0.95))
+    let (p50, p95) = (percentile(values, 0.5), percentile(values, 0.95));
+    match unit {
+        "s" => format!("| {name} | {p50:.1} s | {p95:.1} s |"),
+        _ => format!("| {name} | {p50:.0} | {p95:.0} |"),
+    }
 }
 
 fn main() {
