@@ -74,9 +74,6 @@ pub enum StoreError {
     /// Data in the database does not decode.
     #[error("database holds corrupt data: {0}")]
     Corrupt(String),
-    /// The failure of a read made with others (gathered account reads), which each of them gets.
-    #[error(transparent)]
-    Shared(std::sync::Arc<StoreError>),
 }
 
 /// Errors of loading a genesis file.

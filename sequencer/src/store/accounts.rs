@@ -11,13 +11,25 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use sqlx::{AnyPool, Row};
 use trace_builder::{AccountChange, AccountState, StateChanges};
 
-impl Store {
-    /// The accounts among `addresses` that exist, in a query per statement's worth (the filter
-    /// of absent accounts not asked).
-    pub(super) async fn query_accounts(
-        &self,
-        addresses: &[Address],
-    ) -> Result<Vec<(Address, AccountState)>, StoreError> {
+impl StateReader for Store {
+    async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
+        if !self.account_filter.may_contain(&address) {
+            return Ok(None);
+        }
+        let row = sqlx::query(sql::ACCOUNT).bind(address.to_vec()).fetch_optional(&self.readers).await?;
+        row.map(|row| {
+            Ok(AccountState {
+                nonce: row.try_get::<i64, _>(0)? as u64,
+                balance: u256(&row, 1)?,
+                code_hash: b256(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
+        let addresses: Vec<Address> =
+            addresses.iter().filter(|address| self.account_filter.may_contain(address)).copied().collect();
         let mut found = Vec::with_capacity(addresses.len());
         for chunk in addresses.chunks(self.backend.params_per_statement()) {
             let mut query = sqlx::query(sql::accounts_in(self.backend, chunk.len()));
@@ -36,32 +48,6 @@ impl Store {
             }
         }
         Ok(found)
-    }
-}
-
-impl StateReader for Store {
-    async fn account(&self, address: Address) -> Result<Option<AccountState>, StoreError> {
-        if !self.account_filter.may_contain(&address) {
-            return Ok(None);
-        }
-        if let Some(reads) = &self.account_reads {
-            return reads.read(self, address).await;
-        }
-        let row = sqlx::query(sql::ACCOUNT).bind(address.to_vec()).fetch_optional(&self.readers).await?;
-        row.map(|row| {
-            Ok(AccountState {
-                nonce: row.try_get::<i64, _>(0)? as u64,
-                balance: u256(&row, 1)?,
-                code_hash: b256(&row, 2)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn accounts(&self, addresses: &[Address]) -> Result<Vec<(Address, AccountState)>, StoreError> {
-        let addresses: Vec<Address> =
-            addresses.iter().filter(|address| self.account_filter.may_contain(address)).copied().collect();
-        self.query_accounts(&addresses).await
     }
 
     async fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {

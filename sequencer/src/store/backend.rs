@@ -154,11 +154,7 @@ impl Store {
             mempool_journal::JournalIndex::read(&journal).await?,
         ));
         let account_filter = accounts::load_filter(&readers, account_filter_bytes).await?;
-        let account_reads = Some(super::account_reads::AccountReads::new(
-            usize::try_from(max_connections).unwrap_or(usize::MAX),
-            backend.params_per_statement(),
-        ));
-        Ok(Self { readers, producer, writer, journal, backend, account_filter, account_reads, journal_index })
+        Ok(Self { readers, producer, writer, journal, backend, account_filter, journal_index })
     }
 }
 

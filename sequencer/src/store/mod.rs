@@ -16,7 +16,6 @@
 //! the schema is in `migrations/`.
 
 mod account_filter;
-mod account_reads;
 mod accounts;
 mod api;
 mod backend;
@@ -63,9 +62,6 @@ pub struct Store {
     backend: Backend,
     /// Addresses that may have an account: reads of others skip the database.
     account_filter: AccountFilter,
-    /// Single-account reads gathered into shared queries (the RPC's); `None`: a query each (the
-    /// producer's, which reads one account at a time).
-    account_reads: Option<account_reads::AccountReads>,
     /// Where the mempool journal keeps each transaction it holds.
     journal_index: std::sync::Arc<parking_lot::Mutex<mempool_journal::JournalIndex>>,
 }
@@ -74,7 +70,7 @@ impl Store {
     /// The same database, reading through the block producer's own connections: RPC reads,
     /// however many, never hold the producer up.
     pub fn for_producer(&self) -> Self {
-        Self { readers: self.producer.clone(), account_reads: None, ..self.clone() }
+        Self { readers: self.producer.clone(), ..self.clone() }
     }
 
     /// The engine behind this store.
