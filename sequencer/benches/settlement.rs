@@ -7,7 +7,8 @@
 //!   them for a while; the L2's inclusion rate, the rate at which the bridge's head covers them,
 //!   what the L1's blob target allows at the measured transfers per blob, and the blob fill;
 //!   then each batch posted under load: its blocks, blobs, fill, EXECUTE's charge, and what
-//!   one more block would have needed (which limit closed it).
+//!   one more block would have needed; why batches closed, and what the batching policy
+//!   compressed to decide.
 //!
 //! `cargo bench -p sequencer --bench settlement -- [--idle 10] [--load-seconds 30]` prints
 //! Markdown tables.
@@ -218,8 +219,7 @@ async fn run(args: Args) {
     }
     let included: u64 = block_transfers.iter().sum();
     let batches_posted = posted(&rollup, dir.path(), &l2, started_head, last).await;
-    let fill_sum = metric(&after, "batcher_blob_fill_sum") - metric(&before, "batcher_blob_fill_sum");
-    let fill_count = metric(&after, "batcher_blob_fill_count") - metric(&before, "batcher_blob_fill_count");
+    let delta = |name: &str| metric(&after, name) - metric(&before, name);
     let blobs_sum = metric(&after, "batcher_batch_blobs_sum") - metric(&before, "batcher_batch_blobs_sum");
     let batches = metric(&after, "batcher_batch_blobs_count") - metric(&before, "batcher_batch_blobs_count");
     let transfers_per_blob = if blobs_sum > 0.0 { included as f64 / blobs_sum } else { 0.0 };
@@ -251,10 +251,6 @@ async fn run(args: Args) {
         "| what the L1's blob target allows (6 a 2 s block), transfers/s | {:.0} |",
         transfers_per_blob * TARGET_BLOBS_PER_L1_BLOCK / 2.0
     );
-    println!(
-        "| mean blob fill | {:.1}% |",
-        if fill_count > 0.0 { fill_sum / fill_count * 100.0 } else { 0.0 }
-    );
     println!("| last block included → settled, seconds (L1 blocks) | {drain:.1} ({drain_blocks}) |");
     let (payload, capacity) =
         batches_posted.iter().filter(|batch| batch.blobs > 0).fold((0, 0), |(payload, capacity), batch| {
@@ -266,13 +262,30 @@ async fn run(args: Args) {
             (payload + batch.payload, capacity + batch.blobs * BLOB_PAYLOAD)
         });
     println!(
-        "| blob fill, payload / (blobs × 130,044), all batches (all but the last) | {:.1}% ({:.1}%) |",
+        "| blob fill, payload / (blobs × 130,044): all batches (all but the last) | {:.1}% ({:.1}%) |",
         100.0 * payload as f64 / capacity.max(1) as f64,
         100.0 * payload_but_last as f64 / capacity_but_last.max(1) as f64
     );
+    let reasons: Vec<String> = ["filled", "full", "max_age", "block_limit"]
+        .iter()
+        .map(|reason| {
+            let series = format!("batcher_batches_built_total{{reason=\"{reason}\"}}");
+            format!("{reason} {:.0}", delta(&series))
+        })
+        .collect();
+    println!("| batches by why they closed | {} |", reasons.join(", "));
+    let posted_trace: usize = batches_posted.iter().map(|batch| batch.trace_bytes).sum();
+    let compressed = delta("batcher_policy_compressed_bytes_total");
+    println!(
+        "| the policy's compression: traces, MB, CPU seconds (trace bytes per trace byte posted) | {:.0}, {:.1}, {:.2} ({:.1}) |",
+        delta("batcher_policy_compressions_total"),
+        compressed / 1e6,
+        delta("batcher_policy_compress_seconds_sum"),
+        compressed / posted_trace.max(1) as f64
+    );
     println!();
     println!(
-        "| batch (L2 blocks) | blocks | transfers | trace, KB | blobs | fill | EXECUTE + bridge gas | one more block: blobs, gas | closed by |"
+        "| batch (L2 blocks) | blocks | transfers | trace, KB | blobs | fill | EXECUTE + bridge gas | one more block: blobs, gas | one more block would |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let budget = dev_policy().gas_budget;
@@ -281,9 +294,10 @@ async fn run(args: Args) {
             .filter_map(|number| block_transfers.get(number.checked_sub(started_head + 1)? as usize))
             .sum();
         let closed_by = match batch.next {
-            Some((blobs, _)) if blobs > dev_policy().max_blobs => "the blob limit",
-            Some((_, gas)) if gas > budget => "the gas budget",
-            _ => "its age (one more block fit)",
+            Some((blobs, _)) if blobs > dev_policy().max_blobs => "pass the blob limit",
+            Some((_, gas)) if gas > budget => "pass the gas budget",
+            Some((blobs, _)) if blobs > batch.blobs => "need another blob",
+            _ => "fit in its blobs",
         };
         println!(
             "| {}-{} | {} | {transfers} | {:.0} | {} | {:.1}% | {:.2} M | {} | {closed_by} |",
