@@ -456,7 +456,9 @@ impl BatchPolicy {
             self.measure(l2, open, seen).await?;
         }
         let mut fits = self.fits(&open.estimate(seen));
-        if fits == Answer::Unknown {
+        if fits != Answer::Yes && !open.measured.contains_key(&seen) {
+            // Only a compressed prefix says a batch is full: rates learned from other blocks
+            // (empty ones, say) may predict far more than there is.
             self.measure(l2, open, seen).await?;
             fits = self.fits(&open.estimate(seen));
         }
@@ -491,8 +493,9 @@ impl BatchPolicy {
         })
     }
 
-    /// The largest prefix `from..=to` with `to < beyond` that fits, compressed; `beyond` is
-    /// known or predicted not to fit.
+    /// The largest prefix `from..=to` with `to < beyond` that fits, compressed, as is the one
+    /// after it; `beyond` was compressed and does not fit. Predictions guide the probes, never
+    /// the answer.
     async fn largest_fitting(
         &self,
         l2: &impl BlockSource,
@@ -518,14 +521,11 @@ impl BatchPolicy {
             if low >= too_large {
                 return fitting.ok_or(PolicyError::BlockTooLarge(from));
             }
-            // The longest prefix the predictions do not rule out.
+            // The longest prefix the predictions do not rule out (else the next one, to confirm
+            // that it does not fit).
             let guess = (low..too_large).rev().find(|to| self.fits(&open.estimate(*to)) != Answer::No);
-            let probe = match guess {
-                None if fitting.is_some() => return fitting.ok_or(PolicyError::BlockTooLarge(from)),
-                None => low,
-                Some(guess) if probes < GUIDED_PROBES => guess,
-                Some(_) => low + (too_large - low) / 2,
-            };
+            let probe =
+                if probes < GUIDED_PROBES { guess.unwrap_or(low) } else { low + (too_large - low) / 2 };
             probes += 1;
             self.measure(l2, open, probe).await?;
         }
@@ -966,6 +966,19 @@ mod tests {
         assert!(next_blobs > blobs || !next_fits, "one more block fit in the same blobs: {batches:?}");
         // Far fewer compressions than rounds (two a block).
         assert!(work.compressions <= 12, "{work:?} for {batches:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rates_learned_from_empty_blocks_do_not_close_a_batch_early() {
+        // A fresh policy whose first prefix compressed is empty blocks: its payload per block
+        // byte (their headers and the witness) predicts far more than a full block takes.
+        let policy = policy();
+        let mut sizes = vec![0, 0, 0, 400];
+        sizes.extend([FULL_BLOCK; 10]);
+        let (batches, _) = run(&policy, &sizes, false).await;
+        let (last, closed) = batches.split_last().unwrap();
+        assert!(closed.iter().all(|batch| batch.4 == CloseReason::Filled), "{batches:?}");
+        assert_eq!(last.4, CloseReason::MaxAge, "{batches:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
