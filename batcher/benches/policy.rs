@@ -216,7 +216,7 @@ async fn main() {
             let outcome = run(&blocks, new).await;
             println!(
                 "| {load} | {} | {} | {:.1} | {:.2} | {} | {} | {:.1}% |",
-                if new { "predicting (now)" } else { "compressing every round (before)" },
+                if new { "predicting" } else { "compressing every round" },
                 outcome.compressions,
                 outcome.compressed_bytes as f64 / 1e6,
                 outcome.seconds,
