@@ -2,7 +2,10 @@
 //! traces (`rollup_getTrace`), over the L2 node's JSON-RPC. The same interface serves a
 //! batcher in the sequencer's process and one running on its own.
 
-use crate::rollup_api::TraceResponse;
+use crate::{
+    rollup_api::TraceResponse,
+    service::policy::{BlockSource, BlockSummary},
+};
 use alloy_primitives::{B256, U64};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use url::Url;
@@ -45,5 +48,21 @@ impl L2Client {
     /// The trace of blocks `from..=to`.
     pub async fn trace(&self, from: u64, to: u64) -> Result<TraceResponse, L2Error> {
         Ok(self.provider.raw_request("rollup_getTrace".into(), (U64::from(from), U64::from(to))).await?)
+    }
+}
+
+impl BlockSource for L2Client {
+    async fn summary(&self, number: u64) -> Result<BlockSummary, L2Error> {
+        let block =
+            self.provider.get_block_by_number(number.into()).await?.ok_or(L2Error::MissingBlock(number))?;
+        Ok(BlockSummary {
+            timestamp: block.header.timestamp,
+            gas_used: block.header.gas_used,
+            size: block.header.size.and_then(|size| u64::try_from(size).ok()),
+        })
+    }
+
+    async fn trace(&self, from: u64, to: u64) -> Result<TraceResponse, L2Error> {
+        L2Client::trace(self, from, to).await
     }
 }

@@ -14,7 +14,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use trace_builder::{
-    blob::{BlobError, Codec, trace_to_blobs},
+    blob::{BlobError, Codec, encode_blobs, encode_frame},
     precompile::ExecuteGas,
 };
 
@@ -103,21 +103,31 @@ pub enum ProposalError {
 impl Proposal {
     /// The proposal of `trace` (an answer of `rollup_getTrace`) on `path`.
     pub fn new(trace: &TraceResponse, path: DataPath) -> Result<Self, ProposalError> {
-        let (inline, blobs, payload_bytes) = match path {
-            DataPath::Calldata => (trace.trace.clone(), Vec::new(), 0),
-            DataPath::Blobs => {
-                let (blobs, payload_bytes) = trace_to_blobs(&trace.trace, Codec::DEFAULT)?;
-                if blobs.len() > MAX_BLOBS_PER_TX {
-                    return Err(ProposalError::TooManyBlobs(blobs.len()));
-                }
-                (Bytes::new(), blobs, payload_bytes)
-            }
-        };
+        match path {
+            DataPath::Calldata => Ok(Self {
+                batch: batch_of(trace),
+                inline: trace.trace.clone(),
+                blobs: Vec::new(),
+                payload_bytes: 0,
+                gas_used: trace.gas_used.to(),
+                trace_len: trace.trace.len(),
+            }),
+            DataPath::Blobs => Self::from_frame(trace, &encode_frame(&trace.trace, Codec::DEFAULT)?),
+        }
+    }
+
+    /// The blob-path proposal of `trace`, whose frame (the DA codec's, `encode_frame`) is
+    /// `frame`: its blobs carry exactly that frame.
+    pub fn from_frame(trace: &TraceResponse, frame: &[u8]) -> Result<Self, ProposalError> {
+        let blobs = encode_blobs(frame)?;
+        if blobs.len() > MAX_BLOBS_PER_TX {
+            return Err(ProposalError::TooManyBlobs(blobs.len()));
+        }
         Ok(Self {
             batch: batch_of(trace),
-            inline,
+            inline: Bytes::new(),
             blobs,
-            payload_bytes,
+            payload_bytes: frame.len(),
             gas_used: trace.gas_used.to(),
             trace_len: trace.trace.len(),
         })

@@ -5,7 +5,10 @@
 //!   to the bridge's head covering its block, in seconds and in L1 blocks.
 //! - Under load (batches closing when full or 30 s old): transfers sent as fast as the L2 takes
 //!   them for a while; the L2's inclusion rate, the rate at which the bridge's head covers them,
-//!   what the L1's blob target allows at the measured transfers per blob, and the blob fill.
+//!   what the L1's blob target allows at the measured transfers per blob, and the blob fill;
+//!   then each batch posted under load: its blocks, blobs, fill, EXECUTE's charge, and what
+//!   one more block would have needed; why batches closed, and what the batching policy
+//!   compressed to decide.
 //!
 //! `cargo bench -p sequencer --bench settlement -- [--idle 10] [--load-seconds 30]` prints
 //! Markdown tables.
@@ -17,14 +20,23 @@ use alloy_network::TxSignerSync;
 use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
-use batcher::bridge::NativeRollupBridge;
+use batcher::{
+    bridge::NativeRollupBridge,
+    proposal::BRIDGE_GAS_ALLOWANCE,
+    rollup_api::TraceResponse,
+    service::{dev_policy, state::BatcherState},
+};
 use clap::Parser;
 use sequencer::{
     config::Config,
     dev_rollup::{DevRollup, DevRollupOptions},
     genesis::DEV_MNEMONIC,
 };
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+use trace_builder::blob::{BLOB_PAYLOAD, Codec, encode_frame};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -200,16 +212,14 @@ async fn run(args: Args) {
     let (drain, drain_blocks) = settled(&l1, bridge, last, since).await;
     let settled_elapsed = started.elapsed().as_secs_f64();
     let after = http.get(&metrics_url).send().await.unwrap().text().await.unwrap();
-    let included = {
-        let mut count = 0u64;
-        for number in started_head + 1..=last {
-            count +=
-                l2.get_block_transaction_count_by_number(number.into()).await.unwrap().unwrap_or_default();
-        }
-        count
-    };
-    let fill_sum = metric(&after, "batcher_blob_fill_sum") - metric(&before, "batcher_blob_fill_sum");
-    let fill_count = metric(&after, "batcher_blob_fill_count") - metric(&before, "batcher_blob_fill_count");
+    let mut block_transfers = Vec::new();
+    for number in started_head + 1..=last {
+        block_transfers
+            .push(l2.get_block_transaction_count_by_number(number.into()).await.unwrap().unwrap_or_default());
+    }
+    let included: u64 = block_transfers.iter().sum();
+    let batches_posted = posted(&rollup, dir.path(), &l2, started_head, last).await;
+    let delta = |name: &str| metric(&after, name) - metric(&before, name);
     let blobs_sum = metric(&after, "batcher_batch_blobs_sum") - metric(&before, "batcher_batch_blobs_sum");
     let batches = metric(&after, "batcher_batch_blobs_count") - metric(&before, "batcher_batch_blobs_count");
     let transfers_per_blob = if blobs_sum > 0.0 { included as f64 / blobs_sum } else { 0.0 };
@@ -241,10 +251,136 @@ async fn run(args: Args) {
         "| what the L1's blob target allows (6 a 2 s block), transfers/s | {:.0} |",
         transfers_per_blob * TARGET_BLOBS_PER_L1_BLOCK / 2.0
     );
-    println!(
-        "| mean blob fill | {:.1}% |",
-        if fill_count > 0.0 { fill_sum / fill_count * 100.0 } else { 0.0 }
-    );
     println!("| last block included → settled, seconds (L1 blocks) | {drain:.1} ({drain_blocks}) |");
+    let (payload, capacity) =
+        batches_posted.iter().filter(|batch| batch.blobs > 0).fold((0, 0), |(payload, capacity), batch| {
+            (payload + batch.payload, capacity + batch.blobs * BLOB_PAYLOAD)
+        });
+    let but_last = batches_posted.split_last().map_or(&[][..], |(_, rest)| rest);
+    let (payload_but_last, capacity_but_last) =
+        but_last.iter().filter(|batch| batch.blobs > 0).fold((0, 0), |(payload, capacity), batch| {
+            (payload + batch.payload, capacity + batch.blobs * BLOB_PAYLOAD)
+        });
+    println!(
+        "| blob fill, payload / (blobs × 130,044): all batches (all but the last) | {:.1}% ({:.1}%) |",
+        100.0 * payload as f64 / capacity.max(1) as f64,
+        100.0 * payload_but_last as f64 / capacity_but_last.max(1) as f64
+    );
+    let reasons: Vec<String> = ["filled", "full", "max_age", "block_limit"]
+        .iter()
+        .map(|reason| {
+            let series = format!("batcher_batches_built_total{{reason=\"{reason}\"}}");
+            format!("{reason} {:.0}", delta(&series))
+        })
+        .collect();
+    println!("| batches by why they closed | {} |", reasons.join(", "));
+    let posted_trace: usize = batches_posted.iter().map(|batch| batch.trace_bytes).sum();
+    let compressed = delta("batcher_policy_compressed_bytes_total");
+    println!(
+        "| the policy's compression: traces, MB, CPU seconds (trace bytes per trace byte posted) | {:.0}, {:.1}, {:.2} ({:.1}) |",
+        delta("batcher_policy_compressions_total"),
+        compressed / 1e6,
+        delta("batcher_policy_compress_seconds_sum"),
+        compressed / posted_trace.max(1) as f64
+    );
+    println!();
+    println!(
+        "| batch (L2 blocks) | blocks | transfers | trace, KB | blobs | fill | EXECUTE + bridge gas | one more block: blobs, gas | one more block would |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let budget = dev_policy().gas_budget;
+    for batch in &batches_posted {
+        let transfers: u64 = (batch.first..=batch.last)
+            .filter_map(|number| block_transfers.get(number.checked_sub(started_head + 1)? as usize))
+            .sum();
+        let closed_by = match batch.next {
+            Some((blobs, _)) if blobs > dev_policy().max_blobs => "pass the blob limit",
+            Some((_, gas)) if gas > budget => "pass the gas budget",
+            Some((blobs, _)) if blobs > batch.blobs => "need another blob",
+            _ => "fit in its blobs",
+        };
+        println!(
+            "| {}-{} | {} | {transfers} | {:.0} | {} | {:.1}% | {:.2} M | {} | {closed_by} |",
+            batch.first,
+            batch.last,
+            batch.last - batch.first + 1,
+            batch.trace_bytes as f64 / 1e3,
+            batch.blobs,
+            100.0 * batch.payload as f64 / (batch.blobs.max(1) * BLOB_PAYLOAD) as f64,
+            batch.gas as f64 / 1e6,
+            batch.next.map_or("-".to_owned(), |(blobs, gas)| format!("{blobs}, {:.2} M", gas as f64 / 1e6)),
+        );
+    }
     rollup.stop().await;
+}
+
+/// A batch posted under load, as its trace encodes again.
+struct Posted {
+    first: u64,
+    last: u64,
+    trace_bytes: usize,
+    blobs: usize,
+    payload: usize,
+    /// EXECUTE's charge and the bridge's allowance.
+    gas: u64,
+    /// The blobs and gas of the same batch with one block more.
+    next: Option<(usize, u64)>,
+}
+
+/// The blobs `trace` takes and their payload, EXECUTE's charge and the bridge's allowance.
+fn encoded(trace: &TraceResponse) -> (usize, usize, u64) {
+    let payload = encode_frame(&trace.trace, Codec::DEFAULT).unwrap().len();
+    let blobs = payload.div_ceil(BLOB_PAYLOAD);
+    let execute = dev_policy().execute_gas;
+    let gas = execute.cost(trace.trace.len(), U256::from(trace.gas_used.to::<u64>()))
+        + execute.blobs_cost(blobs)
+        + BRIDGE_GAS_ALLOWANCE;
+    (blobs, payload, gas)
+}
+
+/// The batches the bridge settled of the L2 blocks `after + 1..=last`, read from the batcher's
+/// rows and encoded again.
+async fn posted(rollup: &DevRollup, datadir: &Path, l2: &RootProvider, after: u64, last: u64) -> Vec<Posted> {
+    let state =
+        BatcherState::open(&format!("sqlite://{}", datadir.join("batcher.sqlite").display())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rows = loop {
+        let rows = state.settled_beyond(rollup.bridge.address, after).await.unwrap();
+        if rows.last().is_some_and(|row| row.last_block >= last) || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let trace = |from: u64, to: u64| async move {
+        let trace: TraceResponse = l2
+            .raw_request(
+                "rollup_getTrace".into(),
+                (alloy_primitives::U64::from(from), alloy_primitives::U64::from(to)),
+            )
+            .await
+            .unwrap();
+        trace
+    };
+    let head = l2.get_block_number().await.unwrap();
+    let mut batches = Vec::new();
+    for row in rows {
+        let this = trace(row.first_block, row.last_block).await;
+        let (blobs, payload, gas) = encoded(&this);
+        let next = if row.last_block < head {
+            let (blobs, _, gas) = encoded(&trace(row.first_block, row.last_block + 1).await);
+            Some((blobs, gas))
+        } else {
+            None
+        };
+        batches.push(Posted {
+            first: row.first_block,
+            last: row.last_block,
+            trace_bytes: this.trace.len(),
+            blobs: if row.data_path == "blobs" { blobs } else { 0 },
+            payload,
+            gas,
+            next,
+        });
+    }
+    batches
 }

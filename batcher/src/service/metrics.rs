@@ -2,7 +2,10 @@
 //! handles taken once when the batcher is built (from the recorder installed then), base units,
 //! labels from fixed sets.
 
-use super::blob_check::BlobCheckResult;
+use super::{
+    blob_check::BlobCheckResult,
+    policy::{CloseReason, PolicyWork},
+};
 use metrics::{
     Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
     histogram,
@@ -21,8 +24,8 @@ pub(crate) struct BatcherMetrics {
     pub(crate) l2_head: Gauge,
     /// Sealed L2 blocks past the bridge's tip.
     pub(crate) unsubmitted_blocks: Gauge,
-    /// Batches built.
-    pub(crate) built: Counter,
+    /// Batches built, by why they closed.
+    built: Vec<(CloseReason, Counter)>,
     /// Batches the bridge took: settled (native) or claimed (optimistic).
     pub(crate) settled: Counter,
     /// The last block of the newest batch the bridge took.
@@ -41,6 +44,12 @@ pub(crate) struct BatcherMetrics {
     pub(crate) blob_fill: Histogram,
     /// A blob batch's trace over its compressed payload.
     pub(crate) compression_ratio: Histogram,
+    /// Traces the batching policy compressed to measure them.
+    policy_compressions: Counter,
+    /// Trace bytes the batching policy compressed.
+    policy_compressed_bytes: Counter,
+    /// Seconds the batching policy spent compressing, per round that compressed.
+    policy_compress_seconds: Histogram,
     /// The age, in L1 blocks, of the oldest anchor of the blocks past the bridge's tip.
     pub(crate) oldest_anchor_age: Gauge,
     /// L1 block hashes recorded in the bridge (`recordL1BlockHashes`).
@@ -63,7 +72,10 @@ impl BatcherMetrics {
             balance: gauge!("batcher_balance_wei"),
             l2_head: gauge!("batcher_l2_head_number"),
             unsubmitted_blocks: gauge!("batcher_unsubmitted_blocks"),
-            built: counter!("batcher_batches_built_total"),
+            built: CloseReason::ALL
+                .into_iter()
+                .map(|reason| (reason, counter!("batcher_batches_built_total", "reason" => reason.label())))
+                .collect(),
             settled: counter!("batcher_batches_settled_total"),
             settled_block: gauge!("batcher_settled_block"),
             rejected: counter!("batcher_batches_rejected_total"),
@@ -73,6 +85,9 @@ impl BatcherMetrics {
             blobs: histogram!("batcher_batch_blobs"),
             blob_fill: histogram!("batcher_blob_fill"),
             compression_ratio: histogram!("batcher_compression_ratio"),
+            policy_compressions: counter!("batcher_policy_compressions_total"),
+            policy_compressed_bytes: counter!("batcher_policy_compressed_bytes_total"),
+            policy_compress_seconds: histogram!("batcher_policy_compress_seconds"),
             oldest_anchor_age: gauge!("batcher_oldest_anchor_age_blocks"),
             anchors_recorded: counter!("batcher_anchor_hashes_recorded_total"),
             anchors_proven: counter!("batcher_anchor_hashes_proven_total"),
@@ -81,6 +96,22 @@ impl BatcherMetrics {
                 .into_iter()
                 .map(|result| (result, counter!("batcher_blob_checks_total", "result" => result.label())))
                 .collect(),
+        }
+    }
+
+    /// Counts a batch built that closed for `reason`.
+    pub(crate) fn built(&self, reason: CloseReason) {
+        if let Some((_, counter)) = self.built.iter().find(|(known, _)| *known == reason) {
+            counter.increment(1);
+        }
+    }
+
+    /// Counts the batching policy's work of a round.
+    pub(crate) fn record_policy_work(&self, work: PolicyWork) {
+        if work.compressions > 0 {
+            self.policy_compressions.increment(work.compressions);
+            self.policy_compressed_bytes.increment(work.compressed_bytes);
+            self.policy_compress_seconds.record(work.compress_seconds);
         }
     }
 
@@ -98,7 +129,7 @@ fn describe() {
     describe_gauge!("batcher_balance_wei", "The proposer's L1 balance");
     describe_gauge!("batcher_l2_head_number", "The L2's newest sealed block");
     describe_gauge!("batcher_unsubmitted_blocks", "Sealed L2 blocks past the bridge's tip");
-    describe_counter!("batcher_batches_built_total", "Batches built");
+    describe_counter!("batcher_batches_built_total", "Batches built, by why they closed");
     describe_counter!("batcher_batches_settled_total", "Batches the bridge settled or took as claims");
     describe_gauge!("batcher_settled_block", "The last block of the newest batch the bridge took");
     describe_counter!("batcher_batches_rejected_total", "Batches EXECUTE judged false");
@@ -108,6 +139,15 @@ fn describe() {
     describe_histogram!("batcher_batch_blobs", "Blobs a batch carries");
     describe_histogram!("batcher_blob_fill", "A blob batch's payload over its blobs' capacity");
     describe_histogram!("batcher_compression_ratio", "A blob batch's trace over its compressed payload");
+    describe_counter!(
+        "batcher_policy_compressions_total",
+        "Traces the batching policy compressed to measure them"
+    );
+    describe_counter!("batcher_policy_compressed_bytes_total", "Trace bytes the batching policy compressed");
+    describe_histogram!(
+        "batcher_policy_compress_seconds",
+        "Seconds the batching policy spent compressing, per round that compressed"
+    );
     describe_gauge!(
         "batcher_oldest_anchor_age_blocks",
         "L1 blocks since the oldest anchor of the blocks past the bridge's tip"

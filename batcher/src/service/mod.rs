@@ -39,7 +39,7 @@ use alloy_sol_types::SolCall;
 use anchors::{AnchorError, Anchors};
 use blob_check::BlobCheck;
 use metrics::BatcherMetrics;
-use policy::{BatchPolicy, Decision, PolicyError, anchor_numbers};
+use policy::{BatchPolicy, CloseReason, Decision, OpenBatch, PolicyError, anchor_numbers};
 use state::{BatchRow, BatchState, BatcherState, StateError};
 use std::{future::Future, sync::Arc, time::Duration};
 use trace_builder::{blob::BLOB_PAYLOAD, precompile::ExecuteGas};
@@ -117,6 +117,8 @@ pub struct Batcher {
     anchors: Anchors,
     blobs: BlobCheck,
     metrics: BatcherMetrics,
+    /// What the policy keeps between rounds; taken out for a round, put back after it.
+    open: parking_lot::Mutex<OpenBatch>,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -181,7 +183,8 @@ impl Batcher {
         );
         let beacon = config.beacon_url.clone().unwrap_or_else(|| config.l1_rpc.clone());
         let blobs = BlobCheck::new(beacon, l1.clone(), config.txmgr.network_timeout(), metrics.clone());
-        Ok(Self { config, l2, l1, txmgr, state, settings, anchors, blobs, metrics })
+        let open = parking_lot::Mutex::new(OpenBatch::default());
+        Ok(Self { config, l2, l1, txmgr, state, settings, anchors, blobs, metrics, open })
     }
 
     /// The address it proposes from.
@@ -261,11 +264,14 @@ impl Batcher {
         let fees = self.txmgr.fee_quote().await?;
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-        let (trace, proposal, reason) =
-            match self.config.policy.decide(&self.l2, tip.number + 1, head, &fees, now).await? {
-                Decision::Wait { anchors } => return Ok(self.anchors.keep(&anchors).await?.sent()),
-                Decision::Close { trace, proposal, reason } => (trace, proposal, reason),
-            };
+        let mut open = std::mem::take(&mut *self.open.lock());
+        let decision = self.config.policy.decide(&self.l2, &mut open, tip.number + 1, head, &fees, now).await;
+        self.metrics.record_policy_work(open.take_work());
+        *self.open.lock() = open;
+        let (trace, proposal, reason) = match decision? {
+            Decision::Wait { anchors } => return Ok(self.anchors.keep(&anchors).await?.sent()),
+            Decision::Close { trace, proposal, reason } => (trace, proposal, reason),
+        };
         self.anchors.keep(&anchor_numbers(&trace)).await?;
         let first = tip.number + 1;
         let last = trace.bindings.last_number.to::<u64>();
@@ -284,9 +290,9 @@ impl Batcher {
             .await?;
         tracing::info!(
             target: "batcher", batch = row.id, first, last, blobs = proposal.blobs.len(), bytes = trace.trace.len(),
-            path, reason, "built a batch"
+            path, reason = reason.label(), "built a batch"
         );
-        self.record_built(&proposal, trace.trace.len());
+        self.record_built(&proposal, trace.trace.len(), reason);
         self.send(row, &proposal, None).await?;
         Ok(true)
     }
@@ -516,8 +522,8 @@ impl Batcher {
     }
 
     /// Records a built batch's size figures.
-    fn record_built(&self, proposal: &Proposal, trace_bytes: usize) {
-        self.metrics.built.increment(1);
+    fn record_built(&self, proposal: &Proposal, trace_bytes: usize, reason: CloseReason) {
+        self.metrics.built(reason);
         self.metrics.trace_bytes.record(trace_bytes as f64);
         self.metrics.blobs.record(proposal.blobs.len() as f64);
         if !proposal.blobs.is_empty() {

@@ -314,9 +314,13 @@ async fn a_claim_reorged_out_of_the_l1_is_posted_again() {
     drop(miner);
 }
 
-/// The dev L1 stops for 12 s while the L2 keeps sealing blocks (on its last anchor): the
-/// batcher counts the failed rounds and keeps running, and once the L1 is back on the same
-/// address and datadir the bridge settles the block sealed during the outage.
+/// How long the L1 is down in the outage test: the minute.
+const OUTAGE: Duration = Duration::from_secs(60);
+
+/// The dev L1 stops for a minute while the L2 keeps sealing blocks (on its last anchor) with a
+/// transfer every 10 s in them: the batcher counts the failed rounds and keeps running, and once
+/// the L1 is back on the same address and datadir the bridge settles every block sealed during
+/// the outage, then the next ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batcher_waits_out_an_l1_outage_and_catches_up() {
     let (l1_dir, l2_dir, state_dir) =
@@ -336,18 +340,27 @@ async fn the_batcher_waits_out_an_l1_outage_and_catches_up() {
 
     l1_node.stop().await;
     let down = Instant::now();
-    let during = transfers(&l2, 2, 2).await;
-    // The outage itself lasts 12 s, whatever the batcher does meanwhile.
-    tokio::time::sleep(Duration::from_secs(12).saturating_sub(down.elapsed())).await;
+    assert!(l1.get_block_number().await.is_err(), "the L1 still answers");
+    // The outage lasts a minute whatever the batcher does meanwhile; every 10 s a transfer is
+    // sealed in a new L2 block.
+    let (mut nonce, mut sealed) = (2, before);
+    while down.elapsed() < OUTAGE {
+        let block = transfers(&l2, nonce, 1).await;
+        assert!(block > sealed, "the L2 sealed no block {:?} into the outage", down.elapsed());
+        (nonce, sealed) = (nonce + 1, block);
+        tokio::time::sleep(Duration::from_secs(10).min(OUTAGE.saturating_sub(down.elapsed()))).await;
+    }
     assert!(!batcher.task.is_finished(), "the batcher stopped during the L1 outage");
     let failures =
         batcher.metric("batcher_round_errors_total") + batcher.metric("batcher_txmgr_errors_total");
     assert!(failures >= 1.0, "the outage was not counted");
-    assert!(l2.get_block_number().await.unwrap() > during, "the L2 stopped during the outage");
+    let head = l2.get_block_number().await.unwrap();
 
+    // Back after a minute: every block sealed meanwhile settles.
     let l1_node = launch_l1_at(l1_dir.path(), l1_addr).await;
-    wait_bridge_has(&l1, &l2, bridge, during).await;
-    let after = transfers(&l2, 4, 1).await;
+    assert!(down.elapsed() >= OUTAGE);
+    wait_bridge_has(&l1, &l2, bridge, head).await;
+    let after = transfers(&l2, nonce, 1).await;
     wait_bridge_has(&l1, &l2, bridge, after).await;
     batcher.stop().await;
     l2_node.stop().await;
