@@ -82,13 +82,17 @@ contract NativeRollupBridge {
         uint64 newestAnchor;
     }
 
-    /// @notice The settled head and the bridge's counters, in one slot.
+    /// @notice The settled head and the bridge's counters, in one slot: what every submission
+    /// reads and every settlement writes.
     struct Head {
         uint64 number;
         /// The L1 block number of the newest anchor a settled batch used.
         uint64 newestAnchor;
         /// Settlements so far, the genesis included: the next settlement's index.
         uint64 settlements;
+        /// `canPropose(sequencer)`, kept beside the head whenever the sequencer's bond changes,
+        /// so that a submission by the sequencer does not read its bond's slot.
+        bool sequencerCanPropose;
     }
 
     /// @notice The EIP-2935 block hash history contract.
@@ -119,6 +123,12 @@ contract NativeRollupBridge {
     /// @notice How many of the newest settlements' state roots are kept (a ring: a settlement
     /// overwrites the one `history` before it).
     uint256 public immutable history;
+
+    /// What `prewarmHistory` writes into a ring slot no settlement wrote yet (and into a free
+    /// lane of a numbers slot). No lookup reads it: lookups read only the slots of settlements
+    /// the ring holds. No L2 number or state root is this value, so that no settlement's write
+    /// happens to leave a slot as it found it (which would make its gas depend on luck).
+    uint256 internal constant PLACEHOLDER = type(uint64).max;
 
     Head internal head_;
     bytes32 internal headBlockHash_;
@@ -189,6 +199,9 @@ contract NativeRollupBridge {
     event ClaimsRemoved(uint256 indexed fromClaimId, uint256 count);
     /// @notice An L1 block hash was recorded for later anchors.
     event L1BlockHashRecorded(uint64 indexed number, bytes32 blockHash);
+    /// @notice The history ring's slots for settlement positions `from` to `to - 1` that no
+    /// settlement wrote yet now hold a placeholder: nothing any lookup answers changed.
+    event HistoryPrewarmed(uint256 from, uint256 to);
     /// @notice A message to the L2 was sent and recorded (storage slot `hash` holds 1).
     event MessageSent(
         bytes32 indexed hash,
@@ -302,7 +315,11 @@ contract NativeRollupBridge {
         if (mode_ == Mode.Native && !executeAnswers()) revert ExecuteUnavailable();
         headBlockHash_ = genesisBlockHash;
         roots_[0] = genesisStateRoot;
-        head_ = Head({number: 0, newestAnchor: 0, settlements: 1});
+        // The genesis' number is 0: its lanes slot would stay zero, and the first settlement would
+        // pay for a fresh slot. Lane 1 is ring position 1, which no lookup reads before a
+        // settlement replaces it (or, with a history of 1, never).
+        numberLanes_[0] = PLACEHOLDER << 64;
+        head_ = Head({number: 0, newestAnchor: 0, settlements: 1, sequencerCanPropose: false});
         emit BatchSettled(0, 0, genesisBlockHash, genesisStateRoot, address(0));
     }
 
@@ -371,17 +388,21 @@ contract NativeRollupBridge {
     /// @notice Adds the ETH sent to the sender's bond.
     function bond() external payable {
         if (sequencer != address(0) && msg.sender != sequencer) revert NotProposer(msg.sender);
-        uint256 total = proposers_[msg.sender].bond + msg.value;
-        proposers_[msg.sender].bond = uint192(total);
+        Proposer memory state = proposers_[msg.sender];
+        uint256 total = state.bond + msg.value;
+        state.bond = uint192(total);
+        setProposer(msg.sender, state);
         emit Bonded(msg.sender, msg.value, total);
     }
 
     /// @notice Asks for the sender's bond back. It can no longer propose, and gets the bond
     /// after `bondWithdrawalDelay` seconds (by then none of its claims can be challenged).
     function requestBondWithdrawal() external {
-        if (proposers_[msg.sender].bond == 0) revert NothingToWithdraw();
+        Proposer memory state = proposers_[msg.sender];
+        if (state.bond == 0) revert NothingToWithdraw();
         uint64 availableAt = uint64(block.timestamp) + bondWithdrawalDelay;
-        proposers_[msg.sender].withdrawalRequestedAt = uint64(block.timestamp);
+        state.withdrawalRequestedAt = uint64(block.timestamp);
+        setProposer(msg.sender, state);
         emit BondWithdrawalRequested(msg.sender, availableAt);
     }
 
@@ -393,7 +414,7 @@ contract NativeRollupBridge {
         if (requestedAt == 0 || block.timestamp < availableAt) revert BondLocked(availableAt);
         uint256 amount = proposer.bond;
         if (amount == 0) revert NothingToWithdraw();
-        delete proposers_[msg.sender];
+        setProposer(msg.sender, Proposer({bond: 0, withdrawalRequestedAt: 0}));
         emit BondWithdrawn(msg.sender, amount);
         pay(msg.sender, amount);
     }
@@ -422,6 +443,27 @@ contract NativeRollupBridge {
         Proposer memory state = proposers_[proposer];
         return (sequencer == address(0) || proposer == sequencer) && state.bond >= proposerBond
             && state.withdrawalRequestedAt == 0;
+    }
+
+    /// @notice Writes a placeholder into the history ring's slots for positions `from` to
+    /// `to - 1` that no settlement wrote yet, so that the settlements of the ring's first lap
+    /// overwrite a slot instead of creating one (about 20,000 gas less each). Anyone may call
+    /// it; no answer of the bridge changes. `sequencer deploy` calls it for the whole ring.
+    function prewarmHistory(uint256 from, uint256 to) external {
+        uint256 written = head_.settlements;
+        if (to > history) to = history;
+        // Positions below `written` hold settlements (or held them: the ring wrapped).
+        if (from < written) from = written;
+        if (from >= to) return;
+        for (uint256 position = from; position < to; position++) {
+            if (roots_[position] == bytes32(0)) roots_[position] = bytes32(PLACEHOLDER);
+        }
+        // A lanes slot past the first that is zero holds no settlement's number (every number
+        // but the genesis' is above zero): all its lanes are free.
+        for (uint256 slot = from / 4 == 0 ? 1 : from / 4; slot <= (to - 1) / 4; slot++) {
+            if (numberLanes_[slot] == 0) numberLanes_[slot] = PLACEHOLDER;
+        }
+        emit HistoryPrewarmed(from, to);
     }
 
     // ------------------------------------------------------------------ L1 block hashes
@@ -459,14 +501,17 @@ contract NativeRollupBridge {
     /// advances the head; false emits `BatchRejected` and slashes the sender's bond.
     function submitBatch(Batch calldata batch, bytes calldata trace) external {
         if (mode != Mode.Native) revert WrongMode();
-        if (!canPropose(msg.sender)) revert NotProposer(msg.sender);
         Head memory h = head_;
-        checkExtends(batch, headBlockHash_, h.number);
-        IExecute.L1Anchor[] memory anchors = readAnchors(batch.anchors, h.newestAnchor);
-        bytes32 preStateRoot = roots_[(h.settlements - 1) % history];
-        bool valid = judge(preStateRoot, batch.postStateRoot, batch.gasUsed, bindings(batch, anchors), data(trace));
-        if (valid) {
-            settle(batch.lastNumber, batch.lastBlockHash, batch.postStateRoot, lastAnchor(batch.anchors), msg.sender);
+        checkProposer(h);
+        bytes32 parentHash_ = headBlockHash_;
+        checkExtends(batch, parentHash_, h.number);
+        bytes32 preStateRoot;
+        unchecked {
+            preStateRoot = roots_[(h.settlements - 1) % history];
+        }
+        (bytes memory input, uint64 anchor) = executeInput(preStateRoot, batch, parentHash_, h.newestAnchor, trace);
+        if (judge(input)) {
+            settle(h, batch.lastNumber, batch.lastBlockHash, batch.postStateRoot, anchor, msg.sender);
         } else {
             emit BatchRejected(msg.sender, batch.lastNumber, batch.postStateRoot, batch.parentBlockHash);
             slash(msg.sender, address(0), 0);
@@ -525,7 +570,9 @@ contract NativeRollupBridge {
             lastTimestamp: details.lastTimestamp,
             anchors: details.anchors
         });
-        bool valid = judge(preStateRoot, claim.postStateRoot, details.gasUsed, bound, executeData);
+        bool valid = judge(
+            abi.encodeCall(IExecute.execute, (preStateRoot, claim.postStateRoot, details.gasUsed, bound, executeData))
+        );
         emit ClaimChallenged(claimId, msg.sender, valid);
         if (valid) {
             claims[claimId].deadline = uint64(block.timestamp);
@@ -546,7 +593,9 @@ contract NativeRollupBridge {
         while (settled < limit && id < nextClaim) {
             Claim memory claim = claims[id];
             if (block.timestamp < claim.deadline) break;
-            settle(claim.lastNumber, claim.lastBlockHash, claim.postStateRoot, claim.newestAnchor, claim.proposer);
+            settle(
+                head_, claim.lastNumber, claim.lastBlockHash, claim.postStateRoot, claim.newestAnchor, claim.proposer
+            );
             delete claims[id];
             id++;
             settled++;
@@ -651,28 +700,10 @@ contract NativeRollupBridge {
         return numbers[numbers.length - 1];
     }
 
-    /// The bindings of `batch` on the current head.
-    function bindings(Batch calldata batch, IExecute.L1Anchor[] memory anchors)
-        internal
-        view
-        returns (IExecute.Bindings memory)
-    {
-        return IExecute.Bindings({
-            chainId: chainId,
-            parentBlockHash: batch.parentBlockHash,
-            lastBlockHash: batch.lastBlockHash,
-            lastNumber: batch.lastNumber,
-            lastTimestamp: batch.lastTimestamp,
-            anchors: anchors
-        });
-    }
-
     /// EXECUTE's data: `trace` (calldata mode), or the envelope of this transaction's blobs.
     function data(bytes calldata trace) internal view returns (bytes memory) {
         if (trace.length != 0) return trace;
-        uint256 count = 0;
-        while (count < MAX_BLOBS && blobhash(count) != bytes32(0)) count++;
-        if (count == 0 || blobhash(count) != bytes32(0)) revert BadBlobCount(count);
+        uint256 count = blobCount();
         bytes memory envelope = new bytes(1 + 32 * count);
         envelope[0] = 0x01;
         for (uint256 i = 0; i < count; i++) {
@@ -684,21 +715,147 @@ contract NativeRollupBridge {
         return envelope;
     }
 
-    /// Asks EXECUTE. Reverts when the call fails or nothing answers (so nobody is slashed for
-    /// a batch that was not judged).
-    function judge(
+    /// How many blobs this transaction carries: at least one, at most `MAX_BLOBS`.
+    function blobCount() internal view returns (uint256 count) {
+        while (count < MAX_BLOBS && blobhash(count) != bytes32(0)) count++;
+        if (count == 0 || blobhash(count) != bytes32(0)) revert BadBlobCount(count);
+    }
+
+    /// EXECUTE's input for `batch` on the head (`preStateRoot`, `parentHash_`, anchors from
+    /// `newest` on): `abi.encodeCall(IExecute.execute, (preStateRoot, postStateRoot, gasUsed,
+    /// bindings, data(trace)))` with the bindings the bridge builds, written in one pass, each
+    /// anchor's hash read as it is placed; and the batch's newest anchor. Refuses anchors as
+    /// `readAnchors` does.
+    function executeInput(
         bytes32 preStateRoot,
-        bytes32 postStateRoot,
-        uint256 gasUsed,
-        IExecute.Bindings memory bound,
-        bytes memory executeData
-    ) internal view returns (bool) {
-        (bool ok, bytes memory answer) = executePrecompile.staticcall(
-            abi.encodeCall(IExecute.execute, (preStateRoot, postStateRoot, gasUsed, bound, executeData))
-        );
+        Batch calldata batch,
+        bytes32 parentHash_,
+        uint64 newest,
+        bytes calldata trace
+    ) internal view returns (bytes memory input, uint64 lastAnchor_) {
+        uint64[] calldata anchors = batch.anchors;
+        if (anchors.length == 0) revert NoAnchor();
+        uint256 blobs = trace.length == 0 ? blobCount() : 0;
+        uint256 dataLength = blobs == 0 ? trace.length : 1 + 32 * blobs;
+        input = executeHead(preStateRoot, batch, parentHash_, anchors.length, dataLength);
+        lastAnchor_ = placeAnchors(input, anchors, newest);
+        assembly ("memory-safe") {
+            // The data, after its length word; first the zeros that pad it to a whole word.
+            let start := add(input, add(0x1c4, shl(6, anchors.length)))
+            if and(dataLength, 31) { mstore(add(start, and(dataLength, not(31))), 0) }
+            switch blobs
+            case 0 { calldatacopy(start, trace.offset, trace.length) }
+            default {
+                mstore8(start, 0x01)
+                for { let i := 0 } lt(i, blobs) { i := add(i, 1) } { mstore(add(add(start, 1), shl(5, i)), blobhash(i)) }
+            }
+        }
+    }
+
+    /// EXECUTE's input with everything but the anchors and the data written (memory not
+    /// cleared: the callers write every other byte). After the selector: the head (0x00 pre,
+    /// 0x20 post, 0x40 gasUsed, 0x60 and 0x80 the offsets of the bindings and the data), the
+    /// bindings at 0xa0 (chainId, parent, lastBlockHash, lastNumber, lastTimestamp, 0xc0 the
+    /// anchors' offset, then their count and each anchor's number and hash), the data's length
+    /// at 0x180 + 64 * anchors, then the data, zero-padded to a whole word.
+    function executeHead(
+        bytes32 preStateRoot,
+        Batch calldata batch,
+        bytes32 parentHash_,
+        uint256 anchors,
+        uint256 dataLength
+    ) internal view returns (bytes memory input) {
+        bytes4 selector = IExecute.execute.selector;
+        uint64 chainId_ = chainId;
+        // `checkExtends` read (and so validated) the batch's fields before.
+        assembly ("memory-safe") {
+            let dataAt := add(0x180, shl(6, anchors))
+            let size := add(add(dataAt, 36), and(add(dataLength, 31), not(31)))
+            input := mload(0x40)
+            mstore(input, size)
+            mstore(0x40, add(input, and(add(size, 63), not(31))))
+            mstore(add(input, 32), selector)
+            let args := add(input, 36)
+            mstore(args, preStateRoot)
+            calldatacopy(add(args, 0x20), add(batch, 0x80), 0x40) // postStateRoot, gasUsed
+            mstore(add(args, 0x60), 0xa0)
+            mstore(add(args, 0x80), dataAt)
+            mstore(add(args, 0xa0), chainId_)
+            mstore(add(args, 0xc0), parentHash_)
+            mstore(add(args, 0xe0), calldataload(add(batch, 0x40))) // lastBlockHash
+            mstore(add(args, 0x100), calldataload(add(batch, 0x20))) // lastNumber
+            mstore(add(args, 0x120), calldataload(add(batch, 0x60))) // lastTimestamp
+            mstore(add(args, 0x140), 0xc0)
+            mstore(add(args, 0x160), anchors)
+            mstore(add(args, dataAt), dataLength)
+        }
+    }
+
+    /// Writes each anchor's number and the hash the bridge reads for it into EXECUTE's `input`,
+    /// refusing any it cannot read and any that goes backwards (from `newest`, then from each
+    /// other). Returns the last one's number (`numbers` is not empty).
+    function placeAnchors(bytes memory input, uint64[] calldata numbers, uint64 newest)
+        internal
+        view
+        returns (uint64 last)
+    {
+        uint256 count = numbers.length;
+        // The lowest number the next anchor may have.
+        uint256 lowest = newest;
+        uint256 i = 0;
+        while (true) {
+            // Anchors in order and among the last 256 blocks, whose hashes `blockhash` reads,
+            // in one loop; one that is not (or does not fit 64 bits: `numbers[i]` below refuses
+            // it) ends the loop.
+            assembly ("memory-safe") {
+                let entry := add(add(input, 0x1a4), shl(6, i))
+                let at := add(numbers.offset, shl(5, i))
+                let end := add(numbers.offset, shl(5, count))
+                let current := number()
+                for {} lt(at, end) { at := add(at, 0x20) } {
+                    let anchor := calldataload(at)
+                    // Not below `lowest`, and 1 <= current - anchor <= 256.
+                    if or(lt(anchor, lowest), gt(sub(current, add(anchor, 1)), 255)) { break }
+                    let hash := blockhash(anchor)
+                    if iszero(hash) { break }
+                    mstore(entry, anchor)
+                    mstore(add(entry, 0x20), hash)
+                    entry := add(entry, 0x40)
+                    lowest := add(anchor, 1)
+                }
+                i := shr(5, sub(at, numbers.offset))
+            }
+            if (i == count) return last = uint64(lowest - 1);
+            // One that goes backwards, or one `blockhash` does not serve.
+            uint64 anchor = numbers[i];
+            if (anchor < lowest) revert AnchorBackwards(anchor, uint64(i == 0 ? lowest : lowest - 1));
+            bytes32 hash = l1BlockHash(anchor);
+            if (hash == bytes32(0)) revert UnknownAnchor(anchor);
+            assembly ("memory-safe") {
+                let entry := add(add(input, 0x1a4), shl(6, i))
+                mstore(entry, anchor)
+                mstore(add(entry, 0x20), hash)
+            }
+            lowest = uint256(anchor) + 1;
+            i++;
+        }
+    }
+
+    /// Asks EXECUTE with `input` (an encoded `IExecute.execute` call). Reverts when the call
+    /// fails or nothing answers (so nobody is slashed for a batch that was not judged).
+    function judge(bytes memory input) internal view returns (bool) {
+        address execute = executePrecompile;
+        bool ok;
+        uint256 size;
+        uint256 answer;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), execute, add(input, 32), mload(input), 0, 32)
+            size := returndatasize()
+            answer := mload(0)
+        }
         if (!ok) revert ExecuteFailed();
-        if (answer.length != 32) revert ExecuteUnavailable();
-        return abi.decode(answer, (bool));
+        if (size != 32 || answer > 1) revert ExecuteUnavailable();
+        return answer == 1;
     }
 
     /// Whether EXECUTE answers at its address: it judges an empty trace (false); an address
@@ -712,17 +869,30 @@ contract NativeRollupBridge {
         return ok && answer.length == 32;
     }
 
-    /// Makes L2 block `number` the head.
-    function settle(uint64 number, bytes32 blockHash, bytes32 stateRoot, uint64 anchor, address proposer) internal {
-        Head memory h = head_;
+    /// Makes L2 block `number` the head; `h` is the head it replaces, as read.
+    function settle(
+        Head memory h,
+        uint64 number,
+        bytes32 blockHash,
+        bytes32 stateRoot,
+        uint64 anchor,
+        address proposer
+    ) internal {
         uint64 index = h.settlements;
-        roots_[index % history] = stateRoot;
-        uint256 slot = index % history;
-        uint256 lane = (slot % 4) * 64;
-        uint256 lanes = numberLanes_[slot / 4];
-        numberLanes_[slot / 4] = (lanes & ~(uint256(type(uint64).max) << lane)) | (uint256(number) << lane);
-        headBlockHash_ = blockHash;
-        head_ = Head({number: number, newestAnchor: anchor, settlements: index + 1});
+        unchecked {
+            uint256 position = index % history;
+            roots_[position] = stateRoot;
+            uint256 lane = (position % 4) * 64;
+            uint256 lanes = numberLanes_[position / 4];
+            numberLanes_[position / 4] = (lanes & ~(uint256(type(uint64).max) << lane)) | (uint256(number) << lane);
+            headBlockHash_ = blockHash;
+        }
+        // The head's slot in one write (assigning the struct writes it a member at a time).
+        uint256 packed = uint256(number) | (uint256(anchor) << 64) | (uint256(index + 1) << 128)
+            | (h.sequencerCanPropose ? 1 << 192 : 0);
+        assembly ("memory-safe") {
+            sstore(head_.slot, packed)
+        }
         emit BatchSettled(index, number, blockHash, stateRoot, proposer);
     }
 
@@ -731,11 +901,32 @@ contract NativeRollupBridge {
         return uint64(numberLanes_[slot / 4] >> ((slot % 4) * 64));
     }
 
+    /// Refuses a sender that may not propose (`canPropose`), reading the sequencer's standing
+    /// from the head `h` when there is one sequencer.
+    function checkProposer(Head memory h) internal view {
+        if (sequencer != address(0)) {
+            if (msg.sender != sequencer || !h.sequencerCanPropose) revert NotProposer(msg.sender);
+        } else if (!canPropose(msg.sender)) {
+            revert NotProposer(msg.sender);
+        }
+    }
+
+    /// Sets `account`'s bond and withdrawal request, and the sequencer's standing in the head
+    /// when `account` is the sequencer.
+    function setProposer(address account, Proposer memory state) internal {
+        proposers_[account] = state;
+        if (account == sequencer) {
+            head_.sequencerCanPropose = state.bond >= proposerBond && state.withdrawalRequestedAt == 0;
+        }
+    }
+
     /// Takes `proposer`'s bond: `1/rewardDivisor` of it is credited to `challenger` (none when
     /// the divisor is zero), the rest is burned (kept by the bridge, owed to nobody).
     function slash(address proposer, address challenger, uint256 rewardDivisor) internal {
-        uint256 amount = proposers_[proposer].bond;
-        proposers_[proposer].bond = 0;
+        Proposer memory state = proposers_[proposer];
+        uint256 amount = state.bond;
+        state.bond = 0;
+        setProposer(proposer, state);
         uint256 reward = rewardDivisor == 0 ? 0 : amount / rewardDivisor;
         if (reward != 0) credits[challenger] += reward;
         emit ProposerSlashed(proposer, amount, challenger, reward);

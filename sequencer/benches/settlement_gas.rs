@@ -1,9 +1,10 @@
-//! L1 gas per settled batch: a dev L1 (EXECUTE on) with five bridges (native and optimistic,
-//! each fed in calldata and in blobs, and a native one fed in blobs whose history ring is
-//! overwritten at every settlement), and an L2 that follows it. For batches of 1, 10, 100 and
-//! 1,000 L2 transfers, every bridge takes the same batch; the table splits each transaction's
-//! gas into EXECUTE's charge and the bridge's own work (the transaction's intrinsic and calldata
-//! cost, then the contract's execution). Gas does not depend on the machine.
+//! L1 gas per settled batch: a dev L1 (EXECUTE on) with six bridges (native and optimistic,
+//! each fed in calldata and in blobs; beside the native one fed in blobs as `sequencer deploy`
+//! makes it, one any bonded proposer may use and one whose history ring was not prewarmed), and
+//! an L2 that follows it. For batches of 1, 10, 100 and 1,000 L2 transfers, every bridge takes
+//! the same batch; the table splits each transaction's gas into EXECUTE's charge and the
+//! bridge's own work (the transaction's intrinsic and calldata cost, then the contract's
+//! execution). Gas does not depend on the machine.
 //!
 //! `cargo bench -p sequencer --bench settlement_gas -- [--transfers 1,10,100,1000]` prints one
 //! Markdown table.
@@ -11,13 +12,13 @@
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_network::TxSignerSync;
+use alloy_network::{EthereumWallet, TxSignerSync};
 use alloy_primitives::{Address, Bytes, TxKind, U64, U256};
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use batcher::{
     BlobFees, SidecarForm,
-    bridge::SettlementMode,
+    bridge::{NativeRollupBridge, SettlementMode},
     proposal::{DataPath, Proposal, ProposalSettings},
     rollup_api::TraceResponse,
 };
@@ -50,11 +51,34 @@ fn dev_signer(index: u32) -> PrivateKeySigner {
     MnemonicBuilder::<English>::default().phrase(DEV_MNEMONIC).index(index).unwrap().build().unwrap()
 }
 
+/// How a bridge was deployed.
+#[derive(Clone, Copy)]
+enum Deployed {
+    /// As `sequencer deploy` deploys it: one sequencer, the default history, prewarmed.
+    Default,
+    /// The same, but any bonded proposer may propose (`--any-proposer`).
+    AnyProposer,
+    /// One sequencer, a history of 8,192 left cold: the settlements of its first lap write
+    /// fresh slots.
+    NotPrewarmed,
+}
+
+impl Deployed {
+    fn describe(self) -> String {
+        match self {
+            Self::Default => format!("sequencer, history {DEFAULT_HISTORY} prewarmed"),
+            Self::AnyProposer => format!("any proposer, history {DEFAULT_HISTORY} prewarmed"),
+            Self::NotPrewarmed => format!("sequencer, history {COLD_HISTORY} not prewarmed"),
+        }
+    }
+}
+
+/// The history of the bridge whose ring is left cold.
+const COLD_HISTORY: u64 = 8_192;
+
 /// A bridge the batches go to, and how.
 struct Route {
-    /// Its history ring's length: 1 overwrites the ring at every settlement (the steady state
-    /// of a bridge that settled more than its history), the default writes fresh slots.
-    history: u64,
+    deployed: Deployed,
     mode: SettlementMode,
     path: DataPath,
     proposer: PrivateKeySigner,
@@ -63,9 +87,10 @@ struct Route {
 
 /// One settled (or refused) batch on one route.
 struct Row {
-    history: u64,
+    deployed: Deployed,
     transfers: usize,
     blocks: u64,
+    anchors: usize,
     trace_bytes: usize,
     mode: SettlementMode,
     path: DataPath,
@@ -130,25 +155,47 @@ async fn run(args: Args) {
     let genesis = ChainGenesis::dev().unwrap();
     let mut routes = Vec::new();
     let plans = [
-        (SettlementMode::Native, DataPath::Blobs, 1),
-        (SettlementMode::Native, DataPath::Blobs, DEFAULT_HISTORY),
-        (SettlementMode::Native, DataPath::Calldata, DEFAULT_HISTORY),
-        (SettlementMode::Optimistic, DataPath::Blobs, DEFAULT_HISTORY),
-        (SettlementMode::Optimistic, DataPath::Calldata, DEFAULT_HISTORY),
+        (SettlementMode::Native, DataPath::Blobs, Deployed::Default),
+        (SettlementMode::Native, DataPath::Blobs, Deployed::AnyProposer),
+        (SettlementMode::Native, DataPath::Blobs, Deployed::NotPrewarmed),
+        (SettlementMode::Native, DataPath::Calldata, Deployed::Default),
+        (SettlementMode::Optimistic, DataPath::Blobs, Deployed::Default),
+        (SettlementMode::Optimistic, DataPath::Calldata, Deployed::Default),
     ];
-    for (index, (mode, path, history)) in plans.into_iter().enumerate() {
+    let mut prewarm_gas = 0;
+    for (index, (mode, path, deployed)) in plans.into_iter().enumerate() {
         let proposer = dev_signer(index as u32);
         let mut parameters = dev_parameters(&genesis, mode, proposer.address(), 3_600);
-        parameters.history = history;
-        let deployment = deploy_bridge(&l1_url, proposer.clone(), &parameters).await.unwrap();
+        let bridge = match deployed {
+            Deployed::Default => {
+                let deployment = deploy_bridge(&l1_url, proposer.clone(), &parameters).await.unwrap();
+                prewarm_gas = deployment.prewarm_gas;
+                deployment.bridge
+            }
+            Deployed::AnyProposer => {
+                parameters.sequencer = None;
+                deploy_bridge(&l1_url, proposer.clone(), &parameters).await.unwrap().bridge
+            }
+            Deployed::NotPrewarmed => {
+                parameters.history = COLD_HISTORY;
+                let wallet = ProviderBuilder::new()
+                    .wallet(EthereumWallet::from(proposer.clone()))
+                    .connect_http(l1_url.clone());
+                let bridge = batcher::bridge::deploy(&wallet, &parameters).await.unwrap();
+                let contract = NativeRollupBridge::new(bridge, &wallet);
+                let bond = contract.bond().value(parameters.proposer_bond);
+                assert!(bond.send().await.unwrap().get_receipt().await.unwrap().status());
+                bridge
+            }
+        };
         let settings = ProposalSettings {
             l1_chain_id,
-            bridge: deployment.bridge,
+            bridge,
             mode,
             sidecar_form: SidecarForm::for_l1(true),
             execute_gas: ExecuteGas::default(),
         };
-        routes.push(Route { history, mode, path, proposer, settings });
+        routes.push(Route { deployed, mode, path, proposer, settings });
     }
 
     let mut l2_config = Config::parse(sequencer::cli::DEV_CONFIG).unwrap();
@@ -197,9 +244,10 @@ async fn run(args: Args) {
         for route in &routes {
             let outcome = settle(&l1, route, &trace).await;
             rows.push(Row {
-                history: route.history,
+                deployed: route.deployed,
                 transfers,
                 blocks: block - settled_to,
+                anchors: trace.bindings.anchors.len(),
                 trace_bytes: trace.trace.len(),
                 mode: route.mode,
                 path: route.path,
@@ -209,14 +257,21 @@ async fn run(args: Args) {
         settled_to = block;
     }
 
+    println!("Prewarming a history of {DEFAULT_HISTORY} at deployment: {prewarm_gas} gas.\n");
     println!(
-        "| transfers | blocks | trace bytes | mode | data | history | tx gas | EXECUTE | bridge's own | of which intrinsic + calldata | of which contract | blobs |"
+        "| transfers | blocks | anchors | trace bytes | mode | data | bridge | tx gas | EXECUTE | bridge's own | of which intrinsic + calldata | of which contract | blobs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let lead = format!(
-            "| {} | {} | {} | {} | {:?} | {} ",
-            row.transfers, row.blocks, row.trace_bytes, row.mode, row.path, row.history
+            "| {} | {} | {} | {} | {} | {:?} | {} ",
+            row.transfers,
+            row.blocks,
+            row.anchors,
+            row.trace_bytes,
+            row.mode,
+            row.path,
+            row.deployed.describe()
         );
         match row.outcome {
             Ok(gas) if gas.total == gas.floor => {
