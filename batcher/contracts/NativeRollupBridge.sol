@@ -642,9 +642,11 @@ contract NativeRollupBridge {
         relayedMessages[messageHash] = true;
         messageBalance -= amount;
         emit MessageRelayed(messageHash, l2Block, msg.sender);
+        // The outer message's sender comes back after a relay nested in the call.
+        address outer = l2Sender_;
         l2Sender_ = message.sender;
         (bool ok,) = message.to.call{value: message.value}(message.data);
-        l2Sender_ = address(0);
+        l2Sender_ = outer;
         if (!ok) revert MessageCallFailed(messageHash);
         if (message.fee != 0) pay(msg.sender, message.fee);
     }
