@@ -39,8 +39,9 @@ pub enum Direction {
     L2ToL1,
 }
 
-/// A message's fields, in the contracts' order (`Messages.Message`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A message's fields, in the contracts' order (`Messages.Message`); in JSON as
+/// `rollup_getWithdrawalProof` answers it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MessageFields {
     /// The sending contract's count of messages before this one.
     pub nonce: U256,

@@ -72,8 +72,7 @@ pub use status::{
 pub use transactions::{EthTransactionsApiServer, FilledTransaction, Millis};
 pub use txpool::{ByNonce, BySender, TxpoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 pub use withdrawals::{
-    L1Call, RollupWithdrawalsApiServer, WithdrawalMessage, WithdrawalProof, WithdrawalProofRpc,
-    WithdrawalStatus,
+    L1Call, RollupWithdrawalsApiServer, WithdrawalProof, WithdrawalProofRpc, WithdrawalStatus,
 };
 
 use crate::config::RpcSection;

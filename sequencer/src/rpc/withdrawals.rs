@@ -23,23 +23,6 @@ pub trait RollupWithdrawalsApi {
     async fn withdrawal_proof(&self, tx_hash: B256, index: Option<U64>) -> Result<WithdrawalProof, RpcError>;
 }
 
-/// A message to L1 as the L2 bridge recorded it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WithdrawalMessage {
-    /// The L2 bridge's count of messages before it.
-    pub nonce: U256,
-    /// Who sent it on the L2.
-    pub sender: Address,
-    /// Who receives it on L1.
-    pub to: Address,
-    /// Wei released to `to`.
-    pub value: U256,
-    /// Wei paid to whoever relays it on L1.
-    pub fee: U256,
-    /// The call's data.
-    pub data: Bytes,
-}
-
 /// A ready L1 call: a wallet signs and sends it as it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L1Call {
@@ -60,7 +43,7 @@ pub struct WithdrawalProof {
     /// The message's hash: its storage slot in the L2 bridge, and its key on L1.
     pub message_hash: B256,
     /// The message.
-    pub message: WithdrawalMessage,
+    pub message: MessageFields,
     /// The L2 block the message was sent in: the bridge must settle it (or a later block).
     pub block: U64,
     /// The settled L2 block the proofs are against; `null` while pending.
@@ -134,14 +117,7 @@ impl RollupWithdrawalsApiServer for WithdrawalProofRpc {
         let mut answer = WithdrawalProof {
             status: WithdrawalStatus::Pending,
             message_hash,
-            message: WithdrawalMessage {
-                nonce: fields.nonce,
-                sender: fields.sender,
-                to: fields.to,
-                value: fields.value,
-                fee: fields.fee,
-                data: fields.data.clone(),
-            },
+            message: fields.clone(),
             block: U64::from(block),
             settled_block: None,
             state_root: None,

@@ -59,6 +59,19 @@ async fn withdrawal_proof(l2: &RootProvider, tx: B256) -> WithdrawalProof {
     l2.raw_request("rollup_getWithdrawalProof".into(), (tx,)).await.unwrap()
 }
 
+/// The answer of `rollup_getWithdrawalProof` once it says `settled`, waiting up to 60 s.
+async fn settled_proof(l2: &RootProvider, tx: B256) -> WithdrawalProof {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = withdrawal_proof(l2, tx).await;
+        if answer.status == WithdrawalStatus::Settled {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "withdrawal {tx}: its block did not settle within 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The L1 bridge's error `call` is refused with.
 async fn l1_refusal<T: std::fmt::Debug>(
     call: impl std::future::IntoFuture<Output = Result<T, alloy_contract::Error>>,
@@ -187,24 +200,11 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
         assert_eq!(early.block.to::<u64>(), block);
         assert!(early.claim.is_none() && early.account_proof.is_empty());
         // Claimed against the withdrawal's own block before the bridge settles it: refused.
-        let message = batcher::messages::MessageFields {
-            nonce: early.message.nonce,
-            sender: early.message.sender,
-            to: early.message.to,
-            value: early.message.value,
-            fee: early.message.fee,
-            data: early.message.data.clone(),
-        };
-        let reason = l1_refusal(bridge.relayMessage(message.to_l1(), block, vec![], vec![]).call()).await;
+        let reason =
+            l1_refusal(bridge.relayMessage(early.message.to_l1(), block, vec![], vec![]).call()).await;
         assert!(matches!(reason, BridgeRevert::NotSettled(_)), "{reason:?}");
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut proof = early;
-    while proof.status != WithdrawalStatus::Settled {
-        assert!(Instant::now() < deadline, "the withdrawal's block did not settle within 60 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        proof = withdrawal_proof(&l2, withdrawal).await;
-    }
+    let proof = settled_proof(&l2, withdrawal).await;
     let claim = proof.claim.clone().unwrap();
     assert_eq!(claim.to, rollup.bridge.address);
     let claimer = wallet(&l1_url, dev_signer(5));
@@ -216,15 +216,7 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
     assert_eq!(bridge.messageBalance().call().await.unwrap(), one + half + fee + half - amount);
 
     // Refused: the same claim again, a mutated proof, a root the bridge never settled.
-    let message = proof.message.clone();
-    let fields = batcher::messages::MessageFields {
-        nonce: message.nonce,
-        sender: message.sender,
-        to: message.to,
-        value: message.value,
-        fee: message.fee,
-        data: message.data,
-    };
+    let fields = proof.message.clone();
     let settled = proof.settled_block.unwrap().to::<u64>();
     let again = bridge.relayMessage(
         fields.to_l1(),
@@ -379,14 +371,7 @@ async fn a_withdrawal_in_a_claim_challenged_away_cannot_be_claimed() {
     );
     let proof =
         rollup.l2.get_proof(L2_BRIDGE_ADDRESS, vec![answer.message_hash]).number(block).await.unwrap();
-    let message = batcher::messages::MessageFields {
-        nonce: answer.message.nonce,
-        sender: answer.message.sender,
-        to: answer.message.to,
-        value: answer.message.value,
-        fee: answer.message.fee,
-        data: answer.message.data.clone(),
-    };
+    let message = answer.message.clone();
     let claimer = rollup.bridge_as(&dev_signer(7));
     let claim = claimer.relayMessage(
         message.to_l1(),
@@ -406,15 +391,7 @@ async fn a_withdrawal_in_a_claim_challenged_away_cannot_be_claimed() {
     assert!(rollup.propose(&honest).await.status());
     wait_l1_time(&rollup, WINDOW + 1).await;
     rollup.settle_claims().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let answer = loop {
-        let answer = withdrawal_proof(&rollup.l2, withdrawal).await;
-        if answer.status == WithdrawalStatus::Settled {
-            break answer;
-        }
-        assert!(Instant::now() < deadline, "the honest claim did not settle the withdrawal's block");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let answer = settled_proof(&rollup.l2, withdrawal).await;
     let claim = answer.claim.unwrap();
     let request = TransactionRequest::default().to(claim.to).input(claim.data.into()).value(claim.value);
     let l1_claimer = wallet(&rollup.l1_url, dev_signer(7));
@@ -459,15 +436,7 @@ async fn deposits_and_withdrawals_cross_on_anvil_after_the_window() {
     crate::rollup::wait_safe(&l2, receipt.block_number.unwrap()).await;
     assert_eq!(withdrawal_proof(&l2, receipt.transaction_hash).await.status, WithdrawalStatus::Pending);
     let _: serde_json::Value = l1.raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let answer = loop {
-        let answer = withdrawal_proof(&l2, receipt.transaction_hash).await;
-        if answer.status == WithdrawalStatus::Settled {
-            break answer;
-        }
-        assert!(Instant::now() < deadline, "the withdrawal's block did not settle after the window");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let answer = settled_proof(&l2, receipt.transaction_hash).await;
     let claim = answer.claim.unwrap();
     let request = TransactionRequest::default().to(claim.to).input(claim.data.into()).value(claim.value);
     let claimer = wallet(&l1_url, dev_signer(5));
