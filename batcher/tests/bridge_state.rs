@@ -45,7 +45,7 @@ alloy_sol_types::sol! {
     }
 }
 
-const EXECUTE: Address = address!("0x0000000000000000000000000000000000000101");
+const EXECUTE: Address = trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS;
 const SEQUENCER: Address = address!("0x00000000000000000000000000000000000005e0");
 const STRANGER: Address = address!("0x0000000000000000000000000000000000000bad");
 const CHAIN_ID: u64 = 1337;
