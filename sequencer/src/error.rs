@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A read on the calling thread (SQLite's point reads) failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Another process writes this database.
     #[error("database {0} is in use by another node; stop it first (one node writes a database)")]
     InUse(String),

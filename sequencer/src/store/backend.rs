@@ -1,7 +1,7 @@
 //! Which engine a database URL names, and how the store opens it: its connections, their
 //! settings, the migrations, SQLite's background checkpoints.
 
-use super::{Store, accounts, mempool_journal, node_store, sql};
+use super::{Store, accounts, mempool_journal, node_store, point_reads, sql};
 use crate::error::StoreError;
 use sqlx::{AnyPool, any::AnyPoolOptions};
 use std::{str::FromStr, time::Duration};
@@ -123,7 +123,7 @@ impl Store {
                 );
                 (
                     connect(sqlite_readers(readers), url.clone()).await?,
-                    connect(producer, url).await?,
+                    connect(producer, url.clone()).await?,
                     writer,
                     journal,
                 )
@@ -135,7 +135,7 @@ impl Store {
                     connect(readers, url.clone()).await?,
                     connect(connections(PRODUCER_CONNECTIONS), url.clone()).await?,
                     connect(connections(1), url.clone()).await?,
-                    connect(connections(POSTGRES_JOURNAL_CONNECTIONS), url).await?,
+                    connect(connections(POSTGRES_JOURNAL_CONNECTIONS), url.clone()).await?,
                 )
             }
         };
@@ -154,7 +154,15 @@ impl Store {
             mempool_journal::JournalIndex::read(&journal).await?,
         ));
         let account_filter = accounts::load_filter(&readers, account_filter_bytes).await?;
-        Ok(Self { readers, producer, writer, journal, backend, account_filter, journal_index })
+        let point_reads = match backend {
+            Backend::Sqlite => Some(std::sync::Arc::new(point_reads::PointReads::open(
+                sqlite_path(&url).into(),
+                reader_cache_kib,
+                SQLITE_MMAP_BYTES,
+            )?)),
+            Backend::Postgres => None,
+        };
+        Ok(Self { readers, producer, writer, journal, backend, account_filter, point_reads, journal_index })
     }
 }
 

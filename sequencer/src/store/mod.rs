@@ -10,8 +10,9 @@
 //! of a sealed block), `transactions.rs` (transactions, receipts, logs), `accounts.rs` (the flat
 //! latest state: accounts, storage, codes, behind the [`AccountFilter`]), `trie_nodes.rs` (the
 //! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity) and
-//! `mempool_journal.rs` (the transactions the RPC acknowledged). `records.rs` holds the typed
-//! rows, `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second
+//! `mempool_journal.rs` (the transactions the RPC acknowledged). `point_reads.rs` answers the
+//! latest state's single reads on SQLite without a trip to sqlx's connection thread. `records.rs`
+//! holds the typed rows, `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second
 //! node off it, and `sql.rs` holds every statement and the differences between the two engines;
 //! the schema is in `migrations/`.
 
@@ -24,6 +25,7 @@ mod blocks;
 mod genesis;
 mod mempool_journal;
 mod node_store;
+mod point_reads;
 mod records;
 mod sql;
 mod transactions;
@@ -62,6 +64,8 @@ pub struct Store {
     backend: Backend,
     /// Addresses that may have an account: reads of others skip the database.
     account_filter: AccountFilter,
+    /// SQLite: reads of one account, slot or code on the calling thread.
+    point_reads: Option<std::sync::Arc<point_reads::PointReads>>,
     /// Where the mempool journal keeps each transaction it holds.
     journal_index: std::sync::Arc<parking_lot::Mutex<mempool_journal::JournalIndex>>,
 }
