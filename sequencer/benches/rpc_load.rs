@@ -109,8 +109,8 @@ struct Figures {
     anonymous_mb: f64,
     balance_per_s: f64,
     absent_balance_per_s: f64,
-    /// `eth_getBalance` of the accounts the transfers created (`--fresh-recipients`): existing
-    /// accounts, most of them read for the first time.
+    /// `eth_getBalance` of the accounts the transfers created (`--fresh-recipients`; NaN
+    /// without): existing accounts, most of them read for the first time.
     created_balance_per_s: f64,
     created_balance_per_cpu_s: f64,
     call_per_s: f64,
@@ -236,13 +236,20 @@ fn main() {
     row("of it anonymous MB (without mapped files)", ours.anonymous_mb, theirs.anonymous_mb, 0);
     row("eth_getBalance/s", ours.balance_per_s, theirs.balance_per_s, 0);
     row("eth_getBalance/s, absent accounts", ours.absent_balance_per_s, theirs.absent_balance_per_s, 0);
-    row(
-        "eth_getBalance/s, accounts the transfers created",
-        ours.created_balance_per_s,
-        theirs.created_balance_per_s,
-        0,
-    );
-    row("the same per node CPU-second", ours.created_balance_per_cpu_s, theirs.created_balance_per_cpu_s, 0);
+    if args.fresh_recipients {
+        row(
+            "eth_getBalance/s, accounts the transfers created",
+            ours.created_balance_per_s,
+            theirs.created_balance_per_s,
+            0,
+        );
+        row(
+            "the same per node CPU-second",
+            ours.created_balance_per_cpu_s,
+            theirs.created_balance_per_cpu_s,
+            0,
+        );
+    }
     row("eth_call/s", ours.call_per_s, theirs.call_per_s, 0);
     row("eth_getBalance per node CPU-second", ours.balance_per_cpu_s, theirs.balance_per_cpu_s, 0);
     row(
