@@ -214,6 +214,10 @@ pub struct DatabaseSection {
     /// not hold skip the database. Sized at start for four times the accounts then held (10
     /// bits each); past that, more reads of absent accounts reach the database.
     pub account_filter_mib: u64,
+    /// Memory the RPC's cache of accounts at the head may use, in MiB.
+    pub rpc_account_cache_mib: u64,
+    /// Memory the RPC's cache of analysed contract codes (for calls) may use, in MiB.
+    pub rpc_code_cache_mib: u64,
     /// SQLite only: page cache of the connection that commits blocks, in MiB.
     pub sqlite_writer_cache_mib: u32,
     /// SQLite only: page cache of each reading connection, in MiB.
@@ -229,6 +233,8 @@ impl Default for DatabaseSection {
             node_cache_mib: 1024,
             state_cache_mib: 512,
             account_filter_mib: 64,
+            rpc_account_cache_mib: 16,
+            rpc_code_cache_mib: 64,
             sqlite_writer_cache_mib: 1024,
             sqlite_reader_cache_mib: 64,
         }

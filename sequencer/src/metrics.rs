@@ -171,6 +171,16 @@ fn describe() {
         "Bytes the block producer's latest-state cache holds (bound: database.state_cache_mib)"
     );
     describe_gauge!(
+        "sequencer_rpc_account_cache_bytes",
+        metrics::Unit::Bytes,
+        "Bytes the RPC's cache of accounts at the head holds (bound: database.rpc_account_cache_mib)"
+    );
+    describe_gauge!(
+        "sequencer_rpc_code_cache_bytes",
+        metrics::Unit::Bytes,
+        "Bytes of analysed code the RPC's cache holds for calls (bound: database.rpc_code_cache_mib)"
+    );
+    describe_gauge!(
         "sequencer_account_filter_bytes",
         metrics::Unit::Bytes,
         "Bytes of the filter of absent accounts (bound: database.account_filter_mib)"

@@ -14,7 +14,7 @@ use crate::{
     metrics::{self, L1Metrics, Registry, RelayerMetrics, SettlementMetrics},
     relayer::{MessageRelayer, RelayerConfig},
     rpc::{
-        self, BeaconApi, BlockTags, EthRpc, Executions, FollowedBridge, FollowedL1, LogLimits,
+        self, BeaconApi, BlockTags, CacheBudgets, EthRpc, Executions, FollowedBridge, FollowedL1, LogLimits,
         RollupApiServer, RollupRpc, RollupStatusApiServer, RollupStatusRpc, RollupWithdrawalsApiServer,
         TagDepths, WithdrawalProofRpc,
     },
@@ -185,6 +185,7 @@ impl Node {
                         max_block_range: config.rpc.max_logs_block_range,
                         max_logs: config.rpc.max_logs,
                     },
+                    CacheBudgets::from(&config.database),
                 )
             })
             .with_call_timeout(config.rpc.call_timeout())

@@ -4,14 +4,15 @@ use alloy_primitives::{B256, map::B256Map};
 use parking_lot::Mutex;
 use revm::bytecode::Bytecode;
 
-/// Bytes of code [`Codes`] holds before it starts over.
-const BUDGET_BYTES: usize = 64 << 20;
-
 /// Analysed codes (with their jump tables) by code hash. A code never changes under its hash,
-/// so nothing held goes stale; when the held bytes pass [`BUDGET_BYTES`] the cache starts over.
-#[derive(Debug, Default)]
+/// so nothing held goes stale; when the held bytes would pass the budget
+/// (`database.rpc_code_cache_mib`) the cache starts over.
+#[derive(Debug)]
 pub(super) struct Codes {
     inner: Mutex<Held>,
+    budget_bytes: usize,
+    /// Bytes of code held (`sequencer_rpc_code_cache_bytes`).
+    bytes: metrics::Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -21,6 +22,15 @@ struct Held {
 }
 
 impl Codes {
+    /// An empty cache that holds at most `budget_bytes` of code.
+    pub(super) fn new(budget_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            budget_bytes,
+            bytes: metrics::gauge!("sequencer_rpc_code_cache_bytes"),
+        }
+    }
+
     /// The code under `hash`, if held.
     pub(super) fn get(&self, hash: &B256) -> Option<Bytecode> {
         self.inner.lock().codes.get(hash).cloned()
@@ -29,11 +39,18 @@ impl Codes {
     /// Holds `code` under `hash`.
     pub(super) fn insert(&self, hash: B256, code: Bytecode) {
         let mut held = self.inner.lock();
-        if held.bytes + code.len() > BUDGET_BYTES {
+        let len = code.len();
+        if held.bytes + len > self.budget_bytes {
             *held = Held::default();
         }
-        held.bytes += code.len();
-        held.codes.insert(hash, code);
+        if len > self.budget_bytes {
+            return;
+        }
+        if let Some(replaced) = held.codes.insert(hash, code) {
+            held.bytes -= replaced.len();
+        }
+        held.bytes += len;
+        self.bytes.set(held.bytes as f64);
     }
 }
 
@@ -44,7 +61,8 @@ mod tests {
 
     #[test]
     fn starts_over_past_its_budget() {
-        let codes = Codes::default();
+        const BUDGET_BYTES: usize = 1 << 20;
+        let codes = Codes::new(BUDGET_BYTES);
         let big = Bytecode::new_raw(Bytes::from(vec![0x5b; BUDGET_BYTES / 2]));
         let first = keccak256([1]);
         codes.insert(first, big.clone());

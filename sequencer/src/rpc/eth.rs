@@ -16,7 +16,7 @@ use alloy_primitives::{Address, B256, Bytes, U64};
 use alloy_rpc_types_eth::SyncStatus;
 use jsonrpsee::{core::async_trait, proc_macros::rpc};
 use serde::Serialize;
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 use tokio::sync::watch;
 use trace_builder::{ChainConfig, state_trie::StateTrie};
 
@@ -106,7 +106,7 @@ pub struct EthRpc {
     /// Hashes of transactions the pool admitted, for filters and subscriptions.
     pub(super) pending_txs: tokio::sync::broadcast::Sender<B256>,
     pub(super) log_limits: super::logs::LogLimits,
-    pub(super) head_accounts: Arc<HeadAccounts>,
+    pub(super) head_accounts: Arc<super::head_accounts::HeadAccounts>,
     /// Analysed codes for simulated calls.
     pub(super) codes: Arc<super::codes::Codes>,
     /// Permits to execute calls on blocking threads.
@@ -114,6 +114,25 @@ pub struct EthRpc {
     /// What `safe` and `finalized` are.
     pub(super) tags: BlockTags,
     journal: MempoolJournal,
+}
+
+/// Memory the RPC's caches may use, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheBudgets {
+    /// Accounts at the head (`database.rpc_account_cache_mib`).
+    pub head_accounts_bytes: usize,
+    /// Analysed contract codes (`database.rpc_code_cache_mib`).
+    pub codes_bytes: usize,
+}
+
+impl From<&crate::config::DatabaseSection> for CacheBudgets {
+    fn from(section: &crate::config::DatabaseSection) -> Self {
+        let bytes = |mib: u64| usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        Self {
+            head_accounts_bytes: bytes(section.rpc_account_cache_mib),
+            codes_bytes: bytes(section.rpc_code_cache_mib),
+        }
+    }
 }
 
 /// How many blocks `safe` and `finalized` trail the head: the dev L1's configured depths in the
@@ -153,88 +172,6 @@ impl BlockTags {
     }
 }
 
-/// Accounts of the head block. When the head moves on, the accounts its block changed take the
-/// states the builder published with it and the rest are kept; accounts read from the flat
-/// tables join them. A head whose changes are unknown (read back at start-up) starts it over.
-/// Wallets polling balances and nonces of active accounts then cost no query at all, and of
-/// idle ones one query per account.
-#[derive(Debug, Default)]
-pub(super) struct HeadAccounts {
-    inner: parking_lot::Mutex<(u64, HashMap<Address, Option<trace_builder::AccountState>>)>,
-}
-
-/// A head's number and the accounts its block changed with their new states, as [`ChainHead`]
-/// has them.
-pub(super) type HeadChanges = (u64, std::sync::Arc<[(Address, Option<trace_builder::AccountState>)]>);
-
-/// Most accounts [`HeadAccounts`] holds before it starts over.
-const MAX_HEAD_ACCOUNTS: usize = 100_000;
-
-impl HeadAccounts {
-    /// A cache that moves to every head the builder publishes as it comes, so that the states
-    /// of every block's changed accounts are held, not only those of the heads a read happened
-    /// to see. It stops following when the builder is gone.
-    fn following(mut heads: watch::Receiver<ChainHead>) -> Arc<Self> {
-        let cache = Arc::new(Self::default());
-        let weak = Arc::downgrade(&cache);
-        tokio::spawn(async move {
-            while heads.changed().await.is_ok() {
-                let Some(cache) = weak.upgrade() else { return };
-                let head = {
-                    let head = heads.borrow_and_update();
-                    (head.number, head.changed.clone())
-                };
-                Self::advance(&mut cache.inner.lock(), &head);
-            }
-        });
-        cache
-    }
-
-    /// The account at `head` if held. A reader whose head is older than the cache's gets
-    /// nothing.
-    pub(super) fn get(
-        &self,
-        head: &HeadChanges,
-        address: &Address,
-    ) -> Option<Option<trace_builder::AccountState>> {
-        let mut inner = self.inner.lock();
-        Self::advance(&mut inner, head);
-        if inner.0 != head.0 {
-            return None;
-        }
-        inner.1.get(address).cloned()
-    }
-
-    /// Keeps `account`, read while `head` was the head; a value read before the head moved
-    /// is not kept. (A value read while `head` was the head may already be the next block's:
-    /// the block is committed before the RPC sees it as the head. Moving to that block replaces
-    /// it with the block's own state of the account.)
-    fn insert(&self, head: &HeadChanges, address: Address, account: Option<trace_builder::AccountState>) {
-        let mut inner = self.inner.lock();
-        Self::advance(&mut inner, head);
-        if inner.1.len() >= MAX_HEAD_ACCOUNTS {
-            inner.1.clear();
-        }
-        if inner.0 == head.0 {
-            inner.1.insert(address, account);
-        }
-    }
-
-    /// Moves the cache to `head` if it is newer. After a head the cache did not see, what it
-    /// held may be stale: it keeps only `head`'s own changes.
-    fn advance(inner: &mut (u64, HashMap<Address, Option<trace_builder::AccountState>>), head: &HeadChanges) {
-        let (number, changed) = head;
-        if *number <= inner.0 {
-            return;
-        }
-        if *number != inner.0 + 1 || changed.is_empty() || inner.1.len() + changed.len() > MAX_HEAD_ACCOUNTS {
-            inner.1.clear();
-        }
-        inner.1.extend(changed.iter().take(MAX_HEAD_ACCOUNTS).cloned());
-        inner.0 = *number;
-    }
-}
-
 /// Admitted transactions a slow filter or subscriber may lag behind before it skips some.
 const PENDING_FEED_CAPACITY: usize = 4_096;
 
@@ -262,19 +199,23 @@ impl EthRpc {
         mempool: Arc<Mempool>,
         head: watch::Receiver<ChainHead>,
         log_limits: super::logs::LogLimits,
+        caches: CacheBudgets,
     ) -> Self {
         let (pending_txs, _) = tokio::sync::broadcast::channel(PENDING_FEED_CAPACITY);
         Self {
             chain,
             nodes,
             mempool,
-            head_accounts: HeadAccounts::following(head.clone()),
+            head_accounts: super::head_accounts::HeadAccounts::following(
+                head.clone(),
+                caches.head_accounts_bytes,
+            ),
             head,
             filters: Arc::default(),
             newest_block_logs: Arc::default(),
             pending_txs,
             log_limits,
-            codes: Arc::default(),
+            codes: Arc::new(super::codes::Codes::new(caches.codes_bytes)),
             executions: super::executions::Executions::default(),
             tags: BlockTags::default(),
             journal: MempoolJournal::spawn(store.clone()),
@@ -350,7 +291,7 @@ impl EthRpc {
     }
 
     /// The head's changes when `block` is still the head.
-    pub(super) fn head_changes(&self, block: &ResolvedBlock) -> Option<HeadChanges> {
+    pub(super) fn head_changes(&self, block: &ResolvedBlock) -> Option<super::head_accounts::HeadChanges> {
         let head = self.head.borrow();
         (block.is_head && head.number == block.header.number).then(|| (head.number, head.changed.clone()))
     }
@@ -461,72 +402,5 @@ impl Web3ApiServer for EthRpc {
 
     async fn sha3(&self, data: Bytes) -> Result<B256, RpcError> {
         Ok(alloy_primitives::keccak256(&data))
-    }
-}
-
-#[cfg(test)]
-mod head_accounts_tests {
-    use super::*;
-    use std::sync::Arc;
-
-    fn head(number: u64, changed: &[(Address, Option<trace_builder::AccountState>)]) -> HeadChanges {
-        (number, Arc::from(changed))
-    }
-
-    fn account(nonce: u64) -> Option<trace_builder::AccountState> {
-        Some(trace_builder::AccountState { nonce, ..Default::default() })
-    }
-
-    #[test]
-    fn a_new_head_replaces_only_what_its_block_changed() {
-        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
-        let cache = HeadAccounts::default();
-        cache.insert(&head(1, &[]), a, account(1));
-        cache.insert(&head(1, &[]), b, account(1));
-        assert_eq!(cache.get(&head(1, &[]), &a), Some(account(1)));
-        // Block 2 changed `a` and deleted `c`: their new states, and `b` as it was.
-        let two = head(2, &[(a, account(2)), (c, None)]);
-        assert_eq!(cache.get(&two, &a), Some(account(2)));
-        assert_eq!(cache.get(&two, &c), Some(None));
-        assert_eq!(cache.get(&two, &b), Some(account(1)));
-        // A reader still at block 1 gets nothing, and keeps nothing.
-        assert_eq!(cache.get(&head(1, &[]), &b), None);
-        cache.insert(&head(1, &[]), a, account(7));
-        assert_eq!(cache.get(&two, &a), Some(account(2)));
-        // A head the cache did not see (block 3) in between: only block 4's own changes stay.
-        let four = head(4, &[(c, account(4))]);
-        assert_eq!(cache.get(&four, &b), None);
-        assert_eq!(cache.get(&four, &c), Some(account(4)));
-        // A head with unknown changes starts over.
-        assert_eq!(cache.get(&head(5, &[]), &c), None);
-    }
-
-    #[tokio::test]
-    async fn it_holds_the_changes_of_every_published_head() {
-        let published = |number: u64, changed: &[(Address, Option<trace_builder::AccountState>)]| {
-            crate::builder::ChainHead {
-                number,
-                hash: B256::with_last_byte(number as u8),
-                header: Header { number, ..Default::default() },
-                changed: Arc::from(changed),
-            }
-        };
-        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
-        let (sender, receiver) = watch::channel(published(1, &[]));
-        let cache = HeadAccounts::following(receiver);
-        for (number, changed) in [(2, (a, account(2))), (3, (b, account(3)))] {
-            sender.send_replace(published(number, &[changed]));
-            // The follower moves the cache before the next head comes, as blocks come a block
-            // time apart; no read comes in between.
-            for _ in 0..100 {
-                if cache.inner.lock().0 == number {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-        let three = head(3, &[(b, account(3))]);
-        assert_eq!(cache.get(&three, &a), Some(account(2)));
-        assert_eq!(cache.get(&three, &b), Some(account(3)));
     }
 }

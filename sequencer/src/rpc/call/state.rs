@@ -6,7 +6,8 @@ use crate::{
     error::StoreError,
     rpc::{
         codes::Codes,
-        eth::{EthRpc, HeadAccounts, HeadChanges, ResolvedBlock},
+        eth::{EthRpc, ResolvedBlock},
+        head_accounts::{HeadAccounts, HeadChanges},
     },
     store::{BlockReader, DbNodeStore, StateReader, Store},
 };
