@@ -1,15 +1,20 @@
 //! The bridge's native-mode settlement, in an in-process revm running the committed
-//! `NativeRollupBridge` beside a stand-in for EXECUTE (it answers what its storage slot 0 holds,
-//! and the test keeps the input it was called with). The history ring answers for exactly the
-//! settlements it holds, through many wraps, prewarmed or not; a prewarmed ring never makes a
-//! settlement create a storage slot; EXECUTE gets exactly `abi.encodeCall`'s input, for blobs
-//! and calldata, with anchors read from `blockhash`, EIP-2935 and the bridge's record; anchors
-//! that go backwards or cannot be read are refused; the sequencer proposes exactly while its
-//! bond stands. The real EXECUTE judges real batches in the sequencer's tests on a dev L1.
+//! `NativeRollupBridge` beside the real EXECUTE precompile (trace-builder's, as the dev L1 runs
+//! it), which judges real batches: empty L2 blocks built by the block executor on a small
+//! state, with their traces and witnesses, in calldata or in blobs. The history ring answers for
+//! exactly the settlements it holds, through many wraps, prewarmed or not; a prewarmed ring
+//! never makes a settlement create a storage slot; EXECUTE gets exactly `abi.encodeCall`'s
+//! input, for blobs and calldata, with anchors read from `blockhash`, EIP-2935 and the bridge's
+//! record; anchors that go backwards or cannot be read are refused; the sequencer proposes
+//! exactly while its bond stands.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use alloy_eips::eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE};
-use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use alloy_consensus::{Header, constants::EMPTY_WITHDRAWALS};
+use alloy_eips::{
+    eip2935::{HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CODE},
+    eip7685::EMPTY_REQUESTS_HASH,
+};
+use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256, map::B256Map};
 use alloy_sol_types::{SolCall, SolConstructor, SolInterface};
 use batcher::bridge::{Batch, BridgeRevert, NativeRollupBridge};
 use revm::{
@@ -17,10 +22,20 @@ use revm::{
     context::{BlockEnv, ContextTr, TxEnv},
     context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
     database::{CacheDB, EmptyDB},
-    handler::{MainnetContext, MainnetEvm},
     interpreter::{CallInputs, CallOutcome, interpreter::EthInterpreter},
     primitives::{TxKind, hardfork::SpecId},
     state::{AccountInfo, Bytecode},
+};
+use std::sync::Arc;
+use trace_builder::{
+    BlockExecutor, BlockInputs, ChainConfig, OverriddenPrecompiles, StateTrie, Trace, TraceBlock, Witness,
+    WitnessBuilder,
+    blob::{Codec, encode_blobs, encode_frame},
+    executor::ChainEvm,
+    memory_state::MemoryState,
+    precompile::{BlobSource, ExecutePrecompile, ExecuteSettings},
+    seal_header,
+    trie::ordered_trie_root,
 };
 
 alloy_sol_types::sol! {
@@ -51,9 +66,8 @@ const STRANGER: Address = address!("0x0000000000000000000000000000000000000bad")
 const CHAIN_ID: u64 = 1337;
 const BOND: u128 = 1_000_000_000_000_000_000;
 const DELAY: u64 = 7_200;
-
-/// EXECUTE's stand-in: returns its storage slot 0 as a 32-byte answer.
-const EXECUTE_STAND_IN: [u8; 11] = [0x5f, 0x54, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0xf3, 0, 0, 0];
+/// The L1's first block in these tests, and its timestamp.
+const L1_START: (u64, u64) = (20_000, 1_000_000);
 
 /// Keeps the input of the last call to EXECUTE.
 #[derive(Default)]
@@ -70,9 +84,143 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Recorder {
     }
 }
 
+/// The blobs the L1 node holds, by versioned hash, for EXECUTE's blob mode.
+#[derive(Debug, Default)]
+struct HeldBlobs(parking_lot::Mutex<B256Map<Bytes>>);
+
+impl BlobSource for HeldBlobs {
+    fn blob(&self, versioned_hash: &B256) -> Option<Bytes> {
+        self.0.lock().get(versioned_hash).cloned()
+    }
+}
+
 /// The hash of L1 block `number` on this chain (what the database answers `BLOCKHASH` with).
 fn l1_hash(number: u64) -> B256 {
     keccak256(number.to_string().as_bytes())
+}
+
+/// The L2 the bridge settles: its state, trie nodes and head block.
+#[derive(Clone)]
+struct L2 {
+    chain: ChainConfig,
+    state: MemoryState,
+    nodes: B256Map<Bytes>,
+    head: Header,
+}
+
+/// A batch of real L2 blocks: what the bridge is told, its trace, and the L2 after it.
+struct BuiltBatch {
+    batch: Batch,
+    trace: Bytes,
+    after: L2,
+    /// Whether `batch` is what the trace proves (false once its post-state root is replaced).
+    honest: bool,
+}
+
+impl BuiltBatch {
+    /// The same batch claiming a post-state root its trace does not reach.
+    fn false_root(mut self) -> Self {
+        self.batch.postStateRoot = keccak256("a root no trace reaches");
+        self.honest = false;
+        self
+    }
+}
+
+impl L2 {
+    /// A genesis with the system contracts, at `timestamp`.
+    fn genesis(timestamp: u64) -> Self {
+        let state = MemoryState::with_system_contracts();
+        let (state_root, nodes) = state.trie();
+        let head = Header {
+            timestamp,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: Some(1_000_000_000),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            withdrawals_root: Some(EMPTY_WITHDRAWALS),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            state_root,
+            ..Header::default()
+        };
+        Self { chain: ChainConfig::l2(CHAIN_ID), state, nodes, head }
+    }
+
+    /// `blocks` blocks on the head (one more for each anchor past that), a second apart, block
+    /// `i` anchored to the L1 block `anchors[i]` (the last anchor for the blocks past them);
+    /// empty blocks still change the state (EIP-4788's and EIP-2935's system calls).
+    fn build(&self, blocks: u64, anchors: &[u64]) -> BuiltBatch {
+        let mut after = self.clone();
+        let mut witness = WitnessBuilder::new(self.nodes.clone(), self.head.state_root);
+        let mut trace_blocks = Vec::new();
+        let mut gas_used = 0;
+        for index in 0..blocks.max(anchors.len() as u64) {
+            let anchor =
+                anchors.get(index as usize).or(anchors.last()).map_or(B256::ZERO, |number| l1_hash(*number));
+            let parent = after.head.clone();
+            let inputs = BlockInputs {
+                number: parent.number + 1,
+                timestamp: parent.timestamp + 1,
+                beneficiary: Address::repeat_byte(0xcb),
+                gas_limit: parent.gas_limit,
+                prev_randao: B256::ZERO,
+                extra_data: Bytes::new(),
+                parent_beacon_block_root: anchor,
+                withdrawals: Vec::new(),
+            };
+            let executed = BlockExecutor::new(&mut after.state, &after.chain, &parent, &inputs)
+                .unwrap()
+                .finish()
+                .unwrap();
+            let root = witness.add_block(&executed.access, &executed.changes).unwrap();
+            let mut trie = StateTrie::new(&after.nodes, parent.state_root);
+            assert_eq!(trie.apply(&executed.changes).unwrap(), root);
+            after.nodes.extend(trie.commit().1);
+            after.state.apply(&executed.changes);
+            gas_used += executed.gas_used;
+            let transactions: Vec<Bytes> = Vec::new();
+            let header = seal_header(
+                &after.chain,
+                &parent,
+                &inputs,
+                &executed,
+                ordered_trie_root(&transactions),
+                root,
+            );
+            after.state.insert_block_hash(header.number, header.hash_slow());
+            trace_blocks.push(TraceBlock::new(&inputs, transactions));
+            after.head = header;
+        }
+        let needs = witness.finish();
+        let codes = needs.codes.iter().map(|hash| after.state.code(hash).unwrap()).collect();
+        let trace = Trace {
+            chain_id: CHAIN_ID,
+            ancestors: vec![self.head.clone()],
+            blocks: trace_blocks,
+            witness: Witness { nodes: needs.nodes, codes },
+        };
+        let batch = Batch {
+            parentBlockHash: self.head.hash_slow(),
+            lastNumber: after.head.number,
+            lastBlockHash: after.head.hash_slow(),
+            lastTimestamp: after.head.timestamp,
+            postStateRoot: after.head.state_root,
+            gasUsed: U256::from(gas_used),
+            anchors: anchors.to_vec(),
+        };
+        BuiltBatch { batch, trace: trace.encode().into(), after, honest: true }
+    }
+}
+
+/// How a batch's data reaches EXECUTE.
+enum Data<'a> {
+    /// Its trace in calldata.
+    Calldata,
+    /// Its trace in this transaction's blobs, which the L1 holds.
+    Blobs,
+    /// These bytes in calldata (blob mode when empty) and this transaction's blobs, which the
+    /// L1 does not hold: EXECUTE answers false.
+    Unreadable { trace: &'a [u8], blobs: &'a [B256] },
 }
 
 /// What a transaction did.
@@ -93,15 +241,16 @@ struct Settled {
     state_root: B256,
 }
 
-/// An L1 with the bridge on it, and what the test expects of the bridge.
+/// An L1 with the bridge on it, the L2 it settles, and what the test expects of the bridge.
 struct Chain {
-    evm: MainnetEvm<MainnetContext<CacheDB<EmptyDB>>, Recorder>,
+    evm: ChainEvm<CacheDB<EmptyDB>, Recorder>,
+    blobs: Arc<HeldBlobs>,
     bridge: Address,
     history: u64,
+    /// The L2 at the bridge's head.
+    l2: L2,
     settled: Vec<Settled>,
     newest_anchor: u64,
-    /// What EXECUTE answers.
-    execute_valid: bool,
 }
 
 impl Chain {
@@ -115,25 +264,32 @@ impl Chain {
                 AccountInfo { balance: U256::from(BOND * 1_000), ..Default::default() },
             );
         }
-        let stand_in = Bytecode::new_legacy(Bytes::copy_from_slice(&EXECUTE_STAND_IN[..8]));
-        db.insert_account_info(EXECUTE, AccountInfo::default().with_code(stand_in));
-        db.insert_account_storage(EXECUTE, U256::ZERO, U256::from(1)).unwrap();
         let history_code = Bytecode::new_legacy(HISTORY_STORAGE_CODE.clone());
         db.insert_account_info(HISTORY_STORAGE_ADDRESS, AccountInfo::default().with_code(history_code));
+        let blobs = Arc::new(HeldBlobs::default());
+        let execute = ExecutePrecompile::new(ExecuteSettings::default()).with_blobs(blobs.clone());
         let mut evm = Context::mainnet()
             .with_db(db)
             .modify_cfg_chained(|cfg| {
                 cfg.spec = SpecId::OSAKA;
                 cfg.disable_nonce_check = true;
             })
-            .build_mainnet_with_inspector(Recorder::default());
-        let mut block =
-            BlockEnv { number: U256::from(20_000), timestamp: U256::from(1_000_000), ..Default::default() };
+            .build_mainnet_with_inspector(Recorder::default())
+            .with_precompiles(
+                OverriddenPrecompiles::new(SpecId::OSAKA, Default::default()).with_execute(execute),
+            );
+        let mut block = BlockEnv {
+            number: U256::from(L1_START.0),
+            timestamp: U256::from(L1_START.1),
+            ..Default::default()
+        };
         block.blob_excess_gas_and_price =
             Some(BlobExcessGasAndPrice { excess_blob_gas: 0, blob_gasprice: 1 });
         evm.ctx.block = block;
-        let genesis =
-            Settled { number: 0, block_hash: keccak256("genesis"), state_root: keccak256("genesis root") };
+        // The L2 started well before the L1 blocks of the test: its blocks, a second apart, stay
+        // behind the L1's clock.
+        let l2 = L2::genesis(L1_START.1 - 100_000);
+        let genesis = Settled { number: 0, block_hash: l2.head.hash_slow(), state_root: l2.head.state_root };
         let constructor = NativeRollupBridge::constructorCall {
             chainId_: CHAIN_ID,
             executePrecompile_: EXECUTE,
@@ -157,8 +313,7 @@ impl Chain {
             .build_fill();
         let result = evm.transact_commit(tx).unwrap();
         let bridge = Address::from(*result.created_address().expect("the bridge deploys"));
-        let mut chain =
-            Self { evm, bridge, history, settled: vec![genesis], newest_anchor: 0, execute_valid: true };
+        let mut chain = Self { evm, blobs, bridge, history, l2, settled: vec![genesis], newest_anchor: 0 };
         chain.bond(SEQUENCER).unwrap();
         chain
     }
@@ -224,50 +379,58 @@ impl Chain {
         self.evm.ctx.block.number.to()
     }
 
-    /// EXECUTE's answer from now on.
-    fn execute_answers(&mut self, valid: bool) {
-        let database = &mut self.evm.ctx.journaled_state.database;
-        database.insert_account_storage(EXECUTE, U256::ZERO, U256::from(u8::from(valid))).unwrap();
-        self.execute_valid = valid;
+    /// The batch of `blocks` more L2 blocks on the bridge's head, anchored to `anchors`.
+    fn batch(&self, blocks: u64, anchors: Vec<u64>) -> BuiltBatch {
+        self.l2.build(blocks, &anchors)
     }
 
-    /// The batch of `blocks` more L2 blocks on the expected head, anchored to `anchors`.
-    fn batch(&self, blocks: u64, anchors: Vec<u64>) -> Batch {
-        let head = self.settled.last().unwrap();
-        let number = head.number + blocks;
-        Batch {
-            parentBlockHash: head.block_hash,
-            lastNumber: number,
-            lastBlockHash: keccak256(format!("block {number}")),
-            lastTimestamp: self.evm.ctx.block.timestamp.to::<u64>() - 1,
-            postStateRoot: keccak256(format!("root {number}")),
-            gasUsed: U256::from(21_000 * blocks),
-            anchors,
-        }
-    }
-
-    /// Submits `batch` from `from` with `trace` (blob mode when empty, with `blobs`); when it
-    /// settles, records it as the expected head.
-    fn submit(&mut self, from: Address, batch: &Batch, trace: Bytes, blobs: &[B256]) -> Outcome {
-        let call = NativeRollupBridge::submitBatchCall { batch: batch.clone(), trace };
-        let outcome = self.send(from, &call, 0, blobs);
-        if outcome.result.is_ok() && self.execute_valid {
+    /// Submits `built` from `from` with its data as `data` says; when EXECUTE can only have
+    /// answered true, records it as the expected head.
+    fn submit(&mut self, from: Address, built: &BuiltBatch, data: Data<'_>) -> Outcome {
+        let (trace, blobs) = match data {
+            Data::Calldata => (built.trace.clone(), Vec::new()),
+            Data::Blobs => (Bytes::new(), self.hold_blobs(&built.trace)),
+            Data::Unreadable { trace, blobs } => (Bytes::copy_from_slice(trace), blobs.to_vec()),
+        };
+        let readable = !matches!(data, Data::Unreadable { .. });
+        let call = NativeRollupBridge::submitBatchCall { batch: built.batch.clone(), trace };
+        let outcome = self.send(from, &call, 0, &blobs);
+        if outcome.result.is_ok() && built.honest && readable {
             self.settled.push(Settled {
-                number: batch.lastNumber,
-                block_hash: batch.lastBlockHash,
-                state_root: batch.postStateRoot,
+                number: built.batch.lastNumber,
+                block_hash: built.batch.lastBlockHash,
+                state_root: built.batch.postStateRoot,
             });
-            self.newest_anchor = *batch.anchors.last().unwrap();
+            self.newest_anchor = *built.batch.anchors.last().unwrap();
+            self.l2 = built.after.clone();
         }
         outcome
     }
 
-    /// A one-blob batch of `blocks` more L2 blocks, anchored to the previous L1 block, settled.
+    /// Puts `trace` into blobs as the batcher does, has the L1 hold them, and returns their
+    /// versioned hashes.
+    fn hold_blobs(&mut self, trace: &[u8]) -> Vec<B256> {
+        let blobs = encode_blobs(&encode_frame(trace, Codec::DEFAULT).unwrap()).unwrap();
+        let mut held = self.blobs.0.lock();
+        blobs
+            .into_iter()
+            .map(|blob| {
+                let hash = batcher::kzg::versioned_hash(&blob).unwrap();
+                held.insert(hash, blob.into());
+                hash
+            })
+            .collect()
+    }
+
+    /// A batch of `blocks` more L2 blocks, anchored to the previous L1 block, settled with its
+    /// trace in calldata.
     fn settle(&mut self, blocks: u64) -> Outcome {
         self.advance(1);
-        let batch = self.batch(blocks, vec![self.l1_number() - 1]);
-        let outcome = self.submit(SEQUENCER, &batch, Bytes::new(), &[blob_hash(0)]);
+        let built = self.batch(blocks, vec![self.l1_number() - 1]);
+        let outcome = self.submit(SEQUENCER, &built, Data::Calldata);
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        let head = self.view(NativeRollupBridge::headCall {});
+        assert_eq!(head.blockHash, built.batch.lastBlockHash, "EXECUTE took the batch");
         outcome
     }
 
@@ -318,7 +481,7 @@ impl Chain {
     }
 }
 
-/// Versioned hash `index` of a blob transaction.
+/// Versioned hash `index` of a blob transaction, of a blob the L1 does not hold.
 fn blob_hash(index: u8) -> B256 {
     let mut hash = B256::repeat_byte(0x40 + index);
     hash[0] = 1;
@@ -373,9 +536,9 @@ fn no_settlement_creates_a_slot_in_a_prewarmed_ring() {
 fn execute_gets_exactly_the_abi_encoding_of_the_bindings_the_bridge_builds() {
     let mut chain = Chain::new(16, true);
     chain.prewarm(0, 16);
-    // EXECUTE answers false: the head stays where it is, so that every batch below builds on
-    // it with anchors of any age; the sequencer bonds again after each slashing.
-    chain.execute_answers(false);
+    // EXECUTE cannot read the data below and answers false: the head stays where it is, so that
+    // every batch below builds on it with anchors of any age; the sequencer bonds again after
+    // each slashing.
     let recorded = chain.l1_number() - 3;
     let call = NativeRollupBridge::recordL1BlockHashesCall { numbers: vec![recorded] };
     assert!(chain.send(STRANGER, &call, 0, &[]).result.is_ok());
@@ -404,11 +567,13 @@ fn execute_gets_exactly_the_abi_encoding_of_the_bindings_the_bridge_builds() {
     for anchors in anchor_sets {
         for trace in traces {
             for blobs in if trace.is_empty() { vec![1, 2, 6] } else { vec![0] } {
-                let batch = chain.batch(3, anchors.clone());
+                let built = chain.batch(3, anchors.clone());
+                let batch = built.batch.clone();
                 let hashes: Vec<B256> = (0..blobs).map(blob_hash).collect();
                 let head = *chain.settled.last().unwrap();
-                let outcome = chain.submit(SEQUENCER, &batch, Bytes::copy_from_slice(trace), &hashes);
+                let outcome = chain.submit(SEQUENCER, &built, Data::Unreadable { trace, blobs: &hashes });
                 assert!(outcome.result.is_ok(), "{:?} with anchors {anchors:?}", outcome.result);
+                assert_eq!(chain.view(NativeRollupBridge::bondsCall { proposer: SEQUENCER }), U256::ZERO);
                 let data = if trace.is_empty() {
                     let mut envelope = vec![0x01];
                     hashes.iter().for_each(|hash| envelope.extend_from_slice(hash.as_slice()));
@@ -443,13 +608,17 @@ fn execute_gets_exactly_the_abi_encoding_of_the_bindings_the_bridge_builds() {
             }
         }
     }
-    // The same bindings settle when EXECUTE answers true; the newest anchor is the last one.
-    chain.execute_answers(true);
+    // Such bindings settle with the batch's trace, in blobs or in calldata; the newest anchor
+    // is the last one.
     let anchors = vec![recorded, served_by_eip2935[1], now - 1];
-    let outcome = chain.submit(SEQUENCER, &chain.batch(2, anchors), Bytes::new(), &[blob_hash(0)]);
+    let outcome = chain.submit(SEQUENCER, &chain.batch(2, anchors), Data::Blobs);
     assert!(outcome.result.is_ok());
     chain.check_lookups();
     assert_eq!(chain.newest_anchor, now - 1);
+    assert_eq!(chain.view(NativeRollupBridge::bondsCall { proposer: SEQUENCER }), U256::from(BOND));
+    let outcome = chain.submit(SEQUENCER, &chain.batch(1, vec![now - 1]), Data::Calldata);
+    assert!(outcome.result.is_ok());
+    chain.check_lookups();
 }
 
 #[test]
@@ -463,8 +632,8 @@ fn anchors_that_go_backwards_or_cannot_be_read_are_refused() {
     let newest = chain.newest_anchor;
     let now = chain.l1_number();
     let refusal = |chain: &mut Chain, anchors: Vec<u64>| {
-        let batch = chain.batch(1, anchors);
-        let outcome = chain.submit(SEQUENCER, &batch, Bytes::new(), &[blob_hash(0)]);
+        let built = chain.batch(1, anchors);
+        let outcome = chain.submit(SEQUENCER, &built, Data::Blobs);
         assert!(outcome.execute_input.is_none(), "EXECUTE was called");
         outcome.result.expect_err("refused")
     };
@@ -480,8 +649,7 @@ fn anchors_that_go_backwards_or_cannot_be_read_are_refused() {
     assert_eq!(refusal(&mut chain, vec![u64::MAX]), unknown(u64::MAX));
     assert_eq!(refusal(&mut chain, vec![]), BridgeRevert::NoAnchor(NativeRollupBridge::NoAnchor {}));
     // The head's newest anchor may be a batch's first: blocks may share an anchor across batches.
-    let outcome =
-        chain.submit(SEQUENCER, &chain.batch(1, vec![newest, now - 1]), Bytes::new(), &[blob_hash(0)]);
+    let outcome = chain.submit(SEQUENCER, &chain.batch(1, vec![newest, now - 1]), Data::Blobs);
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     // Out of `blockhash`'s window, without EIP-2935's record (nor the bridge's): unknown.
     chain.advance(300);
@@ -491,14 +659,16 @@ fn anchors_that_go_backwards_or_cannot_be_read_are_refused() {
 #[test]
 fn the_sequencer_proposes_exactly_while_its_bond_stands() {
     let mut chain = Chain::new(4, true);
-    let submit = |chain: &mut Chain, from: Address| {
+    let submit_as = |chain: &mut Chain, from: Address, honest: bool| {
         chain.advance(1);
-        let batch = chain.batch(1, vec![chain.l1_number() - 1]);
+        let built = chain.batch(1, vec![chain.l1_number() - 1]);
+        let built = if honest { built } else { built.false_root() };
         let can_propose = chain.view(NativeRollupBridge::canProposeCall { proposer: from });
-        let result = chain.submit(from, &batch, Bytes::new(), &[blob_hash(0)]).result;
+        let result = chain.submit(from, &built, Data::Blobs).result;
         assert_eq!(result.is_ok(), can_propose, "{result:?}");
         result
     };
+    let submit = |chain: &mut Chain, from: Address| submit_as(chain, from, true);
     let not_proposer = |sender| Err(BridgeRevert::NotProposer(NativeRollupBridge::NotProposer { sender }));
     assert!(submit(&mut chain, SEQUENCER).is_ok());
     assert_eq!(submit(&mut chain, STRANGER), not_proposer(STRANGER));
@@ -520,10 +690,8 @@ fn the_sequencer_proposes_exactly_while_its_bond_stands() {
     assert!(submit(&mut chain, SEQUENCER).is_ok());
 
     // A batch EXECUTE refuses slashes the whole bond: no more proposing until it bonds again.
-    chain.execute_answers(false);
-    assert!(submit(&mut chain, SEQUENCER).is_ok());
+    assert!(submit_as(&mut chain, SEQUENCER, false).is_ok());
     assert_eq!(chain.view(NativeRollupBridge::bondsCall { proposer: SEQUENCER }), U256::ZERO);
-    chain.execute_answers(true);
     assert_eq!(submit(&mut chain, SEQUENCER), not_proposer(SEQUENCER));
     chain.bond(SEQUENCER).unwrap();
     assert!(submit(&mut chain, SEQUENCER).is_ok());
