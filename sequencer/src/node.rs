@@ -288,6 +288,7 @@ impl Node {
                         poll_interval: config.l1.poll_interval(),
                     },
                     key,
+                    store.clone(),
                     registry.scope(RelayerMetrics::default),
                 );
                 Some(tokio::spawn(relayer.run()))

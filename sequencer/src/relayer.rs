@@ -8,8 +8,11 @@
 //! `eth_getProof` of the message's storage slot in the bridge at that L1 block. It talks to the
 //! L2 over its JSON-RPC like any other sender, so a restart, a dropped transaction or another
 //! relayer delivering first costs nothing: what the L2 bridge says is delivered is the truth.
+//!
+//! It records in the node's database the L1 block through which it has seen every message
+//! delivered, and starts there after a restart rather than at the bridge's deployment.
 
-use crate::{error::L1Error, l1_follower::L1Endpoint, metrics::RelayerMetrics};
+use crate::{error::L1Error, l1_follower::L1Endpoint, metrics::RelayerMetrics, store::Store};
 use alloy_consensus::Header;
 use alloy_eips::BlockNumberOrTag;
 use alloy_network::EthereumWallet;
@@ -89,14 +92,19 @@ pub struct MessageRelayer {
     /// The next L2 block whose withdrawals are to be counted.
     next_l2_block: u64,
     undelivered: BTreeMap<B256, Undelivered>,
+    /// Where it records how far it has seen messages delivered.
+    store: Store,
+    /// The L1 block through which it last recorded every message delivered.
+    recorded_through: Option<u64>,
     metrics: RelayerMetrics,
     /// The last round failed: said once until one succeeds.
     failing: bool,
 }
 
 impl MessageRelayer {
-    /// A relayer that sends its deliveries from `key`'s L2 account.
-    pub fn new(config: RelayerConfig, key: PrivateKeySigner, metrics: RelayerMetrics) -> Self {
+    /// A relayer that sends its deliveries from `key`'s L2 account and records its progress in
+    /// `store`.
+    pub fn new(config: RelayerConfig, key: PrivateKeySigner, store: Store, metrics: RelayerMetrics) -> Self {
         let l1 = L1Endpoint::new(config.l1.clone());
         let relayer = key.address();
         let next_block = config.deployed_at;
@@ -108,8 +116,52 @@ impl MessageRelayer {
             next_block,
             next_l2_block: 0,
             undelivered: BTreeMap::new(),
+            store,
+            recorded_through: None,
             metrics,
             failing: false,
+        }
+    }
+
+    /// Starts after the L1 block through which it recorded every message delivered, if past
+    /// the bridge's deployment.
+    async fn resume(&mut self) {
+        match self.store.relayer_delivered_through(self.config.bridge).await {
+            Ok(Some(through)) => {
+                self.recorded_through = Some(through);
+                self.next_block = self.next_block.max(through.saturating_add(1));
+            }
+            Ok(None) => {}
+            // Reading from the deployment on finds the same messages, only later.
+            Err(error) => {
+                tracing::warn!(target: "relayer", %error, "cannot read how far messages were delivered")
+            }
+        }
+    }
+
+    /// The L1 block through which every message read was seen delivered: just before the
+    /// oldest one not seen delivered, or the last block read.
+    fn delivered_through(&self) -> Option<u64> {
+        let read_through = self.next_block.checked_sub(1)?;
+        let oldest_undelivered = self.undelivered.values().map(|message| message.l1_block).min();
+        match oldest_undelivered {
+            Some(block) => block.checked_sub(1).map(|before| before.min(read_through)),
+            None => Some(read_through),
+        }
+    }
+
+    /// Records [`Self::delivered_through`] if it moved on.
+    async fn record_progress(&mut self) {
+        let Some(through) = self.delivered_through() else { return };
+        if self.recorded_through.is_some_and(|recorded| recorded >= through) {
+            return;
+        }
+        match self.store.set_relayer_delivered_through(self.config.bridge, through).await {
+            Ok(()) => self.recorded_through = Some(through),
+            // The next round records it again.
+            Err(error) => {
+                tracing::warn!(target: "relayer", %error, "cannot record how far messages were delivered")
+            }
         }
     }
 
@@ -121,12 +173,14 @@ impl MessageRelayer {
             bridge = %self.config.bridge,
             "delivering the bridge's messages to the L2"
         );
+        self.resume().await;
         let mut interval = tokio::time::interval(self.config.poll_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
             match self.round().await {
                 Ok(()) => {
+                    self.record_progress().await;
                     if std::mem::take(&mut self.failing) {
                         tracing::info!(target: "relayer", "delivering messages again");
                     }

@@ -9,8 +9,8 @@
 //! By what it stores: `blocks.rs` (headers, hashes, each block's state record, and the commit
 //! of a sealed block), `transactions.rs` (transactions, receipts, logs), `accounts.rs` (the flat
 //! latest state: accounts, storage, codes, behind the [`AccountFilter`]), `trie_nodes.rs` (the
-//! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity) and
-//! `mempool_journal.rs` (the transactions the RPC acknowledged). `point_reads.rs` answers the
+//! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity),
+//! `relayer_progress.rs` (how far the message relayer saw deliveries) and `mempool_journal.rs` (the transactions the RPC acknowledged). `point_reads.rs` answers the
 //! latest state's single reads on SQLite without a trip to sqlx's connection thread. `records.rs`
 //! holds the typed rows, `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second
 //! node off it, and `sql.rs` holds every statement and the differences between the two engines;
@@ -27,6 +27,7 @@ mod mempool_journal;
 mod node_store;
 mod point_reads;
 mod records;
+mod relayer_progress;
 mod sql;
 mod transactions;
 mod trie_nodes;

@@ -27,6 +27,8 @@ use sqlx::AssertSqlSafe;
 pub(super) const META: &str = "SELECT value FROM chain_meta WHERE key = $1";
 /// Records a value in `chain_meta`.
 pub(super) const INSERT_META: &str = "INSERT INTO chain_meta (key, value) VALUES ($1, $2)";
+/// Records a value in `chain_meta`, replacing the key's value if it has one.
+pub(super) const UPSERT_META: &str = "INSERT INTO chain_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 // blocks: headers, hashes and each block's state record.
 

@@ -330,6 +330,17 @@ async fn deposits_and_withdrawals_cross_with_proofs_and_nothing_twice() {
         l2.get_balance(late).await.unwrap() == one
     })
     .await;
+    // The relayer went on from where it had seen every earlier message delivered: of the
+    // bridge's messages it read only the late deposit again.
+    let metrics = reqwest::get(format!("http://{}/metrics", rollup.l2.metrics_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seen: Vec<&str> =
+        metrics.lines().filter(|line| line.starts_with("sequencer_messages_seen_total")).collect();
+    assert_eq!(seen, ["sequencer_messages_seen_total 1"]);
     rollup.stop().await;
     l1_node.stop().await;
 }
@@ -443,4 +454,23 @@ async fn deposits_and_withdrawals_cross_on_anvil_after_the_window() {
     assert!(claimer.send_transaction(request).await.unwrap().get_receipt().await.unwrap().status());
     assert_eq!(l1.get_balance(l1_recipient).await.unwrap(), amount);
     rollup.stop().await;
+}
+
+/// The relayer's progress is one value per bridge, replaced as it moves on, on both engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relayers_progress_is_kept_per_bridge_on_both_engines() {
+    let server = crate::postgres::PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("chain.sqlite").display());
+    for url in [sqlite, server.fresh_database().await] {
+        let store = sequencer::store::Store::open(&url, 2).await.unwrap();
+        let (one, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        assert_eq!(store.relayer_delivered_through(one).await.unwrap(), None);
+        store.set_relayer_delivered_through(one, 7).await.unwrap();
+        store.set_relayer_delivered_through(one, 9).await.unwrap();
+        store.set_relayer_delivered_through(other, 3).await.unwrap();
+        assert_eq!(store.relayer_delivered_through(one).await.unwrap(), Some(9));
+        assert_eq!(store.relayer_delivered_through(other).await.unwrap(), Some(3));
+        store.close().await;
+    }
 }
