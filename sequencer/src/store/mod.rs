@@ -10,11 +10,12 @@
 //! of a sealed block), `transactions.rs` (transactions, receipts, logs), `accounts.rs` (the flat
 //! latest state: accounts, storage, codes, behind the [`AccountFilter`]), `trie_nodes.rs` (the
 //! state trie, read through [`DbNodeStore`]), `genesis.rs` (the chain's identity),
-//! `relayer_progress.rs` (how far the message relayer saw deliveries) and `mempool_journal.rs` (the transactions the RPC acknowledged). `point_reads.rs` answers the
-//! latest state's single reads on SQLite without a trip to sqlx's connection thread. `records.rs`
-//! holds the typed rows, `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second
-//! node off it, and `sql.rs` holds every statement and the differences between the two engines;
-//! the schema is in `migrations/`.
+//! `relayer_progress.rs` (how far the message relayer saw deliveries) and `mempool_journal.rs`
+//! (the transactions the RPC acknowledged). `point_reads.rs` answers the latest state's single
+//! reads on SQLite without a trip to sqlx's connection thread. `records.rs` holds the typed rows,
+//! `backend.rs` opens the database and its connections, `writer_lock.rs` keeps a second node off
+//! it, and `sql.rs` holds every statement and the differences between the two engines; the
+//! schema is in `migrations/`.
 
 mod account_filter;
 mod accounts;
