@@ -227,6 +227,10 @@ fn describe() {
         "sequencer_messages_delivered_total",
         "Messages to the L2 (deposits) seen delivered by the L2 bridge, by the node's relayer or anyone"
     );
+    describe_counter!(
+        "sequencer_messages_failed_calls_total",
+        "Of the messages seen delivered, those whose call failed: their value waits in the L2 bridge for retryMessage"
+    );
     describe_gauge!("sequencer_messages_undelivered", "Messages to the L2 read and not yet seen delivered");
     describe_counter!(
         "sequencer_message_relay_failures_total",
@@ -374,6 +378,8 @@ pub struct RelayerMetrics {
     pub seen: Counter,
     /// Messages it saw delivered on the L2 (by itself or anyone).
     pub delivered: Counter,
+    /// Of them, messages whose call failed: their value waits in the L2 bridge for a retry.
+    pub failed_calls: Counter,
     /// Messages read and not yet seen delivered.
     pub undelivered: Gauge,
     /// Rounds that failed and deliveries the L2 refused.
@@ -389,6 +395,7 @@ impl Default for RelayerMetrics {
         Self {
             seen: counter!("sequencer_messages_seen_total"),
             delivered: counter!("sequencer_messages_delivered_total"),
+            failed_calls: counter!("sequencer_messages_failed_calls_total"),
             undelivered: gauge!("sequencer_messages_undelivered"),
             failures: counter!("sequencer_message_relay_failures_total"),
             withdrawals_sent: counter!("sequencer_withdrawals_sent_total"),

@@ -37,6 +37,11 @@ const LOG_WINDOW: u64 = 1_000;
 /// stuck behind a nonce gap).
 const RESEND_AFTER: Duration = Duration::from_secs(30);
 
+/// The L2 bridge's `deliveries` of a message not delivered (`Delivery.None`).
+const DELIVERY_NONE: u8 = 0;
+/// The L2 bridge's `deliveries` of a message whose call failed (`Delivery.Failed`).
+const DELIVERY_FAILED: u8 = 2;
+
 /// How long one request to the L2 may take.
 const L2_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -241,7 +246,21 @@ impl MessageRelayer {
         }
         let l2_bridge = L2Bridge::new(L2_BRIDGE_ADDRESS, &l2);
         for hash in covered {
-            if timeout("eth_call", l2_bridge.deliveries(hash).call()).await? != 0 {
+            let delivery = timeout("eth_call", l2_bridge.deliveries(hash).call()).await?;
+            if delivery == DELIVERY_FAILED
+                && let Some(entry) = self.undelivered.get(&hash)
+            {
+                self.metrics.failed_calls.increment(1);
+                tracing::warn!(
+                    target: "relayer",
+                    message = %hash,
+                    to = %entry.message.to,
+                    value = %entry.message.value,
+                    "a message was delivered but its call failed: its value waits in the L2 bridge until \
+                     retryMessage succeeds"
+                );
+            }
+            if delivery != DELIVERY_NONE {
                 self.delivered(hash);
                 continue;
             }
