@@ -220,7 +220,8 @@ pub struct DatabaseSection {
     pub rpc_code_cache_mib: u64,
     /// SQLite only: page cache of the connection that commits blocks, in MiB.
     pub sqlite_writer_cache_mib: u32,
-    /// SQLite only: page cache of each reading connection, in MiB.
+    /// SQLite only: page cache of each reading connection, in MiB: `max_connections` of them,
+    /// and up to 8 more for single reads of the latest state.
     pub sqlite_reader_cache_mib: u32,
 }
 

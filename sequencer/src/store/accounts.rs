@@ -212,7 +212,7 @@ mod tests {
         holder
             .execute_batch("CREATE TABLE accounts (address BLOB PRIMARY KEY, nonce INTEGER, balance BLOB, code_hash BLOB)")
             .unwrap();
-        let busy = std::sync::Arc::new(PointReads::open(locked, 1024, 0).unwrap());
+        let busy = std::sync::Arc::new(PointReads::open(locked, 1024).unwrap());
         holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
         assert!(matches!(busy.account(address), Err(PointReadError::Busy)));
         let store = Store { point_reads: Some(busy.clone()), ..store };

@@ -158,7 +158,6 @@ impl Store {
             Backend::Sqlite => Some(std::sync::Arc::new(point_reads::PointReads::open(
                 sqlite_path(&url).into(),
                 reader_cache_kib,
-                SQLITE_MMAP_BYTES,
             )?)),
             Backend::Postgres => None,
         };
