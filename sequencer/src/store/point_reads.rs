@@ -11,8 +11,8 @@
 //! once), and gives it back after the read.
 //!
 //! These connections do not map the file into memory: they read pages into their own page
-//! cache. Mapped, they slowed the writer's block commits (at 1,000,000 accounts, an ERC-20
-//! block's commit took 72 ms instead of 33).
+//! cache (`database.sqlite_reader_cache_mib`). Mapped, the block producer's ERC-20 commits at
+//! 1,000,000 accounts were among the slowest measured (docs/benchmarks.md).
 //!
 //! They never wait on a lock either: the connections have no busy timeout, and a read SQLite
 //! finds busy (it can be, briefly, while another connection recovers the WAL) answers
