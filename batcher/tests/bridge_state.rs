@@ -33,32 +33,10 @@ use trace_builder::{
     blob::{Codec, encode_blobs, encode_frame},
     executor::ChainEvm,
     memory_state::MemoryState,
-    precompile::{BlobSource, ExecutePrecompile, ExecuteSettings},
+    precompile::{BlobSource, ExecutePrecompile, ExecuteSettings, abi},
     seal_header,
     trie::ordered_trie_root,
 };
-
-alloy_sol_types::sol! {
-    /// EXECUTE's bound form (docs/trace-format.md §6), as the bridge calls it.
-    interface IExecute {
-        struct L1Anchor { uint64 number; bytes32 blockHash; }
-        struct Bindings {
-            uint64 chainId;
-            bytes32 parentBlockHash;
-            bytes32 lastBlockHash;
-            uint64 lastNumber;
-            uint64 lastTimestamp;
-            L1Anchor[] anchors;
-        }
-        function execute(
-            bytes32 preStateRoot,
-            bytes32 postStateRoot,
-            uint256 gasUsed,
-            Bindings calldata bindings,
-            bytes calldata data
-        ) external returns (bool);
-    }
-}
 
 const EXECUTE: Address = trace_builder::precompile::DEFAULT_EXECUTE_ADDRESS;
 const SEQUENCER: Address = address!("0x00000000000000000000000000000000000005e0");
@@ -581,11 +559,11 @@ fn execute_gets_exactly_the_abi_encoding_of_the_bindings_the_bridge_builds() {
                 } else {
                     Bytes::copy_from_slice(trace)
                 };
-                let expected = IExecute::executeCall {
+                let expected = abi::executeCall {
                     preStateRoot: head.state_root,
                     postStateRoot: batch.postStateRoot,
                     gasUsed: batch.gasUsed,
-                    bindings: IExecute::Bindings {
+                    bindings: abi::Bindings {
                         chainId: CHAIN_ID,
                         parentBlockHash: head.block_hash,
                         lastBlockHash: batch.lastBlockHash,
@@ -593,7 +571,7 @@ fn execute_gets_exactly_the_abi_encoding_of_the_bindings_the_bridge_builds() {
                         lastTimestamp: batch.lastTimestamp,
                         anchors: anchors
                             .iter()
-                            .map(|&number| IExecute::L1Anchor { number, blockHash: l1_hash(number) })
+                            .map(|&number| abi::L1Anchor { number, blockHash: l1_hash(number) })
                             .collect(),
                     },
                     data,
