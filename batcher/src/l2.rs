@@ -6,7 +6,7 @@ use crate::{
     rollup_api::TraceResponse,
     service::policy::{BlockSource, BlockSummary},
 };
-use alloy_primitives::{B256, U64};
+use alloy_primitives::U64;
 use alloy_provider::{Provider, ProviderBuilder, RootProvider};
 use url::Url;
 
@@ -36,13 +36,6 @@ impl L2Client {
     /// The newest sealed block's number.
     pub async fn head(&self) -> Result<u64, L2Error> {
         Ok(self.provider.get_block_number().await?)
-    }
-
-    /// Block `number`'s timestamp and hash.
-    pub async fn block(&self, number: u64) -> Result<(u64, B256), L2Error> {
-        let block =
-            self.provider.get_block_by_number(number.into()).await?.ok_or(L2Error::MissingBlock(number))?;
-        Ok((block.header.timestamp, block.header.hash))
     }
 
     /// The trace of blocks `from..=to`.

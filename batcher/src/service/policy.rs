@@ -698,8 +698,14 @@ impl BatchPolicy {
         open.kept.push(kept.clone());
         open.kept.sort_by_key(|kept| kept.to);
         if open.kept.len() > KEPT_PREFIXES {
-            // The shortest goes: the longest are the likeliest to close.
-            open.kept.remove(0);
+            // A prefix that does not fit never closes: it goes first. Else the shortest goes:
+            // the longest are the likeliest to close.
+            let too_large = open.kept.iter().position(|kept| {
+                open.measured
+                    .get(&kept.to)
+                    .is_some_and(|measured| self.fits(&Estimate::exact(measured)) == Answer::No)
+            });
+            open.kept.remove(too_large.unwrap_or(0));
         }
         Ok(kept)
     }
@@ -721,17 +727,23 @@ impl BatchPolicy {
             return false;
         }
         let trace = trace.ceil() as usize;
-        let charge = self.execute_gas.cost(trace, U256::from(gas_used)) + BRIDGE_GAS_ALLOWANCE;
         match self.data {
-            DataPolicy::Calldata => {
-                trace <= MAX_CALLDATA_TX_BYTES && charge + 40 * trace as u64 <= self.gas_budget
-            }
+            DataPolicy::Calldata => self.calldata_fits(trace, gas_used),
             DataPolicy::Auto | DataPolicy::Blobs => {
                 let blobs = blobs_for(payload);
+                let charge = self.execute_gas.cost(trace, U256::from(gas_used)) + BRIDGE_GAS_ALLOWANCE;
                 blobs <= self.max_blobs.min(MAX_BLOBS_PER_TX)
                     && charge + self.execute_gas.blobs_cost(blobs) <= self.gas_budget
             }
         }
+    }
+
+    /// Whether a trace of `trace` bytes proving `gas_used` fits one calldata submission: the
+    /// transaction's size limit, and EXECUTE's charge, the bridge's work and the calldata's gas
+    /// within the budget.
+    fn calldata_fits(&self, trace: usize, gas_used: u64) -> bool {
+        let charge = self.execute_gas.cost(trace, U256::from(gas_used)) + BRIDGE_GAS_ALLOWANCE;
+        trace <= MAX_CALLDATA_TX_BYTES && charge + 40 * trace as u64 <= self.gas_budget
     }
 
     /// Whether a prefix with `estimate`'s payload fills its blobs to the target.
@@ -756,9 +768,7 @@ impl BatchPolicy {
     /// The proposal of a compressed prefix, on the cheaper path.
     fn proposal(&self, kept: &Kept, fees: &FeeQuote) -> Result<Proposal, PolicyError> {
         let trace = &kept.trace;
-        let charge = self.execute_gas.cost(trace.trace.len(), U256::from(trace.gas_used.to::<u64>()));
-        let calldata_fits = trace.trace.len() <= MAX_CALLDATA_TX_BYTES
-            && charge + BRIDGE_GAS_ALLOWANCE + 40 * trace.trace.len() as u64 <= self.gas_budget;
+        let calldata_fits = self.calldata_fits(trace.trace.len(), trace.gas_used.to::<u64>());
         let path = match self.data {
             DataPolicy::Blobs => DataPath::Blobs,
             DataPolicy::Calldata => DataPath::Calldata,
@@ -1002,6 +1012,8 @@ mod tests {
         let l2 = FakeL2 { blocks: vec![FULL_BLOCK; 20], sizeless: false };
         let mut open = OpenBatch::default();
         let decision = policy.decide(&l2, &mut open, 1, 20, &fees(), 21).await.unwrap();
+        // The search compressed each prefix it probed once, the one it closes at included.
+        assert_eq!(open.take_work().compressions, open.measured.len() as u64, "a prefix compressed twice");
         let to = check_closed(&policy, &l2, 1, &decision).await;
         let (_, blobs, _) = exact(&policy, &l2, 1, to).await;
         let (_, next_blobs, next_fits) = exact(&policy, &l2, 1, to + 1).await;
@@ -1059,5 +1071,7 @@ mod tests {
         let (batches, work) = run(&policy, &[200; 10], false).await;
         assert_eq!(work.compressions, 0);
         assert!(batches.iter().all(|batch| batch.2 == 0));
+        let covered: u64 = batches.iter().map(|(first, last, ..)| last - first + 1).sum();
+        assert!(covered >= 10, "{batches:?}");
     }
 }
