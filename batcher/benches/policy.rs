@@ -11,100 +11,21 @@
 //! `cargo bench -p batcher --bench policy` prints a Markdown table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use alloy_primitives::{B256, Bytes, U64, U256};
+use alloy_primitives::U256;
 use batcher::{
-    l2::L2Error,
     proposal::BRIDGE_GAS_ALLOWANCE,
-    rollup_api::{TraceAnchor, TraceBindings, TraceResponse},
     service::{
         dev_policy,
-        policy::{BatchPolicy, BlockSource, BlockSummary, DataPolicy, Decision, OpenBatch},
+        policy::{BatchPolicy, DataPolicy, Decision, OpenBatch},
+        synthetic_l2::SyntheticL2,
     },
     txmgr::FeeQuote,
 };
 use std::time::{Duration, Instant};
 use trace_builder::blob::{BLOB_PAYLOAD, Codec, encode_frame};
 
-/// Bytes of a block's header in a trace.
-const HEADER: usize = 500;
-
 /// Polls while a batch is posted (2 s).
 const POSTING_POLLS: u64 = 4;
-
-/// Deterministic noise.
-fn noise(seed: u64, len: usize) -> impl Iterator<Item = u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len).map(move |_| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state as u8
-    })
-}
-
-/// An L2 of synthetic blocks, the first `blocks.len()` of them sealed.
-struct FakeL2 {
-    blocks: Vec<usize>,
-    sealed: u64,
-}
-
-impl FakeL2 {
-    fn block_bytes(&self, number: u64) -> Vec<u8> {
-        let transfers = self.blocks[number as usize - 1];
-        let mut bytes: Vec<u8> = noise(number, HEADER).collect();
-        for index in 0..transfers {
-            let (sender, recipient) = ((index % 8) as u8, (index % 250) as u8);
-            bytes.extend_from_slice(&[0x02, 0xf8, 0x6c, 0x82, 0x05, 0x39, sender, recipient]);
-            bytes.extend_from_slice(&(number * 10_000 + index as u64).to_be_bytes());
-            bytes.extend_from_slice(&[recipient; 20]);
-            bytes.extend_from_slice(&[0x83, 0x01, 0x51, 0x80, 0x01, 0x80, 0xc0, 0x01, 0x80]);
-            bytes.extend(noise(number * 100_000 + index as u64, 65));
-        }
-        bytes
-    }
-
-    fn gas(&self, from: u64, to: u64) -> u64 {
-        (from..=to).map(|number| self.blocks[number as usize - 1] as u64 * 21_000).sum()
-    }
-
-    fn trace_of(&self, from: u64, to: u64) -> TraceResponse {
-        assert!(to <= self.sealed);
-        let mut trace: Vec<u8> = noise(7, 6_000).collect();
-        for number in from..=to {
-            trace.extend(self.block_bytes(number));
-        }
-        TraceResponse {
-            pre_state_root: B256::ZERO,
-            post_state_root: B256::ZERO,
-            gas_used: U64::from(self.gas(from, to)),
-            trace: Bytes::from(trace),
-            bindings: TraceBindings {
-                chain_id: U64::from(1_337),
-                parent_block_hash: B256::ZERO,
-                last_block_hash: B256::ZERO,
-                last_number: U64::from(to),
-                last_timestamp: U64::from(to),
-                anchors: vec![TraceAnchor { number: U64::ZERO, hash: B256::ZERO }],
-            },
-            execute_input: Bytes::new(),
-        }
-    }
-}
-
-impl BlockSource for FakeL2 {
-    async fn summary(&self, number: u64) -> Result<BlockSummary, L2Error> {
-        let transfers = self.blocks[number as usize - 1];
-        Ok(BlockSummary {
-            timestamp: number,
-            gas_used: transfers as u64 * 21_000,
-            size: Some((HEADER + 110 * transfers) as u64),
-        })
-    }
-
-    async fn trace(&self, from: u64, to: u64) -> Result<TraceResponse, L2Error> {
-        Ok(self.trace_of(from, to))
-    }
-}
 
 /// What a run cost and what it posted.
 #[derive(Default)]
@@ -121,7 +42,7 @@ struct Outcome {
 /// pass the limits; close at 6 blobs filled to the target, at the limits, or at the maximum age.
 fn previous(
     policy: &BatchPolicy,
-    l2: &FakeL2,
+    l2: &SyntheticL2,
     from: u64,
     now: u64,
     outcome: &mut Outcome,
@@ -139,7 +60,7 @@ fn previous(
             + BRIDGE_GAS_ALLOWANCE;
         (blobs <= policy.max_blobs && charge <= policy.gas_budget).then_some(frame.len())
     };
-    let head = l2.sealed;
+    let head = l2.head();
     if head < from {
         return None;
     }
@@ -167,18 +88,20 @@ async fn run(blocks: &[usize], new: bool) -> Outcome {
     let fees = FeeQuote { base_fee: 1, tip: 1, blob_base_fee: 1 };
     let mut all = blocks.to_vec();
     all.extend([0; 120]);
-    let mut l2 = FakeL2 { blocks: all, sealed: 0 };
+    let mut l2 = SyntheticL2::default();
     let mut open = OpenBatch::default();
     let mut outcome = Outcome::default();
     let (mut from, mut busy_until) = (1, 0);
-    for poll in 0..2 * l2.blocks.len() as u64 {
-        l2.sealed = poll / 2 + 1;
-        let now = l2.sealed;
+    for poll in 0..2 * all.len() as u64 {
+        if poll % 2 == 0 {
+            l2.blocks.push(all[poll as usize / 2]);
+        }
+        let now = l2.head();
         if poll < busy_until || from > blocks.len() as u64 {
             continue;
         }
         let closed = if new {
-            match policy.decide(&l2, &mut open, from, l2.sealed, &fees, now).await.unwrap() {
+            match policy.decide(&l2, &mut open, from, l2.head(), &fees, now).await.unwrap() {
                 Decision::Close { trace, proposal, .. } => {
                     Some((trace.bindings.last_number.to::<u64>(), proposal.payload_bytes))
                 }

@@ -23,6 +23,7 @@ pub mod config;
 mod metrics;
 pub mod policy;
 pub mod state;
+pub mod synthetic_l2;
 
 use crate::{
     SidecarForm,

@@ -792,96 +792,14 @@ impl BatchPolicy {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::{
-        rollup_api::{TraceAnchor, TraceBindings},
-        service::dev_policy,
+    use crate::service::{
+        dev_policy,
+        synthetic_l2::{SyntheticL2, noise},
     };
-    use alloy_primitives::{B256, Bytes, U64};
     use trace_builder::blob::{decode_blobs, payload_to_trace};
 
     /// Transfers in a block at the L2's gas limit (30 M / 21,000).
     const FULL_BLOCK: usize = 1_428;
-
-    /// Bytes of a block's header in a trace.
-    const HEADER: usize = 500;
-
-    /// An L2 of synthetic blocks whose traces compress about as transfers do: each transfer is
-    /// 110 bytes, 65 of them (the signature) random, the rest repeating across transfers.
-    #[derive(Default)]
-    struct FakeL2 {
-        /// Each block's transfers.
-        blocks: Vec<usize>,
-        /// Whether headers say their size.
-        sizeless: bool,
-    }
-
-    /// Deterministic noise.
-    fn noise(seed: u64, len: usize) -> impl Iterator<Item = u8> {
-        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len).map(move |_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-    }
-
-    impl FakeL2 {
-        fn block_bytes(&self, number: u64) -> Vec<u8> {
-            let transfers = self.blocks[number as usize - 1];
-            let mut bytes: Vec<u8> = noise(number, HEADER).collect();
-            for index in 0..transfers {
-                let sender = (index % 8) as u8;
-                let recipient = (index % 250) as u8;
-                bytes.extend_from_slice(&[0x02, 0xf8, 0x6c, 0x82, 0x05, 0x39, sender, recipient]);
-                bytes.extend_from_slice(&(number * 10_000 + index as u64).to_be_bytes());
-                bytes.extend_from_slice(&[recipient; 20]);
-                bytes.extend_from_slice(&[0x83, 0x01, 0x51, 0x80, 0x01, 0x80, 0xc0, 0x01, 0x80]);
-                bytes.extend(noise(number * 100_000 + index as u64, 65));
-            }
-            bytes
-        }
-
-        fn head(&self) -> u64 {
-            self.blocks.len() as u64
-        }
-    }
-
-    impl BlockSource for FakeL2 {
-        async fn summary(&self, number: u64) -> Result<BlockSummary, L2Error> {
-            let transfers = *self.blocks.get(number as usize - 1).ok_or(L2Error::MissingBlock(number))?;
-            Ok(BlockSummary {
-                timestamp: number,
-                gas_used: transfers as u64 * 21_000,
-                size: (!self.sizeless).then_some((HEADER + 110 * transfers) as u64),
-            })
-        }
-
-        async fn trace(&self, from: u64, to: u64) -> Result<TraceResponse, L2Error> {
-            assert!(to <= self.head(), "a trace past the head");
-            // A witness of the accounts the transfers touch, shared by the blocks.
-            let mut trace: Vec<u8> = noise(7, 6_000).collect();
-            for number in from..=to {
-                trace.extend(self.block_bytes(number));
-            }
-            let gas: u64 = (from..=to).map(|number| self.blocks[number as usize - 1] as u64 * 21_000).sum();
-            Ok(TraceResponse {
-                pre_state_root: B256::ZERO,
-                post_state_root: B256::repeat_byte(1),
-                gas_used: U64::from(gas),
-                trace: Bytes::from(trace),
-                bindings: TraceBindings {
-                    chain_id: U64::from(1_337),
-                    parent_block_hash: B256::ZERO,
-                    last_block_hash: B256::repeat_byte(2),
-                    last_number: U64::from(to),
-                    last_timestamp: U64::from(to),
-                    anchors: vec![TraceAnchor { number: U64::from(from), hash: B256::ZERO }],
-                },
-                execute_input: Bytes::new(),
-            })
-        }
-    }
 
     fn fees() -> FeeQuote {
         FeeQuote { base_fee: 1, tip: 1, blob_base_fee: 1 }
@@ -892,7 +810,7 @@ mod tests {
     }
 
     /// The exact figures of `from..=to`: payload bytes, blobs, and whether it fits.
-    async fn exact(policy: &BatchPolicy, l2: &FakeL2, from: u64, to: u64) -> (usize, usize, bool) {
+    async fn exact(policy: &BatchPolicy, l2: &SyntheticL2, from: u64, to: u64) -> (usize, usize, bool) {
         let trace = l2.trace(from, to).await.unwrap();
         let payload = encode_frame(&trace.trace, Codec::DEFAULT).unwrap().len();
         let fits = policy.fits_exactly(payload as f64, trace.trace.len() as f64, trace.gas_used.to());
@@ -900,7 +818,7 @@ mod tests {
     }
 
     /// Checks a closed batch of `from..`: its blobs carry exactly its trace, and it fits.
-    async fn check_closed(policy: &BatchPolicy, l2: &FakeL2, from: u64, decision: &Decision) -> u64 {
+    async fn check_closed(policy: &BatchPolicy, l2: &SyntheticL2, from: u64, decision: &Decision) -> u64 {
         let Decision::Close { trace, proposal, .. } = decision else { panic!("no batch closed") };
         let to = trace.bindings.last_number.to::<u64>();
         let expected = l2.trace(from, to).await.unwrap();
@@ -931,7 +849,7 @@ mod tests {
         sizes: &[usize],
         sizeless: bool,
     ) -> (Vec<(u64, u64, usize, f64, CloseReason)>, PolicyWork) {
-        let mut l2 = FakeL2 { blocks: Vec::new(), sizeless };
+        let mut l2 = SyntheticL2 { blocks: Vec::new(), sizeless };
         let mut open = OpenBatch::default();
         let mut work = PolicyWork::default();
         let mut batches = Vec::new();
@@ -966,7 +884,7 @@ mod tests {
     async fn under_load_batches_close_where_their_blobs_are_full() {
         let policy = policy();
         let (batches, work) = run(&policy, &[FULL_BLOCK; 12], false).await;
-        let l2 = FakeL2 { blocks: vec![FULL_BLOCK; 12], sizeless: false };
+        let l2 = SyntheticL2 { blocks: vec![FULL_BLOCK; 12], sizeless: false };
         // The gas budget allows six such blocks and they need fewer than 6 blobs; the batch
         // closes where its blobs are filled to the target and the next block needs another.
         let (first, last, blobs, fill, reason) = batches[0];
@@ -994,7 +912,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_round_without_new_blocks_compresses_nothing() {
         let policy = policy();
-        let l2 = FakeL2 { blocks: vec![FULL_BLOCK, FULL_BLOCK, 10], sizeless: false };
+        let l2 = SyntheticL2 { blocks: vec![FULL_BLOCK, FULL_BLOCK, 10], sizeless: false };
         let mut open = OpenBatch::default();
         let decision = policy.decide(&l2, &mut open, 1, 3, &fees(), 3).await.unwrap();
         assert!(matches!(decision, Decision::Wait { .. }));
@@ -1009,7 +927,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_backlog_closes_at_once_within_the_limits() {
         let policy = policy();
-        let l2 = FakeL2 { blocks: vec![FULL_BLOCK; 20], sizeless: false };
+        let l2 = SyntheticL2 { blocks: vec![FULL_BLOCK; 20], sizeless: false };
         let mut open = OpenBatch::default();
         let decision = policy.decide(&l2, &mut open, 1, 20, &fees(), 21).await.unwrap();
         // The search compressed each prefix it probed once, the one it closes at included.
@@ -1060,7 +978,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_block_larger_than_a_batch_is_an_error() {
         let policy = BatchPolicy { gas_budget: 1_000_000, ..policy() };
-        let l2 = FakeL2 { blocks: vec![FULL_BLOCK], sizeless: false };
+        let l2 = SyntheticL2 { blocks: vec![FULL_BLOCK], sizeless: false };
         let error = policy.decide(&l2, &mut OpenBatch::default(), 1, 1, &fees(), 1).await.unwrap_err();
         assert!(matches!(error, PolicyError::BlockTooLarge(1)), "{error}");
     }
