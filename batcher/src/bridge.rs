@@ -5,6 +5,7 @@
 use crate::rollup_api::TraceResponse;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::Provider;
+use alloy_rpc_types_eth::TransactionReceipt;
 use std::fmt;
 
 alloy_sol_types::sol!(
@@ -149,11 +150,13 @@ pub async fn deploy<P: Provider>(provider: P, parameters: &BridgeParameters) -> 
     );
     // A refusal (EXECUTE missing in native mode, bad parameters) shows at estimation.
     deployment.estimate_gas().await.map_err(refusal)?;
-    let receipt = deployment.send().await.map_err(refusal)?.get_receipt().await?;
-    if !receipt.status() {
-        return Err(BridgeError::Reverted(receipt.transaction_hash));
-    }
+    let receipt = succeeded(deployment.send().await.map_err(refusal)?.get_receipt().await?)?;
     receipt.contract_address.ok_or(BridgeError::NotDeployed)
+}
+
+/// `receipt`, or [`BridgeError::Reverted`] if its transaction reverted.
+pub fn succeeded(receipt: TransactionReceipt) -> Result<TransactionReceipt, BridgeError> {
+    if receipt.status() { Ok(receipt) } else { Err(BridgeError::Reverted(receipt.transaction_hash)) }
 }
 
 /// Ring positions one `prewarmHistory` transaction covers: a slot for each position's state
@@ -174,17 +177,9 @@ pub async fn prewarm_history<P: Provider>(
     let mut gas = 0;
     for from in (0..history).step_by(PREWARM_POSITIONS_PER_TX as usize) {
         let to = (from + PREWARM_POSITIONS_PER_TX).min(history);
-        let receipt = contract
-            .prewarmHistory(U256::from(from), U256::from(to))
-            .send()
-            .await
-            .map_err(refusal)?
-            .get_receipt()
-            .await?;
-        if !receipt.status() {
-            return Err(BridgeError::Reverted(receipt.transaction_hash));
-        }
-        gas += receipt.gas_used;
+        let pending =
+            contract.prewarmHistory(U256::from(from), U256::from(to)).send().await.map_err(refusal)?;
+        gas += succeeded(pending.get_receipt().await?)?.gas_used;
     }
     Ok(gas)
 }

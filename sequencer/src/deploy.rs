@@ -239,18 +239,8 @@ pub async fn deploy_bridge(
     let deployed_at = provider.get_block_number().await.map_err(|e| l1_error(&e))?;
     let prewarm_gas = bridge::prewarm_history(&provider, bridge, parameters.history).await?;
     let contract = NativeRollupBridge::new(bridge, &provider);
-    let receipt = contract
-        .bond()
-        .value(parameters.proposer_bond)
-        .send()
-        .await
-        .map_err(bridge::refusal)?
-        .get_receipt()
-        .await
-        .map_err(BridgeError::from)?;
-    if !receipt.status() {
-        return Err(BridgeError::Reverted(receipt.transaction_hash).into());
-    }
+    let pending = contract.bond().value(parameters.proposer_bond).send().await.map_err(bridge::refusal)?;
+    bridge::succeeded(pending.get_receipt().await.map_err(BridgeError::from)?)?;
     let config_section = config_section(url, l1_chain_id, bridge, deployed_at, parameters);
     Ok(Deployment {
         bridge,
